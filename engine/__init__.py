@@ -1,0 +1,20 @@
+"""lifeevents: a rules-as-code eligibility recommender for Taiwan's life-event services.
+
+Data flows YAML → validated model → compiled rules → engine → results:
+``load_catalogue`` reads and checks ``catalog.yaml`` and ``rules/``; ``Engine`` compiles
+them into durable-rules rulesets and answers profiles.
+"""
+
+from engine.loader import CatalogueError, load_catalogue
+from engine.profile import Profile, ProfileError, load_profile, validate_profile
+from engine.recommend import Engine
+
+__all__ = [
+    "CatalogueError",
+    "Engine",
+    "Profile",
+    "ProfileError",
+    "load_catalogue",
+    "load_profile",
+    "validate_profile",
+]

@@ -1,0 +1,153 @@
+"""The catalogue: life events, agencies, documents and services (``catalog.yaml``),
+joined with each service's rules (``rules/``) and the parameters they read.
+
+The pydantic models here are the one data model every front end reads: the CLI, the
+Streamlit app, the HTTP API and the batch evaluator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.parameters import Parameter
+from engine.rules import AmountRule, Condition, DeadlineRule, Note, Text
+
+Confidence = Literal["✅", "🟡", "❓"]
+ServiceId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bilingual(_Model):
+    zh_TW: str = Field(alias="zh-TW")
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.zh_TW if lang.startswith("zh") else self.en
+
+    def as_text(self) -> Text:
+        return Text(en=self.en, zh=self.zh_TW)
+
+
+class LifeEvent(_Model):
+    name: Bilingual
+    description: Bilingual | None = None
+
+
+class Agency(_Model):
+    name: Bilingual
+    level: Literal["central", "local"]
+    office: Bilingual = Field(description="where a citizen goes")
+    url: str | None = None
+
+
+class Document(_Model):
+    name: Bilingual
+    verified_electronically: bool = False
+    household_record: bool = Field(
+        default=False,
+        description="a household-registration record (戶籍謄本, 戶口名簿): the 免附戶籍謄本 "
+        "policy says the agency looks it up itself",
+    )
+    note: Bilingual | None = None
+
+
+class DocumentUse(_Model):
+    doc: str
+    verified_electronically: bool | None = None  # overrides the document's default
+    note: Bilingual | None = None
+
+
+class Channel(_Model):
+    kind: Literal["online", "counter", "home_visit", "automatic"]
+    url: str | None = None
+    where: Bilingual | None = None
+    confidence: Confidence = "✅"
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError("a channel url starts with https:// or http://")
+        return url
+
+
+class Ended(_Model):
+    on: date
+    successor: str
+
+
+class Service(_Model):
+    events: list[Literal["birth", "education", "employment", "moving", "business", "welfare"]]
+    name: Bilingual
+    summary: Bilingual | None = None
+    agency: str
+    channels: list[Channel] = Field(min_length=1)
+    documents: list[str | DocumentUse] = Field(default_factory=list)
+    deadline_text: Bilingual | None = None
+    prerequisites: list[str] = Field(default_factory=list)
+    exclusions: list[str] = Field(default_factory=list)
+    legal_basis: str = Field(min_length=1)
+    legal_url: str | None = None
+    confidence: Confidence
+    confidence_note: str | None = None
+    home_visit: bool = False
+    ended: Ended | None = None
+
+    def document_uses(self) -> list[DocumentUse]:
+        return [DocumentUse(doc=d) if isinstance(d, str) else d for d in self.documents]
+
+
+class CatalogFile(_Model):
+    events: dict[str, LifeEvent]
+    agencies: dict[str, Agency]
+    documents: dict[str, Document]
+    services: dict[ServiceId, Service]
+
+
+@dataclass(frozen=True)
+class ServiceRule:
+    """One rule file: a service's eligibility in one jurisdiction."""
+
+    service: str
+    file: str
+    jurisdiction: str
+    legal_basis: str
+    eligibility: Condition
+    amount: AmountRule | None = None
+    fee: AmountRule | None = None
+    deadline: DeadlineRule | None = None
+    notes: tuple[Note, ...] = ()
+    priority: int | None = None
+    confidence: str | None = None  # the rule's own mark, for local figures
+    confidence_note: Text | None = None
+    coverage_exempt: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    root: str
+    version: str
+    events: dict[str, LifeEvent]
+    agencies: dict[str, Agency]
+    documents: dict[str, Document]
+    services: dict[str, Service]
+    rules: dict[str, dict[str, ServiceRule]]  # service -> jurisdiction -> rule
+    parameters: dict[str, Parameter]
+    labels: dict[str, Text]  # fact path -> label
+
+    def services_for(self, event: str | None) -> list[str]:
+        return [sid for sid, s in self.services.items() if event is None or event in s.events]
+
+    def rule_for(self, service: str, residence: str | None) -> ServiceRule | None:
+        """The rule that applies in ``residence`` (a local layer first, else national)."""
+        layer = self.rules.get(service, {})
+        if residence is not None and residence in layer:
+            return layer[residence]
+        return layer.get("national")

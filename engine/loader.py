@@ -1,0 +1,402 @@
+"""Reading ``catalog.yaml`` and ``rules/`` into the validated :class:`Catalogue`.
+
+YAML is read with ``yaml.safe_load`` semantics only (a SafeLoader subclass that also
+refuses duplicate keys, which PyYAML would silently overwrite). Every problem is
+reported as ``file:line: message``; the line is found by walking the composed YAML node
+tree along the key path the problem was found at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from engine.catalog import CatalogFile, Catalogue, ServiceRule
+from engine.parameters import CONFIDENCE, Parameter, ParameterValue
+from engine.profile import RESIDENCES
+from engine.rules import (
+    Note,
+    ParseContext,
+    RuleSyntaxError,
+    Text,
+    parse_amount,
+    parse_condition,
+    parse_date,
+    parse_deadline,
+    parse_text,
+)
+
+PARAMETERS_DIR = "parameters"
+VOCABULARY_FILE = "vocabulary.yaml"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class CatalogueError(ValueError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}' (first on line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass
+class YamlDoc:
+    file: str
+    data: Any
+    node: yaml.Node | None
+
+    def line(self, path: tuple[Any, ...]) -> int:
+        """1-based line of the value at ``path`` (the nearest known ancestor's line)."""
+        node = self.node
+        line = node.start_mark.line + 1 if node is not None else 1
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if str(key_node.value) == str(part):
+                        line = key_node.start_mark.line + 1
+                        node = value_node
+                        break
+                else:
+                    return line
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def read_yaml(path: Path, shown: str) -> YamlDoc:
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise CatalogueError([Problem(shown, line, f"YAML syntax: {exc.problem or exc}")]) from None
+    return YamlDoc(shown, data, node)
+
+
+def _pydantic_problems(doc: YamlDoc, exc: ValidationError, prefix: tuple = ()) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = prefix + tuple(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        out.append(Problem(doc.file, doc.line(loc), f"{where}: {err['msg']}"))
+    return out
+
+
+def load_catalogue(root: Path | str = ".") -> Catalogue:
+    """Load, parse and validate the catalogue under ``root``; raise CatalogueError."""
+    from engine.validate import validate_catalogue
+
+    root = Path(root)
+    problems: list[Problem] = []
+    digest = hashlib.sha256()
+    catalog_path = root / "catalog.yaml"
+    rules_dir = root / "rules"
+    if not catalog_path.is_file():
+        raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
+    files = [catalog_path, *sorted(rules_dir.rglob("*.yaml"))]
+    docs: dict[Path, YamlDoc] = {}
+    for path in files:
+        shown = str(path.relative_to(root))
+        digest.update(shown.encode() + b"\0" + path.read_bytes())
+        try:
+            docs[path] = read_yaml(path, shown)
+        except CatalogueError as exc:
+            problems.extend(exc.problems)
+    catalog_doc = docs.get(catalog_path)
+    catalog: CatalogFile | None = None
+    if catalog_doc is not None:
+        try:
+            catalog = CatalogFile.model_validate(catalog_doc.data)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(catalog_doc, exc))
+    parameters: dict[str, Parameter] = {}
+    rules: dict[str, dict[str, ServiceRule]] = {}
+    labels: dict[str, Text] = {}
+    for path, doc in docs.items():
+        if path == catalog_path:
+            continue
+        rel = path.relative_to(rules_dir)
+        try:
+            if rel.parts[0] == PARAMETERS_DIR or (
+                len(rel.parts) > 2 and rel.parts[0] == "local" and rel.parts[2] == PARAMETERS_DIR
+            ):
+                parameter = parse_parameter(doc, rel)
+                parameters[parameter.name] = parameter
+            elif rel.as_posix() == VOCABULARY_FILE:
+                labels = parse_vocabulary(doc)
+            else:
+                rule = parse_rule_file(doc, rel)
+                layer = rules.setdefault(rule.service, {})
+                if rule.jurisdiction in layer:
+                    other = layer[rule.jurisdiction]
+                    winner, loser = _by_priority(other, rule)
+                    if winner is None:
+                        problems.append(
+                            Problem(
+                                doc.file,
+                                doc.line(("service",)),
+                                f"two rules for '{rule.service}' in {rule.jurisdiction} both apply without a "
+                                f"priority: {other.file} and {rule.file}",
+                            )
+                        )
+                        continue
+                    layer[rule.jurisdiction] = winner
+                else:
+                    layer[rule.jurisdiction] = rule
+        except RuleSyntaxError as exc:
+            problems.append(Problem(doc.file, doc.line(exc.path), exc.message))
+    if problems or catalog is None:
+        raise CatalogueError(problems)
+    catalogue = Catalogue(
+        root=str(root),
+        version=digest.hexdigest()[:12],
+        events=dict(catalog.events),
+        agencies=dict(catalog.agencies),
+        documents=dict(catalog.documents),
+        services=dict(catalog.services),
+        rules=rules,
+        parameters=parameters,
+        labels=labels,
+    )
+    problems = validate_catalogue(catalogue, docs={d.file: d for d in docs.values()})
+    if problems:
+        raise CatalogueError(problems)
+    return catalogue
+
+
+def _by_priority(a: ServiceRule, b: ServiceRule) -> tuple[ServiceRule | None, ServiceRule | None]:
+    """Two rules for one service and place: the higher stated priority wins; none or a
+    tie is an error (Catala's rule: no silent pick between two applicable rules)."""
+    if a.priority is None or b.priority is None or a.priority == b.priority:
+        return None, None
+    return (a, b) if a.priority > b.priority else (b, a)
+
+
+def parse_parameter(doc: YamlDoc, rel: Path) -> Parameter:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise RuleSyntaxError((), "a parameter file is a mapping with description, metadata and values")
+    extra = set(data) - {"description", "label", "metadata", "values"}
+    if extra:
+        raise RuleSyntaxError((sorted(extra)[0],), f"unknown key '{sorted(extra)[0]}' in a parameter file")
+    for key in ("description", "metadata", "values"):
+        if key not in data:
+            raise RuleSyntaxError((), f"a parameter needs '{key}'")
+    meta = data["metadata"]
+    if not isinstance(meta, dict):
+        raise RuleSyntaxError(("metadata",), "metadata is a mapping")
+    allowed = {
+        "unit",
+        "reference",
+        "confidence",
+        "period",
+        "index",
+        "index_lookup",
+        "source",
+        "jurisdiction",
+        "overrides",
+        "priority",
+        "note",
+    }
+    extra = set(meta) - allowed
+    if extra:
+        raise RuleSyntaxError(("metadata", sorted(extra)[0]), f"unknown metadata key '{sorted(extra)[0]}'")
+    for key in ("unit", "reference", "confidence"):
+        if not meta.get(key):
+            raise RuleSyntaxError(
+                ("metadata",), f"metadata needs '{key}' (the unit, the law it comes from, how sure it is)"
+            )
+    if meta["confidence"] not in CONFIDENCE:
+        raise RuleSyntaxError(("metadata", "confidence"), f"confidence is one of {' '.join(CONFIDENCE)}")
+    if meta.get("period") not in (None, "year"):
+        raise RuleSyntaxError(("metadata", "period"), "period is 'year' (annual) or absent")
+    values_raw = data["values"]
+    if not isinstance(values_raw, dict) or not values_raw:
+        raise RuleSyntaxError(("values",), "values maps effective dates to {value: …}")
+    values = []
+    for key, entry in values_raw.items():
+        when = parse_date(key, ("values", key))
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise RuleSyntaxError(("values", key), "each date maps to {value: …}")
+        extra = set(entry) - {"value", "confidence", "reference", "note"}
+        if extra:
+            raise RuleSyntaxError(("values", key, sorted(extra)[0]), f"unknown key '{sorted(extra)[0]}'")
+        value = entry["value"]
+        if isinstance(value, dict):
+            if meta.get("index") is None:
+                raise RuleSyntaxError(("values", key, "value"), "a table of values needs metadata.index")
+            bad = [k for k, v in value.items() if not _is_number(v)]
+            if bad:
+                raise RuleSyntaxError(("values", key, "value", bad[0]), "table values must be numbers")
+        elif not _is_number(value):
+            raise RuleSyntaxError(("values", key, "value"), f"a value must be a number, got {value!r}")
+        if entry.get("confidence") not in (None, *CONFIDENCE):
+            raise RuleSyntaxError(
+                ("values", key, "confidence"), f"confidence is one of {' '.join(CONFIDENCE)}"
+            )
+        values.append(
+            ParameterValue(when, value, entry.get("confidence"), entry.get("reference"), entry.get("note"))
+        )
+    values.sort(key=lambda v: v.effective_from)
+    parts = list(rel.with_suffix("").parts)
+    jurisdiction = "national"
+    if parts[0] == "local":
+        jurisdiction = parts[1]
+        parts = parts[3:]
+        name = f"local.{jurisdiction}." + ".".join(parts)
+    else:
+        name = ".".join(parts[1:])
+    label = (
+        parse_text(data["label"], ("label",))
+        if "label" in data
+        else Text(str(data["description"]), str(data["description"]))
+    )
+    return Parameter(
+        name=name,
+        description=str(data["description"]),
+        label=label,
+        unit=str(meta["unit"]),
+        reference=str(meta["reference"]),
+        confidence=meta["confidence"],
+        values=tuple(values),
+        period=meta.get("period"),
+        index=meta.get("index"),
+        index_lookup=meta.get("index_lookup", "exact"),
+        file=doc.file,
+        jurisdiction=jurisdiction,
+        overrides=meta.get("overrides"),
+        priority=meta.get("priority"),
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_vocabulary(doc: YamlDoc) -> dict[str, Text]:
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("facts"), dict):
+        raise RuleSyntaxError((), "vocabulary.yaml maps facts: {path: {en: …, zh-TW: …}}")
+    return {str(k): parse_text(v, ("facts", k)) for k, v in data["facts"].items()}
+
+
+_RULE_KEYS = {
+    "service",
+    "jurisdiction",
+    "legal_basis",
+    "eligibility",
+    "amount",
+    "fee",
+    "deadline",
+    "notes",
+    "priority",
+    "confidence",
+    "confidence_note",
+    "coverage_exempt",
+}
+
+
+def parse_rule_file(doc: YamlDoc, rel: Path) -> ServiceRule:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise RuleSyntaxError((), "a rule file is a mapping with service, legal_basis and eligibility")
+    extra = set(data) - _RULE_KEYS
+    if extra:
+        raise RuleSyntaxError((sorted(extra)[0],), f"unknown key '{sorted(extra)[0]}' in a rule file")
+    for key in ("service", "eligibility"):
+        if key not in data:
+            raise RuleSyntaxError((), f"a rule file needs '{key}'")
+    if not data.get("legal_basis"):
+        raise RuleSyntaxError(
+            ("legal_basis",) if "legal_basis" in data else (),
+            "missing legal_basis: every rule names the law it comes from",
+        )
+    service = str(data["service"])
+    jurisdiction = str(data.get("jurisdiction", "national"))
+    if jurisdiction != "national" and jurisdiction not in RESIDENCES:
+        raise RuleSyntaxError(
+            ("jurisdiction",), f"jurisdiction is 'national' or one of the 22 residences, got '{jurisdiction}'"
+        )
+    if rel.parts[0] == "local" and (len(rel.parts) < 3 or rel.parts[1] != jurisdiction):
+        raise RuleSyntaxError(
+            ("jurisdiction",),
+            f"a file under rules/local/{rel.parts[1] if len(rel.parts) > 1 else '?'}/ must say jurisdiction: {rel.parts[1] if len(rel.parts) > 1 else '?'}",
+        )
+    if rel.parts[0] != "local" and jurisdiction != "national":
+        raise RuleSyntaxError(
+            ("jurisdiction",), f"a {jurisdiction} rule lives under rules/local/{jurisdiction}/"
+        )
+    ctx = ParseContext(service)
+    notes = []
+    for i, raw in enumerate(data.get("notes") or []):
+        if not isinstance(raw, dict) or set(raw) - {"id", "when", "text"} or "text" not in raw:
+            raise RuleSyntaxError(("notes", i), "a note is {id: …, when: condition, text: …}")
+        notes.append(
+            Note(
+                id=str(raw.get("id") or f"note-{i + 1}"),
+                when=parse_condition(raw.get("when", True), ("notes", i, "when"), ctx),
+                text=parse_text(raw["text"], ("notes", i, "text")),
+            )
+        )
+    priority = data.get("priority")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        raise RuleSyntaxError(("priority",), "priority is a whole number")
+    confidence = data.get("confidence")
+    if confidence is not None and confidence not in CONFIDENCE:
+        raise RuleSyntaxError(("confidence",), f"confidence is one of {' '.join(CONFIDENCE)}")
+    exempt = data.get("coverage_exempt") or {}
+    if not isinstance(exempt, dict):
+        raise RuleSyntaxError(("coverage_exempt",), "coverage_exempt maps criterion ids to the reason")
+    return ServiceRule(
+        service=service,
+        file=doc.file,
+        jurisdiction=jurisdiction,
+        legal_basis=str(data["legal_basis"]),
+        eligibility=parse_condition(data["eligibility"], ("eligibility",), ctx),
+        amount=parse_amount(data["amount"], ("amount",), ctx) if "amount" in data else None,
+        fee=parse_amount(data["fee"], ("fee",), ctx) if "fee" in data else None,
+        deadline=parse_deadline(data["deadline"], ("deadline",), ctx) if "deadline" in data else None,
+        notes=tuple(notes),
+        priority=priority,
+        confidence=confidence,
+        confidence_note=parse_text(data["confidence_note"], ("confidence_note",))
+        if "confidence_note" in data
+        else None,
+        coverage_exempt={str(k): str(v) for k, v in exempt.items()},
+    )

@@ -1,0 +1,299 @@
+"""The citizen profile: the vocabulary of ``spec/profile.md`` as a pydantic model.
+
+A field that is absent or ``null`` is *unknown*; the model keeps it as ``None`` and
+nothing downstream may read ``None`` as zero or false. Unknown keys are errors (a typo
+must not silently become "unknown"), and so are wrong types: strict mode stops pydantic
+from turning ``"3"`` into ``3``. Dates are the one exception to strictness, because JSON
+carries them as strings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Residence = Literal[
+    "taipei",
+    "new_taipei",
+    "taoyuan",
+    "taichung",
+    "tainan",
+    "kaohsiung",
+    "keelung",
+    "hsinchu_city",
+    "hsinchu_county",
+    "miaoli",
+    "changhua",
+    "nantou",
+    "yunlin",
+    "chiayi_city",
+    "chiayi_county",
+    "pingtung",
+    "yilan",
+    "hualien",
+    "taitung",
+    "penghu",
+    "kinmen",
+    "lienchiang",
+]
+RESIDENCES: tuple[str, ...] = Residence.__args__  # type: ignore[attr-defined]
+DisabilityLevel = Literal["none", "mild", "moderate", "severe", "profound"]
+Nationality = Literal["roc", "foreign"]
+SpecialCircumstance = Literal[
+    "spouse_deceased_or_missing",
+    "divorced_abuse_or_desertion",
+    "domestic_violence",
+    "unmarried_pregnant",
+    "single_parent_raising_child",
+    "spouse_imprisoned",
+    "sudden_major_change",
+]
+
+# Money is whole NTD; the upper bounds keep values far below durable-rules' 2^63
+# integer overflow and are far above any real household.
+Money = Annotated[int, Field(ge=0, le=10**12)]
+Count = Annotated[int, Field(ge=0, le=100_000)]
+# Rates and shares: at most 4 decimals, so that no value is printed in exponent
+# notation, which durable-rules rejects (error 204).
+Rate = Annotated[float, Field(ge=0, le=1, multiple_of=0.0001)]
+LooseDate = Annotated[date, Field(strict=False)]
+
+MAX_CHILDREN = 20
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Person(_Strict):
+    birth_date: LooseDate | None = None
+    sex: Literal["female", "male"] | None = None
+    nationality: Nationality | None = None
+    household_registered: bool | None = None
+    days_in_taiwan_last_year: Annotated[int, Field(ge=0, le=366)] | None = None
+    residence_registered_since: LooseDate | None = None
+    indigenous: bool | None = None
+    disability_level: DisabilityLevel | None = None
+    employment: (
+        Literal["employed", "self_employed", "unemployed", "student", "not_working", "retired"] | None
+    ) = None
+    months_in_current_job: Count | None = None
+    labor_insurance_days: Count | None = None
+    employment_insurance_months: Count | None = None
+    insured_salary: Money | None = None
+    marital_status: Literal["single", "married", "divorced", "widowed"] | None = None
+    education: Literal["none", "junior_high", "senior_high", "college", "university", "graduate"] | None = (
+        None
+    )
+    special_circumstances: list[SpecialCircumstance] | None = None
+    in_residential_care: bool | None = None
+
+
+class Household(_Strict):
+    size: Annotated[int, Field(ge=1, le=100)] | None = None
+    monthly_income: Money | None = None
+    movable_assets: Money | None = None
+    real_estate_value: Money | None = None
+    welfare_status: Literal["none", "middle_low", "low"] | None = None
+    income_tax_rate: Rate | None = None
+
+
+class Child(_Strict):
+    birth_date: LooseDate | None = None
+    order: Annotated[int, Field(ge=1, le=30)] | None = None
+    childcare: Literal["home", "public", "quasi_public"] | None = None
+    disability_level: DisabilityLevel | None = None
+    gifted_assessed: bool | None = None
+    nationality: Nationality | None = None
+
+
+class BirthEvent(_Strict):
+    date: LooseDate | None = None
+    kind: Literal["live", "premature", "miscarriage"] | None = None
+
+
+class MoveEvent(_Strict):
+    date: LooseDate | None = None
+    new_residence: Residence | None = None
+    within_same_district: bool | None = None
+
+
+class HomePurchaseEvent(_Strict):
+    date: LooseDate | None = None
+    urban_land: bool | None = None
+    land_area_m2: Annotated[float, Field(ge=0, le=10**8, multiple_of=0.01)] | None = None
+    registered_at_property: bool | None = None
+    rented_or_business_use: bool | None = None
+
+
+class JobLossEvent(_Strict):
+    date: LooseDate | None = None
+    involuntary: bool | None = None
+    registered_job_seeker: bool | None = None
+
+
+class BusinessStartEvent(_Strict):
+    date: LooseDate | None = None
+    kind: Literal["company", "sole_proprietorship", "partnership", "factory"] | None = None
+    foreign_investor: bool | None = None
+    capital: Money | None = None
+    employees: Count | None = None
+    monthly_sales: Money | None = None
+    floor_area_m2: Annotated[float, Field(ge=0, le=10**8, multiple_of=0.01)] | None = None
+    power_kw: Annotated[float, Field(ge=0, le=10**8, multiple_of=0.01)] | None = None
+    years_registered: Annotated[float, Field(ge=0, le=200, multiple_of=0.01)] | None = None
+    owner_share: Rate | None = None
+    entrepreneurship_course_hours: Annotated[float, Field(ge=0, le=100_000, multiple_of=0.01)] | None = None
+    visa_route_other: bool | None = None
+
+
+class Events(_Strict):
+    """An event listed here happened or is planned; an unlisted one did not.
+
+    ``None`` for a listed key (``"birth": null``) means unknown, which the model keeps
+    apart from "not listed" through ``model_fields_set``.
+    """
+
+    birth: BirthEvent | None = None
+    move: MoveEvent | None = None
+    home_purchase: HomePurchaseEvent | None = None
+    job_loss: JobLossEvent | None = None
+    business_start: BusinessStartEvent | None = None
+
+
+class Assets(_Strict):
+    owns_vehicle: bool | None = None
+    holds_driving_licence: bool | None = None
+
+
+class StudentLoan(_Strict):
+    has_loan: bool | None = None
+    monthly_income: Money | None = None
+    children_raised: Annotated[int, Field(ge=0, le=30)] | None = None
+
+
+class Profile(_Strict):
+    as_of: LooseDate | None = None
+    residence: Residence | None = None
+    person: Person = Person()
+    household: Household = Household()
+    children: Annotated[list[Child], Field(max_length=MAX_CHILDREN)] | None = None
+    events: Events | None = None
+    assets: Assets = Assets()
+    student_loan: StudentLoan = StudentLoan()
+
+
+EVENT_NAMES: tuple[str, ...] = tuple(Events.model_fields)
+
+
+class ProfileError(ValueError):
+    """A profile that breaks the contract; the message is one line for the user."""
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of ``loc`` (for "did you mean")."""
+    model: Any = Profile
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        model = _unwrap_model(ann)
+        if model is None:
+            return None
+    return model
+
+
+def _unwrap_model(ann: Any) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    meta = getattr(ann, "__origin__", None)
+    if meta is not None:
+        return _unwrap_model(meta)
+    return None
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    """One line: where, what was given, what was expected."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    path = _format_loc(loc) or "(profile)"
+    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        model = _model_at(loc)
+        hint = ""
+        if model is not None:
+            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            if close:
+                hint = f"; did you mean '{close[0]}'?"
+        return f"{source}: {path}: unknown key{hint}{more}"
+    given = err.get("input")
+    given_text = json.dumps(given, ensure_ascii=False, default=str)
+    if len(given_text) > 60:
+        given_text = given_text[:57] + "..."
+    return f"{source}: {path}: {err['msg']} (got {given_text}){more}"
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as strings, so that pydantic (not PyYAML) judges
+    them and an impossible date such as 2026-02-30 gets the contract's clean error."""
+
+
+_ProfileLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_profile_text(text: str, source: str) -> dict[str, Any]:
+    """JSON or YAML text to a mapping; errors name the source and the line."""
+    try:
+        data = yaml.load(text, Loader=_ProfileLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(f"{where}: not valid JSON or YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProfileError(f"{source}: a profile must be one JSON or YAML object")
+    return data
+
+
+def validate_profile(data: dict[str, Any], source: str = "profile") -> Profile:
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(describe_validation_error(exc, source)) from None
+
+
+def load_profile(path: Path | str) -> Profile:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
+    return validate_profile(parse_profile_text(text, str(path)), str(path))

@@ -1,0 +1,456 @@
+"""The engine: a profile in, every service's status, reasons, amount and deadline out.
+
+The status comes from durable-rules (``durable_backend``); the reasons come from the
+Kleene evaluator (``logic``), and the two are checked against each other on every
+evaluation. Amounts, fees and deadlines are plain arithmetic over dated parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from engine.catalog import Catalogue, Service, ServiceRule
+from engine.durable_backend import DurableRunner, compile_services
+from engine.facts import (
+    CHILD_DERIVED,
+    PROFILE_DERIVED,
+    Unknown,
+    child_facts,
+    profile_facts,
+)
+from engine.logic import (
+    Describer,
+    Env,
+    Outcome,
+    Reason,
+    eval_expr,
+    evaluate,
+    overrides_of,
+    shift_date,
+)
+from engine.profile import Profile
+from engine.results import (
+    ChannelOut,
+    DocumentOut,
+    EligibilityResult,
+    Money,
+    ReasonOut,
+    Recommendation,
+)
+from engine.rules import (
+    All,
+    AmountRule,
+    AnyOf,
+    Arith,
+    Cases,
+    Compare,
+    Condition,
+    Const,
+    DateAdd,
+    DeadlineRule,
+    Expr,
+    FactRef,
+    Literal,
+    Not,
+    SomeChild,
+    Switch,
+    Text,
+    Unencoded,
+    expr_parts,
+)
+
+STATUS = {True: "eligible", False: "ineligible", None: "unknown"}
+
+
+class EngineDisagreement(RuntimeError):
+    """durable-rules and the explanation gave different answers: a bug, never hidden."""
+
+
+# --- the effective condition of a service ----------------------------------------------
+
+_DERIVED_INPUTS = {d.path: d.inputs for d in (*PROFILE_DERIVED, *CHILD_DERIVED)}
+
+
+def _events_read(expr_or_path: Any) -> set[str]:
+    """The events whose fields an expression reads (directly or through a derived fact)."""
+    paths: list[str] = []
+    if isinstance(expr_or_path, str):
+        paths = [expr_or_path]
+    else:
+        paths = [p.path for p in expr_parts(expr_or_path) if isinstance(p, FactRef)]
+    out: set[str] = set()
+    while paths:
+        path = paths.pop()
+        if path.startswith("events.") and not path.endswith(".listed"):
+            out.add(path.split(".")[1])
+        paths.extend(_DERIVED_INPUTS.get(path, ()))
+    return out
+
+
+def _listed(event: str) -> Compare:
+    return Compare(
+        id=f"events.{event}.listed", lhs=FactRef(f"events.{event}.listed"), op="eq", rhs=Literal(True)
+    )
+
+
+def guard_events(cond: Condition) -> Condition:
+    """Wrap every criterion that reads an event's field in "and the event is listed".
+
+    rules.md: an event that is not listed did not happen. Its fields are then not
+    unknown but meaningless; the guard makes such a criterion unmet, so that a rule
+    author cannot forget it.
+    """
+    if isinstance(cond, Compare):
+        events = _events_read(cond.lhs) | _events_read(cond.rhs)
+        if not events:
+            return cond
+        return All((*(_listed(e) for e in sorted(events)), cond))
+    if isinstance(cond, All):
+        return All(tuple(guard_events(c) for c in cond.items))
+    if isinstance(cond, AnyOf):
+        return AnyOf(tuple(guard_events(c) for c in cond.items))
+    if isinstance(cond, Not):
+        return Not(guard_events(cond.item))
+    if isinstance(cond, SomeChild):
+        guarded = SomeChild(cond.id, cond.range, guard_events(cond.body), cond.text, cond.where)
+        return All((_listed("birth"), guarded)) if cond.range == "newborn" else guarded
+    if isinstance(cond, Switch):
+        return Switch(
+            cond.fact,
+            tuple((k, guard_events(c)) for k, c in cond.cases),
+            guard_events(cond.default) if cond.default else None,
+            cond.where,
+        )
+    return cond
+
+
+def ended_condition(service_id: str, service: Service) -> Condition:
+    """An ended programme: ineligible after its end date; unknown before it, because
+    its historic rules are not encoded (rules.md, "Ended programmes")."""
+    assert service.ended is not None
+    end = service.ended.on
+    text = Text(
+        en=f"The programme ended on {end.isoformat()}; see {service.ended.successor}",
+        zh=f"本計畫已於 {end.isoformat()} 結束，請改參考 {service.ended.successor}",
+    )
+    return All(
+        (
+            Compare(id="programme-running", lhs=FactRef("as_of"), op="lte", rhs=Literal(end), text=text),
+            Unencoded(missing=f"rules.{service_id}"),
+        )
+    )
+
+
+def effective_condition(catalogue: Catalogue, service_id: str) -> Condition:
+    service = catalogue.services[service_id]
+    if service.ended is not None:
+        return ended_condition(service_id, service)
+    layer = catalogue.rules.get(service_id, {})
+    national = layer.get("national")
+    local = sorted((j, r) for j, r in layer.items() if j != "national")
+    base: Condition = national.eligibility if national else Const(False)
+    if local:
+        cond: Condition = Switch("residence", tuple((j, r.eligibility) for j, r in local), base)
+    else:
+        cond = base
+    return guard_events(cond)
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One service's verdict with its explanation, before formatting."""
+
+    service: str
+    status: str
+    outcome: Outcome
+    rule: ServiceRule | None
+
+
+class Engine:
+    """A compiled catalogue. Thread-safe; build one per catalogue version and share it."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        self.conditions = {sid: effective_condition(catalogue, sid) for sid in catalogue.services}
+        self.plan, _ = compile_services(self.conditions, catalogue.version)
+        self.runner = DurableRunner(self.plan)
+        self.overrides = overrides_of(catalogue)
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def env(self, profile: Profile, as_of: date) -> Env:
+        facts = profile_facts(profile, as_of)
+        children = None
+        if profile.children is not None:
+            children = [child_facts(profile, i, c, facts) for i, c in enumerate(profile.children)]
+        return Env(self.catalogue, as_of, facts, children, overrides=self.overrides)
+
+    def statuses(self, profile: Profile, as_of: date) -> dict[str, str]:
+        """durable-rules' decision for every service (no explanation)."""
+        decided = self.runner.decide(self.env(profile, as_of))
+        return {sid: STATUS[decided.get(sid)] for sid in self.catalogue.services}
+
+    def evaluate(
+        self, profile: Profile, as_of: date, lang: str = "en", services: list[str] | None = None
+    ) -> list[Evaluation]:
+        env = self.env(profile, as_of)
+        decided = self.runner.decide(env)
+        describer = Describer(self.catalogue, lang)
+        out = []
+        for sid in services or list(self.catalogue.services):
+            outcome = evaluate(self.conditions[sid], env, describer)
+            durable_verdict = decided.get(sid)
+            if durable_verdict != outcome.value:
+                raise EngineDisagreement(
+                    f"{sid}: durable-rules says {STATUS[durable_verdict]}, "
+                    f"the explanation says {STATUS[outcome.value]}"
+                )
+            residence = env.facts["residence"]
+            rule = self.catalogue.rule_for(sid, None if isinstance(residence, Unknown) else residence)
+            out.append(Evaluation(sid, STATUS[outcome.value], outcome, rule))
+        return out
+
+    def recommend(
+        self, profile: Profile, as_of: date | None = None, event: str | None = None, lang: str = "en"
+    ) -> Recommendation:
+        day = as_of or profile.as_of or date.today()
+        wanted = self.catalogue.services_for(event)
+        env = self.env(profile, day)
+        evaluations = self.evaluate(profile, day, lang)
+        by_id = {e.service: e for e in evaluations}
+        results = [self._result(by_id[sid], env, by_id, lang) for sid in wanted]
+        return Recommendation(as_of=day, rules_version=self.catalogue.version, results=results)
+
+    # -- formatting --------------------------------------------------------------------------
+
+    def _result(self, ev: Evaluation, env: Env, by_id: dict[str, Evaluation], lang: str) -> EligibilityResult:
+        cat = self.catalogue
+        service = cat.services[ev.service]
+        rule = ev.rule
+        describer = Describer(cat, lang)
+        legal = rule.legal_basis if rule else service.legal_basis
+        reasons = _dedupe([self._reason(r, legal) for r in ev.outcome.reasons])
+        amount = fee = None
+        deadline = None
+        if ev.status == "eligible" and rule is not None:
+            amount, extra = self._money(rule.amount, env, describer, "amount")
+            reasons += extra
+            fee, extra = self._money(rule.fee, env, describer, "fee")
+            reasons += extra
+        if ev.status != "ineligible":
+            deadline = self._deadline(rule, env)
+        if rule is not None:
+            for note in rule.notes:
+                if evaluate(note.when, env).value is True:
+                    reasons.append(
+                        ReasonOut(
+                            criterion=f"note.{note.id}", met=True, text=note.text.get(lang), legal_basis=legal
+                        )
+                    )
+        if ev.status == "eligible":
+            reasons += self._exclusions(ev.service, env, by_id, describer)
+        agency = cat.agencies[service.agency]
+        confidence = rule.confidence if rule and rule.confidence else service.confidence
+        confidence_note = (
+            rule.confidence_note.get(lang) if rule and rule.confidence_note else service.confidence_note
+        )
+        return EligibilityResult(
+            service=ev.service,
+            status=ev.status,  # type: ignore[arg-type]
+            reasons=reasons,
+            missing=sorted(ev.outcome.missing) if ev.status == "unknown" else [],
+            agency=agency.name.get(lang),
+            deadline=deadline,
+            amount=amount,
+            fee=fee,
+            documents=self._documents(service, lang),
+            name=service.name.get(lang),
+            events=list(service.events),
+            office=agency.office.get(lang),
+            channels=[
+                ChannelOut(
+                    kind=c.kind,
+                    url=c.url,
+                    where=c.where.get(lang) if c.where else None,
+                    confidence=c.confidence,
+                )
+                for c in service.channels
+            ],
+            home_visit=service.home_visit,
+            legal_basis=legal,
+            confidence=confidence,
+            confidence_note=confidence_note,
+            jurisdiction=rule.jurisdiction if rule else "national",
+            prerequisites=list(service.prerequisites),
+            children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
+            ended_on=service.ended.on if service.ended else None,
+            successor=service.ended.successor if service.ended else None,
+        )
+
+    @staticmethod
+    def _reason(reason: Reason, legal: str) -> ReasonOut:
+        return ReasonOut(
+            criterion=reason.criterion,
+            met=reason.met,
+            text=reason.text,
+            legal_basis=reason.legal_basis or legal,
+        )
+
+    def _money(
+        self, rule: AmountRule | None, env: Env, d: Describer, what: str
+    ) -> tuple[Money | None, list[ReasonOut]]:
+        if rule is None:
+            return None, []
+        value = money_value(rule, env)
+        if isinstance(value, Unknown):
+            missing = ", ".join(sorted(value.missing))
+            text = f"{d.phrase(what)}: {d.phrase('unknown')} ({d.phrase('needs')} {missing})"
+            return None, [ReasonOut(criterion=what, met=None, text=text)]
+        return Money(value=value, unit=rule.unit), []
+
+    def _deadline(self, rule: ServiceRule | None, env: Env) -> date | None:
+        if rule is None or rule.deadline is None:
+            return None
+        found = deadline_value(rule.deadline, env)
+        return None if isinstance(found, Unknown) else found
+
+    def _documents(self, service: Service, lang: str) -> list[DocumentOut]:
+        out = []
+        for use in service.document_uses():
+            doc = self.catalogue.documents[use.doc]
+            verified = (
+                use.verified_electronically
+                if use.verified_electronically is not None
+                else doc.verified_electronically
+            )
+            note = use.note or doc.note
+            out.append(
+                DocumentOut(
+                    name=doc.name.get(lang),
+                    verified_electronically=verified,
+                    note=note.get(lang) if note else None,
+                )
+            )
+        return out
+
+    def _exclusions(self, sid: str, env: Env, by_id: dict[str, Evaluation], d: Describer) -> list[ReasonOut]:
+        out = []
+        service = self.catalogue.services[sid]
+        for other in service.exclusions:
+            ev = by_id.get(other)
+            if ev is None or ev.status != "eligible":
+                continue
+            mine = self._monthly(by_id[sid], env)
+            theirs = self._monthly(ev, env)
+            name = self.catalogue.services[other].name.get(d.lang)
+            if mine is not None and theirs is not None and mine != theirs:
+                better = self.catalogue.services[sid if mine > theirs else other].name.get(d.lang)
+                tail = f" {d.phrase('pays_more')}: {better}"
+            else:
+                tail = ""
+            out.append(
+                ReasonOut(
+                    criterion=f"exclusion.{other}",
+                    met=True,
+                    text=f"{d.phrase('not_combinable')} {name}.{tail}",
+                    legal_basis=service.legal_basis,
+                )
+            )
+        return out
+
+    def _monthly(self, ev: Evaluation, env: Env) -> int | None:
+        if ev.rule is None or ev.rule.amount is None:
+            return None
+        value = money_value(ev.rule.amount, env)
+        return None if isinstance(value, Unknown) else value
+
+
+def _dedupe(reasons: list[ReasonOut]) -> list[ReasonOut]:
+    """One reason per criterion: the event guards repeat wherever an event is read."""
+    seen: set[str] = set()
+    out = []
+    for reason in reasons:
+        if reason.criterion in seen:
+            continue
+        seen.add(reason.criterion)
+        out.append(reason)
+    return out
+
+
+def _witnesses(outcome: Outcome) -> list[int]:
+    found: list[int] = []
+    for reason in outcome.reasons:
+        if reason.criterion.startswith("children[") and reason.met:
+            index = int(reason.criterion[len("children[") : reason.criterion.index("]")])
+            if index not in found:
+                found.append(index)
+    return found if outcome.value else []
+
+
+def round_half_up(value: float) -> int:
+    """rules.md: amounts are rounded half up to whole NTD."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def money_value(rule: AmountRule, env: Env) -> int | Unknown:
+    """The amount of a rule: one value, or the sum over the qualifying children."""
+    if rule.per_child is None:
+        value = eval_expr(rule.value, env)
+        return value if isinstance(value, Unknown) else round_half_up(value)
+    if env.children is None:
+        return Unknown(frozenset({"children"}))
+    quantifier = SomeChild("amount", "born" if rule.per_child == "some_child" else "newborn", Const(True))
+    from engine.logic import quantifier_range
+
+    in_range = quantifier_range(quantifier)
+    where = rule.where or Const(True)
+    total = 0.0
+    unknown: Unknown | None = None
+    for i in range(len(env.children)):
+        child_env = env.in_child(i)
+        verdict = evaluate(All((in_range, guard_events(where))), child_env).value
+        if verdict is False:
+            continue
+        if verdict is None:
+            miss = evaluate(All((in_range, where)), child_env).missing
+            unknown = unknown | Unknown(miss) if unknown else Unknown(miss)
+            continue
+        value = eval_expr(rule.value, child_env)
+        if isinstance(value, Unknown):
+            unknown = unknown | value if unknown else value
+            continue
+        total += value
+    if unknown:
+        return unknown
+    return round_half_up(total)
+
+
+def deadline_value(rule: DeadlineRule, env: Env) -> date | Unknown:
+    if rule.next_month_day is not None:
+        month, day = rule.next_month_day
+        this_year = date(env.as_of.year, month, day)
+        return this_year if this_year >= env.as_of else date(env.as_of.year + 1, month, day)
+    assert rule.base is not None
+    base = eval_expr(rule.base, env)
+    parts = {
+        k: eval_expr(v, env)
+        for k, v in (("days", rule.days), ("months", rule.months), ("years", rule.years))
+        if v is not None
+    }
+    unknowns = [v for v in (base, *parts.values()) if isinstance(v, Unknown)]
+    if unknowns:
+        return unknowns[0]
+    return shift_date(base, parts.get("days", 0), parts.get("months", 0), parts.get("years", 0))
+
+
+__all__ = ["Engine", "EngineDisagreement", "Evaluation", "effective_condition"]
+
+# Silence "imported but unused" for names used only in isinstance chains above.
+_ = (Arith, Cases, DateAdd, Expr, Unencoded)
