@@ -28,6 +28,7 @@ nothing can be swallowed by durable's exception handling.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from dataclasses import dataclass, field
@@ -429,10 +430,9 @@ class DurableRunner:
         assert ruleset is not None
         try:
             for fact in facts:
-                try:
+                # MessageNotHandled: nothing matched, so these facts decide nothing here.
+                with contextlib.suppress(MessageNotHandledException):
                     self.host.assert_fact(ruleset, dict(fact, sid=sid))
-                except MessageNotHandledException:
-                    pass  # nothing matched: the facts decide nothing here
         except Exception as exc:  # the C engine's errors carry only a code
             raise DurableError(f"durable-rules refused a fact in {ruleset}: {exc}") from exc
         finally:
@@ -440,10 +440,8 @@ class DurableRunner:
                 state = self.host.get_state(ruleset, sid)
             except Exception:
                 state = None
-            try:
+            with contextlib.suppress(Exception):
                 self.host.delete_state(ruleset, sid)
-            except Exception:
-                pass
         if state and "exception" in state:
             raise DurableError(f"an action failed in {ruleset}: {state['exception']}")
 

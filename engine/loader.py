@@ -165,7 +165,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
                 layer = rules.setdefault(rule.service, {})
                 if rule.jurisdiction in layer:
                     other = layer[rule.jurisdiction]
-                    winner, loser = _by_priority(other, rule)
+                    winner, _loser = _by_priority(other, rule)
                     if winner is None:
                         problems.append(
                             Problem(

@@ -304,7 +304,7 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
         )
         return Outcome(verdict, missing, (reason,))
     if isinstance(cond, All | AnyOf):
-        decisive = False if isinstance(cond, All) else True
+        decisive = not isinstance(cond, All)
         outcomes = [evaluate(item, env, describer) for item in cond.items]
         reasons = tuple(r for o in outcomes for r in o.reasons)
         if any(o.value is decisive for o in outcomes):

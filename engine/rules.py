@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Union
+from typing import Any
 
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "in", "not_in")
 NEGATION = {
@@ -90,7 +90,7 @@ class Cases:
     otherwise: Expr | None
 
 
-Expr = Union[Literal, FactRef, ParamRef, Arith, DateAdd, Cases]
+Expr = Literal | FactRef | ParamRef | Arith | DateAdd | Cases
 
 
 # --- conditions --------------------------------------------------------------------
@@ -175,7 +175,7 @@ class Const:
     value: bool
 
 
-Condition = Union[Compare, All, AnyOf, Not, SomeChild, Switch, Unencoded, Const]
+Condition = Compare | All | AnyOf | Not | SomeChild | Switch | Unencoded | Const
 
 
 @dataclass(frozen=True)
@@ -398,7 +398,7 @@ def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
     rhs = parse_expr(raw[op], path + (op,), ctx)
     if op in ("in", "not_in") and not (isinstance(rhs, Literal) and isinstance(rhs.value, tuple)):
         raise RuleSyntaxError(path + (op,), f"'{op}' takes a list of values")
-    stem = raw.get("id") or (raw["fact"] if "fact" in raw else "value")
+    stem = raw.get("id") or (raw.get("fact", "value"))
     return Compare(
         id=str(raw["id"]) if "id" in raw else ctx.fresh_id(str(stem)),
         lhs=lhs,

@@ -6,6 +6,7 @@ validate`` prints them; the staff editor refuses to save while any remain.
 
 from __future__ import annotations
 
+import itertools
 import typing
 from datetime import date
 
@@ -195,8 +196,10 @@ class _Checker:
         where = cond.where
         if any(isinstance(p, Cases) for p in (*expr_parts(cond.lhs), *expr_parts(cond.rhs))):
             self.add(file, where, "cases belong in amounts, not in criteria: write the branches as any/all")
-        left = self.expr_type(cond.lhs, scope, file, where)
-        right = self.expr_type(cond.rhs, scope, file, where)
+        left = self.expr_type(
+            cond.lhs, scope, file, where + (("fact",) if isinstance(cond.lhs, FactRef) else ("value",))
+        )
+        right = self.expr_type(cond.rhs, scope, file, where + (cond.op,))
         if left is None or right is None:
             return
         if cond.op in ("lt", "lte", "gt", "gte"):
@@ -284,7 +287,7 @@ class _Checker:
         for p in cat.parameters.values():
             if p.period == "year":
                 years = [v.effective_from.year for v in p.values]
-                for a, b in zip(years, years[1:], strict=False):
+                for a, b in itertools.pairwise(years):
                     if b - a > 1:
                         self.add(
                             p.file, ("values",), f"{p.name}: annual parameter has a gap between {a} and {b}"
@@ -308,7 +311,7 @@ class _Checker:
                     )
                 if p.priority is None:
                     self.add(p.file, ("metadata",), f"{p.name}: a local exception needs a stated priority")
-        for sid, layer in cat.rules.items():
+        for layer in cat.rules.values():
             for rule in layer.values():
                 self.rule(rule)
 

@@ -1,0 +1,107 @@
+"""Benchmark of the core engine (issue: the catalogue, the rules and the engine).
+
+Prints figures; asserts nothing. Targets: load + validate + compile < 1 s; one profile
+against every service < 5 ms median and < 20 ms p99 in process; ``lifeevents recommend``
+as a whole process < 1.5 s.
+
+    python bench/engine_bench.py [--profiles 3000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine import Engine, load_catalogue  # noqa: E402
+from engine.sample import random_profiles  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))
+    return ordered[k]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profiles", type=int, default=3000)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI)")
+    args = parser.parse_args()
+    reps = 3 if args.quick else 7
+
+    load, build = [], []
+    engine = None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        catalogue = load_catalogue(ROOT)
+        t1 = time.perf_counter()
+        engine = Engine(catalogue)
+        t2 = time.perf_counter()
+        load.append(t1 - t0)
+        build.append(t2 - t1)
+    assert engine is not None
+    total = [a + b for a, b in zip(load, build, strict=True)]
+    print(
+        f"catalogue: {len(engine.catalogue.services)} services, {engine.plan.rule_count} durable rules "
+        f"in {len(engine.plan.partitions)} profile ruleset(s)"
+        f"{' + 1 child ruleset' if engine.plan.child_ruleset else ''}"
+    )
+    print(
+        f"load + validate: median {ms(statistics.median(load))}; compile: median {ms(statistics.median(build))}; "
+        f"total median {ms(statistics.median(total))}, max {ms(max(total))} (target < 1000 ms)"
+    )
+
+    profiles = random_profiles(args.profiles, seed=42)
+    statuses = {"eligible": 0, "ineligible": 0, "unknown": 0}
+    decide, full = [], []
+    for profile in profiles:
+        t0 = time.perf_counter()
+        engine.statuses(profile, profile.as_of)
+        t1 = time.perf_counter()
+        result = engine.recommend(profile)
+        t2 = time.perf_counter()
+        decide.append(t1 - t0)
+        full.append(t2 - t1)
+        for r in result.results:
+            statuses[r.status] += 1
+    print(
+        f"{len(profiles)} varied profiles × {len(engine.catalogue.services)} services; statuses seen: {statuses}"
+    )
+    print(
+        f"durable-rules decision only: median {ms(statistics.median(decide))}, p99 {ms(percentile(decide, 99))}"
+    )
+    print(
+        f"full recommendation (decision + explanation + amounts): median {ms(statistics.median(full))}, "
+        f"p99 {ms(percentile(full, 99))} (targets < 5 ms, < 20 ms)"
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS of this process): {peak:.0f} MiB")
+
+    exe = Path(sys.executable).with_name("lifeevents")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "engine"]
+    cmd += ["recommend", str(ROOT / "examples" / "newborn.json"), "--json"]
+    runs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        runs.append(time.perf_counter() - t0)
+    print(
+        f"'lifeevents recommend' whole process: median {ms(statistics.median(runs))}, "
+        f"max {ms(max(runs))} over {reps} runs (target < 1500 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
