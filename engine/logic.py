@@ -194,6 +194,8 @@ class Reason:
     value: Any = None
     threshold: Any = None
     missing: tuple[str, ...] = ()
+    subject: str | None = None  # the fact compared, for "what would change"
+    op: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,8 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
             value=None if isinstance(left, Unknown) else left,
             threshold=None if isinstance(right, Unknown) else right,
             missing=tuple(sorted(missing)),
+            subject=cond.lhs.path if isinstance(cond.lhs, FactRef) else None,
+            op=cond.op,
         )
         return Outcome(verdict, missing, (reason,))
     if isinstance(cond, All | AnyOf):

@@ -290,6 +290,7 @@ class Engine:
             children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
             ended_on=service.ended.on if service.ended else None,
             successor=service.ended.successor if service.ended else None,
+            what_would_change=_what_would_change(ev, describer) if ev.status == "ineligible" else [],
         )
 
     @staticmethod
@@ -368,6 +369,26 @@ class Engine:
             return None
         value = money_value(ev.rule.amount, env)
         return None if isinstance(value, Unknown) else value
+
+
+_ORDERING = ("lt", "lte", "gt", "gte")
+
+
+def _what_would_change(ev: Evaluation, d: Describer) -> list[str]:
+    """The nearest thresholds: each unmet numeric criterion, said as the value that
+    would meet it ("you would qualify if income per person were ≤ 16,431")."""
+    from engine.rules import SYMBOL
+
+    out = []
+    for reason in ev.outcome.reasons:
+        if reason.met is not False or reason.op not in _ORDERING or reason.subject is None:
+            continue
+        if isinstance(reason.threshold, bool) or not isinstance(reason.threshold, int | float | date):
+            continue
+        text = f"{d.phrase('would_qualify_if')} {d.label(reason.subject)} {SYMBOL[reason.op]} {d.value(reason.threshold)}"
+        if text not in out:
+            out.append(text)
+    return out
 
 
 def _dedupe(reasons: list[ReasonOut]) -> list[ReasonOut]:

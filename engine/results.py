@@ -67,6 +67,7 @@ class EligibilityResult(_Out):
     children: list[int] = []
     ended_on: date | None = None
     successor: str | None = None
+    what_would_change: list[str] = []
 
 
 class Recommendation(_Out):

@@ -1,0 +1,54 @@
+"""The one-stop plan and the next question."""
+
+from __future__ import annotations
+
+from engine.plan import build_plan, order_steps, render_plan_html
+from engine.profile import validate_profile
+from engine.questions import next_questions
+
+NEWBORN = {
+    "as_of": "2026-03-01",
+    "residence": "taichung",
+    "person": {"sex": "female", "labor_insurance_days": 300, "insured_salary": 30000},
+    "children": [{"birth_date": "2026-02-01", "order": 1, "childcare": "home"}],
+    "events": {"birth": {"date": "2026-02-01", "kind": "live"}},
+}
+
+
+def test_prerequisites_come_first(engine, catalogue):
+    rec = engine.recommend(validate_profile(NEWBORN))
+    ordered = [r.service for r in order_steps([r for r in rec.results if r.status == "eligible"])]
+    for result in rec.results:
+        for before in result.prerequisites:
+            if before in ordered and result.service in ordered:
+                assert ordered.index(before) < ordered.index(result.service)
+
+
+def test_household_records_are_never_on_the_list_to_bring(engine, catalogue):
+    plan = build_plan(engine.recommend(validate_profile(NEWBORN)), catalogue)
+    names = {d.name for d in plan.to_bring}
+    for doc in catalogue.documents.values():
+        if doc.household_record:
+            assert doc.name.en not in names
+
+
+def test_plan_renders_as_a_printable_page_in_both_languages(engine, catalogue):
+    for lang in ("en", "zh-TW"):
+        rec = engine.recommend(validate_profile(NEWBORN), lang=lang)
+        html = render_plan_html(build_plan(rec, catalogue, lang), catalogue)
+        assert html.startswith("<!doctype html>") and f'lang="{lang}"' in html
+        assert "2026-04-02" in html  # the birth registration deadline
+
+
+def test_questions_only_ask_what_can_change_a_result(engine, catalogue):
+    rec = engine.recommend(
+        validate_profile({"as_of": "2026-03-01", "events": {"birth": {"date": "2026-02-01"}}})
+    )
+    questions = next_questions(rec, catalogue)
+    assert questions, "an almost empty profile leaves questions"
+    open_missing = {m for r in rec.results if r.status == "unknown" for m in r.missing}
+    for q in questions:
+        assert q.fact in open_missing
+        assert not q.fact.startswith(("parameters.", "rules."))
+    counts = [len(q.services) for q in questions]
+    assert counts == sorted(counts, reverse=True)
