@@ -196,9 +196,14 @@ class Engine:
         return {sid: STATUS[decided.get(sid)] for sid in self.catalogue.services}
 
     def evaluate(
-        self, profile: Profile, as_of: date, lang: str = "en", services: list[str] | None = None
+        self,
+        profile: Profile,
+        as_of: date,
+        lang: str = "en",
+        services: list[str] | None = None,
+        env: Env | None = None,
     ) -> list[Evaluation]:
-        env = self.env(profile, as_of)
+        env = env or self.env(profile, as_of)
         decided = self.runner.decide(env)
         describer = Describer(self.catalogue, lang)
         out = []
@@ -221,7 +226,7 @@ class Engine:
         day = as_of or profile.as_of or date.today()
         wanted = self.catalogue.services_for(event)
         env = self.env(profile, day)
-        evaluations = self.evaluate(profile, day, lang)
+        evaluations = self.evaluate(profile, day, lang, env=env)
         by_id = {e.service: e for e in evaluations}
         results = [self._result(by_id[sid], env, by_id, lang) for sid in wanted]
         return Recommendation(as_of=day, rules_version=self.catalogue.version, results=results)
