@@ -78,6 +78,14 @@ class Channel(_Model):
         return url
 
 
+class Exclusion(_Model):
+    """Two services that cannot be combined, and how the citizen should choose."""
+
+    service: str
+    choose: Literal["higher_amount", "applicant_choice"]
+    note: Bilingual | None = None
+
+
 class Ended(_Model):
     on: date
     successor: str
@@ -92,13 +100,22 @@ class Service(_Model):
     documents: list[str | DocumentUse] = Field(default_factory=list)
     deadline_text: Bilingual | None = None
     prerequisites: list[str] = Field(default_factory=list)
-    exclusions: list[str] = Field(default_factory=list)
+    exclusions: list[str | Exclusion] = Field(default_factory=list)
     legal_basis: str = Field(min_length=1)
     legal_url: str | None = None
     confidence: Confidence
     confidence_note: str | None = None
     home_visit: bool = False
     ended: Ended | None = None
+
+    def excluded(self) -> list[str]:
+        return [e if isinstance(e, str) else e.service for e in self.exclusions]
+
+    def exclusion_rule(self, other: str) -> str | None:
+        for e in self.exclusions:
+            if isinstance(e, Exclusion) and e.service == other:
+                return e.choose
+        return None
 
     def document_uses(self) -> list[DocumentUse]:
         return [DocumentUse(doc=d) if isinstance(d, str) else d for d in self.documents]

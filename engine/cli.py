@@ -93,6 +93,13 @@ def cmd_validate(root: Path) -> int:
     except ValueError as exc:
         print(f"{root / 'rules'}:1: the rules do not compile: {exc}")
         return 1
+    from engine.lint import lint_catalogue
+
+    lint = lint_catalogue(catalogue)
+    if lint:
+        for problem in lint:
+            print(problem)
+        return 1
     n_rules = sum(len(layer) for layer in catalogue.rules.values())
     print(
         f"ok: {len(catalogue.services)} services, {n_rules} rule files, "

@@ -347,7 +347,7 @@ class Engine:
     def _exclusions(self, sid: str, env: Env, by_id: dict[str, Evaluation], d: Describer) -> list[ReasonOut]:
         out = []
         service = self.catalogue.services[sid]
-        for other in service.exclusions:
+        for other in service.excluded():
             ev = by_id.get(other)
             if ev is None or ev.status != "eligible":
                 continue

@@ -275,8 +275,8 @@ class _Checker:
                         f"{sid}: '{use.doc}' is a household record the agency can look up "
                         "(免附戶籍謄本): mark it verified_electronically, or give a note saying why not",
                     )
-            for key in ("prerequisites", "exclusions"):
-                for i, other in enumerate(getattr(service, key)):
+            for key, ids in (("prerequisites", service.prerequisites), ("exclusions", service.excluded())):
+                for i, other in enumerate(ids):
                     if other not in cat.services:
                         self.add(file, base + (key, i), f"{sid}: unknown service '{other}' in {key}")
             if service.ended is not None:

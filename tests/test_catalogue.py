@@ -55,7 +55,9 @@ def test_every_service_has_test_cases(catalogue):
             for sid in case.get("output", {}):
                 mentioned[sid] = mentioned.get(sid, 0) + 1
     for sid in catalogue.services:
-        assert mentioned.get(sid, 0) >= 3, f"{sid} has {mentioned.get(sid, 0)} test cases; write boundary pairs"
+        assert mentioned.get(sid, 0) >= 3, (
+            f"{sid} has {mentioned.get(sid, 0)} test cases; write boundary pairs"
+        )
 
 
 def test_ended_programmes_keep_their_end_date_and_successor(catalogue):
