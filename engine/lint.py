@@ -38,10 +38,7 @@ def _consistent(conj: Conjunction) -> bool:
     for atom in conj:
         if atom[0] == "cmp":
             by_key.setdefault(atom[1], []).append((atom[2], atom[3]))
-    for tests in by_key.values():
-        if not _satisfiable(tests):
-            return False
-    return True
+    return all(_satisfiable(tests) for tests in by_key.values())
 
 
 def _satisfiable(tests: list[tuple[str, Any]]) -> bool:
