@@ -268,7 +268,25 @@ class Describer:
         return shown
 
 
-def _describe_compare(cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer) -> str:
+def render_text(text: str, env: Env, d: Describer) -> str:
+    """Fill ``{param:NAME}`` and ``{fact:PATH}`` placeholders with their values at as_of."""
+    from engine.rules import PLACEHOLDER
+
+    def value(match) -> str:
+        kind, name = match.group(1), match.group(2)
+        expr = ParamRef(name) if kind == "param" else FactRef(name)
+        try:
+            found = eval_expr(expr, env)
+        except KeyError:
+            return match.group(0)
+        return "?" if isinstance(found, Unknown) else d.value(found)
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def _describe_compare(
+    cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
+) -> str:
     from engine.rules import SYMBOL
 
     subject = d.label(cond.lhs.path) if isinstance(cond.lhs, FactRef) else d.phrase("value")
@@ -278,7 +296,7 @@ def _describe_compare(cond: Compare, left: Any, right: Any, verdict: bool | None
         core = f"{subject}: {d.value(left)} {SYMBOL[cond.op]} {d.expr(cond.rhs, right)}"
     mark = {True: d.phrase("met"), False: d.phrase("not_met"), None: d.phrase("unknown")}[verdict]
     if cond.text is not None:
-        return f"{cond.text.get(d.lang)} ({core}; {mark})"
+        return f"{render_text(cond.text.get(d.lang), env, d)} ({core}; {mark})"
     return f"{core} ({mark})"
 
 
@@ -298,7 +316,7 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
         reason = Reason(
             criterion=prefix + cond.id,
             met=verdict,
-            text=_describe_compare(cond, left, right, verdict, describer),
+            text=_describe_compare(cond, left, right, verdict, describer, env),
             legal_basis=cond.legal_basis,
             value=None if isinstance(left, Unknown) else left,
             threshold=None if isinstance(right, Unknown) else right,

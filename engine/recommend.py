@@ -28,6 +28,7 @@ from engine.logic import (
     eval_expr,
     evaluate,
     overrides_of,
+    render_text,
     shift_date,
 )
 from engine.profile import Profile
@@ -251,11 +252,10 @@ class Engine:
             deadline = self._deadline(rule, env)
         if rule is not None:
             for note in rule.notes:
-                if evaluate(note.when, env).value is True:
+                if ev.status in note.on and evaluate(note.when, env).value is True:
+                    text = render_text(note.text.get(lang), env, describer)
                     reasons.append(
-                        ReasonOut(
-                            criterion=f"note.{note.id}", met=True, text=note.text.get(lang), legal_basis=legal
-                        )
+                        ReasonOut(criterion=f"note.{note.id}", met=True, text=text, legal_basis=legal)
                     )
         if ev.status == "eligible":
             reasons += self._exclusions(ev.service, env, by_id, describer)

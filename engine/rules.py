@@ -185,6 +185,7 @@ class Note:
     id: str
     when: Condition
     text: Text
+    on: tuple[str, ...] = ("eligible", "ineligible", "unknown")  # statuses it shows on
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,11 @@ def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
 
 
 # --- walking -----------------------------------------------------------------------
+
+
+PLACEHOLDER = re.compile(r"\{(param|fact):([A-Za-z0-9_.\-]+)\}")
+"""``{param:NAME}`` or ``{fact:PATH}`` inside a text: the value at as_of, so that a figure
+written in a sentence still has one source of truth."""
 
 
 def children_of(cond: Condition) -> tuple[Condition, ...]:

@@ -28,6 +28,7 @@ from engine.rules import (
     SomeChild,
     Switch,
     expr_parts,
+    walk,
 )
 
 NUMERIC = {"int", "float"}
@@ -250,6 +251,20 @@ class _Checker:
                     self.expr_type(part, "profile", rule.file, ("deadline",))
         for note in rule.notes:
             self.condition(note.when, "profile", rule.file, ("notes",))
+            self.placeholders(note.text, rule.file, ("notes",))
+        for node in walk(rule.eligibility):
+            if isinstance(node, Compare) and node.text is not None:
+                self.placeholders(node.text, rule.file, node.where)
+
+    def placeholders(self, text, file: str, where: tuple) -> None:
+        from engine.rules import PLACEHOLDER
+
+        for raw in (text.en, text.zh):
+            for kind, name in PLACEHOLDER.findall(raw):
+                if kind == "param" and name not in self.cat.parameters:
+                    self.add(file, where, f"unknown parameter '{name}' in a text placeholder")
+                if kind == "fact" and name not in self.types["profile"]:
+                    self.add(file, where, f"unknown fact '{name}' in a text placeholder")
 
     def catalogue(self) -> None:
         cat = self.cat
