@@ -351,6 +351,9 @@ class Engine:
             ev = by_id.get(other)
             if ev is None or ev.status != "eligible":
                 continue
+            mine_children, their_children = set(by_id[sid].outcome.witnesses), set(ev.outcome.witnesses)
+            if mine_children and their_children and not mine_children & their_children:
+                continue  # exclusive for the same child only: these are about different children
             mine = self._monthly(by_id[sid], env)
             theirs = self._monthly(ev, env)
             name = self.catalogue.services[other].name.get(d.lang)
