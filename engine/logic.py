@@ -232,14 +232,18 @@ class Describer:
     def __init__(self, catalogue: Catalogue, lang: str):
         self.catalogue = catalogue
         self.lang = lang
+        self._words: dict[str, str] = {}
 
     def phrase(self, key: str) -> str:
-        text = self.catalogue.labels.get(f"phrase.{key}")
-        return text.get(self.lang) if text else key
+        return self.label(f"phrase.{key}", key)
 
-    def label(self, path: str) -> str:
-        text = self.catalogue.labels.get(path)
-        return text.get(self.lang) if text else path
+    def label(self, path: str, default: str | None = None) -> str:
+        word = self._words.get(path)
+        if word is None:
+            text = self.catalogue.labels.get(path)
+            word = text.get(self.lang) if text else (default if default is not None else path)
+            self._words[path] = word
+        return word
 
     def value(self, value: Any) -> str:
         if isinstance(value, Unknown):
