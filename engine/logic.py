@@ -125,12 +125,15 @@ def eval_expr(expr: Expr, env: Env) -> Any:
         param = env.parameter(expr.name)
         if isinstance(param, Unknown):
             return param
-        key = None
-        if param.index is not None:
+        day = env.as_of if expr.at is None else eval_expr(expr.at, env)
+        if isinstance(day, Unknown):
+            return day
+        key = expr.key
+        if param.index is not None and key is None:
             key = env.fact(param.index)
             if isinstance(key, Unknown):
                 return key
-        return param.lookup(env.as_of, key)
+        return param.lookup(day, key)
     if isinstance(expr, Arith):
         args = [eval_expr(a, env) for a in expr.args]
         unknown = _merge(args)

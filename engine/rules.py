@@ -67,7 +67,13 @@ class FactRef:
 
 @dataclass(frozen=True)
 class ParamRef:
+    """A parameter's value: at ``as_of`` unless ``at`` gives another date (an amount is
+    often fixed by the birth date, not the day of the question), and under the profile's
+    index fact unless ``key`` names the table entry (the 臺灣省 limit, wherever one lives)."""
+
     name: str
+    at: Expr | None = None
+    key: str | int | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +257,17 @@ def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
         return Literal(raw)
     if isinstance(raw, list):
         return Literal(tuple(parse_literal_item(x, path + (i,)) for i, x in enumerate(raw)))
+    if isinstance(raw, dict) and "param" in raw and len(raw) > 1:
+        extra = set(raw) - {"param", "at", "key"}
+        if extra or not isinstance(raw["param"], str):
+            raise RuleSyntaxError(path, "a parameter is {param: NAME, at: date expression, key: table key}")
+        at = raw.get("at")
+        return ParamRef(
+            raw["param"],
+            at=(FactRef(at) if isinstance(at, str) and not _DATE.match(at) else parse_expr(at, (*path, "at"), ctx))
+            if at is not None else None,
+            key=raw.get("key"),
+        )
     if not isinstance(raw, dict) or (len(raw) != 1 and "date_add" not in raw):
         raise RuleSyntaxError(path, f"an expression must be a value or a one-key mapping, got {raw!r}")
     key, arg = next(iter(raw.items()))
@@ -487,6 +504,8 @@ def expr_parts(expr: Expr):
         for part in (expr.base, expr.days, expr.months, expr.years):
             if part is not None:
                 yield from expr_parts(part)
+    elif isinstance(expr, ParamRef) and expr.at is not None:
+        yield from expr_parts(expr.at)
     elif isinstance(expr, Cases):
         for _, value in expr.branches:
             yield from expr_parts(value)

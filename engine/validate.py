@@ -130,7 +130,13 @@ class _Checker:
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 self.add(file, where, f"unknown parameter '{expr.name}'{hint}")
                 return None
-            if param.index is not None and self.fact_type(param.index, scope) is None:
+            if expr.at is not None and self.expr_type(expr.at, scope, file, where) not in ("date", None):
+                self.add(file, where, f"parameter '{expr.name}': 'at' must be a date")
+            if expr.key is not None and param.index is None:
+                self.add(file, where, f"parameter '{expr.name}' is not a table: it takes no key")
+            elif expr.key is not None and str(expr.key) not in param.table_keys():
+                self.add(file, where, f"parameter '{expr.name}' has no entry '{expr.key}'")
+            if param.index is not None and expr.key is None and self.fact_type(param.index, scope) is None:
                 self.add(
                     file,
                     where,
