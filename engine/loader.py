@@ -28,6 +28,7 @@ from engine.rules import (
     parse_condition,
     parse_date,
     parse_deadline,
+    parse_expr,
     parse_text,
 )
 from engine.yamlsafe import yaml12_booleans
@@ -325,6 +326,37 @@ def parse_vocabulary(doc: YamlDoc) -> dict[str, Text]:
     return {str(k): parse_text(v, ("facts", k)) for k, v in data["facts"].items()}
 
 
+NOTE_KEYS = {"id", "when", "text", "on", "values"}
+STATUSES = ("eligible", "ineligible", "unknown")
+
+
+def parse_note(raw: Any, i: int, ctx: ParseContext) -> Note:
+    """A sentence for the reasons: ``{id, when: condition, text, on: [statuses],
+    values: {name: expression}}`` (the text quotes values as ``{value:name}``)."""
+    where = ("notes", i)
+    if not isinstance(raw, dict) or "text" not in raw:
+        raise RuleSyntaxError(
+            where, "a note is {id: …, when: condition, text: …, on: [statuses], values: {…}}"
+        )
+    extra = set(raw) - NOTE_KEYS
+    if extra:
+        raise RuleSyntaxError((*where, sorted(extra)[0]), f"unknown key '{sorted(extra)[0]}' in a note")
+    on = raw.get("on", list(STATUSES))
+    on = [on] if isinstance(on, str) else on
+    if not isinstance(on, list) or set(on) - set(STATUSES):
+        raise RuleSyntaxError((*where, "on"), "on lists statuses: eligible, ineligible, unknown")
+    values = raw.get("values") or {}
+    if not isinstance(values, dict):
+        raise RuleSyntaxError((*where, "values"), "values maps names to expressions")
+    return Note(
+        id=str(raw.get("id") or f"note-{i + 1}"),
+        when=parse_condition(raw.get("when", True), (*where, "when"), ctx),
+        text=parse_text(raw["text"], (*where, "text")),
+        on=tuple(on),
+        values=tuple((str(k), parse_expr(v, (*where, "values", k), ctx)) for k, v in values.items()),
+    )
+
+
 _RULE_KEYS = {
     "service",
     "jurisdiction",
@@ -374,15 +406,7 @@ def parse_rule_file(doc: YamlDoc, rel: Path) -> ServiceRule:
     ctx = ParseContext(service)
     notes = []
     for i, raw in enumerate(data.get("notes") or []):
-        if not isinstance(raw, dict) or set(raw) - {"id", "when", "text"} or "text" not in raw:
-            raise RuleSyntaxError(("notes", i), "a note is {id: …, when: condition, text: …}")
-        notes.append(
-            Note(
-                id=str(raw.get("id") or f"note-{i + 1}"),
-                when=parse_condition(raw.get("when", True), ("notes", i, "when"), ctx),
-                text=parse_text(raw["text"], ("notes", i, "text")),
-            )
-        )
+        notes.append(parse_note(raw, i, ctx))
     priority = data.get("priority")
     if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
         raise RuleSyntaxError(("priority",), "priority is a whole number")

@@ -150,6 +150,8 @@ def eval_expr(expr: Expr, env: Env) -> Any:
             return _round(args[0] - args[1])
         if expr.op == "div":
             return _round(args[0] / args[1]) if args[1] else Unknown(frozenset({"division by zero"}))
+        if expr.op == "days_between":  # from the first date to the second, in days
+            return args[1].toordinal() - args[0].toordinal()
         if expr.op == "min":
             return min(args)
         return max(args)
@@ -275,13 +277,18 @@ class Describer:
         return shown
 
 
-def render_text(text: str, env: Env, d: Describer) -> str:
-    """Fill ``{param:NAME}`` and ``{fact:PATH}`` placeholders with their values at as_of."""
+def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | None = None) -> str:
+    """Fill ``{param:NAME}``, ``{fact:PATH}`` and ``{value:NAME}`` placeholders."""
     from engine.rules import PLACEHOLDER
 
     def value(match) -> str:
         kind, name = match.group(1), match.group(2)
-        expr = ParamRef(name) if kind == "param" else FactRef(name)
+        if kind == "value":
+            if not values or name not in values:
+                return match.group(0)
+            expr = values[name]
+        else:
+            expr = ParamRef(name) if kind == "param" else FactRef(name)
         try:
             found = eval_expr(expr, env)
         except KeyError:

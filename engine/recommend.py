@@ -264,7 +264,7 @@ class Engine:
         if rule is not None:
             for note in rule.notes:
                 if ev.status in note.on and evaluate(note.when, env).value is True:
-                    text = render_text(note.text.get(lang), env, describer)
+                    text = render_text(note.text.get(lang), env, describer, dict(note.values))
                     reasons.append(
                         ReasonOut.model_construct(
                             criterion=f"note.{note.id}", met=True, text=text, legal_basis=legal

@@ -41,7 +41,7 @@ NEGATION = {
     "not_in": "in",
 }
 SYMBOL = {"eq": "=", "neq": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "∈", "not_in": "∉"}
-ARITHMETIC = ("add", "sub", "mul", "div", "min", "max")
+ARITHMETIC = ("add", "sub", "mul", "div", "min", "max", "days_between")
 QUANTIFIERS = ("some_child", "some_newborn")
 
 
@@ -192,6 +192,7 @@ class Note:
     when: Condition
     text: Text
     on: tuple[str, ...] = ("eligible", "ineligible", "unknown")  # statuses it shows on
+    values: tuple[tuple[str, Expr], ...] = ()  # named expressions the text quotes as {value:NAME}
 
 
 @dataclass(frozen=True)
@@ -264,8 +265,13 @@ def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
         at = raw.get("at")
         return ParamRef(
             raw["param"],
-            at=(FactRef(at) if isinstance(at, str) and not _DATE.match(at) else parse_expr(at, (*path, "at"), ctx))
-            if at is not None else None,
+            at=(
+                FactRef(at)
+                if isinstance(at, str) and not _DATE.match(at)
+                else parse_expr(at, (*path, "at"), ctx)
+            )
+            if at is not None
+            else None,
             key=raw.get("key"),
         )
     if not isinstance(raw, dict) or (len(raw) != 1 and "date_add" not in raw):
@@ -282,7 +288,11 @@ def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
     if key == "date":
         return Literal(parse_date(arg, path + (key,)))
     if key in ARITHMETIC:
-        if not isinstance(arg, list) or len(arg) < 2 or (key in ("sub", "div") and len(arg) != 2):
+        if (
+            not isinstance(arg, list)
+            or len(arg) < 2
+            or (key in ("sub", "div", "days_between") and len(arg) != 2)
+        ):
             raise RuleSyntaxError(
                 path + (key,),
                 f"{key} takes a list of {'two' if key in ('sub', 'div') else 'two or more'} expressions",
@@ -472,7 +482,7 @@ def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
 # --- walking -----------------------------------------------------------------------
 
 
-PLACEHOLDER = re.compile(r"\{(param|fact):([A-Za-z0-9_.\-]+)\}")
+PLACEHOLDER = re.compile(r"\{(param|fact|value):([A-Za-z0-9_.\-]+)\}")
 """``{param:NAME}`` or ``{fact:PATH}`` inside a text: the value at as_of, so that a figure
 written in a sentence still has one source of truth."""
 

@@ -144,11 +144,16 @@ class _Checker:
                 )
             return "float"
         if isinstance(expr, Arith):
+            wanted = {"date"} if expr.op == "days_between" else NUMERIC
             for arg in expr.args:
                 kind = self.expr_type(arg, scope, file, where)
-                if kind is not None and kind not in NUMERIC:
-                    self.add(file, where, f"{expr.op} takes numbers, got a {kind}")
-            return "float"
+                if kind is not None and kind not in wanted:
+                    self.add(
+                        file,
+                        where,
+                        f"{expr.op} takes {'dates' if expr.op == 'days_between' else 'numbers'}, got a {kind}",
+                    )
+            return "int" if expr.op == "days_between" else "float"
         if isinstance(expr, DateAdd):
             if self.expr_type(expr.base, scope, file, where) not in ("date", None):
                 self.add(file, where, "date_add needs a date")
@@ -257,12 +262,14 @@ class _Checker:
                     self.expr_type(part, "profile", rule.file, ("deadline",))
         for note in rule.notes:
             self.condition(note.when, "profile", rule.file, ("notes",))
-            self.placeholders(note.text, rule.file, ("notes",))
+            for _, expr in note.values:
+                self.expr_type(expr, "profile", rule.file, ("notes",))
+            self.placeholders(note.text, rule.file, ("notes",), {name for name, _ in note.values})
         for node in walk(rule.eligibility):
             if isinstance(node, Compare) and node.text is not None:
                 self.placeholders(node.text, rule.file, node.where)
 
-    def placeholders(self, text, file: str, where: tuple) -> None:
+    def placeholders(self, text, file: str, where: tuple, values: set[str] | None = None) -> None:
         from engine.rules import PLACEHOLDER
 
         for raw in (text.en, text.zh):
@@ -271,6 +278,8 @@ class _Checker:
                     self.add(file, where, f"unknown parameter '{name}' in a text placeholder")
                 if kind == "fact" and name not in self.types["profile"]:
                     self.add(file, where, f"unknown fact '{name}' in a text placeholder")
+                if kind == "value" and name not in (values or set()):
+                    self.add(file, where, f"'{{value:{name}}}' names no entry of the note's values")
 
     def catalogue(self) -> None:
         cat = self.cat
