@@ -370,6 +370,7 @@ _RULE_KEYS = {
     "confidence",
     "confidence_note",
     "coverage_exempt",
+    "same_visit_as",
 }
 
 
@@ -432,4 +433,5 @@ def parse_rule_file(doc: YamlDoc, rel: Path) -> ServiceRule:
         if "confidence_note" in data
         else None,
         coverage_exempt={str(k): str(v) for k, v in exempt.items()},
+        same_visit_as=str(data["same_visit_as"]) if data.get("same_visit_as") else None,
     )

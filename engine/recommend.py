@@ -301,6 +301,7 @@ class Engine:
             ended_on=service.ended.on if service.ended else None,
             successor=service.ended.successor if service.ended else None,
             what_would_change=_what_would_change(ev, describer) if ev.status == "ineligible" else [],
+            same_visit_as=(rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as),
         )
 
     @staticmethod

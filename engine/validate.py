@@ -252,6 +252,8 @@ class _Checker:
         if rule.service not in self.cat.services:
             self.add(rule.file, ("service",), f"unknown service '{rule.service}' (not in catalog.yaml)")
             return
+        if rule.same_visit_as is not None and rule.same_visit_as not in self.cat.services:
+            self.add(rule.file, ("same_visit_as",), f"unknown service '{rule.same_visit_as}'")
         self.condition(rule.eligibility, "profile", rule.file)
         for money in (rule.amount, rule.fee):
             if money is not None:
@@ -309,6 +311,8 @@ class _Checker:
                 for i, other in enumerate(ids):
                     if other not in cat.services:
                         self.add(file, base + (key, i), f"{sid}: unknown service '{other}' in {key}")
+            if service.same_visit_as is not None and service.same_visit_as not in cat.services:
+                self.add(file, (*base, "same_visit_as"), f"{sid}: unknown service '{service.same_visit_as}'")
             if service.ended is not None:
                 if service.ended.successor not in cat.services:
                     self.add(file, base + ("ended",), f"{sid}: unknown successor '{service.ended.successor}'")
