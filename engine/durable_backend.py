@@ -331,16 +331,34 @@ def compile_services(conditions: dict[str, Condition], tag: str) -> tuple[Compil
                     "all": [{"m": pattern}],
                     "run": ("profile", service, verdict),
                 }
+    # Every ruleset gets a catch-all rule, run last, so that no fact is ever unhandled:
+    # deleting a session whose facts all went unhandled segfaults durable-rules 2.0.28
+    # (measured: assert one unmatched fact, delete_state, rc 139).
+    for ruleset in definitions.values():
+        ruleset["~catch-all"] = {
+            "all": [{"m": {"kind": "profile"}}],
+            "pri": 65535,
+            "run": ("catch-all", "", None),
+        }
     child_name = None
     child_keys = set(compiler.child_ops.keys.values())
     if child_rules:
         if len(child_keys) > MAX_FACT_OPERANDS:
             raise CompileError("too many child facts for one durable-rules fact")
         child_name = f"lifeevents_{tag}_{serial}_children"
+        child_rules["~catch-all"] = {
+            "all": [{"m": {"kind": "child"}}],
+            "pri": 65535,
+            "run": ("catch-all", "", None),
+        }
         definitions[child_name] = child_rules
     rule_count = sum(len(r) for r in definitions.values())
     plan = CompiledRules(compiler, partitions, child_name, child_keys, definitions, rule_count)
     return plan, definitions
+
+
+def _ignore(c) -> None:
+    """The catch-all rule's action: nothing to record."""
 
 
 class DurableRunner:
@@ -356,14 +374,17 @@ class DurableRunner:
         rulesets = {}
         for name, rules in plan.definitions.items():
             rulesets[name] = {
-                rule_name: {"all": rule["all"], "run": self._action(rule["run"])}
+                rule_name: {**{k: v for k, v in rule.items() if k != "run"}, "run": self._action(rule["run"])}
                 for rule_name, rule in rules.items()
             }
+
         # set_rulesets deletes every 'run' key of its argument: hand it a fresh copy.
         self.host.set_rulesets(rulesets)
 
     def _action(self, marker: tuple):
         stage, name, verdict = marker
+        if stage == "catch-all":
+            return _ignore
         hits = self._hits
         errors = self._errors
 

@@ -1,0 +1,65 @@
+"""durable-rules 2.0.28 crashes the process in ways no Python test sees: run in a child."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def test_many_sparse_and_empty_profiles_do_not_crash_the_process():
+    """Deleting a session whose facts all went unhandled segfaults durable-rules (rc 139):
+    the engine's catch-all rules must keep every fact handled."""
+    script = textwrap.dedent(
+        """
+        import random
+        from engine import Engine, load_catalogue, validate_profile
+        from engine.sample import random_profile_data
+        engine = Engine(load_catalogue("."))
+        sparse = [{}, {"children": []}, {"children": [{}]}, {"events": {}}, {"events": {"birth": None}},
+                  {"children": [{}, {"order": 2}], "events": {"birth": {}}}]
+        for i in range(300):
+            for data in sparse:
+                engine.recommend(validate_profile(data))
+            engine.recommend(validate_profile(random_profile_data(random.Random(i), p_unknown=0.9)))
+        print("survived")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"rc {done.returncode}: {done.stderr[-2000:]}"
+    assert "survived" in done.stdout
+
+
+MINIMAL = textwrap.dedent(
+    """
+    import sys
+    from durable import engine
+    from durable.engine import MessageNotHandledException
+    from engine.durable_backend import QuietHost
+    rules = {"a": {"all": [{"m": {"$and": [{"kind": "profile"}, {"x": 1}]}}], "run": lambda c: None}}
+    if sys.argv[1] == "catch-all":  # the engine's workaround
+        rules["~catch-all"] = {"all": [{"m": {"kind": "profile"}}], "pri": 65535, "run": lambda c: None}
+    host = QuietHost()
+    host.set_rulesets({"r": rules})
+    for i in range(2000):
+        try:
+            host.assert_fact("r", {"sid": str(i), "kind": "profile", "x": 2})
+        except MessageNotHandledException:
+            pass
+        host.delete_state("r", str(i))
+    print("survived")
+    """
+)
+
+
+def _minimal(mode: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", MINIMAL, mode], capture_output=True, text=True, timeout=120)
+
+
+def test_the_catch_all_rule_prevents_durable_rules_crash_on_unhandled_facts():
+    """Why every compiled ruleset has a catch-all rule: without one, durable-rules 2.0.28
+    segfaults when sessions whose facts went unhandled are deleted. If the first
+    assertion ever fails, the library has been fixed and the workaround can go."""
+    assert _minimal("bare").returncode != 0
+    done = _minimal("catch-all")
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
