@@ -115,25 +115,6 @@ def answer_in_order(at: AppTest, known: dict, limit: int = 30) -> list[str]:
     raise AssertionError(f"the questionnaire did not end after {limit} questions: {asked}")
 
 
-def group_of(at: AppTest) -> dict[str, str]:
-    """Service name → the result group it is shown under, read from the page."""
-    out = {}
-    group = None
-    for element in at.main:
-        _walk(element, out, [group])
-    return out
-
-
-def _walk(element, out, state):
-    kind = getattr(element, "type", "")
-    if kind == "markdown" and element.value.startswith("####"):
-        state[0] = element.value
-    if kind == "expander":
-        out[element.label.split(" · ")[0]] = state[0]
-    for child in getattr(element, "children", {}).values() if hasattr(element, "children") else []:
-        _walk(child, out, state)
-
-
 def choose_birth(at: AppTest) -> AppTest:
     at.multiselect(key="w:life_events").select("birth").run()
     assert not at.exception, at.exception
@@ -143,7 +124,7 @@ def choose_birth(at: AppTest) -> AppTest:
 def status_names(at: AppTest) -> dict[str, list[str]]:
     """Service names under each of the three group headings (as the page shows them)."""
     heading = {
-        "#### " + load_text()[f"results.group.{s}"][at.session_state.lang]: s
+        "### " + load_text()[f"results.group.{s}"][at.session_state.lang]: s
         for s in ("eligible", "unknown", "ineligible")
     }
     out: dict[str, list[str]] = {"eligible": [], "unknown": [], "ineligible": []}

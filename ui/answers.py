@@ -131,14 +131,22 @@ def without_answer(answers: Mapping[str, Any], path: str) -> Answers:
 # --- the share token --------------------------------------------------------------------------
 
 
-def encode_token(life_events: list[str], answers: Mapping[str, Any]) -> str:
-    payload = {"v": TOKEN_VERSION, "e": list(life_events), "a": dict(answers)}
+def encode_token(life_events: list[str], answers: Mapping[str, Any], lang: str | None = None) -> str:
+    payload: dict[str, Any] = {"v": TOKEN_VERSION, "e": list(life_events), "a": dict(answers)}
+    if lang:
+        payload["l"] = lang
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_token(token: str, known_events: set[str]) -> tuple[list[str], Answers]:
     """Life events and answers from a share token; ProfileError when it is not one."""
+    life_events, answers, _ = decode_share(token, known_events)
+    return life_events, answers
+
+
+def decode_share(token: str, known_events: set[str]) -> tuple[list[str], Answers, str | None]:
+    """Life events, answers and the language (if the link names one) of a share token."""
     if len(token) > MAX_TOKEN_CHARS:
         raise ProfileError("link: too long to be a profile")
     try:
@@ -159,7 +167,8 @@ def decode_token(token: str, known_events: set[str]) -> tuple[list[str], Answers
         if not isinstance(path, str):
             raise ProfileError("link: not a saved questionnaire")
     check(answers)
-    return [str(e) for e in life_events], dict(answers)
+    lang = payload.get("l")
+    return [str(e) for e in life_events], dict(answers), lang if isinstance(lang, str) else None
 
 
 def answers_from_profile(profile: Mapping[str, Any]) -> Answers:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import streamlit as st
 
 from engine import ProfileError
-from ui.answers import decode_token, encode_token
+from ui.answers import decode_share, encode_token
 from ui.text import LANGS
 
 LINK_PARAM = "a"
@@ -42,13 +42,15 @@ def restore_from_link(known_events: set[str]) -> None:
     if not token:
         return
     try:
-        life_events, answers = decode_token(token, known_events)
+        life_events, answers, lang = decode_share(token, known_events)
     except ProfileError as exc:
         st.session_state.flash = ("error", "share.bad_link", str(exc))
     else:
         st.session_state.life_events = life_events
         st.session_state.answers = answers
         st.session_state.editing = None
+        if lang in LANGS:
+            st.session_state.lang = lang
         st.session_state.flash = ("success", "share.restored", "")
     del st.query_params[LINK_PARAM]
 
@@ -56,7 +58,7 @@ def restore_from_link(known_events: set[str]) -> None:
 def share_link(page_url: str | None) -> str:
     """The link that restores this session's answers; absolute when the page's own
     address is known (``st.context.url``), otherwise relative."""
-    token = encode_token(st.session_state.life_events, st.session_state.answers)
+    token = encode_token(st.session_state.life_events, st.session_state.answers, st.session_state.lang)
     if not page_url:
         return f"?{LINK_PARAM}={token}"
     parts = urlsplit(page_url)

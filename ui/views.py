@@ -292,7 +292,7 @@ def result_details(r: EligibilityResult, w: Words) -> None:
     st.caption(f"{md(w.t('results.legal_basis'))}: {md(r.legal_basis)}")
 
 
-def results_section(snapshot: Snapshot, w: Words, heading_level: str = "###") -> None:
+def results_section(snapshot: Snapshot, w: Words, heading_level: str = "##") -> None:
     counts = snapshot.counts()
     st.markdown(f"{heading_level} {md(w.t('results.heading'))}")
     st.caption(md(w.t("results.summary", **counts)))
@@ -311,7 +311,7 @@ def results_section(snapshot: Snapshot, w: Words, heading_level: str = "###") ->
 
 def plan_section(rec: Recommendation, engine: Engine, w: Words, key: str) -> None:
     plan = build_plan(rec, engine.catalogue, w.lang)
-    st.markdown(f"### {md(w.t('plan.heading'))}")
+    st.markdown(f"## {md(w.t('plan.heading'))}")
     if not plan.steps:
         st.caption(md(w.t("plan.empty")))
         return

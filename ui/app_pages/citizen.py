@@ -77,7 +77,7 @@ if snapshot.recommendation is not None:
     results_section(snapshot, w)
     plan_section(snapshot.recommendation, engine, w, key="download:citizen")
 
-    st.markdown(f"### {md(w.t('share.heading'))}")
+    st.markdown(f"## {md(w.t('share.heading'))}")
     st.caption(md(w.t("share.intro")))
     if st.button(w.t("share.make"), key="share"):
         link = session.share_link(st.context.url)

@@ -138,7 +138,7 @@ st.number_input(
 )
 
 with st.form("counter", enter_to_submit=True):
-    st.markdown(f"#### {md(w.t('counter.section.general'))}")
+    st.markdown(f"## {md(w.t('counter.section.general'))}")
     counter_input("residence", "str", list(ENUMS.get("residence", ())))
     for section in SECTIONS:
         with st.expander(w.t(f"counter.section.{section}"), expanded=section in ("person", "household")):
@@ -171,7 +171,7 @@ snapshot = refresh(engine, life_events, st.session_state.answers, w.lang, today)
 if snapshot.recommendation is not None:
     rec = snapshot.recommendation
     results_section(snapshot, w)
-    st.markdown(f"### {md(w.t('counter.readout'))}")
+    st.markdown(f"## {md(w.t('counter.readout'))}")
     plan = build_plan(rec, engine.catalogue, w.lang)
     ordered = [r for status in ("eligible", "unknown", "ineligible") for r in snapshot.group(status)]
     st.markdown("\n".join(f"- {md(line)}" for line in explain.readout(ordered, plan, w)))
