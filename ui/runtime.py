@@ -14,7 +14,6 @@ from pathlib import Path
 import streamlit as st
 
 from engine import Engine, load_catalogue
-from ui.durable_guard import guard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,9 +24,7 @@ def catalogue_root() -> Path:
 
 
 def build_engine(root: Path | None = None) -> Engine:
-    engine = Engine(load_catalogue(root or catalogue_root()))
-    guard(engine.runner)
-    return engine
+    return Engine(load_catalogue(root or catalogue_root()))
 
 
 @st.cache_resource(show_spinner=False)
