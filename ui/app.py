@@ -1,0 +1,62 @@
+"""The entry point: ``streamlit run ui/app.py`` opens on the citizen questionnaire.
+
+This script runs on every interaction of every session: it sets up the page, restores
+answers from a share link, offers the language switch, and hands over to the page.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run ui/app.py` puts ui/ on sys.path, not the checkout: put the checkout
+# first, so that `ui` and `engine` are this checkout's even if another is installed.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path[:1]:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from ui import session  # noqa: E402
+from ui.runtime import get_engine  # noqa: E402
+from ui.text import LANGS, words  # noqa: E402
+
+st.set_page_config(page_title="lifeevents", page_icon="🧭", layout="centered")
+session.init()
+engine = get_engine()
+session.restore_from_link(set(engine.catalogue.events))
+
+
+def _switch_language() -> None:
+    # Kept outside the widget's own state, which Streamlit may drop between pages.
+    st.session_state.lang = st.session_state["w:lang"]
+
+
+w = words(engine.catalogue, st.session_state.lang)
+with st.sidebar:
+    st.radio(
+        w.t("language.label"),
+        LANGS,
+        index=LANGS.index(st.session_state.lang),
+        key="w:lang",
+        format_func=lambda code: w.t(f"language.{code}"),
+        on_change=_switch_language,
+    )
+w = words(engine.catalogue, st.session_state.lang)
+with st.sidebar:
+    st.caption(w.t("sidebar.privacy"))
+
+flash = st.session_state.flash
+if flash:
+    kind, key, message = flash
+    (st.error if kind == "error" else st.success)(w.t(key, message=message))
+    st.session_state.flash = None
+
+here = Path(__file__).parent
+page = st.navigation(
+    [
+        st.Page(here / "app_pages" / "citizen.py", title=w.t("page.citizen"), icon="📝", default=True),
+        st.Page(here / "app_pages" / "counter.py", title=w.t("page.counter"), icon="🏢", url_path="counter"),
+    ]
+)
+page.run()

@@ -1,0 +1,103 @@
+"""The UI's words: ``ui/text.yaml`` for the screens, the catalogue's vocabulary for facts.
+
+One lookup order for every label: the UI's own text, then ``rules/vocabulary.yaml``
+(fact labels, ``value.*``, ``phrase.*``), then the key itself humanised, so that a
+catalogue that grows faster than its vocabulary still shows something readable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from engine.catalog import Catalogue
+
+LANGS = ("zh-TW", "en")
+TEXT_FILE = Path(__file__).with_name("text.yaml")
+_CHILD = re.compile(r"^children\[(\d+)\]\.(.+)$")
+
+
+class TextError(ValueError):
+    """ui/text.yaml breaks its shape: the message names the key."""
+
+
+@lru_cache(maxsize=1)
+def load_text(path: Path = TEXT_FILE) -> dict[str, dict[str, str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise TextError(f"{path}: expected a mapping of keys to {{en, zh-TW}}")
+    for key, value in data.items():
+        if not isinstance(value, dict) or set(value) != set(LANGS):
+            raise TextError(f"{path}: {key}: needs exactly the languages {', '.join(LANGS)}")
+    return data
+
+
+@dataclass(frozen=True)
+class Words:
+    """Every word the UI shows, in one language."""
+
+    catalogue: Catalogue
+    lang: str
+    ui: Mapping[str, Mapping[str, str]]
+
+    def t(self, key: str, **fields: object) -> str:
+        entry = self.ui.get(key)
+        text = entry[self.lang] if entry else key
+        return text.format(**fields) if fields else text
+
+    def has(self, key: str) -> bool:
+        return key in self.ui
+
+    def vocabulary(self, key: str) -> str | None:
+        found = self.catalogue.labels.get(key)
+        return found.get(self.lang) if found else None
+
+    def fact(self, path: str) -> str:
+        """The label of a profile path: ``person.sex``, ``children[0].order``, ``events.birth``."""
+        if path == "children":
+            return self.t("question.children")
+        match = _CHILD.match(path)
+        if match:
+            base = self.vocabulary(f"child.{match.group(2)}") or _humanise(match.group(2))
+            return f"{base} ({self.t('question.child_number', number=int(match.group(1)) + 1)})"
+        if re.fullmatch(r"events\.[a-z_]+", path):
+            return self.vocabulary(f"{path}.listed") or _humanise(path.split(".")[1])
+        if path.startswith("parameters."):
+            return path
+        return self.vocabulary(path) or _humanise(path.rsplit(".", 1)[-1])
+
+    def value(self, value: object) -> str:
+        """A categorical value as words (``taichung`` → 臺中市); other values as given."""
+        if isinstance(value, bool):
+            return self.t("question.yes") if value else self.t("question.no")
+        if isinstance(value, str):
+            return (
+                self.t(f"value.{value}")
+                if self.has(f"value.{value}")
+                else (self.vocabulary(f"value.{value}") or value)
+            )
+        if isinstance(value, list):
+            return self.t("list.separator").join(self.value(v) for v in value) or self.value("none")
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    def event(self, event_id: str) -> str:
+        found = self.catalogue.events.get(event_id)
+        return found.name.get(self.lang) if found else event_id
+
+    def join(self, items: list[str]) -> str:
+        return self.t("list.separator").join(items)
+
+
+def _humanise(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def words(catalogue: Catalogue, lang: str) -> Words:
+    return Words(catalogue, lang if lang in LANGS else LANGS[0], load_text())

@@ -1,0 +1,350 @@
+"""Streamlit building blocks shared by the two pages: a question, the results, the plan.
+
+Layout for a phone first: one column, no tables, details folded into expanders.
+All text comes from :class:`ui.text.Words`; data text (the engine's reasons, names,
+offices) is escaped before it reaches Markdown, where ``$`` would start a formula.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import segno
+import streamlit as st
+
+from engine import Engine, ProfileError
+from engine.plan import build_plan, render_plan_html
+from engine.questions import Question
+from engine.results import EligibilityResult, Recommendation
+from ui import explain
+from ui.answers import birth_listed, with_answer
+from ui.questionnaire import GROUPS, Snapshot
+from ui.text import Words
+
+EARLIEST = date(1900, 1, 1)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
+NOT_GIVEN = object()  # a widget left empty: neither an answer nor "I don't know"
+
+
+def md(text: str) -> str:
+    """Data text made literal for ``st.markdown``."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def latest_date(today: date) -> date:
+    return today + timedelta(days=366 * 2)  # expected births and planned events
+
+
+# --- one question -----------------------------------------------------------------------------
+
+
+def widget_key(path: str) -> str:
+    return f"q:{path}"
+
+
+def question_input(
+    q: Question, w: Words, key: str, current: Any, answers: dict[str, Any], today: date
+) -> None:
+    """The input for one question, by the kind of its fact; ``current`` pre-fills it."""
+    label = w.fact(q.fact)
+    hint_key = "hint." + re.sub(r"^children\[\d+\]", "children", q.fact)
+    help_text = None
+    hint = w.t(hint_key) if w.has(hint_key) else None
+    if q.kind == "event":
+        hint = w.t("question.event_hint")
+    elif q.kind == "list":
+        hint = w.t("question.none_of_these")
+    if q.kind in ("bool", "event"):
+        options = [True, False]
+        st.radio(
+            label,
+            options,
+            index=options.index(current) if current in options else None,
+            format_func=w.value,
+            key=key,
+            help=help_text,
+        )
+    elif q.kind == "children":
+        low = 1 if birth_listed(answers) else 0
+        st.number_input(
+            label,
+            min_value=low,
+            max_value=20,
+            step=1,
+            value=current if isinstance(current, int) else None,
+            key=key,
+            help=help_text,
+            placeholder="0",
+        )
+    elif q.kind == "int":
+        st.number_input(
+            label,
+            min_value=0,
+            step=1,
+            value=current if isinstance(current, int) else None,
+            key=key,
+            help=help_text,
+        )
+    elif q.kind == "float":
+        st.number_input(
+            label,
+            min_value=0.0,
+            step=0.01,
+            format="%.2f",
+            value=float(current) if isinstance(current, int | float) else None,
+            key=key,
+            help=help_text,
+        )
+    elif q.kind == "date":
+        st.date_input(
+            label,
+            value=date.fromisoformat(current) if isinstance(current, str) else None,
+            min_value=EARLIEST,
+            max_value=latest_date(today),
+            key=key,
+            help=help_text,
+        )
+    elif q.kind == "list":
+        st.multiselect(
+            label,
+            q.choices,
+            default=current if isinstance(current, list) else [],
+            format_func=w.value,
+            key=key,
+            help=help_text,
+        )
+    elif q.choices:
+        options = list(q.choices)
+        if len(options) <= 6:
+            st.radio(
+                label,
+                options,
+                index=options.index(current) if current in options else None,
+                format_func=w.value,
+                key=key,
+                help=help_text,
+            )
+        else:
+            st.selectbox(
+                label,
+                options,
+                index=options.index(current) if current in options else None,
+                format_func=w.value,
+                key=key,
+                help=help_text,
+                placeholder=w.t("question.choose"),
+            )
+    else:
+        st.text_input(label, value=current if isinstance(current, str) else "", key=key, help=help_text)
+    if hint:
+        st.caption(md(hint))
+
+
+def answer_value(kind: str, raw: Any) -> Any:
+    """A widget's value as an answer (JSON: dates as ISO text), or NOT_GIVEN."""
+    if kind == "list":
+        return list(raw or [])
+    if raw is None or raw == "":
+        return NOT_GIVEN
+    if isinstance(raw, date):
+        return raw.isoformat()
+    if kind in ("int", "children") and isinstance(raw, float):
+        return int(raw)
+    return raw
+
+
+def _submit(path: str, kind: str, key: str, dont_know: bool, follow_ups: tuple = ()) -> None:
+    """Form callback: runs before the rerun, so the page shows the refreshed results.
+
+    ``follow_ups`` are an event's fields on the same card, as (path, kind, key): taken
+    only after "yes", and only those filled in (an empty one is asked later, if it
+    still matters).
+    """
+    value = None if dont_know else answer_value(kind, st.session_state.get(key))
+    if value is NOT_GIVEN:
+        st.session_state.question_error = (path, "question.missing_value", "")
+        return
+    try:
+        answers = with_answer(st.session_state.answers, path, value)
+        if value is True:
+            for field_path, field_kind, field_key in follow_ups:
+                field_value = answer_value(field_kind, st.session_state.get(field_key))
+                if field_value is not NOT_GIVEN and field_value != []:
+                    answers = with_answer(answers, field_path, field_value)
+    except ProfileError as exc:
+        st.session_state.question_error = (path, "question.invalid", str(exc))
+        return
+    st.session_state.answers = answers
+    st.session_state.question_error = None
+    st.session_state.editing = None
+
+
+def _cancel_edit() -> None:
+    st.session_state.editing = None
+    st.session_state.question_error = None
+
+
+def question_card(
+    q: Question,
+    number: int,
+    w: Words,
+    today: date,
+    editing: bool = False,
+    follow_ups: list[Question] | None = None,
+) -> None:
+    """One question as a form: the input, why it is asked, "Next" and "I don't know".
+    An event's question carries its fields, to fill in after "yes"."""
+    answers = st.session_state.answers
+    key = widget_key(q.fact)
+    follow_ups = follow_ups or []
+    with st.form(key=f"form:{q.fact}", border=True):
+        st.markdown(f"**{md(w.t('question.heading', number=number))}**")
+        question_input(q, w, key, answers.get(q.fact), answers, today)
+        if q.why:
+            st.caption(f"ℹ️ {md(q.why)}")
+        if follow_ups:
+            st.markdown(md(w.t("question.if_yes")))
+            for extra in follow_ups:
+                question_input(extra, w, widget_key(extra.fact), answers.get(extra.fact), answers, today)
+        fields = tuple((x.fact, x.kind, widget_key(x.fact)) for x in follow_ups)
+        error = st.session_state.question_error
+        if error and error[0] == q.fact:
+            st.error(w.t(error[1], message=error[2]))
+        st.form_submit_button(
+            w.t("question.save" if editing else "question.next"),
+            type="primary",
+            key="submit:answer",
+            on_click=_submit,
+            args=(q.fact, q.kind, key, False, fields),
+        )
+        st.form_submit_button(
+            w.t("question.dont_know"),
+            key="submit:dont_know",
+            on_click=_submit,
+            args=(q.fact, q.kind, key, True),
+        )
+        if editing:
+            st.form_submit_button(w.t("question.cancel"), key="submit:cancel", on_click=_cancel_edit)
+
+
+def answer_text(path: str, value: Any, w: Words) -> str:
+    return w.t("question.dont_know_given") if value is None else w.value(value)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+def result_details(r: EligibilityResult, w: Words) -> None:
+    lines = []
+    amount = explain.money(r.amount, w)
+    if amount:
+        lines.append(f"**{md(w.t('results.amount'))}:** {md(amount)}")
+    fee = explain.money(r.fee, w)
+    if fee:
+        lines.append(f"**{md(w.t('results.fee'))}:** {md(fee)}")
+    if r.deadline:
+        lines.append(f"**{md(w.t('results.deadline'))}:** {r.deadline.isoformat()}")
+    lines.append(f"**{md(w.t('results.agency'))}:** {md(r.agency)}")
+    lines.append(f"**{md(w.t('results.office'))}:** {md(r.office)}")
+    st.markdown("  \n".join(lines))
+    if r.ended_on:
+        st.caption(md(w.t("results.ended", date=r.ended_on.isoformat())))
+    if r.status == "unknown":
+        need = explain.missing(r, w)
+        if need:
+            st.markdown(f"**{md(w.t('results.missing'))}:** {md(w.join(need))}")
+    st.markdown(f"**{md(w.t('results.why'))}**")
+    st.markdown("\n".join(f"- {md(explain.reason(x, w))}" for x in r.reasons) or "-")
+    if r.what_would_change:
+        st.markdown(f"**{md(w.t('results.what_would_change'))}**")
+        st.markdown("\n".join(f"- {md(x)}" for x in r.what_would_change))
+    if r.status != "ineligible":
+        st.markdown(f"**{md(w.t('results.how_to_apply'))}**")
+        items = []
+        for c in r.channels:
+            if c.kind == "online" and c.url:
+                flag = f" {md(w.t('channel.unverified'))}" if c.confidence == "❓" else ""
+                items.append(f"- {md(w.t('channel.online'))}: [{md(c.url)}]({c.url}){flag}")
+            else:
+                items.append(f"- {md(explain.channel(c.kind, c.where, c.url, w))}")
+        if r.home_visit and not any(c.kind == "home_visit" for c in r.channels):
+            items.append(f"- {md(w.t('results.home_visit'))}")
+        st.markdown("\n".join(items))
+        if r.documents:
+            st.markdown(f"**{md(w.t('results.documents'))}**")
+            st.markdown(
+                "\n".join(
+                    f"- {md(d.name)}"
+                    + (
+                        f" — {md(w.t('results.no_need'))}: {md(d.note or '')}"
+                        if d.verified_electronically
+                        else ""
+                    )
+                    for d in r.documents
+                )
+            )
+    st.markdown(f"**{md(w.t('results.confidence'))}:** {md(w.t('confidence.' + r.confidence))}")
+    if r.confidence_note:
+        st.caption(md(r.confidence_note))
+    st.caption(f"{md(w.t('results.legal_basis'))}: {md(r.legal_basis)}")
+
+
+def results_section(snapshot: Snapshot, w: Words, heading_level: str = "##") -> None:
+    counts = snapshot.counts()
+    st.markdown(f"{heading_level} {md(w.t('results.heading'))}")
+    st.caption(md(w.t("results.summary", **counts)))
+    for status in GROUPS:
+        group = snapshot.group(status)
+        st.markdown(f"{heading_level}# {md(w.t('results.group.' + status))} ({len(group)})")
+        if not group:
+            st.caption(md(w.t("results.empty_group")))
+        for r in group:
+            with st.expander(explain.summary_line(r, w)):
+                result_details(r, w)
+
+
+# --- the plan and the share link --------------------------------------------------------------------
+
+
+def plan_section(rec: Recommendation, engine: Engine, w: Words, key: str) -> None:
+    plan = build_plan(rec, engine.catalogue, w.lang)
+    st.markdown(f"## {md(w.t('plan.heading'))}")
+    if not plan.steps:
+        st.caption(md(w.t("plan.empty")))
+        return
+    st.caption(md(w.t("plan.intro")))
+    steps = []
+    for n, step in enumerate(plan.steps, 1):
+        bits = [f"**{md(step.name)}**"]
+        if step.status != "eligible":
+            bits.append(md(w.t("plan.step_unknown")))
+        if step.deadline:
+            bits.append(f"{md(w.t('results.deadline'))} {step.deadline.isoformat()}")
+        if step.amount:
+            bits.append(md(step.amount))
+        steps.append(f"{n}. ☐ " + " · ".join(bits) + f"  \n   {md(step.agency)}")
+    st.markdown("\n".join(steps))
+    if plan.to_bring:
+        st.markdown(f"**{md(w.t('plan.bring'))}**")
+        st.markdown("\n".join(f"- ☐ {md(d.name)}" for d in plan.to_bring))
+    if plan.no_need_to_bring:
+        st.markdown(f"**{md(w.t('plan.no_need'))}**")
+        st.markdown("\n".join(f"- {md(d.name)}" for d in plan.no_need_to_bring))
+    st.download_button(
+        w.t("plan.download"),
+        data=render_plan_html(plan, engine.catalogue).encode("utf-8"),
+        file_name=w.t("plan.file_name"),
+        mime="text/html",
+        key=key,
+        type="primary",
+        on_click="ignore",
+    )
+
+
+def qr_png(link: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="png", scale=4, border=2)
+    return buffer.getvalue()
