@@ -58,8 +58,8 @@ def _minimal(mode: str) -> subprocess.CompletedProcess:
 
 def test_the_catch_all_rule_prevents_durable_rules_crash_on_unhandled_facts():
     """Why every compiled ruleset has a catch-all rule: without one, durable-rules 2.0.28
-    segfaults when sessions whose facts went unhandled are deleted. If the first
-    assertion ever fails, the library has been fixed and the workaround can go."""
-    assert _minimal("bare").returncode != 0
+    segfaults when sessions whose facts went unhandled are deleted (the same script with
+    "bare" instead of "catch-all" exited with rc 139 in 6 runs of 6 here; it depends on
+    memory layout, so it is not asserted)."""
     done = _minimal("catch-all")
     assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
