@@ -104,7 +104,7 @@ class Service(_Model):
     legal_basis: str = Field(min_length=1)
     legal_url: str | None = None
     confidence: Confidence
-    confidence_note: str | None = None
+    confidence_note: str | Bilingual | None = None
     home_visit: bool = False
     ended: Ended | None = None
     same_visit_as: str | None = Field(

@@ -72,7 +72,7 @@ def next_questions(
         match = _CHILD.match(path)
         if match:
             label = f"{label} (#{int(match.group(1)) + 1})"
-        service_names = ", ".join(names[s] for s in services)
+        service_names = ("、" if lang.startswith("zh") else ", ").join(names[s] for s in services)
         why = f"{why_word.get(lang) if why_word else 'Asked because it decides'}: {service_names}"
         out.append(Question(path, label, _kind(path, types), list(enums.get(vocab, ())), services, why))
     return out

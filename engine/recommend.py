@@ -254,11 +254,16 @@ class Engine:
         reasons = _dedupe([self._reason(r, legal) for r in ev.outcome.reasons])
         amount = fee = None
         deadline = None
+        amount_missing: set[str] = set()
         if ev.status == "eligible" and rule is not None:
-            amount, extra = self._money(rule.amount, env, describer, "amount")
-            reasons += extra
-            fee, extra = self._money(rule.fee, env, describer, "fee")
-            reasons += extra
+            for what in ("amount", "fee"):
+                money, extra, missing = self._money(getattr(rule, what), env, describer, what)
+                reasons += extra
+                amount_missing |= missing
+                if what == "amount":
+                    amount = money
+                else:
+                    fee = money
         if ev.status != "ineligible":
             deadline = self._deadline(rule, env)
         if rule is not None:
@@ -275,7 +280,11 @@ class Engine:
         agency = cat.agencies[service.agency]
         confidence = rule.confidence if rule and rule.confidence else service.confidence
         confidence_note = (
-            rule.confidence_note.get(lang) if rule and rule.confidence_note else service.confidence_note
+            rule.confidence_note.get(lang)
+            if rule and rule.confidence_note
+            else service.confidence_note.get(lang)
+            if hasattr(service.confidence_note, "get")
+            else service.confidence_note
         )
         return EligibilityResult.model_construct(
             service=ev.service,
@@ -302,6 +311,7 @@ class Engine:
             successor=service.ended.successor if service.ended else None,
             what_would_change=_what_would_change(ev, describer) if ev.status == "ineligible" else [],
             same_visit_as=(rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as),
+            amount_missing=sorted(amount_missing),
         )
 
     @staticmethod
@@ -315,15 +325,15 @@ class Engine:
 
     def _money(
         self, rule: AmountRule | None, env: Env, d: Describer, what: str
-    ) -> tuple[Money | None, list[ReasonOut]]:
+    ) -> tuple[Money | None, list[ReasonOut], set[str]]:
         if rule is None:
-            return None, []
+            return None, [], set()
         value = money_value(rule, env)
         if isinstance(value, Unknown):
             missing = ", ".join(sorted(value.missing))
             text = f"{d.phrase(what)}: {d.phrase('unknown')} ({d.phrase('needs')} {missing})"
-            return None, [ReasonOut.model_construct(criterion=what, met=None, text=text)]
-        return Money.model_construct(value=value, unit=rule.unit), []
+            return None, [ReasonOut.model_construct(criterion=what, met=None, text=text)], set(value.missing)
+        return Money.model_construct(value=value, unit=rule.unit), [], set()
 
     def _deadline(self, rule: ServiceRule | None, env: Env) -> date | None:
         if rule is None or rule.deadline is None:

@@ -9,7 +9,6 @@ serves the citizen page, the counter page, the tests and the benchmark.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -147,33 +146,29 @@ def question_for(path: str) -> Question:
 # The engine lists ``missing`` facts only for unknown results; an eligible result whose
 # amount needs a fact says so in a reason ("Amount: unknown (needs person.insured_salary)").
 # Until the engine exposes those facts as data, they are read from that reason's text.
-_PATH_IN_TEXT = re.compile(r"\b(?:children\[\d+\]\.[a-z_]+|[a-z_]+(?:\.[a-z_0-9]+)+)\b")
-
-
 def amount_questions(rec: Recommendation, lang: str) -> list[Question]:
     """Questions for the facts an eligible service's amount (or fee) still needs,
     after every question that can change a status."""
-    types = fact_types()
     settles: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for result in rec.results:
         if result.status != "eligible":
             continue
-        for reason in result.reasons:
-            if reason.criterion not in ("amount", "fee") or reason.met is not None:
-                continue
-            for path in _PATH_IN_TEXT.findall(reason.text):
-                vocab = f"child.{path.split('.', 1)[1]}" if path.startswith("children[") else path
-                if vocab in types["profile"] or vocab in types["child"] or EVENT_PATH.match(path):
-                    settles.setdefault(path, []).append(result.service)
-                    names[result.service] = result.name
+        for path in result.amount_missing:
+            if not path.startswith(("parameters.", "rules.")):
+                settles.setdefault(path, []).append(result.service)
+                names[result.service] = result.name
     why = load_text()["question.why_amount"][lang]
     out = []
     for path, services in sorted(settles.items(), key=lambda item: (-len(item[1]), item[0])):
         question = question_for(path)
         out.append(
             replace(
-                question, services=services, why=why.format(services=", ".join(names[s] for s in services))
+                question,
+                services=services,
+                why=why.format(
+                    services=("、" if lang.startswith("zh") else ", ").join(names[s] for s in services)
+                ),
             )
         )
     return out
