@@ -78,6 +78,14 @@ class Channel(_Model):
         return url
 
 
+class Exclusion(_Model):
+    """Two services that cannot be combined, and how the citizen should choose."""
+
+    service: str
+    choose: Literal["higher_amount", "applicant_choice"]
+    note: Bilingual | None = None
+
+
 class Ended(_Model):
     on: date
     successor: str
@@ -92,13 +100,25 @@ class Service(_Model):
     documents: list[str | DocumentUse] = Field(default_factory=list)
     deadline_text: Bilingual | None = None
     prerequisites: list[str] = Field(default_factory=list)
-    exclusions: list[str] = Field(default_factory=list)
+    exclusions: list[str | Exclusion] = Field(default_factory=list)
     legal_basis: str = Field(min_length=1)
     legal_url: str | None = None
     confidence: Confidence
     confidence_note: str | None = None
     home_visit: bool = False
     ended: Ended | None = None
+    same_visit_as: str | None = Field(
+        default=None, description="done at the same counter visit as this service (the one-stop promise)"
+    )
+
+    def excluded(self) -> list[str]:
+        return [e if isinstance(e, str) else e.service for e in self.exclusions]
+
+    def exclusion_rule(self, other: str) -> str | None:
+        for e in self.exclusions:
+            if isinstance(e, Exclusion) and e.service == other:
+                return e.choose
+        return None
 
     def document_uses(self) -> list[DocumentUse]:
         return [DocumentUse(doc=d) if isinstance(d, str) else d for d in self.documents]
@@ -128,6 +148,7 @@ class ServiceRule:
     confidence: str | None = None  # the rule's own mark, for local figures
     confidence_note: Text | None = None
     coverage_exempt: dict[str, str] = field(default_factory=dict)
+    same_visit_as: str | None = None  # a local rule may say where its city takes the claim
 
 
 @dataclass(frozen=True)

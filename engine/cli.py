@@ -92,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: still one line, never a traceback (profile.md)
+        print(f"lifeevents: internal error, please report it: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     return 2
 
 
@@ -111,6 +116,13 @@ def cmd_validate(root: Path) -> int:
         engine = Engine(catalogue)
     except ValueError as exc:
         print(f"{root / 'rules'}:1: the rules do not compile: {exc}")
+        return 1
+    from engine.lint import lint_catalogue
+
+    lint = lint_catalogue(catalogue)
+    if lint:
+        for problem in lint:
+            print(problem)
         return 1
     n_rules = sum(len(layer) for layer in catalogue.rules.values())
     print(

@@ -1,0 +1,112 @@
+"""The YAML test cases of tests/cases/, in the OpenFisca shape, runnable from anywhere.
+
+pytest runs them all; the staff editor runs the affected services' cases before a save.
+Each file is a list of cases::
+
+    - name: A woman insured for 280 days who gives birth to a live baby qualifies.
+      as_of: 2026-03-01
+      input: {…a profile…}
+      output:
+        labor-insurance-maternity-benefit:
+          status: eligible          # eligible | ineligible | unknown
+          amount: 60000             # or null; compared with amount.value
+          fee: 100
+          deadline: 2031-02-01      # or null
+          missing: [person.labor_insurance_days]   # exactly, when given
+          reasons_include: ["cannot be combined"]   # substrings of some reason's text
+
+Only the keys a case gives are checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.profile import ProfileError, parse_profile_text, validate_profile
+from engine.recommend import Engine
+
+CASE_KEYS = {"name", "as_of", "input", "output"}
+OUTPUT_KEYS = {"status", "amount", "fee", "deadline", "missing", "reasons_include"}
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    index: int
+    name: str
+    as_of: date | None
+    input: dict[str, Any]
+    output: dict[str, dict[str, Any]]
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def load_cases(directory: Path, services: set[str] | None = None) -> list[Case]:
+    """The cases under ``directory`` (those that check one of ``services``, if given)."""
+    out = []
+    for path in sorted(directory.rglob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        for i, case in enumerate(raw):
+            if services is not None and not set(case.get("output", {})) & services:
+                continue
+            out.append(
+                Case(
+                    str(path),
+                    i + 1,
+                    case.get("name", ""),
+                    _as_date(case.get("as_of")),
+                    case.get("input") or {},
+                    case.get("output") or {},
+                )
+            )
+    return out
+
+
+def check_case(engine: Engine, case: Case) -> list[str]:
+    """The failures of one case, each a sentence naming the service and what differed."""
+    problems: list[str] = []
+    where = f"{case.file}#{case.index} ({case.name})"
+    if not case.name:
+        problems.append(f"{where}: every case has a sentence for a name")
+    try:
+        text = yaml.safe_dump(case.input, allow_unicode=True)
+        profile = validate_profile(parse_profile_text(text, where), where)
+    except ProfileError as exc:
+        return [str(exc)]
+    result = engine.recommend(profile, as_of=case.as_of)
+    by_service = {r.service: r for r in result.results}
+    for service, expected in case.output.items():
+        got = by_service.get(service)
+        if got is None:
+            problems.append(f"{where}: {service} is not in the catalogue")
+            continue
+        unknown_keys = set(expected) - OUTPUT_KEYS
+        if unknown_keys:
+            problems.append(f"{where}: {service}: unknown expectation {sorted(unknown_keys)}")
+        checks = {
+            "status": got.status,
+            "amount": got.amount.value if got.amount else None,
+            "fee": got.fee.value if got.fee else None,
+            "deadline": got.deadline,
+        }
+        for key, actual in checks.items():
+            if key not in expected:
+                continue
+            wanted = _as_date(expected[key]) if key == "deadline" else expected[key]
+            if actual != wanted:
+                problems.append(f"{where}: {service}: {key} is {actual!r}, expected {wanted!r}")
+        if "missing" in expected and sorted(got.missing) != sorted(expected["missing"] or []):
+            problems.append(f"{where}: {service}: missing is {got.missing}, expected {expected['missing']}")
+        for fragment in expected.get("reasons_include", []):
+            if not any(fragment in r.text for r in got.reasons):
+                problems.append(f"{where}: {service}: no reason mentions {fragment!r}")
+    return problems
