@@ -207,6 +207,7 @@ def main() -> None:
     n = 300 if args.quick else args.requests
     duration = 3 if args.quick else args.duration
     body = json.dumps(json.loads(Path(args.profile).read_text(encoding="utf-8"))).encode()
+    load_before = os.getloadavg()[0]
 
     with tempfile.TemporaryDirectory(prefix="lifeevents-api-bench-") as scratch:
         tmp = Path(scratch)
@@ -251,7 +252,11 @@ def main() -> None:
             print(f"throughput, 1 worker, {tool}: {load(port, source, duration, args.connections)}")  # type: ignore[arg-type]
         with server(2, args.rules, tmp / "server-2.log") as port:
             print(f"throughput, 2 workers, {tool}: {load(port, source, duration, args.connections)}")  # type: ignore[arg-type]
-        print(f"machine: {os.cpu_count()} CPUs, shared by the server and the load tool")
+        print(
+            f"machine: {os.cpu_count()} CPUs, shared by the server and the load tool; "
+            f"load average over the run {load_before:.1f} -> {os.getloadavg()[0]:.1f} "
+            "(anything above what the benchmark itself adds means other work competed for the CPUs)"
+        )
 
 
 if __name__ == "__main__":

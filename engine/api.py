@@ -20,6 +20,7 @@ What the service promises (docs/api.md):
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
 import inspect
 import json
@@ -876,15 +877,33 @@ def serve(root: Path, host: str, port: int, workers: int) -> None:
     # message (CatalogueError) instead of a worker's traceback.
     engine = Engine(load_catalogue(root))
     if workers == 1:
-        uvicorn.run(create_app(engine=engine, root=root), host=host, port=port)
+        uvicorn.run(create_app(engine=engine, root=root), host=host, port=port, log_config=log_config())
         return
     # Several workers are processes that build the app themselves: they get the rules
     # directory, and a file to tell each other about reloads, through the environment.
     with tempfile.TemporaryDirectory(prefix="lifeevents-serve-") as scratch:
         os.environ["LIFEEVENTS_ROOT"] = str(root.resolve())
         os.environ[RELOAD_FILE_ENV] = str(Path(scratch) / "reload")
-        config = uvicorn.Config("engine.api:create_app", factory=True, host=host, port=port, workers=workers)
+        config = uvicorn.Config(
+            "engine.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config(),
+        )
         _run_workers(config)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our logger on its handler: without one, Python shows only
+    warnings, and the reload and error lines belong in the same stream as the access log.
+    (uvicorn's access log has the request line and status, never a body.)"""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["lifeevents"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def with_tcp_protocol(sock: socket.socket) -> socket.socket:

@@ -487,23 +487,30 @@ def _fresh_process(code: str) -> subprocess.CompletedProcess:
 
 
 def test_a_fresh_api_survives_a_first_profile_that_decides_nothing():
+    # At start and after each reload: each reload compiles fresh rulesets.
     done = _fresh_process(
         "from fastapi.testclient import TestClient\n"
         "from engine.api import create_app\n"
-        f"print(TestClient(create_app()).post('/recommend', json={DECIDES_NOTHING!r}).status_code)"
+        "app = create_app()\n"
+        "client = TestClient(app)\n"
+        "for _ in range(4):\n"
+        f"    print(client.post('/recommend', json={DECIDES_NOTHING!r}).status_code)\n"
+        "    app.state.rules.reload()\n"
     )
-    assert done.returncode == 0 and done.stdout.strip() == "200", done.stderr[-2000:]
+    assert done.returncode == 0 and done.stdout.split() == ["200"] * 4, done.stderr[-2000:]
 
 
 @pytest.mark.xfail(
     reason="durable-rules crashes in delete_state when the first fact of a fresh ruleset matches no "
     "rule; to be fixed in engine/durable_backend.py (then engine.api.primed can go)",
-    strict=False,
+    strict=False,  # heap-layout dependent; several fresh engines make it (nearly) certain
 )
 def test_a_fresh_engine_survives_a_first_profile_that_decides_nothing():
     done = _fresh_process(
         "from engine import Engine, load_catalogue, validate_profile\n"
-        f"Engine(load_catalogue('.')).recommend(validate_profile({DECIDES_NOTHING!r}))"
+        "catalogue = load_catalogue('.')\n"
+        "for _ in range(8):\n"
+        f"    Engine(catalogue).recommend(validate_profile({DECIDES_NOTHING!r}))\n"
     )
     assert done.returncode == 0, f"exit {done.returncode}"
 
@@ -602,4 +609,5 @@ def test_serve_with_two_workers_reloads_all_and_logs_no_profile(tmp_path):
             server.kill()
             output, _ = server.communicate()
     assert '"POST /recommend HTTP/1.1" 422' in output  # the access log is there…
+    assert "rules reloaded: version" in output and "rules reloaded on another worker's signal" in output
     assert SECRET not in output  # …and carries no body
