@@ -40,6 +40,18 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return int(text)
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"workers is a whole number from 1 to 64, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lifeevents", description=__doc__.splitlines()[0])
     parser.add_argument("--rules", metavar="DIR", help="catalogue root (holds catalog.yaml and rules/)")
@@ -52,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--json", action="store_true", help="print the JSON of the contract")
     val = sub.add_parser("validate", help="check catalog.yaml and rules/")
     val.add_argument("dir", nargs="?", help="catalogue root (default: this repository)")
+    srv = sub.add_parser("serve", help="the HTTP API (docs/api.md)")
+    # Loopback by default: exposing the API is a deployment decision, not a default.
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    srv.add_argument("--workers", type=_workers, default=1, help="worker processes (default 1)")
     return parser
 
 
@@ -62,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(catalogue_root(args.dir or args.rules))
         if args.command == "recommend":
             return cmd_recommend(args)
+        if args.command == "serve":
+            return cmd_serve(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -127,4 +146,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         from engine.report import render_table
 
         print(render_table(result, catalogue, args.lang))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn  # noqa: F401  (imported by serve; checked here for the message)
+
+        from engine.api import serve
+    except ImportError as exc:
+        raise UsageError(
+            f"lifeevents serve: the API needs its packages ({exc.name} is missing): pip install 'lifeevents[api]'"
+        ) from None
+    serve(catalogue_root(args.rules), args.host, args.port, args.workers)
     return 0

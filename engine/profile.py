@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from engine.yamlsafe import yaml12_booleans
 
@@ -64,7 +66,18 @@ Count = Annotated[int, Field(ge=0, le=100_000)]
 # Rates and shares: at most 4 decimals, so that no value is printed in exponent
 # notation, which durable-rules rejects (error 204).
 Rate = Annotated[float, Field(ge=0, le=1, multiple_of=0.0001)]
-LooseDate = Annotated[date, Field(strict=False)]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """Dates are ISO ``YYYY-MM-DD`` and nothing else. Lax pydantic would read a number
+    (``0``, ``"86400"``) as a Unix timestamp, so a birth date of 0 became 1970-01-01."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise PydanticCustomError("date_format", "a date is written YYYY-MM-DD")
+
+
+LooseDate = Annotated[date, Field(strict=False), BeforeValidator(_iso_date)]
 
 MAX_CHILDREN = 20
 
@@ -302,3 +315,42 @@ def load_profile(path: Path | str) -> Profile:
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
     return validate_profile(parse_profile_text(text, str(path)), str(path))
+
+
+class ProfileProblem(BaseModel):
+    """One problem of an invalid profile, for front ends that list every problem (the
+    HTTP API's 422) rather than the command line's first one."""
+
+    path: str = Field(description="key path inside the profile, e.g. person.birth_date or children[1].order")
+    message: str
+    type: str = Field(description="pydantic's error type, e.g. extra_forbidden, date_from_datetime_parsing")
+    did_you_mean: str | None = Field(default=None, description="for an unknown key: the closest valid name")
+
+
+def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
+    """Every problem of ``ValidationError.errors()`` whose ``loc`` is relative to the
+    profile, worded as :func:`describe_validation_error` words the first one."""
+    out = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        path = _format_loc(loc)
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc)
+            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1) if model else []
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            out.append(
+                ProfileProblem(
+                    path=path,
+                    message=f"unknown key{hint}",
+                    type=err["type"],
+                    did_you_mean=close[0] if close else None,
+                )
+            )
+            continue
+        # The value is quoted, shortened, so that a problem names what was wrong
+        # without carrying a whole sub-object of the profile along.
+        given_text = json.dumps(err.get("input"), ensure_ascii=False, default=str)
+        if len(given_text) > 60:
+            given_text = given_text[:57] + "..."
+        out.append(ProfileProblem(path=path, message=f"{err['msg']} (got {given_text})", type=err["type"]))
+    return out

@@ -1,0 +1,932 @@
+"""The HTTP API (issue 7): the engine for counter systems, mobile apps and other agencies.
+
+Start it with ``lifeevents serve`` (uvicorn), or mount :func:`create_app` in any ASGI
+server. ``engine/__init__`` does not import this module: the engine works without
+FastAPI installed, and only ``serve`` and the tests need the ``api`` extra.
+
+What the service promises (docs/api.md):
+
+- **Stateless.** Nothing about a request outlives it: no profile is stored, and none is
+  logged. Validation errors are answered to the caller, never logged; an unexpected error
+  is logged as its type and code locations only, because an exception's message can quote
+  the values it failed on. Replicas behind a load balancer are interchangeable.
+- **Bounded input.** Bodies over ``max_body_bytes`` (64 KiB) get 413, counted on the
+  stream as it arrives, so a missing or lying ``Content-Length`` changes nothing.
+- **One engine per request.** The compiled engine is one reference; a reload builds the
+  new engine completely and then replaces the reference, so a request sees the old rules
+  or the new, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import difflib
+import inspect
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import tempfile
+import threading
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.catalog import Agency, Bilingual, Catalogue, Document, Ended, Service
+from engine.cli import EVENTS, catalogue_root
+from engine.durable_backend import CompileError, DurableError
+from engine.loader import CatalogueError, load_catalogue
+from engine.parameters import Parameter
+from engine.plan import OneStopPlan, build_plan, render_plan_html
+from engine.profile import LooseDate, Profile, ProfileProblem, profile_problems
+from engine.questions import Question, next_questions
+from engine.recommend import Engine, EngineDisagreement
+from engine.results import Recommendation
+from engine.rules import Text
+
+log = logging.getLogger("lifeevents.api")
+
+MAX_BODY_BYTES = 64 * 1024
+STAFF_TOKEN_ENV = "LIFEEVENTS_STAFF_TOKEN"
+# Set by ``lifeevents serve --workers N`` for its workers: the file through which the
+# worker that ran a reload tells the others (see ReloadSignal).
+RELOAD_FILE_ENV = "LIFEEVENTS_RELOAD_FILE"
+RELOAD_POLL_SECONDS = 1.0
+
+# The OpenAPI example, and the profile a new engine answers once before it serves.
+_EXAMPLE_PROFILE = {
+    "as_of": "2026-03-01",
+    "residence": "taichung",
+    "person": {"sex": "female", "labor_insurance_days": 300, "insured_salary": 30000},
+    "children": [{"birth_date": "2026-02-01", "order": 1, "childcare": "home"}],
+    "events": {"birth": {"date": "2026-02-01", "kind": "live"}},
+}
+
+EventId = Literal[EVENTS]  # type: ignore[valid-type]
+Lang = Literal["en", "zh-TW"]
+
+# --- response models ---------------------------------------------------------------------
+# Every response has a pydantic model, so that the OpenAPI document describes what is
+# really sent; the engine's own models (Recommendation, Service, the plan and question
+# dataclasses) are used as they are, so the API cannot drift from the CLI.
+
+RuleData = Annotated[
+    dict[str, Any],
+    Field(
+        description="A node of the rule language as data: 'kind' names the node "
+        "(compare, all, any_of, not, some_child, switch, unencoded, const; in expressions "
+        "literal, fact_ref, param_ref, arith, date_add, cases), the other keys are its fields. "
+        "Texts are {en, zh-TW}; pairs (switch cases, cases branches) are two-item lists."
+    ),
+]
+
+
+class RequestProblem(ProfileProblem):
+    location: Literal["body", "query", "path", "header"] = Field(
+        description="where the problem is: the profile (body) or a query parameter"
+    )
+
+
+class ProblemsOut(BaseModel):
+    detail: list[RequestProblem]
+
+
+class MessageOut(BaseModel):
+    detail: str
+
+
+class ReloadFailedOut(BaseModel):
+    detail: str
+    problems: list[str] = Field(description="file:line: message, as 'lifeevents validate' prints them")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    rules_version: str
+    services: int
+    loaded_at: datetime = Field(description="when this process loaded the rules it answers with")
+    worker: int = Field(description="the answering process's id: tells the workers of one server apart")
+
+
+class ServiceSummaryOut(BaseModel):
+    id: str
+    name: Bilingual
+    events: list[str]
+    agency: str
+    agency_name: Bilingual
+    confidence: str
+    home_visit: bool
+    ended: Ended | None
+    jurisdictions: list[str] = Field(description="'national' and the places with a local rule")
+
+
+class ServicesOut(BaseModel):
+    rules_version: str
+    services: list[ServiceSummaryOut]
+
+
+class RuleFileOut(BaseModel):
+    file: str
+    jurisdiction: str
+    legal_basis: str
+    eligibility: RuleData
+    amount: RuleData | None
+    fee: RuleData | None
+    deadline: RuleData | None
+    notes: list[RuleData]
+    priority: int | None
+    confidence: str | None
+    confidence_note: Bilingual | None
+
+
+class ServiceDetailOut(Service):
+    """The catalogue entry as ``catalog.yaml`` has it, with what it refers to resolved."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    rules_version: str
+    agency_detail: Agency
+    document_details: dict[str, Document]
+    rules: list[RuleFileOut] = Field(description="one per rule file: national and local layers")
+    eligibility: RuleData = Field(
+        description="the condition the engine evaluates: the layers combined by residence, "
+        "each criterion on an event guarded by 'the event is listed'"
+    )
+
+
+class ParameterValueOut(BaseModel):
+    effective_from: date
+    value: int | float | dict[str, int | float]
+    confidence: str | None
+    reference: str | None
+    note: str | None
+
+
+class ParameterOut(BaseModel):
+    name: str
+    description: str
+    label: Bilingual
+    unit: str
+    reference: str
+    confidence: str
+    period: str | None
+    index: str | None
+    index_lookup: str
+    jurisdiction: str
+    overrides: str | None
+    file: str
+    values: list[ParameterValueOut]
+
+
+class ParametersOut(BaseModel):
+    rules_version: str
+    parameters: list[str]
+
+
+class QuestionsOut(BaseModel):
+    as_of: date
+    rules_version: str
+    questions: list[Question] = Field(description="the most decisive first")
+
+
+class ReloadOut(BaseModel):
+    rules_version: str
+    previous_version: str
+    changed: bool
+    services: int
+    loaded_at: datetime
+
+
+# --- the rule language as data ------------------------------------------------------------
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def rule_data(node: Any) -> Any:
+    """A rule dataclass (condition, expression, amount, deadline, note) as plain JSON.
+
+    Generic over the dataclasses of ``engine.rules``, so a node type added to the rule
+    language is served without a change here. Fields that do not take part in equality
+    (a condition's ``where``, an amount's ``at``: positions in the YAML file) are left
+    out: they say where a rule was written, not what it says.
+    """
+    if isinstance(node, Text):
+        return {"en": node.en, "zh-TW": node.zh}
+    if is_dataclass(node) and not isinstance(node, type):
+        out: dict[str, Any] = {"kind": _snake(type(node).__name__)}
+        for f in fields(node):
+            if f.compare:
+                out[f.name] = rule_data(getattr(node, f.name))
+        return out
+    if isinstance(node, list | tuple):
+        return [rule_data(item) for item in node]
+    if isinstance(node, dict):
+        return {str(k): rule_data(v) for k, v in node.items()}
+    if isinstance(node, date):
+        return node.isoformat()
+    return node
+
+
+def _bilingual(text: Text) -> Bilingual:
+    return Bilingual.model_validate({"en": text.en, "zh-TW": text.zh})
+
+
+def _closest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# --- the engine, swapped whole on reload ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedRules:
+    engine: Engine
+    loaded_at: datetime
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.engine.catalogue
+
+
+def read_stable_catalogue(root: Path, attempts: int = 3) -> Catalogue:
+    """Load the catalogue, read twice until two reads agree.
+
+    The staff area writes each file atomically, but a version can touch several files (a
+    restore), and a read that falls between two of those writes is a mix of versions that
+    may still validate. Two reads with the same content hash are one version.
+    """
+    first = load_catalogue(root)
+    for _ in range(attempts):
+        second = load_catalogue(root)
+        if second.version == first.version:
+            return second
+        first = second
+    raise CatalogueError([])  # handled by the caller as "changing while read"
+
+
+def primed(engine: Engine) -> Engine:
+    """The engine, after answering one example profile.
+
+    A workaround, to go once engine/durable_backend.py is fixed: durable-rules 2.0.28
+    crashes the process (SIGSEGV or SIGABRT in ``delete_state``) when the first fact
+    asserted in a fresh ruleset matches no rule, e.g. a first request with an empty
+    profile. A first evaluation that fires rules avoids it, so every new engine (at start
+    and on each reload) answers this profile before it takes requests.
+    """
+    engine.recommend(Profile.model_validate(_EXAMPLE_PROFILE))
+    return engine
+
+
+class RulesHolder:
+    """The current rules of this process. ``current`` is replaced, never mutated."""
+
+    def __init__(self, root: Path, engine: Engine | None = None):
+        self.root = root
+        built = engine if engine is not None else Engine(load_catalogue(root))
+        self.current = LoadedRules(primed(built), datetime.now(UTC))
+        self._reload_lock = threading.Lock()  # one build at a time: each costs a compile
+
+    def reload(self) -> tuple[LoadedRules, LoadedRules]:
+        """Build the engine for the rules on disk, then swap it in; (old, new).
+
+        Raises CatalogueError or a compile error and keeps the old rules when the saved
+        version does not load.
+        """
+        with self._reload_lock:
+            engine = primed(Engine(read_stable_catalogue(self.root)))
+            old = self.current
+            # One reference assignment: requests that already took the old rules finish
+            # with them, the next request takes the new ones.
+            self.current = LoadedRules(engine, datetime.now(UTC))
+            return old, self.current
+
+
+class ReloadSignal:
+    """Tells the other workers of one ``lifeevents serve --workers N`` to reload.
+
+    A request reaches one worker process only, so the worker that ran ``/admin/reload``
+    writes a fresh token to a file only these workers share, and each worker checks it
+    once a second and reloads when it changed. Separate replicas do not share it: each
+    replica's hook is called on its own (docs/api.md).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seen = self.read()
+
+    def read(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def announce(self, version: str) -> None:
+        token = f"{uuid.uuid4().hex} {version}"
+        self.seen = token  # before writing, so this worker's own watcher does not reload again
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(token, encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def check(self, holder: RulesHolder) -> bool:
+        """Reload if another worker announced a reload since the last check."""
+        token = self.read()
+        if token is None or token == self.seen:
+            return False
+        self.seen = token
+        try:
+            _, new = holder.reload()
+        except Exception as exc:  # keep serving the rules we have
+            log.warning("reload on another worker's signal failed, keeping the old rules: %s", exc)
+            return False
+        log.info("rules reloaded on another worker's signal: version %s", new.catalogue.version)
+        return True
+
+    def watch(self, holder: RulesHolder, stop: threading.Event) -> None:
+        while not stop.wait(RELOAD_POLL_SECONDS):
+            self.check(holder)
+
+
+# --- middleware -----------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def _send_json(send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """413 for a body over ``max_bytes``, counted as the body streams in.
+
+    ``Content-Length`` lets an honest client be refused before it sends anything; the
+    count on the stream catches chunked bodies and lying headers. The body is read whole
+    before the app runs (it is small by construction) and replayed to it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._too_large(send)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left; there is no one to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # later calls wait for the disconnect, as usual
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_json(
+            send,
+            413,
+            {"detail": f"request body larger than {self.max_bytes} bytes"},
+            [(b"connection", b"close")],
+        )
+
+
+# The engine's own errors carry service ids and statuses, never profile values, so their
+# text may be logged; any other exception's text might quote the input.
+_LOGGABLE = (EngineDisagreement, DurableError, CompileError)
+
+
+class QuietErrorsMiddleware:
+    """An unexpected error becomes a 500 with an error id; the log gets the id, the
+    exception type and where it happened, but not its message or any request data."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            error_id = uuid.uuid4().hex[:12]
+            frames = " < ".join(
+                f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                for f in reversed(traceback.extract_tb(exc.__traceback__)[-8:])
+            )
+            text = f": {exc}" if isinstance(exc, _LOGGABLE) else ""
+            log.error(
+                "error %s in %s %s: %s%s at %s",
+                error_id,
+                scope.get("method"),
+                scope.get("path"),
+                type(exc).__name__,
+                text,
+                frames,
+            )
+            if not started:
+                await _send_json(send, 500, {"detail": f"internal error {error_id}; it has been logged"})
+
+
+# --- the application ----------------------------------------------------------------------
+
+ProfileBody = Annotated[
+    Profile,
+    Body(
+        description="A profile of spec/profile.md. An absent or null field is unknown; unknown keys are refused.",
+        openapi_examples={
+            "newborn": {"summary": "A mother of a newborn in Taichung", "value": _EXAMPLE_PROFILE}
+        },
+    ),
+]
+AsOfQuery = Annotated[
+    LooseDate | None,
+    Query(description="evaluate at this date (default: the profile's as_of, else today)"),
+]
+EventQuery = Annotated[EventId | None, Query(description="only the services of this life event")]
+LangQuery = Annotated[Lang, Query(description="language of names, reasons and the plan")]
+
+
+async def current_rules(request: Request) -> LoadedRules:
+    """The rules this request is answered with, taken once, so that a reload during the
+    request cannot mix two versions. (async: no thread hop for a reference read.)"""
+    holder: RulesHolder = request.app.state.rules
+    return holder.current
+
+
+Rules = Annotated[LoadedRules, Depends(current_rules)]
+# auto_error=False: a missing token gets our 401 (or 403 when reloading is disabled).
+StaffToken = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(HTTPBearer(auto_error=False, description=f"the staff token ({STAFF_TOKEN_ENV})")),
+]
+
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    # FastAPI's own answer when the JSON parser itself fails (e.g. nesting too deep).
+    400: {"model": MessageOut, "description": "The body could not be parsed"},
+    413: {"model": MessageOut, "description": "The body is larger than the limit (64 KiB)"},
+    422: {
+        "model": ProblemsOut,
+        "description": "Invalid profile or parameters: every problem with its key path",
+    },
+}
+_QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ProblemsOut, "description": "Invalid parameters"},
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lifeevents")
+    except PackageNotFoundError:
+        return "0"
+
+
+def create_app(
+    engine: Engine | None = None,
+    root: Path | str | None = None,
+    staff_token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API over ``engine`` (or over the rules under ``root``; by default
+    ``LIFEEVENTS_ROOT`` or this repository, as the CLI). ``staff_token`` defaults to
+    ``LIFEEVENTS_STAFF_TOKEN``; without one, ``/admin/reload`` is refused."""
+    rules_root = Path(root) if root is not None else catalogue_root(None)
+    if engine is not None and root is None:
+        rules_root = Path(engine.catalogue.root)
+    holder = RulesHolder(rules_root, engine)
+    token = staff_token if staff_token is not None else os.environ.get(STAFF_TOKEN_ENV, "")
+    reload_file = os.environ.get(RELOAD_FILE_ENV)
+    signal = ReloadSignal(Path(reload_file)) if reload_file else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        watcher = None
+        if signal is not None:
+            watcher = threading.Thread(
+                target=signal.watch, args=(holder, stop), name="rules-reload", daemon=True
+            )
+            watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.join(timeout=2 * RELOAD_POLL_SECONDS)
+
+    app = FastAPI(
+        title="lifeevents",
+        version=_version(),
+        summary="Which of Taiwan's public services fit a life event, and why",
+        description="Rules as code for the one-stop life-event services. A profile goes in; every "
+        "service comes out eligible, ineligible or unknown, with reasons, amounts, deadlines and "
+        "what to bring. See docs/api.md.",
+        lifespan=lifespan,
+    )
+    app.state.rules = holder
+    # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(QuietErrorsMiddleware)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer echoes every input; ours names the key path and the
+        # problem, and nothing is logged.
+        problems: list[RequestProblem] = []
+        for err in exc.errors():
+            where, *loc = err["loc"] or ("body",)
+            if not loc and isinstance(err.get("input"), bytes):
+                message = "the body must be a JSON object, sent with Content-Type: application/json"
+                problems.append(RequestProblem(location="body", path="", message=message, type=err["type"]))
+                continue
+            if err["type"] == "json_invalid":
+                message = f"not valid JSON at character {loc[0] if loc else 0}: {err.get('ctx', {}).get('error', '')}"
+                problems.append(
+                    RequestProblem(location="body", path="", message=message, type="json_invalid")
+                )
+                continue
+            for problem in profile_problems([{**err, "loc": tuple(loc)}]):
+                problems.append(RequestProblem(location=where, **problem.model_dump()))
+        payload = ProblemsOut(detail=problems).model_dump(mode="json")
+        return JSONResponse(payload, status_code=422)
+
+    # -- eligibility --------------------------------------------------------------------------
+
+    @app.post(
+        "/recommend",
+        response_model=Recommendation,
+        responses=_BODY_ERRORS,
+        tags=["eligibility"],
+        summary="Every service of the profile's event(s): status, reasons, amount, deadline",
+    )
+    def recommend(
+        profile: ProfileBody,
+        current: Rules,
+        as_of: AsOfQuery = None,
+        event: EventQuery = None,
+        lang: LangQuery = "en",
+    ) -> Recommendation:
+        """Exactly the JSON that `lifeevents recommend --json` prints for the same profile."""
+        return current.engine.recommend(profile, as_of=as_of, event=event, lang=lang)
+
+    @app.post(
+        "/questions",
+        response_model=QuestionsOut,
+        responses=_BODY_ERRORS,
+        tags=["eligibility"],
+        summary="The next questions for a partial profile, the most decisive first",
+    )
+    def questions(
+        profile: ProfileBody,
+        current: Rules,
+        as_of: AsOfQuery = None,
+        event: EventQuery = None,
+        lang: LangQuery = "en",
+        limit: Annotated[int | None, Query(ge=1, le=500, description="at most this many")] = None,
+    ) -> QuestionsOut:
+        """Only facts that an `unknown` result lists as missing; ranked by how many open
+        services each answer can settle."""
+        rec = current.engine.recommend(profile, as_of=as_of, event=event, lang=lang)
+        found = next_questions(rec, current.catalogue, lang, limit)
+        return QuestionsOut(as_of=rec.as_of, rules_version=rec.rules_version, questions=found)
+
+    @app.post(
+        "/plan",
+        response_model=OneStopPlan,
+        responses={
+            **_BODY_ERRORS,
+            200: {
+                "description": "The plan as JSON, or with format=html the print-ready page",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+        },
+        tags=["eligibility"],
+        summary="The ordered one-stop plan and the list of documents to bring",
+    )
+    def plan(
+        profile: ProfileBody,
+        current: Rules,
+        as_of: AsOfQuery = None,
+        event: EventQuery = None,
+        lang: LangQuery = "en",
+        include_unknown: Annotated[
+            bool, Query(description="also list services that still need information")
+        ] = True,
+        output: Annotated[Literal["json", "html"], Query(alias="format")] = "json",
+    ) -> Any:
+        rec = current.engine.recommend(profile, as_of=as_of, event=event, lang=lang)
+        one_stop = build_plan(rec, current.catalogue, lang, include_unknown)
+        if output == "html":
+            return HTMLResponse(render_plan_html(one_stop, current.catalogue))
+        return one_stop
+
+    # -- the catalogue -------------------------------------------------------------------------
+
+    @app.get("/services", response_model=ServicesOut, responses=_QUERY_ERRORS, tags=["catalogue"])
+    def services(current: Rules, event: EventQuery = None) -> ServicesOut:
+        cat = current.catalogue
+        out = [
+            ServiceSummaryOut(
+                id=sid,
+                name=s.name,
+                events=list(s.events),
+                agency=s.agency,
+                agency_name=cat.agencies[s.agency].name,
+                confidence=s.confidence,
+                home_visit=s.home_visit,
+                ended=s.ended,
+                jurisdictions=sorted(cat.rules.get(sid, {}), key=lambda j: (j != "national", j)),
+            )
+            for sid in cat.services_for(event)
+            for s in (cat.services[sid],)
+        ]
+        return ServicesOut(rules_version=cat.version, services=out)
+
+    @app.get(
+        "/services/{service_id}",
+        response_model=ServiceDetailOut,
+        responses={404: {"model": MessageOut, "description": "No such service"}, **_QUERY_ERRORS},
+        tags=["catalogue"],
+        summary="A catalogue entry with its rule files: legal bases and conditions as data",
+    )
+    def service_detail(
+        current: Rules,
+        service_id: Annotated[str, PathParam(description="a service id, e.g. birth-registration")],
+    ) -> ServiceDetailOut:
+        cat = current.catalogue
+        service = cat.services.get(service_id)
+        if service is None:
+            raise HTTPException(
+                404, f"unknown service '{service_id}'{_closest(service_id, list(cat.services))}"
+            )
+        layers = cat.rules.get(service_id, {})
+        rule_files = [
+            RuleFileOut(
+                file=r.file,
+                jurisdiction=r.jurisdiction,
+                legal_basis=r.legal_basis,
+                eligibility=rule_data(r.eligibility),
+                amount=rule_data(r.amount) if r.amount else None,
+                fee=rule_data(r.fee) if r.fee else None,
+                deadline=rule_data(r.deadline) if r.deadline else None,
+                notes=[rule_data(n) for n in r.notes],
+                priority=r.priority,
+                confidence=r.confidence,
+                confidence_note=_bilingual(r.confidence_note) if r.confidence_note else None,
+            )
+            for _, r in sorted(layers.items(), key=lambda item: (item[0] != "national", item[0]))
+        ]
+        return ServiceDetailOut.model_validate(
+            {
+                **service.model_dump(by_alias=True),
+                "id": service_id,
+                "rules_version": cat.version,
+                "agency_detail": cat.agencies[service.agency],
+                "document_details": {u.doc: cat.documents[u.doc] for u in service.document_uses()},
+                "rules": rule_files,
+                "eligibility": rule_data(current.engine.conditions[service_id]),
+            }
+        )
+
+    @app.get("/parameters", response_model=ParametersOut, tags=["catalogue"])
+    def parameters(current: Rules) -> ParametersOut:
+        cat = current.catalogue
+        return ParametersOut(rules_version=cat.version, parameters=sorted(cat.parameters))
+
+    @app.get(
+        "/parameters/{name}",
+        response_model=ParameterOut,
+        responses={404: {"model": MessageOut, "description": "No such parameter"}, **_QUERY_ERRORS},
+        tags=["catalogue"],
+        summary="A dated parameter: every value with the date it takes effect, unit, reference, confidence",
+    )
+    def parameter(
+        current: Rules,
+        name: Annotated[str, PathParam(description="e.g. labor_insurance.maternity_min_days_live")],
+    ) -> ParameterOut:
+        cat = current.catalogue
+        found: Parameter | None = cat.parameters.get(name)
+        if found is None:
+            raise HTTPException(404, f"unknown parameter '{name}'{_closest(name, list(cat.parameters))}")
+        return ParameterOut(
+            name=found.name,
+            description=found.description,
+            label=_bilingual(found.label),
+            unit=found.unit,
+            reference=found.reference,
+            confidence=found.confidence,
+            period=found.period,
+            index=found.index,
+            index_lookup=found.index_lookup,
+            jurisdiction=found.jurisdiction,
+            overrides=found.overrides,
+            file=found.file,
+            values=[
+                ParameterValueOut(
+                    effective_from=v.effective_from,
+                    # Table keys may be numbers in YAML (floor lookups); JSON keys are strings.
+                    value={str(k): x for k, x in v.value.items()} if isinstance(v.value, dict) else v.value,
+                    confidence=v.confidence,
+                    reference=v.reference,
+                    note=v.note,
+                )
+                for v in found.values
+            ],
+        )
+
+    # -- operations ----------------------------------------------------------------------------
+
+    @app.get("/health", response_model=HealthOut, tags=["operations"])
+    def health(current: Rules) -> HealthOut:
+        return HealthOut(
+            status="ok",
+            rules_version=current.catalogue.version,
+            services=len(current.catalogue.services),
+            loaded_at=current.loaded_at,
+            worker=os.getpid(),
+        )
+
+    @app.post(
+        "/admin/reload",
+        response_model=ReloadOut,
+        responses={
+            401: {"model": MessageOut, "description": "No or wrong staff token"},
+            403: {"model": MessageOut, "description": f"Reloading is disabled: {STAFF_TOKEN_ENV} is not set"},
+            409: {"model": ReloadFailedOut, "description": "The saved rules do not load; the old rules stay"},
+        },
+        tags=["operations"],
+        summary="Load the version of the rules saved on disk, without a restart",
+    )
+    def reload_rules(credentials: StaffToken) -> ReloadOut:
+        """Reads whatever version the staff area last saved under the rules directory,
+        builds a new engine and swaps it in. Other workers of the same `lifeevents serve`
+        follow within about a second; other replicas need their own call."""
+        if credentials is None:
+            raise HTTPException(401, "a staff token is needed", headers={"WWW-Authenticate": "Bearer"})
+        if not token:
+            raise HTTPException(403, f"reloading is disabled: {STAFF_TOKEN_ENV} is not set")
+        # Constant-time comparison: the answer's timing must not leak the token.
+        if not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(401, "a valid staff token is needed", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            old, new = holder.reload()
+        except CatalogueError as exc:
+            problems = [str(p) for p in exc.problems]
+            detail = (
+                "the saved rules do not load; the old rules stay"
+                if problems
+                else ("the rules kept changing while being read; try again")
+            )
+            return JSONResponse(  # type: ignore[return-value]
+                ReloadFailedOut(detail=detail, problems=problems).model_dump(), status_code=409
+            )
+        except ValueError as exc:  # the rules load but do not compile
+            return JSONResponse(  # type: ignore[return-value]
+                ReloadFailedOut(
+                    detail="the saved rules do not compile; the old rules stay", problems=[str(exc)]
+                ).model_dump(),
+                status_code=409,
+            )
+        if signal is not None:
+            signal.announce(new.catalogue.version)
+        log.info("rules reloaded: version %s (was %s)", new.catalogue.version, old.catalogue.version)
+        return ReloadOut(
+            rules_version=new.catalogue.version,
+            previous_version=old.catalogue.version,
+            changed=new.catalogue.version != old.catalogue.version,
+            services=len(new.catalogue.services),
+            loaded_at=new.loaded_at,
+        )
+
+    return app
+
+
+# --- serving ------------------------------------------------------------------------------
+
+
+def serve(root: Path, host: str, port: int, workers: int) -> None:
+    """``lifeevents serve``: uvicorn with one worker, or a supervisor and ``workers``."""
+    import uvicorn
+
+    # Load and compile first: broken rules stop the command with the CLI's one-line
+    # message (CatalogueError) instead of a worker's traceback.
+    engine = Engine(load_catalogue(root))
+    if workers == 1:
+        uvicorn.run(create_app(engine=engine, root=root), host=host, port=port, log_config=log_config())
+        return
+    # Several workers are processes that build the app themselves: they get the rules
+    # directory, and a file to tell each other about reloads, through the environment.
+    with tempfile.TemporaryDirectory(prefix="lifeevents-serve-") as scratch:
+        os.environ["LIFEEVENTS_ROOT"] = str(root.resolve())
+        os.environ[RELOAD_FILE_ENV] = str(Path(scratch) / "reload")
+        config = uvicorn.Config(
+            "engine.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config(),
+        )
+        _run_workers(config)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our logger on its handler: without one, Python shows only
+    warnings, and the reload and error lines belong in the same stream as the access log.
+    (uvicorn's access log has the request line and status, never a body.)"""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["lifeevents"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def with_tcp_protocol(sock: socket.socket) -> socket.socket:
+    """The same listening socket, with IPPROTO_TCP named (see _run_workers)."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        sock.set_inheritable(True)
+    return sock
+
+
+def _run_workers(config: Any) -> None:
+    """What ``uvicorn.run`` does for several workers, with a listening socket that keeps
+    TCP_NODELAY on: uvicorn binds it with protocol 0, asyncio sets TCP_NODELAY only on
+    IPPROTO_TCP sockets, and without it every answer on a kept-alive connection waits for
+    the client's delayed ACK, ~40 ms (uvicorn issue #3149; measured on 2 workers: 160
+    instead of ~1,200 requests/s). The same descriptor is re-wrapped with the protocol named."""
+    from uvicorn import Server
+    from uvicorn.supervisors import Multiprocess
+
+    sock = with_tcp_protocol(config.bind_socket())
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
+        supervisor = Multiprocess(config, target=Server(config).run, sockets=[sock])
+    else:
+        supervisor = Multiprocess(config, sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):
+        supervisor.run()
