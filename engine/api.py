@@ -282,26 +282,13 @@ def read_stable_catalogue(root: Path, attempts: int = 3) -> Catalogue:
     raise CatalogueError([])  # handled by the caller as "changing while read"
 
 
-def primed(engine: Engine) -> Engine:
-    """The engine, after answering one example profile.
-
-    A workaround, to go once engine/durable_backend.py is fixed: durable-rules 2.0.28
-    crashes the process (SIGSEGV or SIGABRT in ``delete_state``) when the first fact
-    asserted in a fresh ruleset matches no rule, e.g. a first request with an empty
-    profile. A first evaluation that fires rules avoids it, so every new engine (at start
-    and on each reload) answers this profile before it takes requests.
-    """
-    engine.recommend(Profile.model_validate(_EXAMPLE_PROFILE))
-    return engine
-
-
 class RulesHolder:
     """The current rules of this process. ``current`` is replaced, never mutated."""
 
     def __init__(self, root: Path, engine: Engine | None = None):
         self.root = root
         built = engine if engine is not None else Engine(load_catalogue(root))
-        self.current = LoadedRules(primed(built), datetime.now(UTC))
+        self.current = LoadedRules(built, datetime.now(UTC))
         self._reload_lock = threading.Lock()  # one build at a time: each costs a compile
 
     def reload(self) -> tuple[LoadedRules, LoadedRules]:
@@ -311,7 +298,7 @@ class RulesHolder:
         version does not load.
         """
         with self._reload_lock:
-            engine = primed(Engine(read_stable_catalogue(self.root)))
+            engine = Engine(read_stable_catalogue(self.root))
             old = self.current
             # One reference assignment: requests that already took the old rules finish
             # with them, the next request takes the new ones.

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from engine.api import BodyLimitMiddleware, ReloadSignal, create_app, primed, rule_data, with_tcp_protocol
+from engine.api import BodyLimitMiddleware, ReloadSignal, create_app, rule_data, with_tcp_protocol
 from engine.cli import EVENTS
 from engine.cli import main as cli_main
 from engine.plan import OneStopPlan, build_plan
@@ -55,13 +55,6 @@ APP = create_app(root=ROOT, staff_token="")
 @pytest.fixture(scope="module")
 def app() -> FastAPI:
     return APP
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _engine_primed(engine):
-    # The conftest engine is compared with the API's answers below; it needs the same
-    # durable-rules workaround as every engine the API builds (engine.api.primed).
-    primed(engine)
 
 
 @pytest.fixture(scope="module")
@@ -477,7 +470,7 @@ def test_serve_refuses_bad_options():
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
 
 
-# --- a durable-rules crash the API works around (engine.api.primed) ----------------------
+# --- a first request that decides nothing (durable-rules' crash; see test_durable_safety) ---
 
 DECIDES_NOTHING = {"children": [{}]}  # no rule of any ruleset can fire on it
 
@@ -498,21 +491,6 @@ def test_a_fresh_api_survives_a_first_profile_that_decides_nothing():
         "    app.state.rules.reload()\n"
     )
     assert done.returncode == 0 and done.stdout.split() == ["200"] * 4, done.stderr[-2000:]
-
-
-@pytest.mark.xfail(
-    reason="durable-rules crashes in delete_state when the first fact of a fresh ruleset matches no "
-    "rule; to be fixed in engine/durable_backend.py (then engine.api.primed can go)",
-    strict=False,  # heap-layout dependent; several fresh engines make it (nearly) certain
-)
-def test_a_fresh_engine_survives_a_first_profile_that_decides_nothing():
-    done = _fresh_process(
-        "from engine import Engine, load_catalogue, validate_profile\n"
-        "catalogue = load_catalogue('.')\n"
-        "for _ in range(8):\n"
-        f"    Engine(catalogue).recommend(validate_profile({DECIDES_NOTHING!r}))\n"
-    )
-    assert done.returncode == 0, f"exit {done.returncode}"
 
 
 def test_the_workers_socket_names_tcp_so_asyncio_turns_nagle_off():
