@@ -190,7 +190,7 @@ def shift_date(base: date, days: int = 0, months: int = 0, years: int = 0) -> da
 # --- conditions ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reason:
     criterion: str
     met: bool | None
@@ -203,7 +203,7 @@ class Reason:
     op: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     value: bool | None
     missing: frozenset[str] = frozenset()

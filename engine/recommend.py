@@ -183,6 +183,7 @@ class Engine:
         self.runner = DurableRunner(self.plan)
         self.overrides = overrides_of(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
+        self._describers: dict[str, Describer] = {}
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -201,6 +202,13 @@ class Engine:
         decided = self.runner.decide(self.env(profile, as_of))
         return {sid: STATUS[decided.get(sid)] for sid in self.catalogue.services}
 
+    def describer(self, lang: str) -> Describer:
+        """One per language, kept: its word cache is the same for every profile."""
+        found = self._describers.get(lang)
+        if found is None:
+            found = self._describers[lang] = Describer(self.catalogue, lang)
+        return found
+
     def evaluate(
         self,
         profile: Profile,
@@ -211,7 +219,7 @@ class Engine:
     ) -> list[Evaluation]:
         env = env or self.env(profile, as_of)
         decided = self.runner.decide(env)
-        describer = Describer(self.catalogue, lang)
+        describer = self.describer(lang)
         out = []
         for sid in services or list(self.catalogue.services):
             outcome = evaluate(self.conditions[sid], env, describer)
@@ -249,7 +257,7 @@ class Engine:
         cat = self.catalogue
         service = cat.services[ev.service]
         rule = ev.rule
-        describer = Describer(cat, lang)
+        describer = self.describer(lang)
         legal = rule.legal_basis if rule else service.legal_basis
         reasons = _dedupe([self._reason(r, legal) for r in ev.outcome.reasons])
         amount = fee = None

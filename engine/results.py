@@ -6,6 +6,7 @@ children a result is about…) are additions the contract allows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -18,11 +19,19 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class ReasonOut(_Out):
+@dataclass(frozen=True, slots=True)
+class ReasonOut:
+    """One criterion's verdict. A plain dataclass, not a model: a recommendation carries
+    a few hundred of them, and pydantic still validates and serialises it as a field."""
+
     criterion: str
     met: bool | None
     text: str
     legal_basis: str | None = None
+
+    @classmethod
+    def model_construct(cls, **fields) -> ReasonOut:  # the models' fast-path spelling
+        return cls(**fields)
 
 
 class Money(_Out):
