@@ -176,7 +176,13 @@ class _Tally:
             return sorted(grouped.values(), key=lambda r: (r["service"], r[key]))
 
         return ImpactReport(
-            people, method, self.services, out, rows(self.by_res, "residence"), rows(self.by_age, "age_band"), notes=notes
+            people,
+            method,
+            self.services,
+            out,
+            rows(self.by_res, "residence"),
+            rows(self.by_age, "age_band"),
+            notes=notes,
         )
 
 
@@ -215,7 +221,9 @@ def _amount_may_change(old: Catalogue, new: Catalogue, sid: str) -> bool:
 # -- per profile --------------------------------------------------------------------------
 
 
-def _impact_engine(old: Catalogue, new: Catalogue, people: list[Profile], services: list[str]) -> ImpactReport:
+def _impact_engine(
+    old: Catalogue, new: Catalogue, people: list[Profile], services: list[str]
+) -> ImpactReport:
     from engine.logic import evaluate
     from engine.recommend import Engine
 
@@ -276,20 +284,22 @@ def _impact_batch(
     n = frame.height
     as_of = frame["as_of"]
     birth = frame["person.birth_date"] if "person.birth_date" in frame.columns else pl.Series([None] * n)
-    age = (
-        pl.DataFrame({"b": birth, "d": as_of})
-        .select(
-            (
-                pl.col("d").dt.year()
-                - pl.col("b").dt.year()
-                - ((pl.col("d").dt.month() * 100 + pl.col("d").dt.day()) < (pl.col("b").dt.month() * 100 + pl.col("b").dt.day())).cast(pl.Int32)
-            ).alias("age")
-        )["age"]
-    )
+    age = pl.DataFrame({"b": birth, "d": as_of}).select(
+        (
+            pl.col("d").dt.year()
+            - pl.col("b").dt.year()
+            - (
+                (pl.col("d").dt.month() * 100 + pl.col("d").dt.day())
+                < (pl.col("b").dt.month() * 100 + pl.col("b").dt.day())
+            ).cast(pl.Int32)
+        ).alias("age")
+    )["age"]
     bands = pl.Series("band", [UNKNOWN] * n, dtype=pl.String)
     for lo, hi, name in AGE_BANDS:
         bands = pl.select(pl.when(age.is_between(lo, hi)).then(pl.lit(name)).otherwise(bands)).to_series()
-    residence = frame["residence"].fill_null(UNKNOWN) if "residence" in frame.columns else pl.Series([UNKNOWN] * n)
+    residence = (
+        frame["residence"].fill_null(UNKNOWN) if "residence" in frame.columns else pl.Series([UNKNOWN] * n)
+    )
     tally = _Tally(old, new, services)
     engines: tuple[Any, Any] | None = None
     notes = ["screened column-wise with engine.batch (the affected services only)"]
@@ -327,7 +337,9 @@ def _impact_batch(
                 scale_rows = both
             total = _price_rows(frame, scale_rows, sid, engines, old, new, was, now)
             tally.cost[sid] = tally.cost.get(sid, 0.0) + total * scale
-        tally.cost[sid] = tally.cost.get(sid, 0.0) + _price_rows(frame, rows, sid, engines, old, new, was, now)
+        tally.cost[sid] = tally.cost.get(sid, 0.0) + _price_rows(
+            frame, rows, sid, engines, old, new, was, now
+        )
     notes.append(
         "amounts are not column-wise: the cost change is computed with the per-profile engine on "
         "the rows whose eligibility changed, and, where the amount itself changed, on a sample of "
@@ -336,7 +348,9 @@ def _impact_batch(
     return tally.report(n, "batch", notes)
 
 
-def _price_rows(frame: Any, rows: list[int], sid: str, engines: Any, old: Catalogue, new: Catalogue, was: Any, now: Any) -> float:
+def _price_rows(
+    frame: Any, rows: list[int], sid: str, engines: Any, old: Catalogue, new: Catalogue, was: Any, now: Any
+) -> float:
     from engine.columns import unflatten_row
     from engine.profile import validate_profile
 
@@ -392,7 +406,11 @@ def render_impact(report: ImpactReport) -> str:
     header = f"{'service':<40} {'before':>8} {'after':>8} {'gained':>8} {'lost':>8} {'amount change':>16}"
     lines += [header, "-" * len(header)]
     for s in report.services:
-        cost = "" if s.cost_change is None else f"{s.cost_change:+,} {s.unit}" + (" ~" if s.cost_estimated else "")
+        cost = (
+            ""
+            if s.cost_change is None
+            else f"{s.cost_change:+,} {s.unit}" + (" ~" if s.cost_estimated else "")
+        )
         lines.append(f"{s.service:<40} {s.before:>8,} {s.after:>8,} {s.gained:>8,} {s.lost:>8,} {cost:>16}")
     lines += [f"note: {note}" for note in report.notes]
     return "\n".join(lines)
