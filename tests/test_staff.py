@@ -279,3 +279,15 @@ def test_impact_counts_who_gains_and_who_loses(tree, tmp_path):
 def test_every_staff_string_has_both_languages():
     data = load_text(STAFF_TEXT)
     assert all(set(v) == set(LANGS) for v in data.values())
+
+
+def test_the_diff_command_prints_the_files_changed_and_the_impact(tree, tmp_path, capsys):
+    new_root = tmp_path / "edited"
+    shutil.copytree(tree, new_root)
+    rel = "rules/parameters/minimum_living_expense.yaml"
+    text = (new_root / rel).read_text(encoding="utf-8")
+    (new_root / rel).write_text(text.replace("taipei: 20744", "taipei: 30000"), encoding="utf-8")
+    assert main(["diff", str(tree), str(new_root), "--population", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "1 file(s) changed" in out and rel in out and "low-income-household" in out
+    assert main(["diff", str(tree), str(tmp_path / "nowhere")]) == 2
