@@ -62,7 +62,11 @@ def login(at: AppTest, user: str = "policy.lin", password: str = PASSWORD) -> Ap
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "success", "error", "warning", "info") for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "success", "error", "warning", "info")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -263,22 +267,40 @@ def test_impact_counts_who_gains_and_who_loses(tree, tmp_path):
     shutil.copytree(tree, new_root)
     rel = "rules/parameters/minimum_living_expense.yaml"
     text = (new_root / rel).read_text(encoding="utf-8")
-    (new_root / rel).write_text(text.replace("taiwan_province: 15515, taipei: 20744", "taiwan_province: 30000, taipei: 40000"))
+    (new_root / rel).write_text(
+        text.replace("taiwan_province: 15515, taipei: 20744", "taiwan_province: 30000, taipei: 40000")
+    )
     report = impact(old, load_catalogue(new_root), population(400, seed=1))
     by = {s.service: s for s in report.services}
     assert "low-income-household" in by
     assert by["low-income-household"].gained > 0 and by["low-income-household"].lost == 0
-    assert sum(r["gained"] for r in report.by_residence if r["service"] == "low-income-household") == by[
-        "low-income-household"
-    ].gained
+    assert (
+        sum(r["gained"] for r in report.by_residence if r["service"] == "low-income-household")
+        == by["low-income-household"].gained
+    )
     assert "low-income-household" in render_impact(report)
     same = impact(old, old, population(50))
     assert same.services == []
 
 
-def test_every_staff_string_has_both_languages():
+def test_every_staff_string_has_both_languages_and_every_key_used_exists():
+    import re
+
     data = load_text(STAFF_TEXT)
     assert all(set(v) == set(LANGS) for v in data.values())
+    used: set[str] = set()
+    for path in [
+        ROOT / "ui" / "staff_app.py",
+        ROOT / "ui" / "staff_impact.py",
+        *(ROOT / "ui" / "staff_pages").glob("*.py"),
+    ]:
+        used |= set(
+            re.findall(
+                r"""\.t\(\s*["']([a-z_]+\.[a-z0-9_.]*[a-z0-9_])["']""", path.read_text(encoding="utf-8")
+            )
+        )
+    assert used, "no text keys found: the pattern is stale"
+    assert not sorted(used - set(data)), sorted(used - set(data))
 
 
 def test_the_diff_command_prints_the_files_changed_and_the_impact(tree, tmp_path, capsys):
