@@ -324,26 +324,22 @@ def _impact_batch(
             from engine.recommend import Engine
 
             engines = (Engine(old), Engine(new))
-        changed = (gained | lost).arg_true().to_list()
-        both = (was & now).arg_true().to_list()
-        scale = 1.0
-        rows = list(changed)
-        if both and _amount_may_change(old, new, sid):
-            if len(both) > cost_sample:
-                scale_rows = random.Random(seed).sample(both, cost_sample)
+        groups = [(gained | lost).arg_true().to_list()]
+        if _amount_may_change(old, new, sid):
+            groups.append((was & now).arg_true().to_list())
+        rng = random.Random(seed)
+        for rows in groups:
+            scale = 1.0
+            if len(rows) > cost_sample:
+                scale = len(rows) / cost_sample
+                rows = rng.sample(rows, cost_sample)
                 tally.estimated.add(sid)
-                scale = len(both) / cost_sample
-            else:
-                scale_rows = both
-            total = _price_rows(frame, scale_rows, sid, engines, old, new, was, now)
+            total = _price_rows(frame, rows, sid, engines, old, new, was, now)
             tally.cost[sid] = tally.cost.get(sid, 0.0) + total * scale
-        tally.cost[sid] = tally.cost.get(sid, 0.0) + _price_rows(
-            frame, rows, sid, engines, old, new, was, now
-        )
     notes.append(
         "amounts are not column-wise: the cost change is computed with the per-profile engine on "
-        "the rows whose eligibility changed, and, where the amount itself changed, on a sample of "
-        f"at most {cost_sample} rows eligible under both rules, scaled to the population"
+        "the rows whose eligibility changed and, where the amount itself changed, on the rows eligible "
+        f"under both; each group sampled to at most {cost_sample} rows and scaled up (marked ~)"
     )
     return tally.report(n, "batch", notes)
 
