@@ -52,6 +52,12 @@ def _workers(text: str) -> int:
     return int(text)
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to 10,000,000, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lifeevents", description=__doc__.splitlines()[0])
     parser.add_argument("--rules", metavar="DIR", help="catalogue root (holds catalog.yaml and rules/)")
@@ -69,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     srv.add_argument("--workers", type=_workers, default=1, help="worker processes (default 1)")
+    pw = sub.add_parser("staff-passwd", help="print a staff credential line (docs/staff.md)")
+    pw.add_argument("user", help="the staff member's username")
+    dif = sub.add_parser("diff", help="what changed between two rule trees, and who it affects")
+    dif.add_argument("old", help="catalogue root before the change")
+    dif.add_argument("new", help="catalogue root after the change")
+    dif.add_argument("--population", type=_count, default=2000, help="synthetic people (default 2000)")
+    dif.add_argument("--seed", type=int, default=0, help="population seed (default 0)")
     return parser
 
 
@@ -81,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_recommend(args)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "staff-passwd":
+            return cmd_staff_passwd(args)
+        if args.command == "diff":
+            return cmd_diff(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -159,4 +176,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"lifeevents serve: the API needs its packages ({exc.name} is missing): pip install 'lifeevents[api]'"
         ) from None
     serve(catalogue_root(args.rules), args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_staff_passwd(args: argparse.Namespace) -> int:
+    """Print ``user:scrypt$salt$hash`` for the credential file; the password is never echoed."""
+    import getpass
+
+    from engine.staffauth import credential_line
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.user}: ")
+        if getpass.getpass("again: ") != password:
+            raise UsageError("lifeevents staff-passwd: the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(credential_line(args.user, password))
+    except ValueError as exc:
+        raise UsageError(f"lifeevents staff-passwd: {exc}") from None
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from engine.impact import impact, population, render_impact, tree_diff
+
+    old_root, new_root = Path(args.old), Path(args.new)
+    for root in (old_root, new_root):
+        if not (root / "catalog.yaml").is_file():
+            raise UsageError(f"lifeevents diff: {root}: no catalog.yaml here")
+    old, new = load_catalogue(old_root), load_catalogue(new_root)
+    changed = tree_diff(old_root, new_root)
+    print(f"{len(changed)} file(s) changed")
+    for rel, added, removed in changed:
+        print(f"  {rel}  +{added} -{removed}")
+    report = impact(old, new, population(args.population, args.seed))
+    print()
+    print(render_impact(report))
     return 0

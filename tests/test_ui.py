@@ -316,6 +316,8 @@ def test_every_ui_text_has_both_languages_and_every_key_used_exists():
     assert all(set(entry) == set(LANGS) for entry in text.values())
     used = set()
     for path in (ROOT / "ui").rglob("*.py"):
+        if "staff" in path.relative_to(ROOT).as_posix():  # the staff area has ui/staff_text.yaml
+            continue
         used |= set(
             re.findall(r"""\.t\(\s*["']([a-z_]+\.[A-Za-z0-9_.\-/]*[A-Za-z0-9_])["']""", path.read_text())
         )

@@ -1,0 +1,82 @@
+"""The staff area's plumbing: where the rules live, the store, the words, who is signed in.
+
+The rules edited are those under ``LIFEEVENTS_ROOT`` (default: this checkout), their
+history under ``LIFEEVENTS_HISTORY`` (default ROOT/.history) and the test cases under
+``LIFEEVENTS_CASES`` (default ROOT/tests/cases): tests point all three at a temporary
+copy, so they never touch the real rules. Nothing here is imported by the citizen app.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from engine.catalog import Catalogue
+from engine.versions import RuleStore
+from ui.text import LANGS, Words, load_text
+
+ROOT = Path(__file__).resolve().parent.parent
+STAFF_TEXT = Path(__file__).with_name("staff_text.yaml")
+
+
+def staff_root() -> Path:
+    return Path(os.environ.get("LIFEEVENTS_ROOT") or ROOT)
+
+
+def store() -> RuleStore:
+    root = staff_root()
+    return RuleStore(
+        root,
+        history=os.environ.get("LIFEEVENTS_HISTORY") or None,
+        cases=os.environ.get("LIFEEVENTS_CASES") or (root / "tests" / "cases"),
+    )
+
+
+def words(catalogue: Catalogue) -> Words:
+    lang = st.session_state.get("staff_lang", LANGS[0])
+    return Words(catalogue, lang if lang in LANGS else LANGS[0], load_text(STAFF_TEXT))
+
+
+def user() -> str:
+    """The signed-in staff member; the pages run only after staff_app.py checked it."""
+    name = st.session_state.get("staff_user")
+    if not name:
+        st.stop()
+    return name
+
+
+def rule_files(catalogue: Catalogue) -> list[dict]:
+    """One row per rule file: service, jurisdiction, legal basis, file."""
+    rows = []
+    for sid, layer in sorted(catalogue.rules.items()):
+        service = catalogue.services.get(sid)
+        for jurisdiction, rule in sorted(layer.items(), key=lambda kv: (kv[0] != "national", kv[0])):
+            rows.append(
+                {
+                    "service": sid,
+                    "name": service.name.get("zh-TW") if service else sid,
+                    "jurisdiction": jurisdiction,
+                    "legal_basis": rule.legal_basis,
+                    "file": rule.file,
+                }
+            )
+    return rows
+
+
+def parameter_users(catalogue: Catalogue) -> dict[str, list[str]]:
+    """parameter name -> the services whose rules read it (local overrides included)."""
+    from engine.versions import _parameters_used
+
+    out: dict[str, list[str]] = {}
+    for sid in catalogue.services:
+        for name in _parameters_used(catalogue, sid):
+            out.setdefault(name, []).append(sid)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def editable_files(catalogue: Catalogue) -> list[str]:
+    files = {"catalog.yaml"} | {r["file"] for r in rule_files(catalogue)}
+    files |= {p.file for p in catalogue.parameters.values() if p.file}
+    return sorted(files)
