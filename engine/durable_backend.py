@@ -58,6 +58,11 @@ from engine.rules import (
 
 MAX_PATTERN_EXPRESSIONS = 30  # durable-rules refuses a 32nd; keep one spare
 MAX_FACT_OPERANDS = 230  # durable-rules refuses facts of ~253 properties
+# durable-rules walks the matching alpha nodes of one fact with a fixed stack of 64
+# (MAX_STACK_SIZE in events.c) and refuses the fact with error 303 when more match at
+# once: measured at 10 profiles in 20,000 with one ruleset of 148 rules. Fewer rules per
+# ruleset keep the branching under it.
+MAX_RULES_PER_RULESET = 40
 MAX_CONJUNCTIONS = 512  # a formula larger than this is a modelling problem: split the rule
 
 Atom = tuple  # ("cmp", key, op, literal) | ("ref", key, op, key2) | ("ex", key)
@@ -318,19 +323,27 @@ def compile_services(conditions: dict[str, Condition], tag: str) -> tuple[Compil
     serial = next(_serial)
     for service in conditions:
         keys = service_keys[service]
-        if current is None or len(current.operand_keys | keys) > MAX_FACT_OPERANDS:
+        met, unmet = service_dnfs[service]
+        patterns = [(True, p) for p in pack_rules("profile", met)] + [
+            (False, p) for p in pack_rules("profile", unmet)
+        ]
+        if (
+            current is None
+            or len(current.operand_keys | keys) > MAX_FACT_OPERANDS
+            or (
+                current.services and len(definitions[current.ruleset]) + len(patterns) > MAX_RULES_PER_RULESET
+            )
+        ):
             current = Partition(f"lifeevents_{tag}_{serial}_p{len(partitions)}", [], set())
             partitions.append(current)
             definitions[current.ruleset] = {}
         current.services.append(service)
         current.operand_keys |= keys
-        met, unmet = service_dnfs[service]
-        for verdict, dnf in ((True, met), (False, unmet)):
-            for n, pattern in enumerate(pack_rules("profile", dnf)):
-                definitions[current.ruleset][f"{service}|{verdict}|{n}"] = {
-                    "all": [{"m": pattern}],
-                    "run": ("profile", service, verdict),
-                }
+        for n, (verdict, pattern) in enumerate(patterns):
+            definitions[current.ruleset][f"{service}|{verdict}|{n}"] = {
+                "all": [{"m": pattern}],
+                "run": ("profile", service, verdict),
+            }
     # Every ruleset gets a catch-all rule, run last, so that no fact is ever unhandled:
     # deleting a session whose facts all went unhandled segfaults durable-rules 2.0.28
     # (measured: assert one unmatched fact, delete_state, rc 139).

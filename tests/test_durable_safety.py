@@ -66,3 +66,26 @@ def test_the_catch_all_rule_prevents_durable_rules_crash_on_unhandled_facts():
     memory layout, so it is not asserted)."""
     done = _minimal("catch-all")
     assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
+
+
+def test_profiles_that_overflowed_durable_rules_alpha_stack_are_decided(engine):
+    """Seeds of engine.sample whose profiles durable-rules refused with error 303 while
+    all 148 profile rules shared one ruleset (10 in 20,000 random profiles)."""
+    import random
+
+    from engine.profile import validate_profile
+    from engine.sample import random_profile_data
+
+    for seed in (1169, 1282):
+        rng = random.Random(seed)
+        data = random_profile_data(random.Random(seed), p_unknown=rng.choice([0.0, 0.05, 0.15, 0.5]))
+        profile = validate_profile(data)
+        assert engine.statuses(profile, profile.as_of)
+
+
+def test_no_ruleset_holds_more_rules_than_the_alpha_stack_allows(engine):
+    from engine.durable_backend import MAX_RULES_PER_RULESET
+
+    for partition in engine.plan.partitions:
+        rules = [r for r in engine.plan.definitions[partition.ruleset] if not r.startswith("~")]
+        assert len(rules) <= MAX_RULES_PER_RULESET or len(partition.services) == 1, partition.services
