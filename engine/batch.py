@@ -256,6 +256,14 @@ class Compiler:
         col = self.shared[name]
         return Col(pl.col(name), col.kind, col.stage)
 
+    def evaluate(self, frame: pl.DataFrame, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+        """``frame`` with the named expressions added (shared columns computed first)."""
+        lazy = frame.lazy()
+        for stage in self.stages():
+            lazy = lazy.with_columns(stage)
+        # with_columns, not select: a constant expression still gives one value per row.
+        return lazy.with_columns([e.alias(n) for n, e in exprs.items()]).select(list(exprs)).collect()
+
     def depth(self) -> int:
         return max((c.stage for c in self.shared.values()), default=0)
 
@@ -505,7 +513,11 @@ class Compiler:
                 raise CompileError(f"'{c.op}' takes a list of values")
             found = self._member(left, c.rhs.value)
             return ~found if c.op == "not_in" else found
-        right = self.expr(c.rhs, child)
+        if isinstance(c.rhs, Literal) and isinstance(c.rhs.value, tuple):
+            # A list literal compared with == is a tuple, which no fact value equals in Python.
+            right = Col(pl.lit(False), "tuple")
+        else:
+            right = self.expr(c.rhs, child)
         if not _comparable(left.kind, right.kind):
             if c.op in ("eq", "neq"):
                 # Python's == between a string and a number is simply false.
@@ -582,8 +594,10 @@ class Plan:
         lazy = frame.lazy()
         for stage in self.stages:
             lazy = lazy.with_columns(stage)
+        # with_columns, not select: a constant verdict must still give one value per row.
         # The streaming engine spreads the services over the cores; measured faster here.
-        return lazy.select(self.verdicts).collect(engine="streaming")
+        names = [v.meta.output_name() for v in self.verdicts]
+        return lazy.with_columns(self.verdicts).select(names).collect(engine="streaming")
 
 
 class BatchEvaluator:
@@ -785,12 +799,13 @@ def run_batch(
     target: Path,
     as_of: date | None = None,
     chunk_rows: int = 200_000,
-    err: IO[str] = sys.stderr,
+    err: IO[str] | None = None,
     today: date | None = None,
     evaluator: BatchEvaluator | None = None,
 ) -> Summary:
     """``lifeevents batch``: statuses of every row, in input order, chunk by chunk."""
     started = time.perf_counter()
+    err = err or sys.stderr
     evaluator = evaluator or BatchEvaluator(catalogue)
     input_format(source)
     writer = Writer(target)

@@ -498,6 +498,10 @@ def normalise(
     s2 = s1.with_columns([e.alias(k) for k, e in bad.items()] + [e.alias(k) for k, e in control.items()])
 
     # Stage 3: the canonical frame; a value that broke the model is unknown (its row is invalid).
+    # A row may count more children than it has cells for (``children: [{}, {}]``): their
+    # slots exist, with every fact unknown.
+    counted = s2["children.count"].filter(s2["children.count"] <= MAX_CHILDREN).max()
+    width = max(width, int(counted) if counted is not None else 0)  # type: ignore[arg-type]
     typed_schema = canonical_schema(width)
     out: list[pl.Expr] = []
     for column, dtype in typed_schema.items():

@@ -162,17 +162,18 @@ def select_candidates(
     words = pl.concat_list(
         [pl.when(c.fill_null(False)).then(pl.lit(REASON_TEXT[r][lang])) for r, c in reasons]
     ).list.drop_nulls()
-    lazy = context.lazy()
-    for stage in compiler.stages():  # the derived facts (age) the reasons read
-        lazy = lazy.with_columns(stage)
-    frame = lazy.with_columns(
-        pl.int_range(offset, offset + typed.height, dtype=pl.Int64).alias("row"),
-        age.alias("age"),
-        points.alias("priority"),
-        words.list.join("; ").alias("reasons"),
-        listed("eligible").alias("services"),
-        (listed("unknown") if include_unknown else pl.lit([], dtype=pl.List(pl.String))).alias("to_check"),
-    ).collect()
+    added = compiler.evaluate(
+        context,
+        {
+            "row": pl.int_range(offset, offset + typed.height, dtype=pl.Int64),
+            "age": age,
+            "priority": points,
+            "reasons": words.list.join("; "),
+            "services": listed("eligible"),
+            "to_check": listed("unknown") if include_unknown else pl.lit([], dtype=pl.List(pl.String)),
+        },
+    )
+    frame = pl.concat([context, added], how="horizontal")
     keep = (pl.col("services").list.len() > 0) | (pl.col("to_check").list.len() > 0)
     frame = frame.filter(keep)
     register = [c for c in ("id", "name", "district", "address", "phone") if c in raw.columns]
@@ -205,9 +206,10 @@ def run_outreach(
     include_unknown: bool = False,
     chunk_rows: int = 200_000,
     lang: str = "en",
-    err: IO[str] = sys.stderr,
+    err: IO[str] | None = None,
     today: date | None = None,
 ) -> OutreachSummary:
+    err = err or sys.stderr
     services = home_visit_services(catalogue)
     html_target = target if target.suffix.lower() == ".html" else html
     if target.suffix.lower() != ".html":
