@@ -43,6 +43,16 @@ from engine.columns import FileError
 from engine.profile import RESIDENCES
 
 REGISTER_COLUMNS = ("id", "name", "district", "address", "phone", "receives")
+# Headings of the printable list, for the staff who visit.
+RESIDENCE_NAMES: dict[str, str] = {
+    "taipei": "臺北市 Taipei", "new_taipei": "新北市 New Taipei", "taoyuan": "桃園市 Taoyuan",
+    "taichung": "臺中市 Taichung", "tainan": "臺南市 Tainan", "kaohsiung": "高雄市 Kaohsiung",
+    "keelung": "基隆市 Keelung", "hsinchu_city": "新竹市 Hsinchu City", "hsinchu_county": "新竹縣 Hsinchu County",
+    "miaoli": "苗栗縣 Miaoli", "changhua": "彰化縣 Changhua", "nantou": "南投縣 Nantou", "yunlin": "雲林縣 Yunlin",
+    "chiayi_city": "嘉義市 Chiayi City", "chiayi_county": "嘉義縣 Chiayi County", "pingtung": "屏東縣 Pingtung",
+    "yilan": "宜蘭縣 Yilan", "hualien": "花蓮縣 Hualien", "taitung": "臺東縣 Taitung", "penghu": "澎湖縣 Penghu",
+    "kinmen": "金門縣 Kinmen", "lienchiang": "連江縣 Lienchiang",
+}  # fmt: skip
 REMOTE_COUNTIES = ("taitung", "hualien", "penghu", "kinmen", "lienchiang")
 CERTIFIED_BY_STATUS: dict[str, tuple[str, ...]] = {
     "low": ("low-income-household",),
@@ -273,7 +283,8 @@ def write_html(
             ["residence", "district"], maintain_order=True, as_dict=True
         )
         for (residence, district), group in groups.items():
-            parts.append(f"<section><h2>{html.escape(str(residence))} · {html.escape(str(district))}</h2>")
+            place = RESIDENCE_NAMES.get(str(residence), str(residence))
+            parts.append(f"<section><h2>{html.escape(place)} · {html.escape(str(district))}</h2>")
             parts.append(
                 "<table><tr><th>#</th><th>Priority</th><th>Person</th><th>Age</th><th>Address</th>"
                 "<th>Reasons</th><th>Services</th><th>To check</th><th>Visited</th></tr>"

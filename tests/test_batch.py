@@ -742,3 +742,16 @@ def test_batch_ages_count_from_the_birthday_and_29_february(catalogue):
     compiler = Compiler(catalogue, chunk.width)
     ages = compiler.evaluate(chunk.frame, {"a": compiler.fact("person.age").expr})["a"]
     assert ages.to_list() == [17, 18, 17, 18, 20]
+
+
+def test_a_derived_fact_the_compiler_does_not_know_is_computed_by_the_engines_own_function(catalogue):
+    # Another engineer may add a derived fact to engine/facts.py: it must work (per row).
+    from engine.facts import Derived
+
+    derived = Derived("person.days_alive", "int", ("person.birth_date", "as_of"), lambda b, a: (a - b).days)
+    frame = normalise(pl.DataFrame({"person.birth_date": ["2000-01-01", None]}), 0, date(2026, 3, 1)).frame
+    compiler = Compiler(catalogue, 0)
+    compiler.profile_derived[derived.path] = derived
+    compiler.types["profile"][derived.path] = "int"
+    got = compiler.evaluate(frame, {"d": compiler.fact("person.days_alive").expr})["d"].to_list()
+    assert got == [(date(2026, 3, 1) - date(2000, 1, 1)).days, None]

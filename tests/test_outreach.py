@@ -93,7 +93,7 @@ def test_listed_when_likely_eligible_and_not_received(catalogue, tmp_path):
     # Ordered by residence (Taipei first in the contract's order), then district, then urgency.
     assert out["residence"].to_list().index("hualien") > out["residence"].to_list().index("taipei")
     page = (tmp_path / "visit.html").read_text()
-    assert "<h2>taipei · Wanhua</h2>" in page and "<h2>hualien · Xiulin</h2>" in page
+    assert "<h2>臺北市 Taipei · Wanhua</h2>" in page and "<h2>花蓮縣 Hualien · Xiulin</h2>" in page
     assert page.count("<section>") == len({(r["residence"], r["district"]) for r in listed.values()})
 
 
