@@ -50,6 +50,7 @@ from engine.columns import (
     child_column,
     flatten_profile,
     normalise,
+    write_error,
 )
 from engine.logic import overrides_of, quantifier_body
 from engine.parameters import Parameter
@@ -219,7 +220,12 @@ def _literal_kind(value: Any) -> str:
 
 
 def _comparable(a: str, b: str) -> bool:
-    return a == b or (a in NUMERIC and b in NUMERIC)
+    # Python compares a bool with a number as 0 / 1 (bool is an int).
+    return a == b or {a, b} <= {*NUMERIC, "bool"}
+
+
+def _as_number(col: Col) -> pl.Expr:
+    return col.expr.cast(pl.Int64) if col.kind == "bool" else col.expr
 
 
 def _null_bool() -> pl.Expr:
@@ -525,6 +531,8 @@ class Compiler:
                 return pl.when(unknown).then(_null_bool()).otherwise(pl.lit(c.op == "neq"))
             raise CompileError(f"'{c.op}' cannot compare a {left.kind} with a {right.kind}")
         a, b = left.expr, right.expr
+        if left.kind != right.kind:
+            a, b = _as_number(left), _as_number(right)
         return {
             "eq": lambda: a == b,
             "neq": lambda: a != b,
@@ -536,11 +544,23 @@ class Compiler:
 
     @staticmethod
     def _member(left: Col, values: tuple[Any, ...]) -> pl.Expr:
-        same = [v for v in values if _comparable(left.kind, _literal_kind(v))]
-        if left.kind in NUMERIC and same:
-            return left.expr.cast(pl.Float64).is_in([float(v) for v in same])
-        if left.kind in ("str", "bool", "date") and same:
-            return left.expr.is_in(same)
+        """Python's ``left in values``: membership by ==, so True is 1 and 2 is 2.0."""
+        if left.kind in NUMERIC:
+            numbers = [float(v) for v in values if _literal_kind(v) in (*NUMERIC, "bool")]
+            if numbers:
+                return left.expr.cast(pl.Float64).is_in(numbers)
+        elif left.kind == "bool":
+            truths = [
+                bool(v)
+                for v in values
+                if _literal_kind(v) == "bool" or (_literal_kind(v) in NUMERIC and v in (0, 1))
+            ]
+            if truths:
+                return left.expr.is_in(truths)
+        elif left.kind == "str":
+            texts = [v for v in values if _literal_kind(v) == "str"]
+            if texts:
+                return left.expr.is_in(texts)
         # Nothing of the fact's type in the list: false, but unknown stays unknown.
         return pl.when(left.expr.is_null()).then(_null_bool()).otherwise(pl.lit(False))
 
@@ -738,10 +758,17 @@ class Writer:
                 self.tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
             else:
                 self.handle = path.open("w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise FileError(f"{path}: cannot write: {exc.strerror}") from None
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise write_error(path, exc) from None
 
     def write(self, frame: pl.DataFrame) -> None:
+        try:
+            self._write(frame)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise write_error(self.path, exc) from None
+        self.first = False
+
+    def _write(self, frame: pl.DataFrame) -> None:
         if self.fmt == ".csv":
             assert self.handle is not None
             frame.write_csv(self.handle, include_header=self.first)
@@ -753,7 +780,6 @@ class Writer:
             part = self.tmp / f"{len(self.parts):06d}.parquet"
             frame.write_parquet(part)
             self.parts.append(part)
-        self.first = False
 
     def close(self) -> None:
         if self.handle is not None:
@@ -762,6 +788,8 @@ class Writer:
             try:
                 if self.parts:
                     pl.scan_parquet(self.parts).sink_parquet(self.path)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                raise write_error(self.path, exc) from None
             finally:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -13,7 +13,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from engine.columns import FileError
 from engine.loader import CatalogueError, load_catalogue
 from engine.profile import ProfileError, load_profile
 
@@ -92,16 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(catalogue_root(args.dir or args.rules))
         if args.command == "recommend":
             return cmd_recommend(args)
-        if args.command == "batch":
-            return cmd_batch(args)
-        if args.command == "outreach":
-            return cmd_outreach(args)
-        if args.command == "population":
-            return cmd_population(args)
+        if args.command in ("batch", "outreach", "population"):
+            return _tabular(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except (ProfileError, FileError) as exc:
+    except ProfileError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except CatalogueError as exc:
@@ -154,6 +149,23 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tabular(args: argparse.Namespace) -> int:
+    """The commands over files of many profiles; polars is imported only for them, so that
+    ``recommend`` starts as fast as before."""
+    from engine.batch import CompileError
+    from engine.columns import FileError
+
+    command = {"batch": cmd_batch, "outreach": cmd_outreach, "population": cmd_population}[args.command]
+    try:
+        return command(args)
+    except FileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except CompileError as exc:
+        print(f"the rules do not compile for columns: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     from engine.batch import input_format, run_batch
 
@@ -196,6 +208,9 @@ def cmd_outreach(args: argparse.Namespace) -> int:
 
 
 def cmd_population(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from engine.columns import write_error
     from engine.population import csv_ready, generate_population
 
     target = Path(args.output)
@@ -208,8 +223,8 @@ def cmd_population(args: argparse.Namespace) -> int:
             csv_ready(frame).write_csv(target)
         else:
             frame.write_parquet(target)
-    except OSError as exc:
-        raise FileError(f"{target}: cannot write: {exc.strerror}") from None
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise write_error(target, exc) from None
     print(
         f"population: {frame.height:,} people, seed {args.seed}, as of {args.as_of} → {target}",
         file=sys.stderr,

@@ -147,7 +147,13 @@ def child_column(index: int, name: str) -> str:
 
 
 class FileError(ValueError):
-    """The file as a whole cannot be read (one line for the user, exit 2)."""
+    """The file as a whole cannot be read or written (one line for the user, exit 2)."""
+
+
+def write_error(path: Any, exc: Exception) -> FileError:
+    """One line for a failed write, from an OSError or a polars error alike."""
+    reason = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return FileError(f"{path}: cannot write: {reason}")
 
 
 def check_header(columns: Iterable[str], source: str, extra: Iterable[str] = ()) -> None:

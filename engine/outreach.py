@@ -39,7 +39,7 @@ import polars as pl
 
 from engine.batch import BatchEvaluator, Compiler, Writer, input_format, iter_results
 from engine.catalog import Catalogue
-from engine.columns import FileError
+from engine.columns import write_error
 from engine.profile import RESIDENCES
 
 REGISTER_COLUMNS = ("id", "name", "district", "address", "phone", "receives")
@@ -306,4 +306,4 @@ def write_html(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(parts), encoding="utf-8")
     except OSError as exc:
-        raise FileError(f"{path}: cannot write: {exc.strerror}") from None
+        raise write_error(path, exc) from None

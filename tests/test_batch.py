@@ -452,6 +452,10 @@ def compare(draw, scope: str, cases: bool = True) -> Condition:
     if kind == "bool":
         fact = draw(st.sampled_from(_facts_of(scope, ("bool",))))
         return Compare(cid, FactRef(fact), draw(st.sampled_from(["eq", "neq"])), Literal(draw(st.booleans())))
+    if kind == "member":  # `in` with values of any type: Python's == decides (True is 1, 2 is 2.0)
+        fact = draw(st.sampled_from(_facts_of(scope, ("int", "float", "bool", "str"))))
+        values = draw(st.lists(st.sampled_from([0, 1, 2, 2.0, 3, True, False, "roc", "x", 183]), max_size=4))
+        return Compare(cid, FactRef(fact), draw(st.sampled_from(["in", "not_in"])), Literal(tuple(values)))
     if kind == "mixed":  # types the validator would refuse: Python's == is simply false
         fact = draw(st.sampled_from(_facts_of(scope, ("str", "list"))))
         return Compare(
