@@ -139,7 +139,7 @@ PROFILE_SPECS = profile_specs()
 CHILD_SPECS = child_specs()
 EVENT_FIELDS = {e: [p for p in PROFILE_SPECS if p.startswith(f"events.{e}.")] for e in EVENT_NAMES}
 CONTROL_COLUMNS = ("children.count", "events.known", *(f"events.{e}.listed" for e in EVENT_NAMES))
-_CHILD_COLUMN = re.compile(r"^children\.(\d+)\.([a-z_]+)$")
+_CHILD_COLUMN = re.compile(r"^children\.(0|[1-9]\d*)\.([a-z_]+)$")  # no leading zeros: one name per slot
 
 
 def child_column(index: int, name: str) -> str:

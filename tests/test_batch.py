@@ -653,6 +653,8 @@ def test_bad_files_exit_2_with_one_line(tmp_path):
     code, _, err = _run(tmp_path, "person.sexx\nfemale\n")
     assert code == 2 and err.strip().endswith("unknown column 'person.sexx'; did you mean 'person.sex'?")
     assert len(err.strip().splitlines()) == 1
+    code, _, err = _run(tmp_path, "children.01.order\n1\n")  # one name per child slot
+    assert code == 2 and "unknown column 'children.01.order'; did you mean 'children.0.order'?" in err
     assert main(["batch", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o.csv")]) == 2
     assert main(["batch", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.xlsx")]) == 2
 
