@@ -82,7 +82,37 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("new", help="catalogue root after the change")
     dif.add_argument("--population", type=_count, default=2000, help="synthetic people (default 2000)")
     dif.add_argument("--seed", type=int, default=0, help="population seed (default 0)")
+
+    bat = sub.add_parser("batch", help="statuses of every profile of a CSV, JSON Lines or Parquet file")
+    bat.add_argument("input", help="profiles: .csv or .parquet (dotted columns) or .jsonl")
+    bat.add_argument("-o", "--output", required=True, help="statuses: .csv, .jsonl or .parquet")
+    bat.add_argument("--as-of", type=_date, dest="as_of", help="evaluate every row at this date")
+    bat.add_argument("--chunk-rows", type=_positive, default=200_000, help="rows per chunk (memory)")
+    out = sub.add_parser(
+        "outreach", help="who to visit: likely eligible for home-visit services not received"
+    )
+    out.add_argument("input", help="a register: .csv, .parquet or .jsonl")
+    out.add_argument("-o", "--output", required=True, help="the list: .csv, .jsonl, .parquet or .html")
+    out.add_argument("--html", help="also a printable HTML list, one section per residence and district")
+    out.add_argument("--as-of", type=_date, dest="as_of")
+    out.add_argument("--include-unknown", action="store_true", help="also list those whose status is unknown")
+    out.add_argument("--chunk-rows", type=_positive, default=200_000)
+    pop = sub.add_parser("population", help="a synthetic population of Taiwan (dotted profile columns)")
+    pop.add_argument("-n", type=_positive, default=100_000, help="number of people")
+    pop.add_argument("--seed", type=int, default=0)
+    pop.add_argument("--as-of", type=_date, dest="as_of", default=date(2026, 3, 1))
+    pop.add_argument("-o", "--output", required=True, help=".parquet or .csv")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_staff_passwd(args)
         if args.command == "diff":
             return cmd_diff(args)
+
+        if args.command in ("batch", "outreach", "population"):
+            return _tabular(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -213,4 +246,87 @@ def cmd_diff(args: argparse.Namespace) -> int:
     report = impact(old, new, population(args.population, args.seed))
     print()
     print(render_impact(report))
+    return 0
+
+
+def _tabular(args: argparse.Namespace) -> int:
+    """The commands over files of many profiles; polars is imported only for them, so that
+    ``recommend`` starts as fast as before."""
+    from engine.batch import CompileError
+    from engine.columns import FileError
+
+    command = {"batch": cmd_batch, "outreach": cmd_outreach, "population": cmd_population}[args.command]
+    try:
+        return command(args)
+    except FileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except CompileError as exc:
+        print(f"the rules do not compile for columns: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from engine.batch import input_format, run_batch
+
+    source, target = Path(args.input), Path(args.output)
+    input_format(source)  # bad extensions fail before the catalogue is loaded
+    input_format(target)
+    catalogue = load_catalogue(catalogue_root(args.rules))
+    summary = run_batch(catalogue, source, target, as_of=args.as_of, chunk_rows=args.chunk_rows)
+    counts = ", ".join(f"{k} {v:,}" for k, v in summary.statuses.items() if v)
+    print(
+        f"batch: {summary.rows:,} rows ({summary.invalid:,} invalid) × {len(catalogue.services)} services "
+        f"in {summary.seconds:.1f} s → {target} ({counts})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_outreach(args: argparse.Namespace) -> int:
+    from engine.batch import input_format
+    from engine.outreach import run_outreach
+
+    source, target = Path(args.input), Path(args.output)
+    input_format(source)
+    catalogue = load_catalogue(catalogue_root(args.rules))
+    summary = run_outreach(
+        catalogue,
+        source,
+        target,
+        html=Path(args.html) if args.html else None,
+        as_of=args.as_of,
+        include_unknown=args.include_unknown,
+        chunk_rows=args.chunk_rows,
+    )
+    print(
+        f"outreach: {summary.listed:,} of {summary.rows:,} people to visit ({summary.invalid:,} invalid rows) "
+        f"for {summary.services} home-visit service(s) → {target}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_population(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from engine.columns import write_error
+    from engine.population import csv_ready, generate_population
+
+    target = Path(args.output)
+    if target.suffix.lower() not in (".parquet", ".csv"):
+        raise UsageError(f"{target}: the population is written as .parquet or .csv")
+    frame = generate_population(args.n, seed=args.seed, as_of=args.as_of)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.suffix.lower() == ".csv":
+            csv_ready(frame).write_csv(target)
+        else:
+            frame.write_parquet(target)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise write_error(target, exc) from None
+    print(
+        f"population: {frame.height:,} people, seed {args.seed}, as of {args.as_of} → {target}",
+        file=sys.stderr,
+    )
     return 0
