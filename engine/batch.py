@@ -346,14 +346,35 @@ class Compiler:
             value = chain.otherwise(value)
         return Col(value, kind, _stage(keys))
 
-    def _param_value(self, param: Parameter, child: int | None) -> pl.Expr:
-        key = self.fact(param.index, child) if param.index is not None else None
-        if self.as_of is not None:
+    def _param_at(self, e: ParamRef, child: int | None) -> Col:
+        """``{param: NAME, at: DATE, key: K}``: read on another date, or at a fixed key."""
+        national = self.catalogue.parameters.get(e.name)
+        if national is None:
+            raise CompileError(f"unknown parameter '{e.name}'")
+        if self.overrides.get(e.name):
+            raise CompileError(
+                f"'{e.name}' has local overrides: 'at'/'key' reads are not compiled for columns"
+            )
+        at = self.expr(e.at, child) if e.at is not None else None
+        if at is not None and at.kind != "date":
+            raise CompileError("'at' must be a date")
+        key = Col(pl.lit(e.key), _literal_kind(e.key)) if e.key is not None else None
+        kind = "float" if _has_float(national) else "int"
+        value = self._param_value(national, child, key=key, day=at.expr if at is not None else None)
+        dtype = pl.Float64 if kind == "float" else pl.Int64
+        return Col(value.cast(dtype), kind, _stage([at] if at is not None else []))
+
+    def _param_value(
+        self, param: Parameter, child: int | None, key: Col | None = None, day: pl.Expr | None = None
+    ) -> pl.Expr:
+        if key is None:
+            key = self.fact(param.index, child) if param.index is not None else None
+        if self.as_of is not None and day is None:
             found = param.value_at(self.as_of)
             if isinstance(found, F.Unknown):
                 return pl.lit(None)
             return self._table(param, found.value, key)
-        as_of = pl.col("as_of")
+        as_of = pl.col("as_of") if day is None else day
         out: pl.Expr = pl.lit(None)
         for value in param.values:  # ascending: the latest date in force wins
             this = self._table(param, value.value, key)
@@ -412,7 +433,9 @@ class Compiler:
         if isinstance(e, FactRef):
             return self.fact(e.path, child)
         if isinstance(e, ParamRef):
-            return self.param(e.name, child)
+            if e.at is None and e.key is None:
+                return self.param(e.name, child)
+            return self._param_at(e, child)
         if isinstance(e, Arith):
             return self._arith(e, child)
         if isinstance(e, DateAdd):
@@ -423,6 +446,11 @@ class Compiler:
 
     def _arith(self, e: Arith, child: int | None) -> Col:
         args = [self.expr(a, child) for a in e.args]
+        if e.op == "days_between":  # from the first date to the second, in days
+            if any(a.kind != "date" for a in args):
+                raise CompileError("days_between takes dates")
+            days = args[1].expr.cast(pl.Int64) - args[0].expr.cast(pl.Int64)
+            return Col(days, "int", _stage(args))
         for a in args:
             if a.kind not in NUMERIC:
                 raise CompileError(f"{e.op} takes numbers, got a {a.kind}")
