@@ -47,7 +47,9 @@ def main() -> None:
     for run in range(3):
         started = time.perf_counter()
         report = impact(old, new, people)
-        print(f"run {run + 1}: impact preview of {n:,} people ({method}): {time.perf_counter() - started:.2f} s")
+        print(
+            f"run {run + 1}: impact preview of {n:,} people ({method}): {time.perf_counter() - started:.2f} s"
+        )
     print(f"population generated in {generated:.2f} s (cached by the staff app between previews)")
     print(render_impact(report))
 
