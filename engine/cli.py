@@ -1,7 +1,7 @@
 """``lifeevents``: the command line of spec/profile.md.
 
-Exit codes: 0 done; 1 problems found (validate); 2 bad input or usage, with a one-line
-message naming the file, key path and problem — never a traceback.
+Exit codes: 0 done; 1 problems found (validate, fuzz); 2 bad input or usage, with a
+one-line message naming the file, key path and problem — never a traceback.
 """
 
 from __future__ import annotations
@@ -52,7 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--json", action="store_true", help="print the JSON of the contract")
     val = sub.add_parser("validate", help="check catalog.yaml and rules/")
     val.add_argument("dir", nargs="?", help="catalogue root (default: this repository)")
+    fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
+    fz.add_argument("--n", type=_count, default=2000, help="profiles to generate (default 2000)")
+    fz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(catalogue_root(args.dir or args.rules))
         if args.command == "recommend":
             return cmd_recommend(args)
+        if args.command == "fuzz":
+            return cmd_fuzz(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -123,3 +138,28 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
         print(render_table(result, catalogue, args.lang))
     return 0
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    """Exit 0 when every property held and every criterion was seen both ways, else 1."""
+    import faulthandler
+
+    from engine.fuzz import run_fuzz
+    from engine.recommend import Engine
+
+    # durable-rules is C: if it crashes the process, at least say in which Python call.
+    faulthandler.enable()
+    catalogue = load_catalogue(catalogue_root(args.rules))
+    engine = Engine(catalogue)
+    progress = None
+    if sys.stderr.isatty():
+
+        def progress(done: int, total: int, stage: str) -> None:
+            text = f"{done}/{total} {stage}" if total else stage
+            print(f"\r{text:<60}", end="", file=sys.stderr, flush=True)
+
+    report = run_fuzz(engine, args.n, args.seed, progress)
+    if progress is not None:
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    print(report.render())
+    return 0 if report.ok else 1
