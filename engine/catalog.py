@@ -107,6 +107,9 @@ class Service(_Model):
     confidence_note: str | None = None
     home_visit: bool = False
     ended: Ended | None = None
+    same_visit_as: str | None = Field(
+        default=None, description="done at the same counter visit as this service (the one-stop promise)"
+    )
 
     def excluded(self) -> list[str]:
         return [e if isinstance(e, str) else e.service for e in self.exclusions]
@@ -145,6 +148,7 @@ class ServiceRule:
     confidence: str | None = None  # the rule's own mark, for local figures
     confidence_note: Text | None = None
     coverage_exempt: dict[str, str] = field(default_factory=dict)
+    same_visit_as: str | None = None  # a local rule may say where its city takes the claim
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: still one line, never a traceback (profile.md)
+        print(f"lifeevents: internal error, please report it: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     return 2
 
 

@@ -350,6 +350,7 @@ class DurableRunner:
         self.plan = plan
         self._lock = threading.Lock()
         self._hits: list[tuple] = []
+        self._errors: list[str] = []
         self._sids = itertools.count()
         self.host = QuietHost()
         rulesets = {}
@@ -364,10 +365,17 @@ class DurableRunner:
     def _action(self, marker: tuple):
         stage, name, verdict = marker
         hits = self._hits
+        errors = self._errors
+
+        # durable-rules swallows exceptions raised in actions (it stores them in the
+        # session state); record them ourselves so that none goes unnoticed.
         if stage == "child":
 
             def on_child(c):
-                hits.append(("child", name, verdict, c.m["i"]))
+                try:
+                    hits.append(("child", name, verdict, c.m["i"]))
+                except Exception as exc:
+                    errors.append(f"{name}: {exc!r}")
 
             return on_child
 
@@ -436,14 +444,13 @@ class DurableRunner:
         except Exception as exc:  # the C engine's errors carry only a code
             raise DurableError(f"durable-rules refused a fact in {ruleset}: {exc}") from exc
         finally:
-            try:
-                state = self.host.get_state(ruleset, sid)
-            except Exception:
-                state = None
+            # Always: an unmatched assert creates session state too, and live sessions
+            # are capped at 1,024 per ruleset. A refused fact may leave none to delete.
             with contextlib.suppress(Exception):
                 self.host.delete_state(ruleset, sid)
-        if state and "exception" in state:
-            raise DurableError(f"an action failed in {ruleset}: {state['exception']}")
+        if self._errors:
+            errors, self._errors[:] = list(self._errors), []
+            raise DurableError(f"an action failed in {ruleset}: {'; '.join(errors)}")
 
 
 def condition_children(cond: Condition) -> list[SomeChild]:

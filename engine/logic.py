@@ -125,12 +125,15 @@ def eval_expr(expr: Expr, env: Env) -> Any:
         param = env.parameter(expr.name)
         if isinstance(param, Unknown):
             return param
-        key = None
-        if param.index is not None:
+        day = env.as_of if expr.at is None else eval_expr(expr.at, env)
+        if isinstance(day, Unknown):
+            return day
+        key = expr.key
+        if param.index is not None and key is None:
             key = env.fact(param.index)
             if isinstance(key, Unknown):
                 return key
-        return param.lookup(env.as_of, key)
+        return param.lookup(day, key)
     if isinstance(expr, Arith):
         args = [eval_expr(a, env) for a in expr.args]
         unknown = _merge(args)
@@ -147,6 +150,8 @@ def eval_expr(expr: Expr, env: Env) -> Any:
             return _round(args[0] - args[1])
         if expr.op == "div":
             return _round(args[0] / args[1]) if args[1] else Unknown(frozenset({"division by zero"}))
+        if expr.op == "days_between":  # from the first date to the second, in days
+            return args[1].toordinal() - args[0].toordinal()
         if expr.op == "min":
             return min(args)
         return max(args)
@@ -232,14 +237,18 @@ class Describer:
     def __init__(self, catalogue: Catalogue, lang: str):
         self.catalogue = catalogue
         self.lang = lang
+        self._words: dict[str, str] = {}
 
     def phrase(self, key: str) -> str:
-        text = self.catalogue.labels.get(f"phrase.{key}")
-        return text.get(self.lang) if text else key
+        return self.label(f"phrase.{key}", key)
 
-    def label(self, path: str) -> str:
-        text = self.catalogue.labels.get(path)
-        return text.get(self.lang) if text else path
+    def label(self, path: str, default: str | None = None) -> str:
+        word = self._words.get(path)
+        if word is None:
+            text = self.catalogue.labels.get(path)
+            word = text.get(self.lang) if text else (default if default is not None else path)
+            self._words[path] = word
+        return word
 
     def value(self, value: Any) -> str:
         if isinstance(value, Unknown):
@@ -268,7 +277,30 @@ class Describer:
         return shown
 
 
-def _describe_compare(cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer) -> str:
+def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | None = None) -> str:
+    """Fill ``{param:NAME}``, ``{fact:PATH}`` and ``{value:NAME}`` placeholders."""
+    from engine.rules import PLACEHOLDER
+
+    def value(match) -> str:
+        kind, name = match.group(1), match.group(2)
+        if kind == "value":
+            if not values or name not in values:
+                return match.group(0)
+            expr = values[name]
+        else:
+            expr = ParamRef(name) if kind == "param" else FactRef(name)
+        try:
+            found = eval_expr(expr, env)
+        except KeyError:
+            return match.group(0)
+        return "?" if isinstance(found, Unknown) else d.value(found)
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def _describe_compare(
+    cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
+) -> str:
     from engine.rules import SYMBOL
 
     subject = d.label(cond.lhs.path) if isinstance(cond.lhs, FactRef) else d.phrase("value")
@@ -278,7 +310,7 @@ def _describe_compare(cond: Compare, left: Any, right: Any, verdict: bool | None
         core = f"{subject}: {d.value(left)} {SYMBOL[cond.op]} {d.expr(cond.rhs, right)}"
     mark = {True: d.phrase("met"), False: d.phrase("not_met"), None: d.phrase("unknown")}[verdict]
     if cond.text is not None:
-        return f"{cond.text.get(d.lang)} ({core}; {mark})"
+        return f"{render_text(cond.text.get(d.lang), env, d)} ({core}; {mark})"
     return f"{core} ({mark})"
 
 
@@ -298,7 +330,7 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
         reason = Reason(
             criterion=prefix + cond.id,
             met=verdict,
-            text=_describe_compare(cond, left, right, verdict, describer),
+            text=_describe_compare(cond, left, right, verdict, describer, env),
             legal_basis=cond.legal_basis,
             value=None if isinstance(left, Unknown) else left,
             threshold=None if isinstance(right, Unknown) else right,

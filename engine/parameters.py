@@ -91,7 +91,7 @@ class Parameter:
             return table[str(key)]
         return Unknown(frozenset({f"parameters.{self.name}.{key}"}))
 
-    def keys(self) -> set[str]:
+    def table_keys(self) -> set[str]:
         out: set[str] = set()
         for v in self.values:
             if isinstance(v.value, dict):

@@ -29,6 +29,7 @@ class PlanStep:
     channels: list[ChannelOut]
     after: list[str]  # the prerequisites in this plan that come first
     confidence: str
+    same_visit_as: str | None = None  # done at the same counter visit as that step
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class OneStopPlan:
 
 
 def order_steps(results: list[EligibilityResult]) -> list[EligibilityResult]:
-    """Prerequisites first (a stable topological sort), then the earliest deadline."""
+    """Prerequisites first (a stable topological sort), then the earliest deadline; a
+    service done at the same counter visit as another follows it directly."""
     by_id = {r.service: r for r in results}
     index = {r.service: i for i, r in enumerate(results)}
     placed: list[EligibilityResult] = []
@@ -60,14 +62,19 @@ def order_steps(results: list[EligibilityResult]) -> list[EligibilityResult]:
     def ready(r: EligibilityResult) -> bool:
         return all(p in done or p not in by_id for p in r.prerequisites)
 
+    def place(r: EligibilityResult) -> None:
+        placed.append(r)
+        done.add(r.service)
+        pending.remove(r)
+        for companion in [p for p in pending if p.same_visit_as == r.service]:
+            if companion in pending and ready(companion):
+                place(companion)
+
     pending = list(results)
     while pending:
         candidates = [r for r in pending if ready(r)] or pending[:1]  # a cycle: keep going
         candidates.sort(key=lambda r: (r.deadline or date.max, index[r.service]))
-        chosen = candidates[0]
-        placed.append(chosen)
-        done.add(chosen.service)
-        pending.remove(chosen)
+        place(candidates[0])
     return placed
 
 
@@ -90,6 +97,7 @@ def build_plan(
             channels=r.channels,
             after=[p for p in r.prerequisites if p in in_plan],
             confidence=r.confidence,
+            same_visit_as=r.same_visit_as if r.same_visit_as in in_plan else None,
         )
         for r in ordered
     ]
@@ -132,6 +140,8 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue) -> str:
             for c in step.channels
         )
         status = "" if step.status == "eligible" else f" <em>({p('status.unknown')})</em>"
+        if step.same_visit_as:
+            status += f" <small>↳ {p('same_visit')}</small>"
         rows.append(
             f"<tr><td>☐ {n}</td><td><strong>{escape(step.name)}</strong>{status}<br>"
             f"<small>{escape(step.agency)} — {escape(step.office)}</small></td>"

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine.yamlsafe import yaml12_booleans
+
 Residence = Literal[
     "taipei",
     "new_taipei",
@@ -265,6 +267,9 @@ _ProfileLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+yaml12_booleans(_ProfileLoader)
 
 
 def parse_profile_text(text: str, source: str) -> dict[str, Any]:

@@ -68,6 +68,7 @@ class EligibilityResult(_Out):
     ended_on: date | None = None
     successor: str | None = None
     what_would_change: list[str] = []
+    same_visit_as: str | None = None
 
 
 class Recommendation(_Out):

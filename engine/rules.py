@@ -41,7 +41,7 @@ NEGATION = {
     "not_in": "in",
 }
 SYMBOL = {"eq": "=", "neq": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "∈", "not_in": "∉"}
-ARITHMETIC = ("add", "sub", "mul", "div", "min", "max")
+ARITHMETIC = ("add", "sub", "mul", "div", "min", "max", "days_between")
 QUANTIFIERS = ("some_child", "some_newborn")
 
 
@@ -67,7 +67,13 @@ class FactRef:
 
 @dataclass(frozen=True)
 class ParamRef:
+    """A parameter's value: at ``as_of`` unless ``at`` gives another date (an amount is
+    often fixed by the birth date, not the day of the question), and under the profile's
+    index fact unless ``key`` names the table entry (the 臺灣省 limit, wherever one lives)."""
+
     name: str
+    at: Expr | None = None
+    key: str | int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,8 @@ class Note:
     id: str
     when: Condition
     text: Text
+    on: tuple[str, ...] = ("eligible", "ineligible", "unknown")  # statuses it shows on
+    values: tuple[tuple[str, Expr], ...] = ()  # named expressions the text quotes as {value:NAME}
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,22 @@ def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
         return Literal(raw)
     if isinstance(raw, list):
         return Literal(tuple(parse_literal_item(x, path + (i,)) for i, x in enumerate(raw)))
+    if isinstance(raw, dict) and "param" in raw and len(raw) > 1:
+        extra = set(raw) - {"param", "at", "key"}
+        if extra or not isinstance(raw["param"], str):
+            raise RuleSyntaxError(path, "a parameter is {param: NAME, at: date expression, key: table key}")
+        at = raw.get("at")
+        return ParamRef(
+            raw["param"],
+            at=(
+                FactRef(at)
+                if isinstance(at, str) and not _DATE.match(at)
+                else parse_expr(at, (*path, "at"), ctx)
+            )
+            if at is not None
+            else None,
+            key=raw.get("key"),
+        )
     if not isinstance(raw, dict) or (len(raw) != 1 and "date_add" not in raw):
         raise RuleSyntaxError(path, f"an expression must be a value or a one-key mapping, got {raw!r}")
     key, arg = next(iter(raw.items()))
@@ -264,7 +288,11 @@ def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
     if key == "date":
         return Literal(parse_date(arg, path + (key,)))
     if key in ARITHMETIC:
-        if not isinstance(arg, list) or len(arg) < 2 or (key in ("sub", "div") and len(arg) != 2):
+        if (
+            not isinstance(arg, list)
+            or len(arg) < 2
+            or (key in ("sub", "div", "days_between") and len(arg) != 2)
+        ):
             raise RuleSyntaxError(
                 path + (key,),
                 f"{key} takes a list of {'two' if key in ('sub', 'div') else 'two or more'} expressions",
@@ -454,6 +482,11 @@ def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
 # --- walking -----------------------------------------------------------------------
 
 
+PLACEHOLDER = re.compile(r"\{(param|fact|value):([A-Za-z0-9_.\-]+)\}")
+"""``{param:NAME}`` or ``{fact:PATH}`` inside a text: the value at as_of, so that a figure
+written in a sentence still has one source of truth."""
+
+
 def children_of(cond: Condition) -> tuple[Condition, ...]:
     if isinstance(cond, All | AnyOf):
         return cond.items
@@ -481,6 +514,8 @@ def expr_parts(expr: Expr):
         for part in (expr.base, expr.days, expr.months, expr.years):
             if part is not None:
                 yield from expr_parts(part)
+    elif isinstance(expr, ParamRef) and expr.at is not None:
+        yield from expr_parts(expr.at)
     elif isinstance(expr, Cases):
         for _, value in expr.branches:
             yield from expr_parts(value)

@@ -28,6 +28,7 @@ from engine.rules import (
     SomeChild,
     Switch,
     expr_parts,
+    walk,
 )
 
 NUMERIC = {"int", "float"}
@@ -129,7 +130,13 @@ class _Checker:
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 self.add(file, where, f"unknown parameter '{expr.name}'{hint}")
                 return None
-            if param.index is not None and self.fact_type(param.index, scope) is None:
+            if expr.at is not None and self.expr_type(expr.at, scope, file, where) not in ("date", None):
+                self.add(file, where, f"parameter '{expr.name}': 'at' must be a date")
+            if expr.key is not None and param.index is None:
+                self.add(file, where, f"parameter '{expr.name}' is not a table: it takes no key")
+            elif expr.key is not None and str(expr.key) not in param.table_keys():
+                self.add(file, where, f"parameter '{expr.name}' has no entry '{expr.key}'")
+            if param.index is not None and expr.key is None and self.fact_type(param.index, scope) is None:
                 self.add(
                     file,
                     where,
@@ -137,11 +144,16 @@ class _Checker:
                 )
             return "float"
         if isinstance(expr, Arith):
+            wanted = {"date"} if expr.op == "days_between" else NUMERIC
             for arg in expr.args:
                 kind = self.expr_type(arg, scope, file, where)
-                if kind is not None and kind not in NUMERIC:
-                    self.add(file, where, f"{expr.op} takes numbers, got a {kind}")
-            return "float"
+                if kind is not None and kind not in wanted:
+                    self.add(
+                        file,
+                        where,
+                        f"{expr.op} takes {'dates' if expr.op == 'days_between' else 'numbers'}, got a {kind}",
+                    )
+            return "int" if expr.op == "days_between" else "float"
         if isinstance(expr, DateAdd):
             if self.expr_type(expr.base, scope, file, where) not in ("date", None):
                 self.add(file, where, "date_add needs a date")
@@ -240,6 +252,8 @@ class _Checker:
         if rule.service not in self.cat.services:
             self.add(rule.file, ("service",), f"unknown service '{rule.service}' (not in catalog.yaml)")
             return
+        if rule.same_visit_as is not None and rule.same_visit_as not in self.cat.services:
+            self.add(rule.file, ("same_visit_as",), f"unknown service '{rule.same_visit_as}'")
         self.condition(rule.eligibility, "profile", rule.file)
         for money in (rule.amount, rule.fee):
             if money is not None:
@@ -250,6 +264,24 @@ class _Checker:
                     self.expr_type(part, "profile", rule.file, ("deadline",))
         for note in rule.notes:
             self.condition(note.when, "profile", rule.file, ("notes",))
+            for _, expr in note.values:
+                self.expr_type(expr, "profile", rule.file, ("notes",))
+            self.placeholders(note.text, rule.file, ("notes",), {name for name, _ in note.values})
+        for node in walk(rule.eligibility):
+            if isinstance(node, Compare) and node.text is not None:
+                self.placeholders(node.text, rule.file, node.where)
+
+    def placeholders(self, text, file: str, where: tuple, values: set[str] | None = None) -> None:
+        from engine.rules import PLACEHOLDER
+
+        for raw in (text.en, text.zh):
+            for kind, name in PLACEHOLDER.findall(raw):
+                if kind == "param" and name not in self.cat.parameters:
+                    self.add(file, where, f"unknown parameter '{name}' in a text placeholder")
+                if kind == "fact" and name not in self.types["profile"]:
+                    self.add(file, where, f"unknown fact '{name}' in a text placeholder")
+                if kind == "value" and name not in (values or set()):
+                    self.add(file, where, f"'{{value:{name}}}' names no entry of the note's values")
 
     def catalogue(self) -> None:
         cat = self.cat
@@ -279,6 +311,8 @@ class _Checker:
                 for i, other in enumerate(ids):
                     if other not in cat.services:
                         self.add(file, base + (key, i), f"{sid}: unknown service '{other}' in {key}")
+            if service.same_visit_as is not None and service.same_visit_as not in cat.services:
+                self.add(file, (*base, "same_visit_as"), f"{sid}: unknown service '{service.same_visit_as}'")
             if service.ended is not None:
                 if service.ended.successor not in cat.services:
                     self.add(file, base + ("ended",), f"{sid}: unknown successor '{service.ended.successor}'")

@@ -52,3 +52,24 @@ def test_questions_only_ask_what_can_change_a_result(engine, catalogue):
         assert not q.fact.startswith(("parameters.", "rules."))
     counts = [len(q.services) for q in questions]
     assert counts == sorted(counts, reverse=True)
+
+
+def test_the_local_grant_sits_with_the_birth_registration_where_the_city_takes_it_there(engine, catalogue):
+    data = dict(NEWBORN, person={**NEWBORN["person"], "residence_registered_since": "2020-01-01"})
+    plan = build_plan(engine.recommend(validate_profile(data), event="birth"), catalogue)
+    order = [s.service for s in plan.steps]
+    start = order.index("birth-registration")
+    same_visit = {s.service for s in plan.steps if s.same_visit_as == "birth-registration"}
+    assert {"newborn-health-insurance", "local-birth-grant"} <= same_visit
+    assert set(order[start + 1 : start + 1 + len(same_visit)]) == same_visit
+    grant = next(s for s in plan.steps if s.service == "local-birth-grant")
+    assert grant.deadline is not None  # its own deadline (Taichung: 6 months)
+
+
+def test_kinmen_takes_its_grant_at_the_township_office_not_with_the_registration(engine, catalogue):
+    data = dict(
+        NEWBORN, residence="kinmen", person={**NEWBORN["person"], "residence_registered_since": "2020-01-01"}
+    )
+    rec = engine.recommend(validate_profile(data), event="birth")
+    grant = next(r for r in rec.results if r.service == "local-birth-grant")
+    assert grant.same_visit_as is None
