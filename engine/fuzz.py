@@ -25,10 +25,16 @@ must be seen both met and unmet across the generated profiles and the written ca
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import os
+import pickle
 import random
 import re
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -226,6 +232,25 @@ def kleene_statuses(engine: Engine, profile: Profile) -> dict[str, str]:
 
 def durable_statuses(engine: Engine, profile: Profile) -> dict[str, str]:
     return engine.statuses(profile, profile.as_of or date.today())
+
+
+def check_statuses(engine: Engine, data: dict[str, Any]) -> tuple[list[Failure], dict[str, str] | None]:
+    """The cheap tier: the profile validates, Engine.statuses answers (no-crash) and agrees
+    with the Kleene evaluator run alone (engines-agree). Returns durable-rules' statuses."""
+    try:
+        profile = _profile(data)
+    except ProfileError as exc:
+        case = _case(f"fuzz valid-accepted: {exc}"[:200], data, {})
+        return [
+            Failure("valid-accepted", f"a valid profile was rejected: {exc}", "valid-accepted", (case,))
+        ], None
+    try:
+        durable = durable_statuses(engine, profile)
+    except Exception as exc:  # the property: nothing may escape
+        message = f"Engine.statuses raised {type(exc).__name__}: {exc}"
+        case = _case(f"fuzz no-crash: {message}"[:200], data, {})
+        return [Failure("no-crash", message, f"no-crash:{type(exc).__name__}", (case,))], None
+    return check_agreement(engine, data, durable), durable
 
 
 def check_agreement(
@@ -987,6 +1012,7 @@ class FuzzReport:
     coverage: list[ServiceCoverage]
     counterexamples: list[Counterexample]
     notes: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run ended early (the rule engine crashed the process)
 
     @property
     def properties_held(self) -> bool:
@@ -994,7 +1020,7 @@ class FuzzReport:
 
     @property
     def coverage_complete(self) -> bool:
-        return all(c.complete for c in self.coverage)
+        return self.stopped is None and all(c.complete for c in self.coverage)
 
     @property
     def ok(self) -> bool:
@@ -1016,6 +1042,8 @@ class FuzzReport:
             lines.append(
                 f"{p.name:<26}{p.examples:>10}{p.failures:>10}{p.seconds:>9.1f}  {p.note}{mark}{known}"
             )
+        if self.stopped:
+            lines += ["", f"STOPPED: {self.stopped}"]
         total = sum(len(c.criteria) for c in self.coverage)
         both = sum(len(c.covered) for c in self.coverage)
         lines += [
@@ -1041,7 +1069,10 @@ class FuzzReport:
             for ce in self.counterexamples:
                 lines += ["", ce.yaml.rstrip()]
         lines += ["", "all properties held" if self.properties_held else "PROPERTIES FAILED"]
-        lines += ["coverage complete" if self.coverage_complete else "COVERAGE HAS GAPS"]
+        if self.stopped:
+            lines += ["coverage not measured: the run stopped"]
+        else:
+            lines += ["coverage complete" if self.coverage_complete else "COVERAGE HAS GAPS"]
         return "\n".join(lines)
 
 
@@ -1087,37 +1118,58 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
+def example_data(model: RuleModel, seed: int, k: int) -> tuple[dict[str, Any], RandomSource]:
+    """Example ``k`` of seed ``seed``, and the source to draw its checks' plans from."""
+    src = RandomSource(random.Random(f"{seed}:{k}"))
+    kind = src.rng.choices(KINDS, KIND_WEIGHTS)[0]
+    if kind == "edge":
+        data = draw_with_retry(src, lambda s: gen_edge(s, model))
+    else:
+        keep = 1.0 if kind == "complete" else src.choice((0.1, 0.3, 0.5, 0.7, 0.9))
+        data = draw_with_retry(src, lambda s: gen_profile(s, model, keep))
+    return data, src
+
+
+def default_full_every(n: int) -> int:
+    """How often the recommend-based checks run: every profile up to 2,000, then every
+    4th, then every 10th from 20,000 (a full recommend costs ~8–13 ms on 46 services)."""
+    return 1 if n <= 2000 else 4 if n <= 20000 else 10
+
+
 def run_fuzz(
     engine: Engine,
     n: int,
     seed: int = 0,
     progress: Progress | None = None,
     *,
-    metamorphic_every: int = 4,
-    invalid_every: int = 1,
+    full_every: int | None = None,
     text_route_every: int = 10,
     batch_chunk: int = 1000,
     cases_dir: Path | None = None,
     keep_counterexamples: int = 2,
+    trace: Callable[[int], None] | None = None,
 ) -> FuzzReport:
     """Generate ``n`` valid profiles (partial, edge, complete) from ``seed``, check every
     property, and report what held, the rule coverage and shrunk counterexamples.
 
-    The budget, chosen because a full ``recommend`` is the dominant cost (~1–2.5 ms):
+    Two tiers, because a full ``recommend`` is the dominant cost (measured on 46 services:
+    recommend ~8–13 ms, Engine.statuses ~3 ms, the Kleene evaluator alone ~1 ms,
+    generating a profile ~0.2 ms, an invalid dict ~0.15 ms):
 
-    - every profile: ``recommend`` (no-crash, result shape, coverage, and the durable-rules /
-      Kleene agreement that ``Engine.evaluate`` checks for every service), and the batch
-      evaluator, in chunks;
-    - every ``metamorphic_every``-th profile: order independence (one more recommend),
-      learning a fact, the three monotonicity families, and ``Engine.statuses`` (its own
-      fact environment) against the Kleene evaluator run alone;
-    - one invalid dict per ``invalid_every`` profiles (~0.1 ms each); every
-      ``text_route_every``-th also as JSON text through the CLI's parser (~4 ms: PyYAML).
+    - every profile: validation, ``Engine.statuses`` (durable-rules, where the crashes
+      were found) against the Kleene evaluator, the batch evaluator (in chunks), and one
+      invalid dict;
+    - every ``full_every``-th profile (:func:`default_full_every`): ``recommend`` (no crash,
+      result shape, rule coverage, and Engine.evaluate's own durable/Kleene check), order
+      independence, learning a fact, the monotonicity families, and the invalid dict also
+      as JSON text through the CLI's parser on every ``text_route_every``-th of those.
 
     Example ``k`` of seed ``S`` is drawn from ``random.Random(f"{S}:{k}")``, so any one can
-    be regenerated alone.
+    be regenerated alone (:func:`example_data`); ``trace(k)`` is called as each starts, so
+    that a parent process can say which one a crash of the C rule engine interrupted.
     """
     start = time.perf_counter()
+    every = full_every or default_full_every(n)
     model = rule_model(engine.catalogue)
     results = {name: PropertyResult(name, text) for name, text in PROPERTIES.items()}
     rec = _Recorder(results, keep_counterexamples)
@@ -1145,77 +1197,70 @@ def run_fuzz(
         batch_rows.clear()
 
     for k in range(n):
+        if trace is not None:
+            trace(k)
         if progress is not None and k and k % max(1, n // 100) == 0:
             progress(k, n, "profiles")
-        src = RandomSource(random.Random(f"{seed}:{k}"))
-        kind = src.rng.choices(KINDS, KIND_WEIGHTS)[0]
-        if kind == "edge":
-            data = draw_with_retry(src, lambda s: gen_edge(s, model))
-        else:
-            keep = 1.0 if kind == "complete" else src.choice((0.1, 0.3, 0.5, 0.7, 0.9))
-            data = draw_with_retry(src, lambda s, keep=keep: gen_profile(s, model, keep))
+        data, src = example_data(model, seed, k)
+        full = k % every == 0
 
-        if invalid_every and k % invalid_every == 0:
-            inv = gen_invalid(src, model)
-            text = bool(text_route_every) and (k // invalid_every) % text_route_every == 0
-            failures, took = _timed(lambda inv=inv, text=text: check_invalid(inv, text))
-            rec.ran("invalid-rejected", took)
-            rec.failed(
-                failures,
-                inv.data,
-                lambda d, inv=inv: check_invalid(InvalidProfile(d, inv.path, inv.kind)),
-            )
-        (failures, recommendation), took = _timed(lambda data=data: check_recommend(engine, data))
-        for prop in ("valid-accepted", "no-crash", "result-shape"):
-            rec.ran(prop, took / 3)
-        rec.failed(failures, data, lambda d: check_recommend(engine, d)[0])
-        if recommendation is not None or any(f.property == "engines-agree" for f in failures):
-            rec.ran("engines-agree")  # Engine.evaluate compared durable-rules and Kleene
-        if recommendation is None:
+        inv = gen_invalid(src, model)
+        text = full and (k // every) % text_route_every == 0
+        failures, took = _timed(lambda inv=inv, text=text: check_invalid(inv, text))
+        rec.ran("invalid-rejected", took)
+        rec.failed(
+            failures, inv.data, lambda d, inv=inv: check_invalid(InvalidProfile(d, inv.path, inv.kind))
+        )
+
+        # -- every profile: validation, durable-rules against Kleene, the batch evaluator
+        (failures, statuses), took = _timed(lambda data=data: check_statuses(engine, data))
+        rec.ran("valid-accepted", took)
+        rec.failed(failures, data, lambda d: check_statuses(engine, d)[0])
+        if statuses is None:
             continue
-        tracker.add_recommendation(recommendation)
-        # Engine.evaluate has checked durable-rules against Kleene: these are both.
-        statuses = {r.service: r.status for r in recommendation.results}
+        rec.ran("engines-agree")
         batch_rows.append((data, statuses))
         if len(batch_rows) >= batch_chunk:
             flush_batch()
+        if not full:
+            continue
 
-        if k % metamorphic_every == 0:
-            failures, took = _timed(lambda data=data: check_agreement(engine, data))
-            results["engines-agree"].seconds += took
-            rec.failed(failures, data, lambda d: check_agreement(engine, d))
+        # -- every `every`-th profile: the full answer and the metamorphic properties
+        (failures, recommendation), took = _timed(lambda data=data: check_recommend(engine, data))
+        rec.ran("no-crash", took / 2)
+        rec.ran("result-shape", took / 2)
+        rec.failed(failures, data, lambda d: check_recommend(engine, d)[0])
+        if recommendation is None:
+            continue
+        tracker.add_recommendation(recommendation)
 
-            order_seed = src.integer(0, 2**31)
+        order_seed = src.integer(0, 2**31)
+        failures, took = _timed(
+            lambda data=data, s=order_seed, r=recommendation: check_order(engine, data, s, r)
+        )
+        rec.ran("order-independent", took)
+        rec.failed(failures, data, lambda d, s=order_seed: check_order(engine, d, s))
+
+        fill = plan_learning(src, model, data, statuses)
+        if fill is not None:
             failures, took = _timed(
-                lambda data=data, s=order_seed, r=recommendation: check_order(engine, data, s, r)
+                lambda data=data, fill=fill, statuses=statuses: check_learning(engine, data, fill, statuses)
             )
-            rec.ran("order-independent", took)
-            rec.failed(failures, data, lambda d, s=order_seed: check_order(engine, d, s))
+            rec.ran("learning-never-unknowns", took / 2)
+            rec.ran("learning-keeps-verdict", took / 2)
+            rec.failed(failures, data, lambda d, fill=fill: check_learning(engine, d, fill))
 
-            fill = plan_learning(src, model, data, statuses)
-            if fill is not None:
-                failures, took = _timed(
-                    lambda data=data, fill=fill, statuses=statuses: check_learning(
-                        engine, data, fill, statuses
-                    )
-                )
-                rec.ran("learning-never-unknowns", took / 2)
-                rec.ran("learning-keeps-verdict", took / 2)
-                rec.failed(failures, data, lambda d, fill=fill: check_learning(engine, d, fill))
-
-            for prop in dict.fromkeys(f.property for f in families):
-                # One fact of each family per profile (income, or assets, or real estate…).
-                fams = [f for f in families if f.property == prop and f.services]
-                if not fams:
-                    continue
-                fam = src.choice(fams)
-                nudge = plan_nudge(src, model, fam, data)
-                if nudge is None:
-                    continue
-                failures, took = _timed(lambda data=data, nudge=nudge: check_nudge(engine, data, nudge))
-                rec.ran(fam.property, took)
-                rec.failed(failures, data, lambda d, nudge=nudge: check_nudge(engine, d, nudge))
-
+        for prop in dict.fromkeys(f.property for f in families):
+            # One fact of each family per profile (income, or assets, or real estate…).
+            fams = [f for f in families if f.property == prop and f.services]
+            if not fams:
+                continue
+            nudge = plan_nudge(src, model, src.choice(fams), data)
+            if nudge is None:
+                continue
+            failures, took = _timed(lambda data=data, nudge=nudge: check_nudge(engine, data, nudge))
+            rec.ran(prop, took)
+            rec.failed(failures, data, lambda d, nudge=nudge: check_nudge(engine, d, nudge))
     flush_batch()
     if batch_error:
         results["batch-agrees"].skipped = batch_error
@@ -1223,22 +1268,24 @@ def run_fuzz(
     written = add_written_cases(engine, tracker, cases_dir)
 
     # Scope notes: what each property covered, so that a reader knows how strong "held" is.
-    every = f"every {metamorphic_every}th profile" if metamorphic_every > 1 else "every profile"
-    results["order-independent"].note = every
-    results["learning-never-unknowns"].note = f"{every}, one unknown fact learnt"
+    tier = f"every {every}th profile" if every > 1 else "every profile"
+    results["valid-accepted"].note = "every profile"
+    results[
+        "engines-agree"
+    ].note = f"every profile (Engine.statuses vs Kleene); Engine.evaluate's own check on {tier}"
+    results["batch-agrees"].note = "every profile"
+    results[
+        "invalid-rejected"
+    ].note = f"one per profile; as JSON text too on every {every * text_route_every}th"
+    for prop in ("no-crash", "result-shape", "order-independent"):
+        results[prop].note = f"{tier} (Engine.recommend)"
+    results["no-crash"].note += "; Engine.statuses on every profile"
+    results["learning-never-unknowns"].note = f"{tier}, one unknown fact learnt"
     results["learning-keeps-verdict"].note = results["learning-never-unknowns"].note
-    results["invalid-rejected"].note = (
-        f"one per {invalid_every} profile(s); JSON text route on every {text_route_every}th"
-        if invalid_every
-        else "not run"
-    )
-    for prop in ("valid-accepted", "no-crash", "result-shape", "batch-agrees"):
-        results[prop].note = "every profile"
-    results["engines-agree"].note = f"every profile (Engine.evaluate); Engine.statuses alone on {every}"
     for prop in ("monotone-means", "monotone-insurance", "child-age-limit"):
         fams = [f for f in families if f.property == prop]
         checked = sorted({s for f in fams for s in f.services})
-        results[prop].note = f"{every}; {len(checked)} services: {', '.join(checked) or '-'}"
+        results[prop].note = f"{tier}; {len(checked)} services: {', '.join(checked) or '-'}"
         for f in fams:
             for sid, why in sorted(f.excluded.items()):
                 notes.append(
@@ -1289,11 +1336,232 @@ def _shrunk(
     return Counterexample(failure.property, final.message, small, data, list(final.cases))
 
 
+# --- crash isolation ---------------------------------------------------------------------------
+#
+# durable-rules is C. Measured on this catalogue: some profiles make it segfault or abort
+# ("free(): invalid pointer"), which no `except` can catch and which would take pytest, the
+# CLI or a Streamlit server down with it. The isolated runner puts the engine in a child
+# process, learns from its "@k" trace lines which example was running, and shrinks that
+# profile with a crash oracle: a child that answers one profile per line and is restarted
+# whenever a profile kills it.
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _died(returncode: int | None) -> bool:
+    """Killed by a signal (negative on POSIX; 128+n through a shell)."""
+    return returncode is not None and (returncode < 0 or returncode >= 128)
+
+
+class CrashOracle:
+    """Does this profile kill the rule engine's process? Asked of a long-lived child,
+    restarted after each death; a death counts only when it repeats in a fresh child, so
+    that heap damage left by an earlier profile is not blamed on this one."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.proc: subprocess.Popen[str] | None = None
+        self.asked = 0
+
+    def _start(self) -> subprocess.Popen[str]:
+        self.close()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.fuzz_child", "oracle", str(self.root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=_child_env(),
+        )
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the crash oracle did not start ({self.root})")
+        self.proc = proc
+        return proc
+
+    def _ask(self, data: dict[str, Any]) -> str:
+        """``died``, or the child's answer: ``ok``, ``invalid``, ``error: TYPE``."""
+        proc = self.proc if self.proc is not None and self.proc.poll() is None else self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        self.asked += 1
+        try:
+            proc.stdin.write(json.dumps(data, ensure_ascii=False) + "\n")
+            proc.stdin.flush()
+            answer = proc.stdout.readline().strip()
+        except BrokenPipeError:
+            answer = ""
+        if answer:
+            return answer
+        self.close()
+        return "died"
+
+    def fails(self, data: dict[str, Any], engine_errors: bool = False) -> bool:
+        """The profile kills the process (or, with ``engine_errors``, makes durable-rules
+        refuse it: the same heap damage caught one step earlier), in a fresh child too."""
+
+        def bad(answer: str) -> bool:
+            return answer == "died" or (engine_errors and answer.startswith("error: DurableError"))
+
+        if not bad(self._ask(data)):
+            return False
+        self.close()
+        return bad(self._ask(data))  # again, first thing in a fresh process
+
+    def crashes(self, data: dict[str, Any]) -> bool:
+        return self.fails(data)
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            with contextlib.suppress(Exception):
+                if pipe is not None:
+                    pipe.close()
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=10)
+
+
+def run_fuzz_isolated(
+    root: Path | str,
+    n: int,
+    seed: int = 0,
+    progress: Progress | None = None,
+    shrink_budget: int = 60,
+) -> FuzzReport:
+    """:func:`run_fuzz` on the catalogue under ``root``, in a child process.
+
+    What the CLI and the staff page call: a crash of the C rule engine becomes a shrunk
+    no-crash counterexample in the report instead of the end of the caller's process.
+    """
+    root = Path(root)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "report.pickle"
+        with subprocess.Popen(
+            [sys.executable, "-m", "engine.fuzz_child", "run", str(root), str(n), str(seed), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_child_env(),
+        ) as proc:
+            last = -1
+            step = max(1, n // 100)
+            assert proc.stdout is not None and proc.stderr is not None
+            for line in proc.stdout:
+                if line.startswith("@"):
+                    last = int(line[1:])
+                    if progress is not None and last and last % step == 0:
+                        progress(last, n, "profiles")
+            stderr = proc.stderr.read()
+            proc.wait()
+        if proc.returncode == 0 and out.exists():
+            with out.open("rb") as fh:
+                report: FuzzReport = pickle.load(fh)  # our own child's report, written just now
+            _reshrink_engine_errors(root, report, progress, shrink_budget)
+            return report
+    if not _died(proc.returncode):
+        tail = stderr.strip().splitlines()[-1:] or ["no message"]
+        raise RuntimeError(f"the fuzz child failed (exit {proc.returncode}): {tail[0]}")
+    return _crash_report(root, n, seed, last, proc.returncode, stderr, progress, shrink_budget)
+
+
+def _reshrink_engine_errors(root: Path, report: FuzzReport, progress: Progress | None, budget: int) -> None:
+    """A DurableError is heap damage caught before it kills: which profile did it depends on
+    what ran before, so shrinking in the fuzz process is unreliable. Shrink it again, one
+    fresh process per verdict."""
+    todo = [ce for ce in report.counterexamples if ce.property == "no-crash" and "DurableError" in ce.message]
+    if not todo:
+        return
+    oracle = CrashOracle(root)
+    try:
+        for ce in todo:
+            if not oracle.fails(ce.original, engine_errors=True):
+                report.notes.append(f"{ce.message}: does not recur alone in a fresh process")
+                continue
+            if progress is not None:
+                progress(0, 0, "shrinking a profile that broke the rule engine, in fresh processes")
+            ce.profile = shrink(ce.original, lambda d: oracle.fails(d, engine_errors=True), budget=budget)
+            if ce.profile == ce.original:
+                # Measured: the damage depends on which operands the engine's fact holds, so
+                # removing any one field can hide it. The profile is shown whole.
+                ce.message += " (crashes alone in a fresh process; no smaller profile does)"
+            else:
+                ce.message += " (shrunk in fresh processes, where it crashes or is refused alike)"
+            ce.cases = [_case(f"fuzz no-crash: {ce.message}"[:200], ce.profile, {})]
+    finally:
+        oracle.close()
+
+
+def _crash_report(
+    root: Path,
+    n: int,
+    seed: int,
+    last: int,
+    returncode: int,
+    stderr: str,
+    progress: Progress | None,
+    budget: int,
+) -> FuzzReport:
+    from engine.loader import load_catalogue
+
+    catalogue = load_catalogue(root)
+    model = rule_model(catalogue)
+    oracle = CrashOracle(root)
+    counterexamples = []
+    found: tuple[int, dict[str, Any]] | None = None
+    try:
+        # Heap damage can surface a little after the profile that did it: look back.
+        for k in range(last, max(-1, last - 5), -1):
+            data, _ = example_data(model, seed, k)
+            if oracle.crashes(data):
+                found = (k, data)
+                break
+        if found is not None:
+            if progress is not None:
+                progress(0, 0, "shrinking the profile that crashed the rule engine")
+            k, data = found
+            small = shrink(data, oracle.crashes, budget=budget)
+            signal = f"signal {-returncode}" if returncode < 0 else f"exit {returncode}"
+            message = f"the rule engine crashed the process ({signal}) on example {k} of seed {seed}"
+            case = _case(f"fuzz no-crash: {message}", small, {})
+            counterexamples.append(Counterexample("no-crash", message, small, data, [case]))
+    finally:
+        oracle.close()
+    results = {name: PropertyResult(name, text) for name, text in PROPERTIES.items()}
+    for prop in results.values():
+        prop.skipped = None if prop.name == "no-crash" else "the run stopped"
+    results["no-crash"].examples = last + 1
+    results["no-crash"].failures = 1
+    results["no-crash"].note = "crashed the process: see the counterexample"
+    notes = [f"the child's last words: {ln.strip()}" for ln in stderr.splitlines() if "File" in ln][:3]
+    if found is None:
+        notes.append(f"no single example of {max(0, last - 4)}..{last} crashes alone: heap damage builds up")
+    return FuzzReport(
+        n=n,
+        seed=seed,
+        rules_version=catalogue.version,
+        services=len(catalogue.services),
+        written_cases=0,
+        seconds=0.0,
+        properties=list(results.values()),
+        coverage=[],
+        counterexamples=counterexamples,
+        notes=notes,
+        stopped=f"the rule engine crashed the process at example {last} of {n}",
+    )
+
+
 __all__ = [
     "PROPERTIES",
     "BatchUnavailable",
     "Counterexample",
     "CoverageTracker",
+    "CrashOracle",
     "Failure",
     "FuzzReport",
     "PropertyResult",
@@ -1304,9 +1572,13 @@ __all__ = [
     "check_nudge",
     "check_order",
     "check_recommend",
+    "check_statuses",
+    "default_full_every",
+    "example_data",
     "monotone_families",
     "plan_learning",
     "plan_nudge",
     "run_fuzz",
+    "run_fuzz_isolated",
     "shrink",
 ]

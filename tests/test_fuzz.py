@@ -86,9 +86,10 @@ def valid(data: dict[str, Any]) -> Profile:
     try:
         return validate_profile(data)
     except ProfileError as exc:
-        failure = Failure("valid-accepted", str(exc), "valid-accepted")
-        assume(unexplained([failure]) == [])
-        raise
+        if unexplained([Failure("valid-accepted", str(exc), "valid-accepted")]):
+            raise
+        assume(False)
+        raise AssertionError("unreachable") from None
 
 
 # --- the generators -------------------------------------------------------------------------
@@ -149,9 +150,23 @@ def test_edge_profiles_put_every_resolvable_criterion_on_both_sides(engine):
                     continue
                 env = env.in_child(0)
             verdicts.add(evaluate(crit.compare, env).value)
-        if not {True, False} <= verdicts:
+        if not {True, False} <= verdicts and _both_sides_valid(model, crit):
             one_sided.append(f"{crit.service}/{crit.id}: {verdicts}")
-    assert not one_sided, "\n".join(one_sided)
+    assert not one_sided, "\n".join(sorted(set(one_sided)))
+
+
+def _both_sides_valid(model, crit) -> bool:
+    """False when the field's own bounds leave one side empty (child.order >= 1 is never
+    unmet): the rule's problem, which the coverage test reports, not the generator's."""
+    from engine.logic import compare
+    from engine.rules import Literal
+
+    spec = model.shape.spec(crit.fact or "")
+    if spec is None or spec.lo is None or spec.hi is None or not isinstance(crit.other, Literal):
+        return True
+    if crit.op not in ("lt", "lte", "gt", "gte"):
+        return True
+    return compare(crit.op, spec.lo, crit.other.value) != compare(crit.op, spec.hi, crit.other.value)
 
 
 @FUZZ
@@ -244,14 +259,14 @@ def test_the_batch_evaluator_agrees_when_there_is_one(engine):
 
 @pytest.fixture(scope="module")
 def report(engine):
-    return run_fuzz(engine, 1500, seed=0)
+    return run_fuzz(engine, 400, seed=0)  # the full tier on every profile (n <= 2000)
 
 
 def test_every_property_holds_on_the_generated_profiles(report):
     assert report.properties_held, report.render()
     assert {p.name for p in report.properties} == set(PROPERTIES)
     ran = {p.name: p.examples for p in report.properties if not p.skipped}
-    assert ran["no-crash"] == 1500 and ran["invalid-rejected"] > 0 and ran["order-independent"] > 0
+    assert ran["valid-accepted"] == 400 and ran["invalid-rejected"] == 400 and ran["order-independent"] > 0
 
 
 def test_every_criterion_is_seen_met_and_unmet_or_exempt(report):
@@ -376,6 +391,36 @@ def _copy_catalogue(tmp_path: Path) -> Path:
     return root
 
 
+SMALL = ("low-income-household", "birth-registration")
+
+
+def _small_catalogue(tmp_path: Path, keep: tuple[str, ...] = SMALL) -> Path:
+    """A catalogue of a few services, for fast runs of the whole command."""
+    root = tmp_path / "small"
+    root.mkdir()
+    cat = yaml.safe_load((ROOT / "catalog.yaml").read_text(encoding="utf-8"))
+    cat["services"] = {k: v for k, v in cat["services"].items() if k in keep}
+    for service in cat["services"].values():
+        service["prerequisites"] = [p for p in service.get("prerequisites", []) if p in keep]
+        service["exclusions"] = [
+            e for e in service.get("exclusions", []) if (e if isinstance(e, str) else e["service"]) in keep
+        ]
+        if service.get("same_visit_as") not in (None, *keep):
+            del service["same_visit_as"]
+    text = yaml.safe_dump(cat, allow_unicode=True, sort_keys=False)
+    (root / "catalog.yaml").write_text(text, encoding="utf-8")
+    shutil.copytree(ROOT / "rules" / "parameters", root / "rules" / "parameters")
+    shutil.copy(ROOT / "rules" / "vocabulary.yaml", root / "rules" / "vocabulary.yaml")
+    for path in (ROOT / "rules").rglob("*.yaml"):
+        if "parameters" in path.parts or path.name == "vocabulary.yaml":
+            continue
+        if (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("service") in keep:
+            target = root / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    return root
+
+
 def _add_one_sided_criterion(root: Path, exempt: bool) -> None:
     """A criterion met whenever it is decided: no profile can show it unmet."""
     rule = root / "rules" / "welfare" / "low-income-household.yaml"
@@ -390,7 +435,7 @@ def _add_one_sided_criterion(root: Path, exempt: bool) -> None:
 
 
 def test_fuzz_exits_1_with_a_coverage_gap_and_names_it(tmp_path, capsys):
-    root = _copy_catalogue(tmp_path)
+    root = _small_catalogue(tmp_path)
     _add_one_sided_criterion(root, exempt=False)
     assert main(["--rules", str(root), "fuzz", "--n", "300", "--seed", "1"]) == 1
     out = capsys.readouterr().out
@@ -398,7 +443,7 @@ def test_fuzz_exits_1_with_a_coverage_gap_and_names_it(tmp_path, capsys):
 
 
 def test_fuzz_exits_0_when_the_gap_is_exempt_with_a_reason(tmp_path, capsys):
-    root = _copy_catalogue(tmp_path)
+    root = _small_catalogue(tmp_path)
     _add_one_sided_criterion(root, exempt=True)
     assert main(["--rules", str(root), "fuzz", "--n", "300", "--seed", "1"]) == 0
     out = capsys.readouterr().out
@@ -426,20 +471,52 @@ def test_a_number_is_not_a_date():
         validate_profile({"person": {"birth_date": 0}})
 
 
-@pytest.mark.xfail(
-    strict=True, reason="durable-rules 2.0.28 crashes on a $m reference whose left field is absent"
-)
-def test_a_one_service_catalogue_survives_an_empty_profile():
-    """Run in a child process: the crash is a segfault or abort of the whole interpreter."""
+def test_the_compiled_rules_hold_no_durable_reference_tests(engine):
+    """durable-rules 2.0.28 reads memory it must not when a `{"$op": {a: {"$m": b}}}` test
+    meets a fact without `a` (segfault, "free(): invalid pointer", or error 303 on a later
+    fact), whatever `$ex` guards stand beside it (the next test shows it without our code).
+    The fuzzing hit it on ordinary profiles. The fix belongs in engine/durable_backend.py,
+    Compiler._compare: compile a comparison of two expressions as one operand, their
+    difference, against the literal 0 (tried: no crash in 3,000 fuzzed profiles, and
+    Engine.evaluate's durable/Kleene agreement check held)."""
+    import json
+
+    text = json.dumps(engine.plan.definitions, default=str)
+    assert '"$m"' not in text, "durable-rules would compare two fields of one fact ($m): see the docstring"
+
+
+@pytest.mark.xfail(strict=True, reason="durable-rules 2.0.28 crashes on a $m test whose left field is absent")
+def test_durable_rules_survives_a_reference_to_an_absent_field():
+    """The library bug alone, without this project's code (in a child: it segfaults)."""
     script = textwrap.dedent(
-        f"""
-        import dataclasses
-        from engine import Engine, load_catalogue, validate_profile
-        cat = load_catalogue({str(ROOT)!r})
-        cat = dataclasses.replace(cat, services={{"low-income-household": cat.services["low-income-household"]}})
-        profile = validate_profile({{"as_of": "2026-03-01"}})
-        print(Engine(cat).statuses(profile, profile.as_of))
+        """
+        import contextlib
+        from durable import engine as de
+        from durable.engine import MessageNotHandledException
+        class QuietHost(de.Host):
+            def _run(self):
+                pass
+        host = QuietHost()
+        rule = {"all": [{"m": {"$and": [{"kind": "p"}, {"$gt": {"a": {"$m": "b"}}}]}}], "run": lambda c: None}
+        host.set_rulesets({"rs": {"r": rule}})
+        for i in range(50):
+            with contextlib.suppress(MessageNotHandledException):
+                host.assert_fact("rs", {"kind": "p", "b": 1, "sid": str(i)})
+            host.delete_state("rs", str(i))
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-300:]
+
+
+def test_a_crash_of_the_rule_engine_is_reported_not_fatal(tmp_path, monkeypatch):
+    """The isolated runner turns a dying child into a shrunk no-crash counterexample."""
+    from engine import fuzz
+
+    root = _small_catalogue(tmp_path)
+    monkeypatch.setattr(fuzz.CrashOracle, "fails", lambda self, data, engine_errors=False: "person" in data)
+    report = fuzz._crash_report(root, 50, 3, 7, -11, "", None, 20)
+    assert report.stopped and not report.ok
+    (ce,) = report.counterexamples
+    assert ce.property == "no-crash" and "signal 11" in ce.message
+    assert set(ce.profile) == {"as_of", "person"} and ce.cases[0]["input"] == ce.profile
