@@ -154,15 +154,17 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
     root = catalogue_root(args.rules)
     load_catalogue(root)  # bad rules: the usual one-line error and exit 2, before the run
-    progress = None
-    if sys.stderr.isatty():
+    tty = sys.stderr.isatty()
 
-        def progress(done: int, total: int, stage: str) -> None:
-            text = f"{done}/{total} {stage}" if total else stage
+    def progress(done: int, total: int, stage: str) -> None:
+        text = f"{done}/{total} {stage}" if total else stage
+        if tty:
             print(f"\r{text:<70}", end="", file=sys.stderr, flush=True)
+        elif not total or done % max(1, total // 10) == 0:  # a log: one line per tenth
+            print(f"fuzz: {text}", file=sys.stderr, flush=True)
 
     report = run_fuzz_isolated(root, args.n, args.seed, progress)
-    if progress is not None:
+    if tty:
         print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
     print(report.render())
     return 0 if report.ok else 1

@@ -26,7 +26,6 @@ from engine import Engine, load_catalogue, validate_profile
 from engine.cli import main
 from engine.facts import CHILD_DERIVED, PROFILE_DERIVED
 from engine.fuzz import (
-    KNOWN_ISSUES,
     PROPERTIES,
     Failure,
     Fill,
@@ -42,6 +41,7 @@ from engine.fuzz import (
     plan_nudge,
     run_fuzz,
     shrink,
+    unexplained,
     unknown_slots,
 )
 from engine.logic import evaluate
@@ -69,11 +69,6 @@ FUZZ = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
-
-
-def unexplained(failures: list[Failure]) -> list[Failure]:
-    """Failures that no reported known issue explains (those are pinned by xfail below)."""
-    return [f for f in failures if not any(k.matches(f) for k in KNOWN_ISSUES)]
 
 
 def explain(failures: list[Failure]) -> str:
