@@ -1379,8 +1379,8 @@ def _shrunk(
 # --- crash isolation ---------------------------------------------------------------------------
 #
 # durable-rules is C. Measured on this catalogue: some profiles make it segfault or abort
-# ("free(): invalid pointer"), which no `except` can catch and which would take pytest, the
-# CLI or a Streamlit server down with it. The isolated runner puts the engine in a child
+# ("free(): invalid pointer"; see tests/test_fuzz.py, "durable-rules limits"), which no
+# `except` can catch and which would take pytest, the CLI or a Streamlit server down with it. The isolated runner puts the engine in a child
 # process, learns from its "@k" trace lines which example was running, and shrinks that
 # profile with a crash oracle: a child that answers one profile per line and is restarted
 # whenever a profile kills it.
@@ -1527,8 +1527,8 @@ def _reshrink_engine_errors(root: Path, report: FuzzReport, progress: Progress |
                 progress(0, 0, "shrinking a profile that broke the rule engine, in fresh processes")
             ce.profile = shrink(ce.original, lambda d: oracle.fails(d, engine_errors=True), budget=budget)
             if ce.profile == ce.original:
-                # Measured: the damage depends on which operands the engine's fact holds, so
-                # removing any one field can hide it. The profile is shown whole.
+                # Measured: the damage comes from how many rules the fact matches at once (more
+                # than 64), so removing any one field can hide it. The profile is shown whole.
                 ce.message += " (crashes alone in a fresh process; no smaller profile does)"
             else:
                 ce.message += " (shrunk in fresh processes, where it crashes or is refused alike)"

@@ -12,6 +12,7 @@ import faulthandler
 import json
 import pickle
 import sys
+from datetime import date
 from pathlib import Path
 
 
@@ -49,7 +50,7 @@ def oracle(root: str) -> int:
             continue
         try:
             engine.recommend(profile)
-            engine.statuses(profile, profile.as_of or __import__("datetime").date.today())
+            engine.statuses(profile, profile.as_of or date.today())
         except Exception as exc:  # a Python error is an answer; only death is a crash
             print(f"error: {type(exc).__name__}", flush=True)
             continue
