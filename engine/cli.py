@@ -1,7 +1,7 @@
 """``lifeevents``: the command line of spec/profile.md.
 
-Exit codes: 0 done; 1 problems found (validate); 2 bad input or usage, with a one-line
-message naming the file, key path and problem — never a traceback.
+Exit codes: 0 done; 1 problems found (validate, fuzz); 2 bad input or usage, with a
+one-line message naming the file, key path and problem — never a traceback.
 """
 
 from __future__ import annotations
@@ -114,6 +114,21 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
     return value
 
+    fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
+    fz.add_argument("--n", type=_count, default=2000, help="profiles to generate (default 2000)")
+    fz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return parser
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
 
 def main(argv: list[str] | None = None) -> int:
     try:
@@ -131,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command in ("batch", "outreach", "population"):
             return _tabular(args)
+
+        if args.command == "fuzz":
+            return cmd_fuzz(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -330,3 +348,28 @@ def cmd_population(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    """Exit 0 when every property held and every criterion was seen both ways, else 1.
+
+    The run happens in a child process (engine.fuzz.run_fuzz_isolated): when the C rule
+    engine crashes on a profile, the report shows that profile, shrunk, instead of dying."""
+    from engine.fuzz import run_fuzz_isolated
+
+    root = catalogue_root(args.rules)
+    load_catalogue(root)  # bad rules: the usual one-line error and exit 2, before the run
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int, stage: str) -> None:
+        text = f"{done}/{total} {stage}" if total else stage
+        if tty:
+            print(f"\r{text:<70}", end="", file=sys.stderr, flush=True)
+        elif not total or done % max(1, total // 10) == 0:  # a log: one line per tenth
+            print(f"fuzz: {text}", file=sys.stderr, flush=True)
+
+    report = run_fuzz_isolated(root, args.n, args.seed, progress)
+    if tty:
+        print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
+    print(report.render())
+    return 0 if report.ok else 1
