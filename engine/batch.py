@@ -896,3 +896,34 @@ def _count(summary: Summary, statuses: pl.DataFrame) -> None:
     ).row(0, named=True)
     for status, n in totals.items():
         summary.statuses[status] += int(n or 0)
+
+
+# --- in-memory use ----------------------------------------------------------------------------
+
+_EVALUATORS: dict[str, BatchEvaluator] = {}
+
+
+def evaluate_profiles(
+    catalogue: Catalogue, profiles: list[Any], as_of: date | None = None
+) -> list[dict[str, str]]:
+    """The status of every service for each profile, in order, through the column-wise
+    evaluator: the same path as a file (flattened, read as text, validated, compiled), for
+    the fuzzer's and other callers' differential checks. Profiles are dicts or Profiles."""
+    from engine.columns import flatten_profile, normalise
+    from engine.profile import Profile
+
+    evaluator = _EVALUATORS.get(catalogue.version)
+    if evaluator is None or evaluator.catalogue is not catalogue:
+        evaluator = _EVALUATORS[catalogue.version] = BatchEvaluator(catalogue)
+    models = [p if isinstance(p, Profile) else Profile.model_validate(p) for p in profiles]
+    rows = [flatten_profile(p) for p in models]
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    frame = pl.DataFrame({n: [r.get(n) for r in rows] for n in names}, schema=dict.fromkeys(names, pl.String))
+    if not names:
+        frame = pl.DataFrame(height=len(rows))
+    chunk = normalise(frame, 0, date.today(), as_of)
+    if chunk.problems:
+        raise CompileError(f"profiles the model accepts were refused by the column reader: {chunk.problems}")
+    return list(evaluator.statuses(chunk).iter_rows(named=True))

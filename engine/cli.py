@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     pop.add_argument("--seed", type=int, default=0)
     pop.add_argument("--as-of", type=_date, dest="as_of", default=date(2026, 3, 1))
     pop.add_argument("-o", "--output", required=True, help=".parquet or .csv")
+    fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
+    fz.add_argument("--n", type=_count, default=2000, help="profiles to generate (default 2000)")
+    fz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     return parser
 
 
@@ -113,21 +116,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
     return value
-
-    fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
-    fz.add_argument("--n", type=_count, default=2000, help="profiles to generate (default 2000)")
-    fz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    return parser
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
 
 
 def main(argv: list[str] | None = None) -> int:
