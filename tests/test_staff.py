@@ -313,3 +313,16 @@ def test_the_diff_command_prints_the_files_changed_and_the_impact(tree, tmp_path
     out = capsys.readouterr().out
     assert "1 file(s) changed" in out and rel in out and "low-income-household" in out
     assert main(["diff", str(tree), str(tmp_path / "nowhere")]) == 2
+
+
+def test_the_tester_page_runs_the_fuzzer_and_shows_its_findings(tree, credentials):
+    at = login(staff_app())
+    at.switch_page("staff_pages/tester.py").run()
+    assert not at.exception
+    at.number_input(key="tester:n").set_value(60)
+    at.button[0].click().run(timeout=300)
+    assert not at.exception
+    tables = [df.value for df in at.dataframe]
+    assert len(tables) == 2  # properties, coverage
+    properties = tables[0]
+    assert "durable-agrees-with-explanation" in set(properties["property"]) or len(properties) >= 5

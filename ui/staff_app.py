@@ -81,6 +81,7 @@ page = st.navigation(
         st.Page(here / "browse.py", title=w.t("page.browse"), icon="📚", default=True),
         st.Page(here / "edit.py", title=w.t("page.edit"), icon="✏️", url_path="edit"),
         st.Page(here / "versions.py", title=w.t("page.versions"), icon="🕘", url_path="versions"),
+        st.Page(here / "tester.py", title=w.t("page.tester"), icon="🧪", url_path="tester"),
     ]
 )
 page.run()
