@@ -217,9 +217,8 @@ def main() -> None:
         # The engine alone, in this process, for the HTTP overhead in comparison.
         sys.path.insert(0, str(ROOT))
         from engine import Engine, load_catalogue, validate_profile
-        from engine.api import primed
 
-        engine = primed(Engine(load_catalogue(args.rules or ROOT)))
+        engine = Engine(load_catalogue(args.rules or ROOT))
         profile = validate_profile(json.loads(body))
         in_process = []
         for _ in range(n):
