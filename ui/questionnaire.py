@@ -96,13 +96,25 @@ def event_fields(
     """The fields of an event that would be asked next if the answer were "yes",
     ranked the same way: read from the rules by evaluating that "yes"."""
     supposed = {**answers, event_path: True}
+    if event_path == "events.birth" and "children" not in answers:
+        supposed["children"] = 1  # a birth brings at least the newborn: ask about it here
     try:
         profile = check(supposed)
     except ProfileError:
         return []
     rec = _recommend(engine, life_events, profile, lang, as_of)
-    prefix = event_path + "."
-    return [q for q in open_questions(rec, engine, lang, supposed) if q.fact.startswith(prefix)]
+    prefixes = (event_path + ".",)
+    fields = [q for q in open_questions(rec, engine, lang, supposed) if q.fact.startswith(prefixes)]
+    if event_path == "events.birth" and "children" not in answers:
+        # The newborn is the birth's child: how many children there are, and the newborn's
+        # order and care, belong on the birth's card.
+        newborn = [
+            q
+            for q in open_questions(rec, engine, lang, supposed)
+            if q.fact.startswith(f"children[{NEWBORN}].")
+        ]
+        fields += [question_for("children"), *newborn]
+    return fields
 
 
 def open_questions(rec: Recommendation, engine: Engine, lang: str, answers: dict[str, Any]) -> list[Question]:
