@@ -103,3 +103,26 @@ def test_staff_cannot_write_outside_the_rules(store):
         store.propose("../evil.yaml", "x: 1")
     with pytest.raises(RejectedEdit):
         store.propose("engine/cli.py", "print(1)")
+
+
+def test_a_rule_that_always_holds_is_refused_by_lint(store):
+    rel = "rules/birth/birth-registration.yaml"
+    text = (
+        "service: birth-registration\nlegal_basis: 戶籍法 §6, §48\neligibility:\n  any:\n"
+        "    - {fact: person.age, gte: 0}\n    - {fact: person.age, lt: 0}\n"
+    )
+    proposal = store.propose(rel, text)
+    assert any("always holds" in p for p in proposal.lint), proposal.problems + proposal.lint
+
+
+def test_exclusive_services_that_overlap_without_a_rule_to_choose_are_refused_by_lint(store):
+    text = store.read("catalog.yaml").replace(
+        "exclusions: [{service: disability-living-allowance, choose: higher_amount}]",
+        "exclusions: [disability-living-allowance]",
+    )
+    text = text.replace(
+        "exclusions: [{service: elderly-living-allowance, choose: higher_amount}]",
+        "exclusions: [elderly-living-allowance]",
+    )
+    proposal = store.propose("catalog.yaml", text)
+    assert any("declared exclusive with" in p and "choose" in p for p in proposal.lint), proposal.lint
