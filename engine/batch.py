@@ -916,14 +916,7 @@ def evaluate_profiles(
     if evaluator is None or evaluator.catalogue is not catalogue:
         evaluator = _EVALUATORS[catalogue.version] = BatchEvaluator(catalogue)
     models = [p if isinstance(p, Profile) else Profile.model_validate(p) for p in profiles]
-    rows = [flatten_profile(p) for p in models]
-    names: dict[str, None] = {}
-    for row in rows:
-        names.update(dict.fromkeys(row))
-    frame = pl.DataFrame({n: [r.get(n) for r in rows] for n in names}, schema=dict.fromkeys(names, pl.String))
-    if not names:
-        frame = pl.DataFrame(height=len(rows))
-    chunk = normalise(frame, 0, date.today(), as_of)
+    chunk = normalise(_string_frame([flatten_profile(p) for p in models]), 0, date.today(), as_of)
     if chunk.problems:
         raise CompileError(f"profiles the model accepts were refused by the column reader: {chunk.problems}")
     return list(evaluator.statuses(chunk).iter_rows(named=True))

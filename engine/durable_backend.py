@@ -53,7 +53,6 @@ from engine.rules import (
     SomeChild,
     Switch,
     Unencoded,
-    walk,
 )
 
 MAX_PATTERN_EXPRESSIONS = 30  # durable-rules refuses a 32nd; keep one spare
@@ -487,8 +486,4 @@ class DurableRunner:
             raise DurableError(f"an action failed in {ruleset}: {'; '.join(errors)}")
 
 
-def condition_children(cond: Condition) -> list[SomeChild]:
-    return [n for n in walk(cond) if isinstance(n, SomeChild)]
-
-
-__all__ = ["All", "AnyOf", "CompileError", "DurableError", "DurableRunner", "compile_services"]
+__all__ = ["CompileError", "DurableError", "DurableRunner", "compile_services"]

@@ -158,15 +158,18 @@ def _profile(data: dict[str, Any]) -> Profile:
     return validate_profile(data)
 
 
+def _rejected_valid(exc: ProfileError, data: dict[str, Any]) -> Failure:
+    """valid-accepted failed: the model refused a profile the strategies say is valid."""
+    case = _case(f"fuzz valid-accepted: {exc}"[:200], data, {})
+    return Failure("valid-accepted", f"a valid profile was rejected: {exc}", "valid-accepted", (case,))
+
+
 def check_recommend(engine: Engine, data: dict[str, Any]) -> tuple[list[Failure], Recommendation | None]:
     """valid-accepted, no-crash, result-shape (and engines-agree, which evaluate raises)."""
     try:
         profile = _profile(data)
     except ProfileError as exc:
-        case = _case(f"fuzz valid-accepted: {exc}"[:200], data, {})
-        return [
-            Failure("valid-accepted", f"a valid profile was rejected: {exc}", "valid-accepted", (case,))
-        ], None
+        return [_rejected_valid(exc, data)], None
     try:
         rec = engine.recommend(profile)
     except EngineDisagreement as exc:
@@ -231,10 +234,7 @@ def check_statuses(engine: Engine, data: dict[str, Any]) -> tuple[list[Failure],
     try:
         profile = _profile(data)
     except ProfileError as exc:
-        case = _case(f"fuzz valid-accepted: {exc}"[:200], data, {})
-        return [
-            Failure("valid-accepted", f"a valid profile was rejected: {exc}", "valid-accepted", (case,))
-        ], None
+        return [_rejected_valid(exc, data)], None
     try:
         durable = durable_statuses(engine, profile)
     except Exception as exc:  # the property: nothing may escape

@@ -45,14 +45,10 @@ from engine.rules import (
     All,
     AmountRule,
     AnyOf,
-    Arith,
-    Cases,
     Compare,
     Condition,
     Const,
-    DateAdd,
     DeadlineRule,
-    Expr,
     FactRef,
     Literal,
     Not,
@@ -483,17 +479,16 @@ def money_value(rule: AmountRule, env: Env) -> int | Unknown:
     from engine.logic import quantifier_range
 
     in_range = quantifier_range(quantifier)
-    where = rule.where or Const(True)
+    qualifies = All((in_range, guard_events(rule.where or Const(True))))
     total = 0.0
     unknown: Unknown | None = None
     for i in range(len(env.children)):
         child_env = env.in_child(i)
-        verdict = evaluate(All((in_range, guard_events(where))), child_env).value
-        if verdict is False:
+        outcome = evaluate(qualifies, child_env)
+        if outcome.value is False:
             continue
-        if verdict is None:
-            miss = evaluate(All((in_range, where)), child_env).missing
-            unknown = unknown | Unknown(miss) if unknown else Unknown(miss)
+        if outcome.value is None:
+            unknown = unknown | Unknown(outcome.missing) if unknown else Unknown(outcome.missing)
             continue
         value = eval_expr(rule.value, child_env)
         if isinstance(value, Unknown):
@@ -524,6 +519,3 @@ def deadline_value(rule: DeadlineRule, env: Env) -> date | Unknown:
 
 
 __all__ = ["Engine", "EngineDisagreement", "Evaluation", "effective_condition"]
-
-# Silence "imported but unused" for names used only in isinstance chains above.
-_ = (Arith, Cases, DateAdd, Expr, Unencoded)

@@ -325,4 +325,4 @@ def test_the_tester_page_runs_the_fuzzer_and_shows_its_findings(tree, credential
     tables = [df.value for df in at.dataframe]
     assert len(tables) == 2  # properties, coverage
     properties = tables[0]
-    assert "durable-agrees-with-explanation" in set(properties["property"]) or len(properties) >= 5
+    assert {"valid-accepted", "no-crash", "engines-agree", "batch-agrees"} <= set(properties["property"])
