@@ -206,6 +206,15 @@ class Profile(_Strict):
     events: Events | None = None
     assets: Assets = Assets()
     student_loan: StudentLoan = StudentLoan()
+    # The applicant's spouse or the children's other parent (profile.md, "Families"):
+    # absent or null, not considered (every answer as before); ``{}``, a partner whose
+    # facts are unknown; ``false``, no partner (a single parent).
+    partner: Person | Literal[False] | None = None
+
+    @property
+    def partner_person(self) -> Person | None:
+        """The partner when one is described, else None (absent, null or ``false``)."""
+        return self.partner if isinstance(self.partner, Person) else None
 
 
 EVENT_NAMES: tuple[str, ...] = tuple(Events.model_fields)
@@ -254,12 +263,28 @@ def _unwrap_model(ann: Any) -> type[BaseModel] | None:
     return None
 
 
+# pydantic names the member of a union in an error's location (``partner.Person.sex``);
+# the contract's key path has no such step.
+_UNION_MEMBERS = frozenset({"Person", "literal[False]"})
+
+
+def _contract_errors(exc: ValidationError | list[Any]) -> list[Any]:
+    """The errors with union members left out of their paths; of the partner's two
+    readings (an object, or ``false``) only the object's errors are kept when both fail,
+    since "expected false" says nothing useful about a misspelt key."""
+    errors = exc.errors() if isinstance(exc, ValidationError) else list(exc)
+    if any("Person" in e["loc"] for e in errors):
+        errors = [e for e in errors if "literal[False]" not in e["loc"]]
+    return [e | {"loc": tuple(p for p in e["loc"] if p not in _UNION_MEMBERS)} for e in errors]
+
+
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     """One line: where, what was given, what was expected."""
-    err = exc.errors()[0]
+    errors = _contract_errors(exc)
+    err = errors[0]
     loc = tuple(err["loc"])
     path = _format_loc(loc) or "(profile)"
-    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     if err["type"] == "extra_forbidden":
         model = _model_at(loc)
         hint = ""
@@ -335,7 +360,7 @@ def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
     """Every problem of ``ValidationError.errors()`` whose ``loc`` is relative to the
     profile, worded as :func:`describe_validation_error` words the first one."""
     out = []
-    for err in errors:
+    for err in _contract_errors(errors):
         loc = tuple(err["loc"])
         path = _format_loc(loc)
         if err["type"] == "extra_forbidden":
