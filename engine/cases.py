@@ -37,6 +37,7 @@ import yaml
 from engine.profile import ProfileError, parse_profile_text, validate_profile
 from engine.recommend import Engine
 from engine.results import EligibilityResult
+from engine.yamlsafe import without_timestamps, yaml12_booleans
 
 CASE_KEYS = {"name", "as_of", "input", "output", "partner_output", "totals"}
 OUTPUT_KEYS = {
@@ -71,12 +72,47 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value))
 
 
+class CaseFileError(ValueError):
+    """A case file that cannot be read: ``file:line: problem``."""
+
+
+class _CaseLoader(yaml.SafeLoader):
+    """Cases are read as profiles are (YAML 1.2 booleans, dates as strings), so that a
+    case's input means what the same text means to ``lifeevents recommend``."""
+
+
+yaml12_booleans(_CaseLoader)
+without_timestamps(_CaseLoader)
+
+
+def read_case_file(path: Path) -> list[dict[str, Any]]:
+    """The raw cases of one file; a CaseFileError names the file and line otherwise."""
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)
+    except UnicodeDecodeError as exc:
+        raise CaseFileError(f"{path}:1: not UTF-8 text ({exc.reason})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise CaseFileError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise CaseFileError(f"{path}:1: a case file is a list of cases")
+    for i, case in enumerate(raw):
+        if not isinstance(case, dict):
+            raise CaseFileError(f"{path}: case {i + 1}: a case is a mapping of {sorted(CASE_KEYS)}")
+        extra = set(case) - CASE_KEYS
+        if extra:
+            raise CaseFileError(f"{path}: case {i + 1}: unknown key {sorted(extra)[0]!r}")
+    return raw
+
+
 def load_cases(directory: Path, services: set[str] | None = None) -> list[Case]:
     """The cases under ``directory`` (those that check one of ``services``, if given)."""
     out = []
     for path in sorted(directory.rglob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        for i, case in enumerate(raw):
+        for i, case in enumerate(read_case_file(path)):
             checked = set(case.get("output") or {}) | set(case.get("partner_output") or {})
             if services is not None and not checked & services:
                 continue
@@ -93,6 +129,14 @@ def load_cases(directory: Path, services: set[str] | None = None) -> list[Case]:
                 )
             )
     return out
+
+
+def services_without_cases(directory: Path, services: list[str]) -> list[str]:
+    """The services no case checks (``lifeevents validate`` requires one for each)."""
+    checked: set[str] = set()
+    for case in load_cases(directory):
+        checked |= set(case.output) | set(case.partner_output or {})
+    return [s for s in services if s not in checked]
 
 
 def check_case(engine: Engine, case: Case) -> list[str]:

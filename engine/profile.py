@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.yamlsafe import yaml12_booleans
+from engine.yamlsafe import without_timestamps, yaml12_booleans
 
 Residence = Literal[
     "taipei",
@@ -337,10 +337,7 @@ class _ProfileLoader(yaml.SafeLoader):
     them and an impossible date such as 2026-02-30 gets the contract's clean error."""
 
 
-_ProfileLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+without_timestamps(_ProfileLoader)
 
 
 yaml12_booleans(_ProfileLoader)
