@@ -101,7 +101,9 @@ class Service(_Model):
     deadline_text: Bilingual | None = None
     prerequisites: list[str] = Field(default_factory=list)
     exclusions: list[str | Exclusion] = Field(default_factory=list)
-    legal_basis: str = Field(min_length=1)
+    # The legal basis lives in the service's rule file; the catalogue gives one only for
+    # a service with no national rule (an ended programme, the local grants' summary).
+    legal_basis: str | None = Field(default=None, min_length=1)
     legal_url: str | None = None
     confidence: Confidence
     confidence_note: str | Bilingual | None = None
@@ -182,6 +184,11 @@ class Catalogue:
 
     def services_for(self, event: str | None) -> list[str]:
         return [sid for sid, s in self.services.items() if event is None or event in s.events]
+
+    def legal_basis(self, service: str, residence: str | None = None) -> str:
+        """The legal basis of a service: its rule's (in ``residence``), else the catalogue's."""
+        rule = self.rule_for(service, residence)
+        return rule.legal_basis if rule is not None else (self.services[service].legal_basis or "")
 
     def rule_for(self, service: str, residence: str | None) -> ServiceRule | None:
         """The rule that applies in ``residence`` (a local layer first, else national)."""

@@ -206,6 +206,10 @@ def effective_condition(catalogue: Catalogue, service_id: str) -> Condition:
 # --- the engine -----------------------------------------------------------------------------
 
 
+def _known(value: Any) -> Any:
+    return None if isinstance(value, Unknown) else value
+
+
 def _same_path(path: str) -> str:
     return path
 
@@ -359,7 +363,7 @@ class Engine:
         service = cat.services[ev.service]
         rule = ev.rule
         describer = self.describer(lang)
-        legal = rule.legal_basis if rule else service.legal_basis
+        legal = rule.legal_basis if rule else (service.legal_basis or "")
         reasons = _dedupe([self._reason(r, legal) for r in ev.outcome.reasons])
         amount = fee = None
         deadline = None
@@ -564,7 +568,7 @@ class Engine:
                     criterion=f"exclusion.{other}",
                     met=True,
                     text=f"{d.phrase('not_combinable')} {name}.{tail}",
-                    legal_basis=service.legal_basis,
+                    legal_basis=self.catalogue.legal_basis(sid, _known(env.facts["residence"])),
                 )
             )
         return out

@@ -294,6 +294,17 @@ class _Checker:
         file = "catalog.yaml"
         for sid, service in cat.services.items():
             base = ("services", sid)
+            # One home for the legal basis: the rule file; the catalogue only when there is
+            # no national rule to hold it (an ended programme, a service of local rules).
+            national = cat.rules.get(sid, {}).get("national")
+            if national is not None and service.legal_basis is not None:
+                self.add(
+                    file,
+                    base + ("legal_basis",),
+                    f"{sid}: the legal basis belongs in {national.file} only (it says {national.legal_basis!r})",
+                )
+            if national is None and service.legal_basis is None:
+                self.add(file, base, f"{sid}: no national rule file, so the catalogue needs its legal_basis")
             if service.agency not in cat.agencies:
                 self.add(file, base + ("agency",), f"{sid}: unknown agency '{service.agency}'")
             for i, use in enumerate(service.document_uses()):

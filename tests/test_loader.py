@@ -66,7 +66,7 @@ def test_unknown_parameter_is_named(tree):
 
 
 def test_missing_legal_basis_is_refused(tree):
-    edit(tree, RULE, "legal_basis: 戶籍法 §6, §48\n", "")
+    edit(tree, RULE, 'legal_basis: "戶籍法 §6, §29, §48；施行細則 §13"\n', "")
     (found,) = problems(tree)
     assert found.startswith(RULE.as_posix()) and "legal_basis" in found
 
