@@ -681,6 +681,22 @@ def test_jsonl_rows_are_validated_by_the_profile_model(tmp_path, catalogue):
     assert messages[3].startswith("row 4: household.size:")
 
 
+def test_jsonl_null_sections_are_unknown_facts_not_invalid_rows(tmp_path, engine, catalogue):
+    """profile.md: a null section is a section whose facts are unknown (issue 17)."""
+    lines = [
+        '{"as_of": "2026-03-01", "person": null}',
+        '{"as_of": "2026-03-01", "household": null, "assets": null, "student_loan": null}',
+        '{"as_of": "2026-03-01", "household": {"monthly_income": 30000.0, "size": 2.0}}',
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    summary = run_batch(catalogue, tmp_path / "in.jsonl", tmp_path / "out.jsonl", err=io.StringIO())
+    assert summary.invalid == 0
+    out = pl.read_ndjson(tmp_path / "out.jsonl")
+    for i, line in enumerate(lines):
+        expected = engine.statuses(validate_profile(json.loads(line)), date(2026, 3, 1))
+        assert {s: out[s][i] for s in expected} == expected
+
+
 # CSV cells against pydantic: a row is invalid exactly when the profile model refuses the
 # same values given in JSON.
 _BAD_VALUES = {
