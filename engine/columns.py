@@ -307,9 +307,9 @@ def read_cell(col: pl.Expr, dtype: pl.DataType, spec: FieldSpec) -> tuple[pl.Exp
     native = _native(col, dtype, spec)
     if native is not None:
         return native, col.is_not_null()
-    # Any other type goes through its text form, so that for instance a float column given
-    # for an integer field fails as pydantic's strict mode does. Cells are not trimmed: a
-    # padded value is as invalid as in JSON (and trimming costs a third of the parse).
+    # Any other type goes through its text form, judged as pydantic judges the JSON value.
+    # Cells are not trimmed: a padded value is as invalid as in JSON (and trimming costs a
+    # third of the parse).
     text = col if dtype == pl.String else col.cast(pl.String)
     given = (text.str.len_bytes() > 0).fill_null(False)
     if spec.kind == "date":
@@ -317,7 +317,9 @@ def read_cell(col: pl.Expr, dtype: pl.DataType, spec: FieldSpec) -> tuple[pl.Exp
     elif spec.kind == "bool":
         value = text.replace_strict(_BOOLEAN_WORDS, default=None, return_dtype=pl.Boolean)
     elif spec.kind == "int":
-        value = text.str.to_integer(strict=False)  # digits with an optional sign, nothing else
+        # Digits with an optional sign; or a whole number written with a decimal point
+        # ("30000.0"), which the model accepts in JSON too.
+        value = pl.coalesce(text.str.to_integer(strict=False), _whole(text.cast(pl.Float64, strict=False)))
     elif spec.kind == "float":
         value = text.cast(pl.Float64, strict=False)
     elif spec.kind == "enum":
@@ -333,12 +335,20 @@ def _native(col: pl.Expr, dtype: pl.DataType, spec: FieldSpec) -> pl.Expr | None
         return col
     if (spec.kind in ("int", "float") and dtype.is_integer()) or (spec.kind == "float" and dtype.is_float()):
         return col.cast(DTYPES[spec.kind])
+    if spec.kind == "int" and dtype.is_float():
+        return _whole(col)
     if spec.kind == "enum" and isinstance(dtype, pl.Categorical | pl.Enum | pl.String):
         text = col.cast(pl.String)
         return pl.when(text.is_in(list(spec.choices))).then(text)
     if spec.kind == "list" and isinstance(dtype, pl.List):
         return col.cast(pl.List(pl.String))
     return None
+
+
+def _whole(number: pl.Expr) -> pl.Expr:
+    """A float that is a whole number, as an integer (profile._whole_number); else null."""
+    whole = number.is_finite() & (number == number.floor()) & (number.abs() < 2.0**62)
+    return pl.when(whole).then(number.cast(pl.Int64))
 
 
 def check_value(value: pl.Expr, given: pl.Expr, spec: FieldSpec) -> pl.Expr:

@@ -67,10 +67,20 @@ SpecialCircumstance = Literal[
     "sudden_major_change",
 ]
 
+
+def _whole_number(value: Any) -> Any:
+    """A whole number written with a decimal point (``30000.0``, as JSON writers often
+    do) is that whole number; ``30000.5`` is left for strict mode to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole_number)
 # Money is whole NTD; the upper bounds keep values far below durable-rules' 2^63
 # integer overflow and are far above any real household.
-Money = Annotated[int, Field(ge=0, le=10**12)]
-Count = Annotated[int, Field(ge=0, le=100_000)]
+Money = Annotated[int, Whole, Field(ge=0, le=10**12)]
+Count = Annotated[int, Whole, Field(ge=0, le=100_000)]
 # Rates and shares: at most 4 decimals, so that no value is printed in exponent
 # notation, which durable-rules rejects (error 204).
 Rate = Annotated[float, Field(ge=0, le=1, multiple_of=0.0001)]
@@ -103,7 +113,7 @@ class Person(_Strict):
     sex: Literal["female", "male"] | None = None
     nationality: Nationality | None = None
     household_registered: bool | None = None
-    days_in_taiwan_last_year: Annotated[int, Field(ge=0, le=366)] | None = None
+    days_in_taiwan_last_year: Annotated[int, Whole, Field(ge=0, le=366)] | None = None
     residence_registered_since: LooseDate | None = None
     indigenous: bool | None = None
     disability_level: DisabilityLevel | None = None
@@ -123,7 +133,7 @@ class Person(_Strict):
 
 
 class Household(_Strict):
-    size: Annotated[int, Field(ge=1, le=100)] | None = None
+    size: Annotated[int, Whole, Field(ge=1, le=100)] | None = None
     monthly_income: Money | None = None
     movable_assets: Money | None = None
     real_estate_value: Money | None = None
@@ -133,7 +143,7 @@ class Household(_Strict):
 
 class Child(_Strict):
     birth_date: LooseDate | None = None
-    order: Annotated[int, Field(ge=1, le=30)] | None = None
+    order: Annotated[int, Whole, Field(ge=1, le=30)] | None = None
     childcare: Literal["home", "public", "quasi_public"] | None = None
     disability_level: DisabilityLevel | None = None
     gifted_assessed: bool | None = None
@@ -202,7 +212,17 @@ class Assets(_Strict):
 class StudentLoan(_Strict):
     has_loan: bool | None = None
     monthly_income: Money | None = None
-    children_raised: Annotated[int, Field(ge=0, le=30)] | None = None
+    children_raised: Annotated[int, Whole, Field(ge=0, le=30)] | None = None
+
+
+def _null_section(value: Any) -> Any:
+    """profile.md: "a field that is absent or null is unknown", a section too. So
+    ``person: null`` is a person whose every fact is unknown, the same as ``person: {}``."""
+    return {} if value is None else value
+
+
+def _null_is_unknown(section: type[BaseModel]) -> BeforeValidator:
+    return BeforeValidator(_null_section, json_schema_input_type=section | None)
 
 
 def _no_partner(value: bool) -> bool:
@@ -222,12 +242,12 @@ NoPartner = Annotated[
 class Profile(_Strict):
     as_of: LooseDate | None = None
     residence: Residence | None = None
-    person: Person = Person()
-    household: Household = Household()
+    person: Annotated[Person, _null_is_unknown(Person)] = Person()
+    household: Annotated[Household, _null_is_unknown(Household)] = Household()
     children: Annotated[list[Child], Field(max_length=MAX_CHILDREN)] | None = None
     events: Events | None = None
-    assets: Assets = Assets()
-    student_loan: StudentLoan = StudentLoan()
+    assets: Annotated[Assets, _null_is_unknown(Assets)] = Assets()
+    student_loan: Annotated[StudentLoan, _null_is_unknown(StudentLoan)] = StudentLoan()
     # The applicant's spouse or the children's other parent (profile.md, "Families"):
     # absent or null, not considered (every answer as before); ``{}``, a partner whose
     # facts are unknown; ``false``, no partner (a single parent).

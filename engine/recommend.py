@@ -171,6 +171,54 @@ def step_criteria(rule: ServiceRule | None) -> list[Compare]:
     return [n for n in walk(rule.eligibility) if isinstance(n, Compare) and n.step is not None]
 
 
+def _conjuncts(cond: Condition) -> tuple[Condition, ...]:
+    """The items a condition requires, nested ``all``s flattened."""
+    if isinstance(cond, All):
+        return tuple(c for item in cond.items for c in _conjuncts(item))
+    return (cond,)
+
+
+def _conjunction(items: tuple[Condition, ...]) -> Condition:
+    if not items:
+        return Const(True)
+    return items[0] if len(items) == 1 else All(items)
+
+
+def hoist_common(cond: Condition) -> Condition:
+    """Take the requirements every branch of a switch shares out of the switch.
+
+    A switch whose key is unknown is unknown: the branch cannot be chosen. Yet when every
+    branch requires something that is false, the answer is false whatever the key (an
+    ``all`` with a false item is false): with no birth listed, every city's birth grant is
+    unmet, so the grant is unmet with the residence unknown too. Written as a conjunction
+    outside the switch, the shared requirement decides it in all three backends alike:
+    ``switch(k, {c: A and Bc}, default: D)`` is ``A and switch(k, {c: Bc}, default: D')``
+    when every branch and the default require A; a false default (no national rule)
+    requires anything, and stays false.
+    """
+    if isinstance(cond, All | AnyOf):
+        return type(cond)(tuple(hoist_common(c) for c in cond.items))
+    if isinstance(cond, Not):
+        return Not(hoist_common(cond.item))
+    if not isinstance(cond, Switch):
+        return cond
+    cases = tuple((k, hoist_common(c)) for k, c in cond.cases)
+    default = hoist_common(cond.default) if cond.default is not None else None
+    requirements = [_conjuncts(c) for _, c in cases]
+    if default is not None and default != Const(False):
+        requirements.append(_conjuncts(default))
+    shared = tuple(dict.fromkeys(c for c in requirements[0] if all(c in r for r in requirements[1:])))
+    if not cases or not shared:
+        return Switch(cond.fact, cases, default, cond.where)
+
+    def rest(branch: Condition) -> Condition:
+        return _conjunction(tuple(c for c in _conjuncts(branch) if c not in shared))
+
+    if default is not None and default != Const(False):
+        default = rest(default)
+    return All((*shared, Switch(cond.fact, tuple((k, rest(c)) for k, c in cases), default, cond.where)))
+
+
 def ended_condition(service_id: str, service: Service) -> Condition:
     """An ended programme: ineligible after its end date; unknown before it, because
     its historic rules are not encoded (rules.md, "Ended programmes")."""
@@ -200,7 +248,7 @@ def effective_condition(catalogue: Catalogue, service_id: str) -> Condition:
         cond: Condition = Switch("residence", tuple((j, r.eligibility) for j, r in local), base)
     else:
         cond = base
-    return assume_steps_taken(guard_events(cond))
+    return hoist_common(assume_steps_taken(guard_events(cond)))
 
 
 # --- the engine -----------------------------------------------------------------------------

@@ -322,6 +322,26 @@ def test_boundary_profiles_agree(engine, evaluator, catalogue, data):
     _assert_agree(engine, evaluator, profiles)
 
 
+def test_city_figures_read_at_the_birth_date_agree(engine, evaluator):
+    """Issue 17: each city's figures are read at the birth date; around every date a city's
+    figures change, with as_of before and after the birth, both evaluators agree."""
+    births = ["2018-07-31", "2023-03-31", "2023-04-01", "2024-12-31", "2025-01-01", "2025-06-30",
+              "2025-07-01", "2025-12-31", "2026-01-01", "2026-01-20"]  # fmt: skip
+    profiles = []
+    for i, (city, birth) in enumerate((c, b) for c in RESIDENCES for b in births):
+        born = date.fromisoformat(birth)
+        since = (born - timedelta(days=[300, 310, 366, 190][i % 4])).isoformat()
+        data = {
+            "as_of": (born + timedelta(days=[-36, 20, 400][i % 3])).isoformat(),
+            "residence": city,
+            "person": {"residence_registered_since": since},
+            "children": [{"birth_date": birth, "order": 1 + i % 4}],
+            "events": {"birth": {"date": birth, "kind": "live"}},
+        }
+        profiles.append(Profile.model_validate(data))
+    _assert_agree(engine, evaluator, profiles)
+
+
 def test_jsonl_csv_and_parquet_give_the_same_statuses(engine, catalogue, tmp_path):
     rng = random.Random(7)
     datas = [
@@ -679,6 +699,22 @@ def test_jsonl_rows_are_validated_by_the_profile_model(tmp_path, catalogue):
     assert messages[0].startswith("row 1: not valid JSON")
     assert messages[1] == "row 2: person.sexx: unknown key; did you mean 'sex'?"
     assert messages[3].startswith("row 4: household.size:")
+
+
+def test_jsonl_null_sections_are_unknown_facts_not_invalid_rows(tmp_path, engine, catalogue):
+    """profile.md: a null section is a section whose facts are unknown (issue 17)."""
+    lines = [
+        '{"as_of": "2026-03-01", "person": null}',
+        '{"as_of": "2026-03-01", "household": null, "assets": null, "student_loan": null}',
+        '{"as_of": "2026-03-01", "household": {"monthly_income": 30000.0, "size": 2.0}}',
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    summary = run_batch(catalogue, tmp_path / "in.jsonl", tmp_path / "out.jsonl", err=io.StringIO())
+    assert summary.invalid == 0
+    out = pl.read_ndjson(tmp_path / "out.jsonl")
+    for i, line in enumerate(lines):
+        expected = engine.statuses(validate_profile(json.loads(line)), date(2026, 3, 1))
+        assert {s: out[s][i] for s in expected} == expected
 
 
 # CSV cells against pydantic: a row is invalid exactly when the profile model refuses the

@@ -154,3 +154,32 @@ def test_a_city_exception_without_a_priority_is_an_error(repo: Path):
         load_catalogue(repo)
     assert OVERRIDE.as_posix() in str(caught.value)
     assert "priority" in str(caught.value)
+
+
+def test_every_city_figure_of_the_birth_grant_is_read_at_the_birth_date(catalogue):
+    """A city's figures apply by the birth date, not by the day of the question (issue 17):
+    every local parameter a local-birth-grant rule reads says ``at: events.birth.date``."""
+    from engine.rules import FactRef, ParamRef, expr_parts, walk
+
+    def exprs(rule):
+        for cond in [rule.eligibility, *(n.when for n in rule.notes)]:
+            for node in walk(cond):
+                for side in (getattr(node, "lhs", None), getattr(node, "rhs", None)):
+                    if side is not None:
+                        yield side
+        for money in (rule.amount, rule.fee):
+            if money is not None:
+                yield money.value
+        if rule.deadline is not None:
+            yield from (p for p in (rule.deadline.days, rule.deadline.months, rule.deadline.years) if p)
+        for note in rule.notes:
+            yield from (v for _, v in note.values)
+
+    wrong = []
+    for city, rule in catalogue.rules["local-birth-grant"].items():
+        for expr in exprs(rule):
+            for part in expr_parts(expr):
+                local = isinstance(part, ParamRef) and part.name.startswith("local.")
+                if local and part.at != FactRef("events.birth.date"):
+                    wrong.append(f"{city}: {part.name}")
+    assert not wrong, wrong

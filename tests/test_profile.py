@@ -71,3 +71,21 @@ def test_a_null_event_differs_from_an_unlisted_one():
     unlisted = validate_profile({"events": {}})
     assert "birth" in listed_null.events.model_fields_set
     assert "birth" not in unlisted.events.model_fields_set
+
+
+def test_a_null_section_is_a_section_of_unknown_facts():
+    """profile.md: a field that is absent or null is unknown, a whole section too (issue 17)."""
+    for section in ("person", "household", "assets", "student_loan"):
+        profile = validate_profile(parse_profile_text(f'{{"{section}": null}}', "p.json"))
+        assert getattr(profile, section) == getattr(validate_profile({}), section)
+
+
+def test_a_whole_number_written_with_a_decimal_point_is_whole():
+    profile = validate_profile(
+        parse_profile_text('{"household": {"monthly_income": 30000.0, "size": 2.0}}', "p")
+    )
+    assert profile.household.monthly_income == 30000 and isinstance(profile.household.monthly_income, int)
+    assert profile.household.size == 2
+    assert "household.monthly_income" in _error('{"household": {"monthly_income": 30000.5}}')
+    assert "children[0].order" in _error('{"children": [{"order": 1.5}]}')
+    assert "person.indigenous" in _error('{"person": {"indigenous": 1.0}}')

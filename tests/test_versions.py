@@ -13,6 +13,7 @@ from engine.versions import RejectedEdit, RuleStore, StaleEdit
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
+REGISTRATION_60 = "1900-01-01: {value: 60}"  # its line in PARAM
 
 
 @pytest.fixture
@@ -25,9 +26,7 @@ def store(tmp_path) -> RuleStore:
 
 def test_a_valid_edit_is_saved_with_who_when_and_why(store):
     base = store.current_version()
-    text = store.read(PARAM).replace(
-        "2015-01-21: {value: 60}", "2015-01-21: {value: 60}\n  2030-01-01: {value: 90}"
-    )
+    text = store.read(PARAM).replace(REGISTRATION_60, REGISTRATION_60 + "\n  2030-01-01: {value: 90}")
     version = store.save(PARAM, text, base, author="policy.lin", reason="amendment takes effect in 2030")
     assert version.author == "policy.lin" and version.reason.startswith("amendment")
     assert store.current_version() != base
