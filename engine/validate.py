@@ -41,6 +41,8 @@ def enum_values() -> dict[str, tuple[str, ...]]:
     def visit(model, prefix: str) -> None:
         for name, field in model.model_fields.items():
             path = f"{prefix}{name}"
+            if path == "partner":
+                continue  # rules read person.*; the partner is read through the same facts (family.py)
             for arg in _flatten(field.annotation):
                 if typing.get_origin(arg) is typing.Literal:
                     out[path] = tuple(arg.__args__)
