@@ -53,6 +53,7 @@ from engine.columns import (
     write_error,
 )
 from engine.logic import overrides_of, quantifier_body
+from engine.messages import shown
 from engine.outputs import atomic_output, check_readable, refuse_overwriting_input
 from engine.parameters import Parameter
 from engine.profile import ProfileError, loads_json, validate_profile
@@ -721,7 +722,7 @@ def read_chunks(
             yield batch, {}
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileError(f"{path}: cannot read {fmt[1:]}: {first}") from None
+        raise FileError(f"{path}: cannot read {fmt[1:]}: {shown(first, 200)}") from None
 
 
 def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pl.DataFrame, dict[int, str]]]:

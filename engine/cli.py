@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.loader import CatalogueError, load_catalogue
+from engine.messages import shown
 from engine.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def sigterm_raises() -> Iterator[None]:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {shown(message, 300)}")  # argparse quotes a bad value whole
 
 
 def catalogue_root(arg: str | None) -> Path:
@@ -66,14 +67,10 @@ def _date(text: str) -> date:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {_clip(text)!r}") from None
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {shown(text)!r}") from None
     if not EARLIEST_DATE <= day <= LATEST_DATE:
         raise argparse.ArgumentTypeError(f"a date from {EARLIEST_DATE} to {LATEST_DATE}, got {text}")
     return day
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _port(text: str) -> int:
@@ -149,14 +146,14 @@ MAX_ROWS = 100_000_000  # rows per chunk, people generated: far above Taiwan's 2
 
 def _positive(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) <= MAX_ROWS:
-        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_ROWS:,}, got {_clip(text)!r}")
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_ROWS:,}, got {shown(text)!r}")
     return int(text)
 
 
 def _seed(text: str) -> int:
     # numpy's generators take a seed from 0 up; -1 was an internal error.
     if not text.isdigit() or len(text) > 40:
-        raise argparse.ArgumentTypeError(f"a whole number from 0 up, got {_clip(text)!r}")
+        raise argparse.ArgumentTypeError(f"a whole number from 0 up, got {shown(text)!r}")
     return int(text)
 
 
@@ -272,7 +269,7 @@ def check_can_listen(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UsageError(f"lifeevents serve: cannot listen on {_clip(host)!r}: {exc}") from None
+        raise UsageError(f"lifeevents serve: cannot listen on {shown(host)!r}: {exc}") from None
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds

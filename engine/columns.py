@@ -42,6 +42,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 
+from engine.messages import SHOWN_CHARS, shown
 from engine.profile import EVENT_NAMES, MAX_CHILDREN, Child, Events, Profile
 
 # --- the schema, read from the pydantic model ------------------------------------------
@@ -154,14 +155,6 @@ def write_error(path: Any, exc: Exception) -> FileError:
     """One line for a failed write, from an OSError or a polars error alike."""
     reason = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return FileError(f"{path}: cannot write: {reason}")
-
-
-SHOWN_CHARS = 80  # of a cell, column name or value quoted in a message: a 50 MB cell was echoed whole
-
-
-def shown(text: str) -> str:
-    """``text`` as a message quotes it: at most :data:`SHOWN_CHARS` characters."""
-    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
 
 
 def check_header(columns: Iterable[str], source: str, extra: Iterable[str] = ()) -> None:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from engine.messages import shown
 from engine.yamlsafe import yaml12_booleans
 
 Residence = Literal[
@@ -226,7 +227,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += ("." if path else "") + str(part)
+            path += ("." if path else "") + shown(str(part))  # an unknown key may be megabytes
     return path
 
 
@@ -269,7 +270,7 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         model = _model_at(loc)
         hint = ""
         if model is not None:
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            close = difflib.get_close_matches(shown(str(loc[-1])), list(model.model_fields), n=1)
             if close:
                 hint = f"; did you mean '{close[0]}'?"
         return f"{source}: {path}: unknown key{hint}{more}"
@@ -377,7 +378,9 @@ def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
         path = _format_loc(loc)
         if err["type"] == "extra_forbidden":
             model = _model_at(loc)
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1) if model else []
+            close = (
+                difflib.get_close_matches(shown(str(loc[-1])), list(model.model_fields), n=1) if model else []
+            )
             hint = f"; did you mean '{close[0]}'?" if close else ""
             out.append(
                 ProfileProblem(

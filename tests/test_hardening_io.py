@@ -226,14 +226,20 @@ def test_a_write_failing_mid_batch_leaves_no_output_and_the_old_one_intact(
 
 def test_a_failed_merge_of_parquet_parts_leaves_no_output(tmp_path, capsys, monkeypatch):
     _register_lines(tmp_path / "in.jsonl", 200)
+    real_sink = pl.LazyFrame.sink_parquet
+    merges = []
 
-    def disk_full(self, path, *args, **kwargs):
+    def disk_full_in_the_merge(self, path, *args, **kwargs):
+        if Path(path).name != "o.parquet":  # a part (polars writes those through sink_parquet too)
+            return real_sink(self, path, *args, **kwargs)
+        merges.append(path)
         Path(path).write_bytes(b"PAR1 half a file")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", disk_full)
-    code, err = _cli(capsys, "batch", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.parquet"))
-    assert code == 2 and "o.parquet: cannot write" in err
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", disk_full_in_the_merge)
+    args = ["batch", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.parquet"), "--chunk-rows", "50"]
+    code, err = _cli(capsys, *args)
+    assert merges and code == 2 and "o.parquet: cannot write" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
@@ -525,6 +531,14 @@ def test_a_huge_cell_or_column_name_is_quoted_by_a_short_prefix(tmp_path, capsys
     source.write_text("residence," + "x" * 1_000_000 + "\ntaipei,1\n")
     code, err = _cli(capsys, "batch", str(source), "-o", str(tmp_path / "o.csv"))
     assert code == 2 and _one_line(err) and "unknown column 'xxx" in err and len(err) < 300
+
+
+def test_a_huge_key_or_argument_is_quoted_by_a_short_prefix(capsys):
+    with pytest.raises(ProfileError) as info:
+        validate_profile({"person": {"x" * 1_000_000: 1}})
+    assert str(info.value).startswith("profile: person.xxx") and len(str(info.value)) < 300
+    code, err = _cli(capsys, "recommend", "p.json", "--lang", "x" * 100_000)
+    assert code == 2 and _one_line(err) and len(err) < 400
 
 
 # --- 10. problems the command line names ----------------------------------------------------------
