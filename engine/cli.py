@@ -364,7 +364,8 @@ def cmd_outreach(args: argparse.Namespace) -> int:
     source, target = Path(args.input), Path(args.output)
     input_format(source)
     check_readable(source)
-    refuse_overwriting_input([source], [target, *([Path(args.html)] if args.html else [])])
+    html = Path(args.html) if args.html and Path(args.html) != target else None
+    refuse_overwriting_input([source], [target, *([html] if html else [])])
     catalogue = load_catalogue(catalogue_root(args.rules))
     summary = run_outreach(
         catalogue,

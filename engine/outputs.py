@@ -14,9 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from engine.columns import FileError, write_error
 
@@ -59,6 +62,30 @@ def check_readable(path: Path) -> None:
 
 
 @contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done: renaming the outputs into place and
+    removing the temporary folders are not cut in half. (Python runs signal handlers in
+    the main thread only; blocking the signal there would not do, as polars' threads
+    would still take it.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        pending.append(signum)
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        if pending:
+            signal.raise_signal(pending[0])  # handled now, as it would have been
+
+
+@contextlib.contextmanager
 def atomic_outputs(*paths: Path) -> Iterator[list[Path]]:
     """Temporary paths (same names and suffixes) to write ``paths`` to; each is renamed
     onto its output when the block ends normally, and all are removed otherwise."""
@@ -75,17 +102,19 @@ def atomic_outputs(*paths: Path) -> Iterator[list[Path]]:
                 raise write_error(final, exc) from None
         temporaries = [folder / final.name for folder, final in zip(folders, finals, strict=True)]
         yield temporaries
-        for temporary, final in zip(temporaries, finals, strict=True):
-            if not temporary.exists():
-                raise FileError(f"{final}: nothing was written")
-        for temporary, final in zip(temporaries, finals, strict=True):
-            try:
-                os.replace(temporary, final)
-            except OSError as exc:
-                raise write_error(final, exc) from None
+        with _signals_deferred():
+            for temporary, final in zip(temporaries, finals, strict=True):
+                if not temporary.exists():
+                    raise FileError(f"{final}: nothing was written")
+            for temporary, final in zip(temporaries, finals, strict=True):
+                try:
+                    os.replace(temporary, final)
+                except OSError as exc:
+                    raise write_error(final, exc) from None
     finally:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
+        with _signals_deferred():
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ import pytest
 from engine.batch import Writer, evaluate_profiles
 from engine.cli import main
 from engine.columns import FileError
-from engine.outputs import atomic_output
+from engine.outputs import atomic_output, atomic_outputs
 from engine.outreach import FORMULA_STARTS, run_outreach
 from engine.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile, validate_profile
 
@@ -155,15 +155,17 @@ def _wait_for(condition, what: str, limit_s: float = 300) -> None:
         time.sleep(0.05)
 
 
+# `python -m engine`, with Ctrl-C's usual meaning: a shell starting a background job
+# ignores SIGINT, and Python would then not turn it into KeyboardInterrupt.
+_CLI = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from engine.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
-    # SIGINT's default action is restored: a shell starting a background job ignores it,
-    # and Python would then not turn it into KeyboardInterrupt.
     return subprocess.Popen(
-        [sys.executable, "-m", "engine", *args],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        [sys.executable, "-c", _CLI, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
 
 
@@ -284,6 +286,20 @@ def test_an_atomic_output_appears_only_when_the_block_succeeds(tmp_path):
     with atomic_output(target) as partial:
         partial.write_text("whole")
     assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+    real_replace = os.replace
+
+    def interrupted_replace(source, target):
+        signal.raise_signal(signal.SIGINT)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt), atomic_outputs(tmp_path / "a.csv", tmp_path / "b.html") as (a, b):
+        a.write_text("list")
+        b.write_text("page")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.html"]
 
 
 # --- 4. child columns beyond the profile's twenty children -------------------------------------
