@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import errno
 import json
-import os
 import signal
 import sys
 import threading
@@ -22,8 +21,8 @@ from typing import Any
 from engine.loader import CatalogueError, load_catalogue
 from engine.messages import shown
 from engine.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile
+from engine.rulesroot import rules_root
 
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ("birth", "education", "employment", "moving", "business", "welfare")
 
 
@@ -60,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def catalogue_root(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("LIFEEVENTS_ROOT") or DEFAULT_ROOT)
+    return rules_root(arg)
 
 
 def _date(text: str) -> date:
@@ -197,6 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _case_problems(root: Path, services: list[str]) -> list[str]:
+    """Every service has a test case, and every case file reads (file:line problems)."""
+    from engine.cases import CaseFileError, services_without_cases
+    from engine.rulesroot import cases_dir
+
+    folder = cases_dir(root)
+    if not folder.is_dir():
+        return [f"{folder}:1: no test cases: every service needs cases under tests/cases/"]
+    try:
+        missing = services_without_cases(folder, services)
+    except CaseFileError as exc:
+        return [str(exc)]
+    return [f"{root / 'catalog.yaml'}:1: {sid}: no test case checks this service" for sid in missing]
+
+
 def cmd_validate(root: Path) -> int:
     if not (root / "catalog.yaml").is_file():
         print(f"{root}: no catalog.yaml here", file=sys.stderr)
@@ -216,7 +230,7 @@ def cmd_validate(root: Path) -> int:
         return 1
     from engine.lint import lint_catalogue
 
-    lint = lint_catalogue(catalogue)
+    lint = lint_catalogue(catalogue) + _case_problems(root, list(catalogue.services))
     if lint:
         for problem in lint:
             print(problem)

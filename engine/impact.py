@@ -2,15 +2,11 @@
 
 For every service an edit can touch (``engine.versions.affected_services``), count who
 gains and who loses eligibility, by residence and by age band, and how the total amount
-paid changes. Two evaluators, one interface:
-
-- a polars DataFrame population (``engine.population``) is screened column-wise by
-  ``engine.batch.BatchEvaluator``, compiled for the affected services only. Amounts are
-  not column-wise there, so the cost is computed with the per-profile engine on the rows
-  whose eligibility changed, plus — when the amount itself depends on what changed — on
-  a sample of the rows eligible under both (scaled up, and the report says so);
-- a list of :class:`~engine.profile.Profile` (``engine.sample``, used while the batch
-  evaluator is absent) is evaluated profile by profile, amounts included, exactly.
+paid changes. The population (``engine.population``, a polars DataFrame) is screened
+column-wise by ``engine.batch.BatchEvaluator``, compiled for the affected services only.
+Amounts are not column-wise there, so the cost is computed with the per-profile engine on
+the rows whose eligibility changed, plus — when the amount itself depends on what
+changed — on a sample of the rows eligible under both (scaled up, and the report says so).
 
 "Unknown" is not eligible: a person counts as gaining when the old rules did not find
 them eligible (ineligible or unknown) and the new ones do, and as losing the other way.
@@ -29,7 +25,6 @@ from typing import Any
 
 from engine.catalog import Catalogue
 from engine.facts import Unknown
-from engine.profile import Profile
 
 AGE_BANDS = ((0, 17, "0-17"), (18, 29, "18-29"), (30, 44, "30-44"), (45, 64, "45-64"), (65, 200, "65+"))
 UNKNOWN = "unknown"
@@ -96,14 +91,9 @@ def _age(birth: date | None, day: date) -> int | None:
 
 
 def population(n: int, seed: int = 0, as_of: date = AS_OF) -> Any:
-    """The synthetic population the preview runs on: columns when batch is available."""
-    try:
-        from engine.batch import BatchEvaluator  # noqa: F401
-        from engine.population import generate_population
-    except ImportError:
-        from engine.sample import random_profiles
+    """The synthetic population the preview runs on, as columns."""
+    from engine.population import generate_population
 
-        return random_profiles(n, seed=seed, as_of=as_of)
     return generate_population(n, seed=seed, as_of=as_of)
 
 
@@ -122,16 +112,9 @@ def impact(
     started = time.perf_counter()
     wanted = services if services is not None else affected_services(old, new)
     wanted = [s for s in wanted if s in new.services or s in old.services]
-    if _is_frame(people):
-        report = _impact_batch(old, new, people, wanted, cost_sample, seed)
-    else:
-        report = _impact_engine(old, new, list(people), wanted)
+    report = _impact_batch(old, new, people, wanted, cost_sample, seed)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _is_frame(people: Any) -> bool:
-    return type(people).__module__.startswith("polars")
 
 
 # -- shared bookkeeping -----------------------------------------------------------------
@@ -216,41 +199,6 @@ def _amount_may_change(old: Catalogue, new: Catalogue, sid: str) -> bool:
             names |= {p.name for p in expr_parts(rule.amount.value) if isinstance(p, ParamRef)}
     names |= {p.name for p in new.parameters.values() if p.overrides in names}
     return any(old.parameters.get(x) != new.parameters.get(x) for x in names)
-
-
-# -- per profile --------------------------------------------------------------------------
-
-
-def _impact_engine(
-    old: Catalogue, new: Catalogue, people: list[Profile], services: list[str]
-) -> ImpactReport:
-    from engine.logic import evaluate
-    from engine.recommend import Engine
-
-    engines = (Engine(old), Engine(new))
-    tally = _Tally(old, new, services)
-    priced = [s for s in services if _unit(old, s) or _unit(new, s)]
-    for profile in people:
-        day = profile.as_of or AS_OF
-        envs = [e.env(profile, day) for e in engines]
-        residence = profile.residence
-        band = age_band(_age(profile.person.birth_date if profile.person else None, day))
-        for sid in services:
-            verdicts = []
-            for engine, env in zip(engines, envs, strict=True):
-                cond = engine.conditions.get(sid)
-                verdicts.append(cond is not None and evaluate(cond, env).value is True)
-            _count(tally, sid, verdicts[0], verdicts[1], residence or UNKNOWN, band)
-            if sid in priced:
-                change = (_amount(new, engines[1], sid, envs[1], residence) if verdicts[1] else 0.0) - (
-                    _amount(old, engines[0], sid, envs[0], residence) if verdicts[0] else 0.0
-                )
-                tally.cost[sid] = tally.cost.get(sid, 0.0) + change
-    notes = [
-        "evaluated profile by profile with the engine (engine.sample profiles): the column-wise "
-        "batch evaluator is not available in this checkout; amounts are exact"
-    ]
-    return tally.report(len(people), "engine", notes)
 
 
 def _count(tally: _Tally, sid: str, was: bool, now: bool, residence: str, band: str) -> None:

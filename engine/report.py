@@ -22,7 +22,11 @@ def _line(r: EligibilityResult, catalogue: Catalogue, lang: str) -> list[str]:
     if r.fee:
         lines.append(f"    {p('fee')}: {r.fee.value:,} {r.fee.unit}")
     if r.deadline:
-        lines.append(f"    {p('deadline')}: {r.deadline.isoformat()}")
+        urgent = f" ⚠ {p('urgent')}" if r.urgent else ""
+        lines.append(f"    {p('deadline')}: {r.deadline.isoformat()}{urgent}")
+    for step in r.steps:
+        by = f" ({p('deadline')}: {step.deadline.isoformat()})" if step.deadline else ""
+        lines.append(f"    → {step.text}{by}")
     if r.missing:
         lines.append(f"    {p('needs')}: {', '.join(r.missing)}")
     for reason in r.reasons:
@@ -31,10 +35,19 @@ def _line(r: EligibilityResult, catalogue: Catalogue, lang: str) -> list[str]:
     return lines
 
 
-def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str:
-    out = [f"as of {result.as_of.isoformat()} · rules {result.rules_version}"]
+def _totals(result: Recommendation, catalogue: Catalogue, lang: str) -> str:
+    p = lambda key: _phrase(catalogue, key, lang)  # noqa: E731
+    t = result.totals
+    return (
+        f"{p('totals')}: {t.one_off:,} TWD {p('totals.one_off')} · {t.monthly:,} TWD {p('totals.monthly')}"
+        f" · {t.unknown} {p('totals.unknown')}"
+    )
+
+
+def _groups(results: list[EligibilityResult], catalogue: Catalogue, lang: str) -> list[str]:
+    out: list[str] = []
     groups: dict[str, list[EligibilityResult]] = {"eligible": [], "unknown": [], "ineligible": []}
-    for r in result.results:
+    for r in results:
         groups[r.status].append(r)
     for status in ("eligible", "unknown", "ineligible"):
         if not groups[status]:
@@ -43,4 +56,22 @@ def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str
         out.append(f"{_phrase(catalogue, 'status.' + status, lang)} ({len(groups[status])})")
         for r in groups[status]:
             out.extend(_line(r, catalogue, lang))
+    return out
+
+
+def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str:
+    out = [
+        f"as of {result.as_of.isoformat()} · rules {result.rules_version}",
+        _totals(result, catalogue, lang),
+    ]
+    if result.partner_results:
+        # A family: what each adult can claim, the household's services with the applicant's.
+        out += [
+            "",
+            f"== {_phrase(catalogue, 'for.person', lang)} / {_phrase(catalogue, 'for.household', lang)} ==",
+        ]
+    out += _groups(result.results, catalogue, lang)
+    if result.partner_results:
+        out += ["", f"== {_phrase(catalogue, 'for.partner', lang)} =="]
+        out += _groups(result.partner_results, catalogue, lang)
     return "\n".join(out)

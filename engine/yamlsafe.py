@@ -20,3 +20,12 @@ def yaml12_booleans(loader: type) -> None:
             kept.append((bool_tag, strict))
         resolvers[first] = kept
     loader.yaml_implicit_resolvers = resolvers
+
+
+def without_timestamps(loader: type) -> None:
+    """Dates stay strings, so that the reader's model (pydantic), not PyYAML, judges them
+    and an impossible date such as 2026-02-30 gets a clean error."""
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in loader.yaml_implicit_resolvers.items()
+    }
