@@ -477,6 +477,18 @@ class QuietErrorsMiddleware:
                 await _send_json(send, 500, {"detail": f"internal error {error_id}; it has been logged"})
 
 
+def _encodable(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings written as ``\\udXXX`` text: JSON
+    may carry one (``"\\ud800"``), UTF-8 cannot, and the 422 quoting it was a 500."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
+
+
 # --- the application ----------------------------------------------------------------------
 
 ProfileBody = Annotated[
@@ -600,7 +612,7 @@ def create_app(
             for problem in profile_problems([{**err, "loc": tuple(loc)}]):
                 problems.append(RequestProblem(location=where, **problem.model_dump()))
         payload = ProblemsOut(detail=problems).model_dump(mode="json")
-        return JSONResponse(payload, status_code=422)
+        return JSONResponse(_encodable(payload), status_code=422)
 
     # -- eligibility --------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ Nothing here knows a service: everything comes from the catalogue's condition tr
 
 from __future__ import annotations
 
-import json
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -53,8 +53,10 @@ from engine.columns import (
     write_error,
 )
 from engine.logic import overrides_of, quantifier_body
+from engine.messages import shown
+from engine.outputs import atomic_output, check_readable, refuse_overwriting_input
 from engine.parameters import Parameter
-from engine.profile import ProfileError, validate_profile
+from engine.profile import ProfileError, loads_json, validate_profile
 from engine.recommend import effective_condition
 from engine.rules import (
     All,
@@ -720,14 +722,15 @@ def read_chunks(
             yield batch, {}
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileError(f"{path}: cannot read {fmt[1:]}: {first}") from None
+        raise FileError(f"{path}: cannot read {fmt[1:]}: {shown(first, 200)}") from None
 
 
 def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pl.DataFrame, dict[int, str]]]:
     rows: list[dict[str, str]] = []
     problems: dict[int, str] = {}
     offset = 0
-    with path.open(encoding="utf-8") as handle:
+    # Bytes, decoded line by line: a line that is not UTF-8 is that row's problem, not the file's.
+    with path.open("rb") as handle:
         for n, line in enumerate(handle):
             rows.append(_jsonl_row(line, n, problems))
             if len(rows) >= chunk_rows:
@@ -738,15 +741,23 @@ def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pl.DataFrame, d
         yield _string_frame(rows), problems
 
 
-def _jsonl_row(line: str, n: int, problems: dict[int, str]) -> dict[str, str]:
+def _jsonl_row(raw: bytes, n: int, problems: dict[int, str]) -> dict[str, str]:
+    """One line's profile as dotted cells; a line that is not one (bad UTF-8, bad JSON,
+    a number Python will not read, nesting too deep, a profile the model refuses) is
+    that row's problem, and the run goes on."""
     source = f"row {n}"
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems[n] = f"{source}: not UTF-8 text (byte {exc.start})"
+        return {}
     if not line.strip():  # rows are lines: an empty line is an invalid row, not skipped
         problems[n] = f"{source}: an empty line (one profile, a JSON object, per line)"
         return {}
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        problems[n] = f"{source}: not valid JSON: {exc.msg} (column {exc.colno})"
+        data = loads_json(line, source)  # as a .json profile is read
+    except ProfileError as exc:
+        problems[n] = str(exc)
         return {}
     if not isinstance(data, dict):
         problems[n] = f"{source}: a profile must be one JSON object"
@@ -755,6 +766,9 @@ def _jsonl_row(line: str, n: int, problems: dict[int, str]) -> dict[str, str]:
         return flatten_profile(validate_profile(data, source))
     except ProfileError as exc:
         problems[n] = str(exc)
+        return {}
+    except RecursionError:
+        problems[n] = f"{source}: not a profile: nested too deeply"
         return {}
 
 
@@ -770,10 +784,14 @@ def _string_frame(rows: list[dict[str, str]]) -> pl.DataFrame:
 
 
 class Writer:
-    """Writes chunks in order to CSV, JSON Lines or Parquet (by extension)."""
+    """Writes chunks in order to CSV, JSON Lines or Parquet (by extension).
 
-    def __init__(self, path: Path):
+    ``shown`` is the path messages name: the output, when ``path`` is its temporary
+    stand-in (engine.outputs)."""
+
+    def __init__(self, path: Path, shown: Path | None = None):
         self.path = path
+        self.shown = shown or path
         self.fmt = input_format(path)
         self.first = True
         self.parts: list[Path] = []
@@ -787,13 +805,13 @@ class Writer:
             else:
                 self.handle = path.open("w", encoding="utf-8", newline="")
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise write_error(path, exc) from None
+            raise write_error(self.shown, exc) from None
 
     def write(self, frame: pl.DataFrame) -> None:
         try:
             self._write(frame)
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise write_error(self.path, exc) from None
+            raise write_error(self.shown, exc) from None
         self.first = False
 
     def _write(self, frame: pl.DataFrame) -> None:
@@ -810,16 +828,24 @@ class Writer:
             self.parts.append(part)
 
     def close(self) -> None:
+        """Finish the file (for Parquet: merge the parts)."""
+        try:
+            if self.handle is not None:
+                self.handle.close()
+            if self.tmp is not None and self.parts:
+                pl.scan_parquet(self.parts).sink_parquet(self.path)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise write_error(self.shown, exc) from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Stop without finishing: the handle closed, the Parquet parts removed."""
         if self.handle is not None:
-            self.handle.close()
+            with contextlib.suppress(OSError):
+                self.handle.close()
         if self.tmp is not None:
-            try:
-                if self.parts:
-                    pl.scan_parquet(self.parts).sink_parquet(self.path)
-            except (OSError, pl.exceptions.PolarsError) as exc:
-                raise write_error(self.path, exc) from None
-            finally:
-                shutil.rmtree(self.tmp, ignore_errors=True)
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -861,26 +887,35 @@ def run_batch(
     today: date | None = None,
     evaluator: BatchEvaluator | None = None,
 ) -> Summary:
-    """``lifeevents batch``: statuses of every row, in input order, chunk by chunk."""
+    """``lifeevents batch``: statuses of every row, in input order, chunk by chunk.
+
+    The output appears only when the whole run succeeded (engine.outputs); an output
+    that is the input is refused before anything is opened for writing."""
     started = time.perf_counter()
     err = err or sys.stderr
     evaluator = evaluator or BatchEvaluator(catalogue)
     input_format(source)
-    writer = Writer(target)
+    input_format(target)
+    check_readable(source)
+    refuse_overwriting_input([source], [target])
     summary = Summary()
-    try:
-        for raw, chunk, statuses, offset in iter_results(evaluator, source, as_of, chunk_rows, today):
-            for _, message in chunk.problems:
-                print(message, file=err)
-            rows = pl.Series("row", np.arange(offset, offset + raw.height, dtype=np.int64))
-            writer.write(pl.DataFrame([rows]).hstack(statuses))
-            summary.rows += raw.height
-            summary.invalid += len(chunk.problems)
-            _count(summary, statuses)
-        if writer.first:  # no row at all: still the header, so that the output's shape is known
-            schema = {"row": pl.Int64(), **dict.fromkeys(evaluator.services, STATUS_DTYPE)}
-            writer.write(pl.DataFrame(schema=schema))
-    finally:
+    with atomic_output(target) as partial:
+        writer = Writer(partial, shown=target)
+        try:
+            for raw, chunk, statuses, offset in iter_results(evaluator, source, as_of, chunk_rows, today):
+                for _, message in chunk.problems:
+                    print(message, file=err)
+                rows = pl.Series("row", np.arange(offset, offset + raw.height, dtype=np.int64))
+                writer.write(pl.DataFrame([rows]).hstack(statuses))
+                summary.rows += raw.height
+                summary.invalid += len(chunk.problems)
+                _count(summary, statuses)
+            if writer.first:  # no row at all: still the header, so that the output's shape is known
+                schema = {"row": pl.Int64(), **dict.fromkeys(evaluator.services, STATUS_DTYPE)}
+                writer.write(pl.DataFrame(schema=schema))
+        except BaseException:
+            writer.discard()
+            raise
         writer.close()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -7,13 +7,20 @@ one-line message naming the file, key path and problem — never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from engine.loader import CatalogueError, load_catalogue
-from engine.profile import ProfileError, load_profile
+from engine.messages import shown
+from engine.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile
 from engine.rulesroot import rules_root
 
 EVENTS = ("birth", "education", "employment", "moving", "business", "welfare")
@@ -23,9 +30,32 @@ class UsageError(Exception):
     pass
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is (as Ctrl-C raises KeyboardInterrupt), so that
+    every ``finally`` runs and no half-written output is left (engine.outputs)."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` instead of killing the
+    process on the spot. Signal handlers can only be set in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {shown(message, 300)}")  # argparse quotes a bad value whole
 
 
 def catalogue_root(arg: str | None) -> Path:
@@ -34,9 +64,12 @@ def catalogue_root(arg: str | None) -> Path:
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {shown(text)!r}") from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise argparse.ArgumentTypeError(f"a date from {EARLIEST_DATE} to {LATEST_DATE}, got {text}")
+    return day
 
 
 def _port(text: str) -> int:
@@ -80,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("old", help="catalogue root before the change")
     dif.add_argument("new", help="catalogue root after the change")
     dif.add_argument("--population", type=_count, default=2000, help="synthetic people (default 2000)")
-    dif.add_argument("--seed", type=int, default=0, help="population seed (default 0)")
+    dif.add_argument("--seed", type=_seed, default=0, help="population seed (default 0)")
 
     bat = sub.add_parser("batch", help="statuses of every profile of a CSV, JSON Lines or Parquet file")
     bat.add_argument("input", help="profiles: .csv or .parquet (dotted columns) or .jsonl")
@@ -98,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--chunk-rows", type=_positive, default=200_000)
     pop = sub.add_parser("population", help="a synthetic population of Taiwan (dotted profile columns)")
     pop.add_argument("-n", type=_positive, default=100_000, help="number of people")
-    pop.add_argument("--seed", type=int, default=0)
+    pop.add_argument("--seed", type=_seed, default=0)
     pop.add_argument("--as-of", type=_date, dest="as_of", default=date(2026, 3, 1))
     pop.add_argument("-o", "--output", required=True, help=".parquet or .csv")
     fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
@@ -107,14 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_ROWS = 100_000_000  # rows per chunk, people generated: far above Taiwan's 23 million
+
+
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
-    return value
+    if not text.isdigit() or not 0 < int(text) <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_ROWS:,}, got {shown(text)!r}")
+    return int(text)
+
+
+def _seed(text: str) -> int:
+    # numpy's generators take a seed from 0 up; -1 was an internal error.
+    if not text.isdigit() or len(text) > 40:
+        raise argparse.ArgumentTypeError(f"a whole number from 0 up, got {shown(text)!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 128 + signal.SIGTERM
     except Exception as exc:  # a bug: still one line, never a traceback (profile.md)
         print(f"lifeevents: internal error, please report it: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -228,8 +269,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(
             f"lifeevents serve: the API needs its packages ({exc.name} is missing): pip install 'lifeevents[api]'"
         ) from None
+    check_can_listen(args.host, args.port)
     serve(catalogue_root(args.rules), args.host, args.port, args.workers)
     return 0
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """UsageError naming the problem when ``host:port`` cannot be listened on (a port in
+    use was uvicorn's log line and exit 1). uvicorn binds again just after: a port taken
+    in between still fails, as before."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"lifeevents serve: cannot listen on {shown(host)!r}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"lifeevents serve: port {port} is in use (on {host})") from None
+            raise UsageError(f"lifeevents serve: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def cmd_staff_passwd(args: argparse.Namespace) -> int:
@@ -277,7 +340,8 @@ def _tabular(args: argparse.Namespace) -> int:
 
     command = {"batch": cmd_batch, "outreach": cmd_outreach, "population": cmd_population}[args.command]
     try:
-        return command(args)
+        with sigterm_raises():
+            return command(args)
     except FileError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -288,10 +352,13 @@ def _tabular(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from engine.batch import input_format, run_batch
+    from engine.outputs import check_readable, refuse_overwriting_input
 
     source, target = Path(args.input), Path(args.output)
-    input_format(source)  # bad extensions fail before the catalogue is loaded
+    input_format(source)  # bad files fail before the catalogue is loaded
     input_format(target)
+    check_readable(source)
+    refuse_overwriting_input([source], [target])
     catalogue = load_catalogue(catalogue_root(args.rules))
     summary = run_batch(catalogue, source, target, as_of=args.as_of, chunk_rows=args.chunk_rows)
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.statuses.items() if v)
@@ -305,10 +372,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_outreach(args: argparse.Namespace) -> int:
     from engine.batch import input_format
+    from engine.outputs import check_readable, refuse_overwriting_input
     from engine.outreach import run_outreach
 
     source, target = Path(args.input), Path(args.output)
     input_format(source)
+    check_readable(source)
+    html = Path(args.html) if args.html and Path(args.html) != target else None
+    refuse_overwriting_input([source], [target, *([html] if html else [])])
     catalogue = load_catalogue(catalogue_root(args.rules))
     summary = run_outreach(
         catalogue,
@@ -331,20 +402,21 @@ def cmd_population(args: argparse.Namespace) -> int:
     import polars as pl
 
     from engine.columns import write_error
+    from engine.outputs import atomic_output
     from engine.population import csv_ready, generate_population
 
     target = Path(args.output)
     if target.suffix.lower() not in (".parquet", ".csv"):
         raise UsageError(f"{target}: the population is written as .parquet or .csv")
     frame = generate_population(args.n, seed=args.seed, as_of=args.as_of)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.suffix.lower() == ".csv":
-            csv_ready(frame).write_csv(target)
-        else:
-            frame.write_parquet(target)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise write_error(target, exc) from None
+    with atomic_output(target) as partial:
+        try:
+            if target.suffix.lower() == ".csv":
+                csv_ready(frame).write_csv(partial)
+            else:
+                frame.write_parquet(partial)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise write_error(target, exc) from None
     print(
         f"population: {frame.height:,} people, seed {args.seed}, as of {args.as_of} → {target}",
         file=sys.stderr,

@@ -42,6 +42,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 
+from engine.messages import SHOWN_CHARS, shown
 from engine.profile import EVENT_NAMES, MAX_CHILDREN, Child, Events, Profile
 
 # --- the schema, read from the pydantic model ------------------------------------------
@@ -53,8 +54,8 @@ class FieldSpec:
 
     kind: str  # date | bool | int | float | enum | list
     choices: tuple[str, ...] = ()
-    ge: float | None = None
-    le: float | None = None
+    ge: Any = None  # a number, or a date for a date
+    le: Any = None
     multiple_of: float | None = None
 
 
@@ -158,18 +159,24 @@ def write_error(path: Any, exc: Exception) -> FileError:
 
 def check_header(columns: Iterable[str], source: str, extra: Iterable[str] = ()) -> None:
     """Unknown columns are an error, with the closest valid name (a typo must not
-    silently become "unknown")."""
+    silently become "unknown"); so is a child beyond the profile's :data:`MAX_CHILDREN`,
+    before any column is built for it (``children.99999999999.order`` took 10 GB)."""
     allowed = set(PROFILE_SPECS) | set(CONTROL_COLUMNS) | set(extra)
     for col in columns:
         if col in allowed:
             continue
         m = _CHILD_COLUMN.match(col)
         if m and m[2] in CHILD_SPECS:
+            if len(m[1]) > 2 or int(m[1]) >= MAX_CHILDREN:
+                raise FileError(
+                    f"{source}: column '{shown(col)}': a profile has at most {MAX_CHILDREN} children "
+                    f"(children.0 to children.{MAX_CHILDREN - 1})"
+                )
             continue
         pool = [*allowed, *(child_column(0, n) for n in CHILD_SPECS)]
-        close = difflib.get_close_matches(col, pool, n=1)
+        close = difflib.get_close_matches(col, pool, n=1) if len(col) <= SHOWN_CHARS else []
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise FileError(f"{source}: unknown column '{col}'{hint}")
+        raise FileError(f"{source}: unknown column '{shown(col)}'{hint}")
 
 
 def child_width(columns: Iterable[str]) -> int:
@@ -366,6 +373,11 @@ def check_value(value: pl.Expr, given: pl.Expr, spec: FieldSpec) -> pl.Expr:
             bad = bad | ((value - nearest * spec.multiple_of).abs() > 1e-9)
         if spec.kind == "float":
             bad = bad | ~value.is_finite()
+    if spec.kind == "date":
+        if spec.ge is not None:
+            bad = bad | (value < spec.ge)
+        if spec.le is not None:
+            bad = bad | (value > spec.le)
     if spec.kind == "list":
         bad = bad | value.list.eval(~pl.element().is_in(list(spec.choices))).list.any()
     return bad.fill_null(False)
@@ -559,9 +571,9 @@ def _describe(hits: list[str], row: dict[str, Any], messages: dict[str, str]) ->
     column = first.split("#")[0]
     what = messages[BAD + first] if BAD + first in messages else _expectation(column)
     got = row.get(column)
-    shown = f" (got {json.dumps(got, ensure_ascii=False, default=str)})" if got is not None else ""
+    quoted = f" (got {shown(json.dumps(got, ensure_ascii=False, default=str))})" if got is not None else ""
     more = f" (and {len(hits) - 1} more problem(s))" if len(hits) > 1 else ""
-    return f"{column}: {what}{shown}{more}"
+    return f"{column}: {what}{quoted}{more}"
 
 
 def _expectation(column: str) -> str:
@@ -569,6 +581,8 @@ def _expectation(column: str) -> str:
     if spec is None:
         return "is not valid"
     if spec.kind == "date":
+        if spec.ge is not None and spec.le is not None:
+            return f"must be a date (YYYY-MM-DD) from {spec.ge} to {spec.le}"
         return "not a valid date (YYYY-MM-DD)"
     if spec.kind == "bool":
         return "must be true or false"

@@ -29,6 +29,7 @@ Readings, each a choice this module makes (docs/batch.md repeats them):
 from __future__ import annotations
 
 import html
+import re
 import sys
 from dataclasses import dataclass
 from datetime import date
@@ -40,6 +41,7 @@ import polars as pl
 from engine.batch import BatchEvaluator, Compiler, Writer, input_format, iter_results
 from engine.catalog import Catalogue
 from engine.columns import write_error
+from engine.outputs import atomic_outputs, check_readable, refuse_overwriting_input
 from engine.profile import RESIDENCES
 
 REGISTER_COLUMNS = ("id", "name", "district", "address", "phone", "receives")
@@ -195,6 +197,22 @@ def select_candidates(
     ).with_columns(pl.col("services").list.join("; "), pl.col("to_check").list.join("; "))
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
+# injection"); a name or address from a register must stay text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """The text columns with every cell that a spreadsheet would read as a formula
+    prefixed by a single quote, which spreadsheets show as text."""
+    pattern = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(pattern)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text
+    )
+
+
 def order(frame: pl.DataFrame) -> pl.DataFrame:
     """By residence (in the contract's order), district, then the most urgent first."""
     rank = {r: i for i, r in enumerate(RESIDENCES)}
@@ -224,45 +242,64 @@ def run_outreach(
     html_target = target if target.suffix.lower() == ".html" else html
     if target.suffix.lower() != ".html":
         input_format(target)
+    outputs = [target] if html_target in (None, target) else [target, html_target]
+    input_format(source)
+    check_readable(source)
+    refuse_overwriting_input([source], outputs)
     evaluator = BatchEvaluator(catalogue)
     summary = OutreachSummary(services=len(services))
     parts: list[pl.DataFrame] = []
     compilers: dict[int, Compiler] = {}
     day = today or date.today()
-    for raw, chunk, statuses, offset in iter_results(
-        evaluator, source, as_of, chunk_rows, day, extra_columns=REGISTER_COLUMNS
-    ):
-        for _, message in chunk.problems:
-            print(message, file=err)
-        summary.rows += raw.height
-        summary.invalid += len(chunk.problems)
-        compiler = compilers.setdefault(chunk.width, Compiler(catalogue, chunk.width))
-        typed = chunk.frame.filter(chunk.valid)
-        kept_raw = raw.filter(chunk.valid)
-        kept_statuses = statuses.filter(chunk.valid)
-        rows = pl.Series(range(offset, offset + raw.height)).filter(chunk.valid)
-        part = select_candidates(kept_raw, typed, kept_statuses, 0, compiler, services, include_unknown, lang)
-        # select_candidates numbers the kept rows 0…; map them back to input rows.
-        parts.append(part.with_columns(rows.gather(part["row"]).alias("row")))
-    listed = (
-        order(pl.concat(parts)) if parts else pl.DataFrame(schema=dict.fromkeys(OUTPUT_COLUMNS, pl.String))
-    )
-    summary.listed = listed.height
-    if target.suffix.lower() != ".html":
-        writer = Writer(target)
-        try:
-            writer.write(listed)
-        finally:
+    # Every output appears only when the whole run succeeded (engine.outputs).
+    with atomic_outputs(*outputs) as partials:
+        for raw, chunk, statuses, offset in iter_results(
+            evaluator, source, as_of, chunk_rows, day, extra_columns=REGISTER_COLUMNS
+        ):
+            for _, message in chunk.problems:
+                print(message, file=err)
+            summary.rows += raw.height
+            summary.invalid += len(chunk.problems)
+            compiler = compilers.setdefault(chunk.width, Compiler(catalogue, chunk.width))
+            typed = chunk.frame.filter(chunk.valid)
+            kept_raw = raw.filter(chunk.valid)
+            kept_statuses = statuses.filter(chunk.valid)
+            rows = pl.Series(range(offset, offset + raw.height)).filter(chunk.valid)
+            part = select_candidates(
+                kept_raw, typed, kept_statuses, 0, compiler, services, include_unknown, lang
+            )
+            # select_candidates numbers the kept rows 0…; map them back to input rows.
+            parts.append(part.with_columns(rows.gather(part["row"]).alias("row")))
+        listed = (
+            order(pl.concat(parts))
+            if parts
+            else pl.DataFrame(schema=dict.fromkeys(OUTPUT_COLUMNS, pl.String))
+        )
+        summary.listed = listed.height
+        if target.suffix.lower() != ".html":
+            writer = Writer(partials[0], shown=target)
+            try:
+                writer.write(csv_safe(listed) if target.suffix.lower() == ".csv" else listed)
+            except BaseException:
+                writer.discard()
+                raise
             writer.close()
-    if html_target is not None:
-        write_html(listed, html_target, catalogue, services, as_of or day, lang)
+        if html_target is not None:
+            write_html(listed, partials[-1], catalogue, services, as_of or day, lang, shown=html_target)
     return summary
 
 
 def write_html(
-    frame: pl.DataFrame, path: Path, catalogue: Catalogue, services: list[str], as_of: date, lang: str
+    frame: pl.DataFrame,
+    path: Path,
+    catalogue: Catalogue,
+    services: list[str],
+    as_of: date,
+    lang: str,
+    shown: Path | None = None,
 ) -> None:
-    """A printable list: one section (and printed page) per residence and district."""
+    """A printable list: one section (and printed page) per residence and district.
+    ``shown`` is the path messages name when ``path`` is its temporary stand-in."""
     names = {s: catalogue.services[s].name.get(lang) for s in services}
     title = "主動關懷到府服務名單" if lang.startswith("zh") else "Home-visit outreach list"
     parts = [
@@ -306,4 +343,4 @@ def write_html(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(parts), encoding="utf-8")
     except OSError as exc:
-        raise write_error(path, exc) from None
+        raise write_error(shown or path, exc) from None

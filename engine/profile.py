@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from engine.messages import shown
 from engine.yamlsafe import without_timestamps, yaml12_booleans
 
 Residence = Literal[
@@ -99,7 +100,12 @@ def _iso_date(value: Any) -> Any:
     raise PydanticCustomError("date_format", "a date is written YYYY-MM-DD")
 
 
-LooseDate = Annotated[date, Field(strict=False), BeforeValidator(_iso_date)]
+# Every date of a profile lies in this range: it holds every real birth, move and
+# evaluation date, and date arithmetic of the rules (a deadline years later) cannot
+# overflow Python's year 9999, as a birth in 9995 did.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2200, 12, 31)
+LooseDate = Annotated[date, Field(strict=False, ge=EARLIEST_DATE, le=LATEST_DATE), BeforeValidator(_iso_date)]
 
 MAX_CHILDREN = 20
 
@@ -272,7 +278,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += ("." if path else "") + str(part)
+            path += ("." if path else "") + shown(str(part))  # an unknown key may be megabytes
     return path
 
 
@@ -341,7 +347,7 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         model = _model_at(loc)
         hint = ""
         if model is not None:
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            close = difflib.get_close_matches(shown(str(loc[-1])), list(model.model_fields), n=1)
             if close:
                 hint = f"; did you mean '{close[0]}'?"
         return f"{source}: {path}: unknown key{hint}{more}"
@@ -363,20 +369,48 @@ without_timestamps(_ProfileLoader)
 yaml12_booleans(_ProfileLoader)
 
 
-def parse_profile_text(text: str, source: str) -> dict[str, Any]:
-    """JSON or YAML text to a mapping; errors name the source and the line."""
+def loads_json(text: str, source: str) -> Any:
+    """JSON text to a value; ProfileError, one line naming the place, for anything that
+    is not JSON Python can hold (a 5,000-digit number, arrays nested 100,000 deep)."""
     try:
-        data = yaml.load(text, Loader=_ProfileLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(f"{where}: not valid JSON or YAML: {problem}") from None
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise ProfileError(f"{source}: not valid JSON: {exc.msg} ({where})") from None
+    except RecursionError:
+        raise ProfileError(f"{source}: not a profile: nested too deeply") from None
+    except ValueError:  # int() refuses numbers of more than 4,300 digits
+        raise ProfileError(f"{source}: not a profile: a number with too many digits") from None
+
+
+def parse_profile_text(text: str, source: str, fmt: str = "yaml") -> dict[str, Any]:
+    """JSON (``fmt="json"``: strictly JSON, empty is an error) or YAML text to a mapping;
+    errors name the source and the line."""
+    if fmt == "json":
+        if not text.strip():
+            raise ProfileError(f"{source}: empty; a JSON profile is one object ({{}} when nothing is known)")
+        data = loads_json(text, source)
+    else:
+        data = _load_yaml(text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: a profile must be one JSON or YAML object")
     return data
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_ProfileLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(f"{where}: not valid JSON or YAML: {problem}") from None
+    except RecursionError:
+        raise ProfileError(f"{source}: not a profile: nested too deeply") from None
+    except ValueError:  # int() refuses numbers of more than 4,300 digits
+        raise ProfileError(f"{source}: not a profile: a number with too many digits") from None
 
 
 def validate_profile(data: dict[str, Any], source: str = "profile") -> Profile:
@@ -392,7 +426,11 @@ def load_profile(path: Path | str) -> Profile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
-    return validate_profile(parse_profile_text(text, str(path)), str(path))
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    # .json is JSON: YAML would read {"birth_date": 2026-01-01} and an empty file.
+    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    return validate_profile(parse_profile_text(text, str(path), fmt), str(path))
 
 
 class ProfileProblem(BaseModel):
@@ -414,7 +452,9 @@ def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
         path = _format_loc(loc)
         if err["type"] == "extra_forbidden":
             model = _model_at(loc)
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1) if model else []
+            close = (
+                difflib.get_close_matches(shown(str(loc[-1])), list(model.model_fields), n=1) if model else []
+            )
             hint = f"; did you mean '{close[0]}'?" if close else ""
             out.append(
                 ProfileProblem(

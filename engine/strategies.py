@@ -60,7 +60,9 @@ from engine.facts import (
 )
 from engine.logic import Env, eval_expr, overrides_of
 from engine.profile import (
+    EARLIEST_DATE,
     EVENT_NAMES,
+    LATEST_DATE,
     MAX_CHILDREN,
     RESIDENCES,
     Child,
@@ -587,7 +589,8 @@ def gen_date(src: Source, path: str, as_of: date, pool: Sequence[date] = ()) -> 
         lo, hi = EVENT_DATE_WINDOW
     else:
         lo, hi = DATE_WINDOWS.get(path, DEFAULT_DATE_WINDOW)
-    return as_of + DAY * src.integer(lo, hi)
+    # Within the profile's dates: a birth 100 years before a 1990 as_of would be 1890.
+    return min(max(as_of + DAY * src.integer(lo, hi), EARLIEST_DATE), LATEST_DATE)
 
 
 def gen_value(src: Source, spec: FieldSpec, model: RuleModel | None, as_of: date) -> Any:

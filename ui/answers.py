@@ -152,7 +152,7 @@ def decode_share(token: str, known_events: set[str]) -> tuple[list[str], Answers
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw.decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise ProfileError("link: not a saved questionnaire") from None
     if not isinstance(payload, dict) or payload.get("v") != TOKEN_VERSION:
         raise ProfileError("link: not a saved questionnaire (unknown version)")
@@ -166,7 +166,12 @@ def decode_share(token: str, known_events: set[str]) -> tuple[list[str], Answers
     for path in answers:
         if not isinstance(path, str):
             raise ProfileError("link: not a saved questionnaire")
-    check(answers)
+    try:
+        check(answers)  # a refused answer (a date past 2200) is the link's message, never a crash
+    except ProfileError:
+        raise
+    except (ValueError, TypeError, RecursionError):  # e.g. children[<5,000 digits>].order
+        raise ProfileError("link: not a saved questionnaire") from None
     lang = payload.get("l")
     return [str(e) for e in life_events], dict(answers), lang if isinstance(lang, str) else None
 

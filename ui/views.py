@@ -17,6 +17,7 @@ import streamlit as st
 
 from engine import Engine, ProfileError
 from engine.plan import build_plan, render_plan_html
+from engine.profile import EARLIEST_DATE, LATEST_DATE
 from engine.questions import Question
 from engine.results import EligibilityResult, Recommendation
 from ui import explain
@@ -24,7 +25,6 @@ from ui.answers import birth_listed, with_answer
 from ui.questionnaire import GROUPS, Snapshot
 from ui.text import Words
 
-EARLIEST = date(1900, 1, 1)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
 NOT_GIVEN = object()  # a widget left empty: neither an answer nor "I don't know"
 
@@ -35,7 +35,8 @@ def md(text: str) -> str:
 
 
 def latest_date(today: date) -> date:
-    return today + timedelta(days=366 * 2)  # expected births and planned events
+    # expected births and planned events, within the profile's dates
+    return min(today + timedelta(days=366 * 2), LATEST_DATE)
 
 
 # --- one question -----------------------------------------------------------------------------
@@ -102,7 +103,7 @@ def question_input(
         st.date_input(
             label,
             value=date.fromisoformat(current) if isinstance(current, str) else None,
-            min_value=EARLIEST,
+            min_value=EARLIEST_DATE,
             max_value=latest_date(today),
             key=key,
             help=help_text,
