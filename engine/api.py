@@ -25,12 +25,14 @@ import difflib
 import inspect
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import socket
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -49,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.catalog import Agency, Bilingual, Catalogue, Document, Ended, Service
 from engine.cli import EVENTS, catalogue_root
 from engine.durable_backend import CompileError, DurableError
-from engine.loader import CatalogueError, load_catalogue
+from engine.loader import CatalogueError, content_version, load_catalogue
 from engine.parameters import Parameter
 from engine.plan import OneStopPlan, build_plan, render_plan_html
 from engine.profile import LooseDate, Profile, ProfileProblem, profile_problems
@@ -66,6 +68,9 @@ STAFF_TOKEN_ENV = "LIFEEVENTS_STAFF_TOKEN"
 # worker that ran a reload tells the others (see ReloadSignal).
 RELOAD_FILE_ENV = "LIFEEVENTS_RELOAD_FILE"
 RELOAD_POLL_SECONDS = 1.0
+# At most one reload that loads the rules per this many seconds: each keeps ~6 MiB that
+# durable-rules cannot free. A reload of unchanged rules only hashes the files.
+RELOAD_INTERVAL_SECONDS = 10.0
 
 # The OpenAPI example, and the profile a new engine answers once before it serves.
 _EXAMPLE_PROFILE = {
@@ -205,6 +210,9 @@ class QuestionsOut(BaseModel):
 
 
 class ReloadOut(BaseModel):
+    outcome: Literal["reloaded", "unchanged"] = Field(
+        description="unchanged: the saved rules are the ones in use, nothing was rebuilt"
+    )
     rules_version: str
     previous_version: str
     changed: bool
@@ -292,14 +300,17 @@ class RulesHolder:
         self._reload_lock = threading.Lock()  # one build at a time: each costs a compile
 
     def reload(self) -> tuple[LoadedRules, LoadedRules]:
-        """Build the engine for the rules on disk, then swap it in; (old, new).
+        """Build the engine for the rules on disk, then swap it in; (old, new), the same
+        object twice when the files hash to the version in use (nothing is rebuilt).
 
         Raises CatalogueError or a compile error and keeps the old rules when the saved
         version does not load.
         """
         with self._reload_lock:
-            engine = Engine(read_stable_catalogue(self.root))
             old = self.current
+            if content_version(self.root) == old.catalogue.version:
+                return old, old  # the rules in use: building them again would only cost memory
+            engine = Engine(read_stable_catalogue(self.root))
             # One reference assignment: requests that already took the old rules finish
             # with them, the next request takes the new ones.
             self.current = LoadedRules(engine, datetime.now(UTC))
@@ -339,11 +350,12 @@ class ReloadSignal:
             return False
         self.seen = token
         try:
-            _, new = holder.reload()
+            old, new = holder.reload()
         except Exception as exc:  # keep serving the rules we have
             log.warning("reload on another worker's signal failed, keeping the old rules: %s", exc)
             return False
-        log.info("rules reloaded on another worker's signal: version %s", new.catalogue.version)
+        if new is not old:
+            log.info("rules reloaded on another worker's signal: version %s", new.catalogue.version)
         return True
 
     def watch(self, holder: RulesHolder, stop: threading.Event) -> None:
@@ -538,10 +550,13 @@ def create_app(
     root: Path | str | None = None,
     staff_token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    reload_interval: float = RELOAD_INTERVAL_SECONDS,
 ) -> FastAPI:
     """The API over ``engine`` (or over the rules under ``root``; by default
     ``LIFEEVENTS_ROOT`` or this repository, as the CLI). ``staff_token`` defaults to
-    ``LIFEEVENTS_STAFF_TOKEN``; without one, ``/admin/reload`` is refused."""
+    ``LIFEEVENTS_STAFF_TOKEN``; without one, ``/admin/reload`` is refused. A reload that
+    loads the rules is allowed once per ``reload_interval`` seconds (429 otherwise)."""
+
     rules_root = Path(root) if root is not None else catalogue_root(None)
     if engine is not None and root is None:
         rules_root = Path(engine.catalogue.root)
@@ -579,6 +594,8 @@ def create_app(
     # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(QuietErrorsMiddleware)
+    reload_gate = threading.Lock()
+    last_load = [-math.inf]  # time.monotonic() of the last reload that loaded the rules
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -805,6 +822,10 @@ def create_app(
             401: {"model": MessageOut, "description": "No or wrong staff token"},
             403: {"model": MessageOut, "description": f"Reloading is disabled: {STAFF_TOKEN_ENV} is not set"},
             409: {"model": ReloadFailedOut, "description": "The saved rules do not load; the old rules stay"},
+            429: {
+                "model": MessageOut,
+                "description": "A reload ran less than the interval ago; see Retry-After",
+            },
         },
         tags=["operations"],
         summary="Load the version of the rules saved on disk, without a restart",
@@ -820,6 +841,20 @@ def create_app(
         # Constant-time comparison: the answer's timing must not leak the token.
         if not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
             raise HTTPException(401, "a valid staff token is needed", headers={"WWW-Authenticate": "Bearer"})
+        with reload_gate:
+            try:
+                unchanged = content_version(holder.root) == holder.current.catalogue.version
+            except CatalogueError:
+                unchanged = False  # the load below names the problem
+            wait = last_load[0] + reload_interval - time.monotonic()
+            if not unchanged and wait > 0:
+                raise HTTPException(
+                    429,
+                    f"the rules were reloaded less than {reload_interval:g} s ago; try again later",
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )
+            if not unchanged:
+                last_load[0] = time.monotonic()
         try:
             old, new = holder.reload()
         except CatalogueError as exc:
@@ -832,17 +867,27 @@ def create_app(
             return JSONResponse(  # type: ignore[return-value]
                 ReloadFailedOut(detail=detail, problems=problems).model_dump(), status_code=409
             )
-        except ValueError as exc:  # the rules load but do not compile
+        except (ValueError, ArithmeticError, RecursionError) as exc:  # the rules load but do not compile
             return JSONResponse(  # type: ignore[return-value]
                 ReloadFailedOut(
                     detail="the saved rules do not compile; the old rules stay", problems=[str(exc)]
                 ).model_dump(),
                 status_code=409,
             )
+        if new is old:
+            return ReloadOut(
+                outcome="unchanged",
+                rules_version=new.catalogue.version,
+                previous_version=old.catalogue.version,
+                changed=False,
+                services=len(new.catalogue.services),
+                loaded_at=new.loaded_at,
+            )
         if signal is not None:
             signal.announce(new.catalogue.version)
         log.info("rules reloaded: version %s (was %s)", new.catalogue.version, old.catalogue.version)
         return ReloadOut(
+            outcome="reloaded",
             rules_version=new.catalogue.version,
             previous_version=old.catalogue.version,
             changed=new.catalogue.version != old.catalogue.version,

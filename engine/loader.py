@@ -173,6 +173,24 @@ def _pydantic_problems(doc: YamlDoc, exc: ValidationError, prefix: tuple = ()) -
     return out
 
 
+def _source_files(root: Path) -> list[Path]:
+    catalog_path = root / "catalog.yaml"
+    if not catalog_path.is_file():
+        raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
+    return [catalog_path, *sorted((root / "rules").rglob("*.yaml"))]
+
+
+def content_version(root: Path | str) -> str:
+    """The version ``load_catalogue(root)`` would give (the content hash of the files),
+    without parsing anything: whether the rules on disk are the ones in use."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in _source_files(root):
+        shown = str(path.relative_to(root))
+        digest.update(shown.encode() + b"\0" + read_source(path, shown))
+    return digest.hexdigest()[:12]
+
+
 def load_catalogue(root: Path | str = ".") -> Catalogue:
     """Load, parse and validate the catalogue under ``root``; raise CatalogueError."""
     from engine.validate import validate_catalogue
@@ -182,11 +200,8 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
     digest = hashlib.sha256()
     catalog_path = root / "catalog.yaml"
     rules_dir = root / "rules"
-    if not catalog_path.is_file():
-        raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
-    files = [catalog_path, *sorted(rules_dir.rglob("*.yaml"))]
     docs: dict[Path, YamlDoc] = {}
-    for path in files:
+    for path in _source_files(root):
         shown = str(path.relative_to(root))
         try:
             raw = read_source(path, shown)
