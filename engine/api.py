@@ -12,6 +12,9 @@ What the service promises (docs/api.md):
   the values it failed on. Replicas behind a load balancer are interchangeable.
 - **Bounded input.** Bodies over ``max_body_bytes`` (64 KiB) get 413, counted on the
   stream as it arrives, so a missing or lying ``Content-Length`` changes nothing.
+- **Nothing kept downstream.** Every answer says ``Cache-Control: no-store`` (an answer
+  quotes the profile it was asked about), ``X-Content-Type-Options: nosniff`` and
+  ``Referrer-Policy: no-referrer``; HTML answers carry a Content-Security-Policy.
 - **One engine per request.** The compiled engine is one reference; a reload builds the
   new engine completely and then replaces the reference, so a request sees the old rules
   or the new, never a mix.
@@ -19,9 +22,11 @@ What the service promises (docs/api.md):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import difflib
+import hashlib
 import inspect
 import json
 import logging
@@ -71,6 +76,9 @@ RELOAD_POLL_SECONDS = 1.0
 # At most one reload that loads the rules per this many seconds: each keeps ~6 MiB that
 # durable-rules cannot free. A reload of unchanged rules only hashes the files.
 RELOAD_INTERVAL_SECONDS = 10.0
+# Query strings in the access log are cut to this many characters (a 50 MB query string
+# would otherwise be written whole, per request).
+MAX_LOGGED_QUERY = 200
 
 # The OpenAPI example, and the profile a new engine answers once before it serves.
 _EXAMPLE_PROFILE = {
@@ -404,6 +412,17 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        names = {name for name, _ in scope.get("headers", ())}
+        if b"content-length" in names and b"transfer-encoding" in names:
+            # Two framings of one body: a proxy in front may read it the other way, and
+            # smuggle a second request in the body (RFC 9112 §6.1 lets us refuse it).
+            await _send_json(
+                send,
+                400,
+                {"detail": "a request has Content-Length or Transfer-Encoding, not both"},
+                [(b"connection", b"close")],
+            )
+            return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._too_large(send)
@@ -441,6 +460,49 @@ class BodyLimitMiddleware:
             {"detail": f"request body larger than {self.max_bytes} bytes"},
             [(b"connection", b"close")],
         )
+
+
+# For the HTML this API writes itself (the printable plan): its one <style> block, nothing
+# else. The documentation pages set their own (see _documentation_pages).
+HTML_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class PrivacyHeadersMiddleware:
+    """Headers on every answer: the answers quote a person's situation, so no cache may
+    keep them, no browser may sniff them into another type, and no link may leak the URL.
+    HTML answers get a Content-Security-Policy unless the route set its own."""
+
+    HEADERS = (
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() not in dict(self.HEADERS)
+                ]
+                headers.extend(self.HEADERS)
+                names = {k.lower() for k, _ in headers}
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                if html and b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", HTML_POLICY.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 # The engine's own errors carry service ids and statuses, never profile values, so their
@@ -536,6 +598,39 @@ _QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The documentation pages load Swagger UI and ReDoc from jsDelivr (and ReDoc's fonts from
+# Google). Their one inline script is allowed by its hash, computed from the page itself.
+_DOCS_POLICY = (
+    "default-src 'none'; script-src https://cdn.jsdelivr.net {hashes}; "
+    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def _documentation_pages(app: FastAPI) -> None:
+    """/docs and /redoc as FastAPI draws them, with a policy that lets exactly them run."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    openapi_url = app.openapi_url or "/openapi.json"
+    pages = {
+        "/docs": get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} - Swagger UI").body,
+        "/redoc": get_redoc_html(openapi_url=openapi_url, title=f"{app.title} - ReDoc").body,
+    }
+    for path, body in pages.items():
+        hashes = " ".join(
+            f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+            for script in _INLINE_SCRIPT.findall(bytes(body))
+        )
+        policy = _DOCS_POLICY.format(hashes=hashes).replace("  ", " ")
+
+        def page(body: bytes = bytes(body), policy: str = policy) -> HTMLResponse:
+            return HTMLResponse(body, headers={"Content-Security-Policy": policy})
+
+        app.get(path, include_in_schema=False)(page)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -556,7 +651,6 @@ def create_app(
     ``LIFEEVENTS_ROOT`` or this repository, as the CLI). ``staff_token`` defaults to
     ``LIFEEVENTS_STAFF_TOKEN``; without one, ``/admin/reload`` is refused. A reload that
     loads the rules is allowed once per ``reload_interval`` seconds (429 otherwise)."""
-
     rules_root = Path(root) if root is not None else catalogue_root(None)
     if engine is not None and root is None:
         rules_root = Path(engine.catalogue.root)
@@ -589,11 +683,16 @@ def create_app(
         "service comes out eligible, ineligible or unknown, with reasons, amounts, deadlines and "
         "what to bring. See docs/api.md.",
         lifespan=lifespan,
+        docs_url=None,  # served below, each with the Content-Security-Policy it needs
+        redoc_url=None,
     )
     app.state.rules = holder
-    # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that.
+    _documentation_pages(app)
+    # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that; the
+    # privacy headers wrap both, so a 413 or a 500 carries them too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(QuietErrorsMiddleware)
+    app.add_middleware(PrivacyHeadersMiddleware)
     reload_gate = threading.Lock()
     last_load = [-math.inf]  # time.monotonic() of the last reload that loaded the rules
 
@@ -927,13 +1026,35 @@ def serve(root: Path, host: str, port: int, workers: int) -> None:
         _run_workers(config)
 
 
+class CappedAccessLog(logging.Filter):
+    """uvicorn's access log with the request target cut to MAX_LOGGED_QUERY characters of
+    path and as many of query: a client chooses its length (up to the 16 KiB head)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, mark, query = args[2].partition("?")
+            record.args = (*args[:2], _cut(path) + mark + _cut(query), *args[3:])
+        return True
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_LOGGED_QUERY:
+        return text
+    return f"{text[:MAX_LOGGED_QUERY]}…[{len(text) - MAX_LOGGED_QUERY} more characters]"
+
+
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, plus our logger on its handler: without one, Python shows only
     warnings, and the reload and error lines belong in the same stream as the access log.
-    (uvicorn's access log has the request line and status, never a body.)"""
+    (uvicorn's access log has the request line and status, never a body; its request
+    targets are cut short.)"""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})
+    config["filters"]["capped_access"] = {"()": "engine.api.CappedAccessLog"}
+    config["handlers"]["access"].setdefault("filters", []).append("capped_access")
     config["loggers"]["lifeevents"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 

@@ -1,12 +1,20 @@
-"""Issue 12, items 9 and 12 on the server: reloads that cost nothing when nothing changed,
-are rate-limited, and answer 409 (never 500) for broken rule files."""
+"""Issue 12, items 9, 12 and 13 on the server: reloads that cost nothing when nothing
+changed, and answers that no cache, browser or log keeps."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +142,246 @@ def test_a_reload_of_broken_rules_is_409_with_file_and_line(tmp_path, breakage):
         assert problems and all(re.match(r"^[^:]+\.yaml:\d+: ", p) for p in problems), problems
         assert staff.post("/recommend", json=NEWBORN).status_code == 200
     assert app.state.rules.current is before
+
+
+# --- item 13: what answers carry ------------------------------------------------------------------
+
+PRIVACY = {"cache-control": "no-store", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/recommend", NEWBORN),
+        ("post", "/questions", NEWBORN),
+        ("post", "/plan", NEWBORN),
+        ("post", "/plan?format=html", NEWBORN),
+        ("post", "/recommend", {"person": {"sex": "F"}}),  # 422
+        ("get", "/health", None),
+        ("get", "/services/birth-registratoin", None),  # 404
+        ("get", "/docs", None),
+        ("get", "/redoc", None),
+        ("get", "/openapi.json", None),
+    ],
+)
+def test_every_answer_is_kept_by_no_cache_and_sniffed_by_no_browser(client, method, path, body):
+    answer = client.request(method.upper(), path, json=body)
+    for name, value in PRIVACY.items():
+        assert answer.headers.get(name) == value, (path, name, answer.headers.get(name))
+    if answer.headers["content-type"].startswith("text/html"):
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+    else:
+        assert "content-security-policy" not in answer.headers
+
+
+def test_a_413_carries_the_privacy_headers_too(client):
+    answer = client.post(
+        "/recommend", content=b"x" * (65 * 1024), headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413 and answer.headers["cache-control"] == "no-store"
+
+
+def test_the_printable_plan_runs_no_script_and_keeps_its_style(client):
+    answer = client.post("/plan?format=html", json=NEWBORN)
+    policy = answer.headers["content-security-policy"]
+    assert "script-src" not in policy  # default-src 'none' forbids every script
+    assert "style-src 'unsafe-inline'" in policy and "<style>" in answer.text
+    assert "<script" not in answer.text
+
+
+def _sources(policy: str, directive: str) -> list[str]:
+    for part in policy.split(";"):
+        words = part.split()
+        if words and words[0] == directive:
+            return words[1:]
+    return _sources(policy, "default-src") if directive != "default-src" else []
+
+
+def _allowed(policy: str, directive: str, url: str) -> bool:
+    return any(url.startswith(s) for s in _sources(policy, directive) if s.startswith("https://"))
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_the_documentation_pages_policy_allows_exactly_what_they_load(client, path):
+    page = client.get(path)
+    policy = page.headers["content-security-policy"]
+    html = page.text
+    for src in re.findall(r'<script src="([^"]+)"', html):
+        assert _allowed(policy, "script-src", src), src
+    for inline in re.findall(r"<script>(.*?)</script>", html, re.DOTALL):
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in _sources(policy, "script-src")
+    for href in re.findall(r'<link[^>]*rel="stylesheet"[^>]*>', html):
+        url = re.search(r'href="([^"]+)"', href).group(1)
+        assert _allowed(policy, "style-src", url), url
+    assert "'self'" in _sources(policy, "connect-src")  # the pages fetch /openapi.json
+    assert "'unsafe-eval'" not in policy and "'unsafe-inline'" not in _sources(policy, "script-src")
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+# The CDN is out of reach in tests: the browser gets stand-ins for Swagger UI and ReDoc that
+# draw what they were given, so the page's own script must run under the policy.
+_SWAGGER_STUB = """
+window.SwaggerUIBundle = function (config) {
+  fetch(config.url).then(r => r.json()).then(doc => {
+    document.querySelector(config.dom_id).textContent = "rendered " + doc.info.title;
+  });
+};
+SwaggerUIBundle.presets = {apis: {}};
+SwaggerUIBundle.SwaggerUIStandalonePreset = {};
+"""
+_REDOC_STUB = """
+const el = document.querySelector("redoc");
+fetch(el.getAttribute("spec-url")).then(r => r.json()).then(doc => {
+  el.textContent = "rendered " + doc.info.title;
+});
+"""
+
+
+@pytest.mark.parametrize(("path", "selector"), [("/docs", "#swagger-ui"), ("/redoc", "redoc")])
+def test_the_documentation_pages_still_render_in_a_browser_under_their_policy(path, selector):
+    chromium = _chromium()
+    playwright = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("no Chromium (CHROMIUM_PATH, /usr/bin/chromium)")
+    port = _free_port()
+    server = _serve(ROOT, port, [])
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                page = browser.new_page()
+                violations: list[str] = []
+                page.on(
+                    "console",
+                    lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+                )
+                page.route(
+                    "https://cdn.jsdelivr.net/**",
+                    lambda route: (
+                        route.fulfill(
+                            body=_SWAGGER_STUB if "swagger" in route.request.url else _REDOC_STUB,
+                            content_type="application/javascript",
+                        )
+                        if route.request.url.endswith(".js")
+                        else route.fulfill(body="", content_type="text/css")
+                    ),
+                )
+                page.route(
+                    "https://fonts.googleapis.com/**",
+                    lambda route: route.fulfill(body="", content_type="text/css"),
+                )
+                page.route(
+                    "https://fastapi.tiangolo.com/**", lambda route: route.fulfill(status=404, body="")
+                )
+                page.goto(f"http://127.0.0.1:{port}{path}")
+                # A locator, not wait_for_function: Playwright evaluates that string with
+                # eval, which the policy forbids (as it should).
+                playwright.expect(page.locator(selector)).to_have_text("rendered lifeevents", timeout=20000)
+                assert not violations, violations
+            finally:
+                browser.close()
+    finally:
+        _stop(server)
+
+
+def test_a_request_with_both_content_length_and_transfer_encoding_is_400():
+    port = _free_port()
+    server = _serve(ROOT, port, [])
+    try:
+        body = json.dumps(NEWBORN).encode()
+        chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+        request = (
+            b"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\n"
+            + chunked
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(request)
+            answer = _read_answer(s)
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        assert b"not both" in answer or b"Bad Request" in answer
+    finally:
+        _stop(server)
+
+
+def test_the_access_log_cuts_long_query_strings():
+    from engine.api import CappedAccessLog
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", "/health?" + "q" * 50_000, "1.1", 200),
+        None,
+    )
+    assert CappedAccessLog().filter(record)
+    line = record.getMessage()
+    assert len(line) < 400 and "more characters" in line and "/health?qqq" in line
+
+
+def test_the_served_access_log_is_capped():
+    from engine.api import log_config
+
+    assert "capped_access" in log_config()["handlers"]["access"]["filters"]
+
+
+# --- a server in a subprocess -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(root: Path, port: int, args: list[str]) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engine", "--rules", str(root), "serve", "--port", str(port), *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return server
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.2)
+    _stop(server)
+    raise AssertionError("the server did not start")
+
+
+def _stop(server: subprocess.Popen) -> str:
+    server.terminate()
+    try:
+        output, _ = server.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        output, _ = server.communicate()
+    return output
+
+
+def _read_answer(s: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
