@@ -1000,15 +1000,43 @@ def create_app(
 # --- serving ------------------------------------------------------------------------------
 
 
-def serve(root: Path, host: str, port: int, workers: int) -> None:
-    """``lifeevents serve``: uvicorn with one worker, or a supervisor and ``workers``."""
+def serve(
+    root: Path,
+    host: str,
+    port: int,
+    workers: int,
+    request_timeout: float | None = None,
+    max_connections: int | None = None,
+) -> None:
+    """``lifeevents serve``: uvicorn with one worker, or a supervisor and ``workers``.
+
+    Slow clients are bounded (engine/connection_guard.py): each request must arrive
+    whole within ``request_timeout`` seconds, idle kept-alive connections close after
+    KEEP_ALIVE seconds, request heads are at most MAX_HEAD_BYTES, and each process keeps
+    at most ``max_connections`` connections open (by default below its descriptor limit).
+    """
     import uvicorn
+
+    from engine import connection_guard as guard
 
     # Load and compile first: broken rules stop the command with the CLI's one-line
     # message (CatalogueError) instead of a worker's traceback.
     engine = Engine(load_catalogue(root))
+    # Through the environment, so that worker processes read the same limits.
+    os.environ[guard.REQUEST_TIMEOUT_ENV] = str(request_timeout or guard.REQUEST_TIMEOUT)
+    os.environ[guard.MAX_CONNECTIONS_ENV] = str(guard.max_connections(max_connections))
+    limits: dict[str, Any] = {
+        "http": guard.GuardedH11Protocol,
+        "timeout_keep_alive": guard.KEEP_ALIVE,
+        "h11_max_incomplete_event_size": guard.MAX_HEAD_BYTES,
+        "backlog": guard.BACKLOG,
+        # Not limit_concurrency: once full it answers 503 to every request, so a flood of
+        # slow clients would refuse the prompt ones too; the guard evicts the slow instead.
+    }
     if workers == 1:
-        uvicorn.run(create_app(engine=engine, root=root), host=host, port=port, log_config=log_config())
+        uvicorn.run(
+            create_app(engine=engine, root=root), host=host, port=port, log_config=log_config(), **limits
+        )
         return
     # Several workers are processes that build the app themselves: they get the rules
     # directory, and a file to tell each other about reloads, through the environment.
@@ -1022,6 +1050,7 @@ def serve(root: Path, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             log_config=log_config(),
+            **limits,
         )
         _run_workers(config)
 
@@ -1047,15 +1076,19 @@ def _cut(text: str) -> str:
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, plus our logger on its handler: without one, Python shows only
     warnings, and the reload and error lines belong in the same stream as the access log.
-    (uvicorn's access log has the request line and status, never a body; its request
-    targets are cut short.)"""
+    (uvicorn's access log has the request line and status, never a body.) Repeated lines
+    (asyncio's failed accept() under a flood, uvicorn's warnings) are limited per kind, and
+    the access log's request targets are cut short."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})
+    config["filters"]["repeat_limit"] = {"()": "engine.connection_guard.RepeatLimit"}
     config["filters"]["capped_access"] = {"()": "engine.api.CappedAccessLog"}
+    config["handlers"]["default"].setdefault("filters", []).append("repeat_limit")
     config["handlers"]["access"].setdefault("filters", []).append("capped_access")
     config["loggers"]["lifeevents"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"]["asyncio"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     return config
 
 
