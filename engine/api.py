@@ -75,7 +75,7 @@ RELOAD_FILE_ENV = "LIFEEVENTS_RELOAD_FILE"
 RELOAD_POLL_SECONDS = 1.0
 # At most one reload that loads the rules per this many seconds: each keeps ~6 MiB that
 # durable-rules cannot free. A reload of unchanged rules only hashes the files.
-RELOAD_INTERVAL_SECONDS = 10.0
+RELOAD_INTERVAL_SECONDS = 60.0
 # Query strings in the access log are cut to this many characters (a 50 MB query string
 # would otherwise be written whole, per request).
 MAX_LOGGED_QUERY = 200
