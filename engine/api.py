@@ -12,6 +12,9 @@ What the service promises (docs/api.md):
   the values it failed on. Replicas behind a load balancer are interchangeable.
 - **Bounded input.** Bodies over ``max_body_bytes`` (64 KiB) get 413, counted on the
   stream as it arrives, so a missing or lying ``Content-Length`` changes nothing.
+- **Nothing kept downstream.** Every answer says ``Cache-Control: no-store`` (an answer
+  quotes the profile it was asked about), ``X-Content-Type-Options: nosniff`` and
+  ``Referrer-Policy: no-referrer``; HTML answers carry a Content-Security-Policy.
 - **One engine per request.** The compiled engine is one reference; a reload builds the
   new engine completely and then replaces the reference, so a request sees the old rules
   or the new, never a mix.
@@ -19,18 +22,22 @@ What the service promises (docs/api.md):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import difflib
+import hashlib
 import inspect
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import socket
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -49,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.catalog import Agency, Bilingual, Catalogue, Document, Ended, Service
 from engine.cli import EVENTS, catalogue_root
 from engine.durable_backend import CompileError, DurableError
-from engine.loader import CatalogueError, load_catalogue
+from engine.loader import CatalogueError, content_version, load_catalogue
 from engine.parameters import Parameter
 from engine.plan import OneStopPlan, build_plan, render_plan_html
 from engine.profile import LooseDate, Profile, ProfileProblem, profile_problems
@@ -66,6 +73,12 @@ STAFF_TOKEN_ENV = "LIFEEVENTS_STAFF_TOKEN"
 # worker that ran a reload tells the others (see ReloadSignal).
 RELOAD_FILE_ENV = "LIFEEVENTS_RELOAD_FILE"
 RELOAD_POLL_SECONDS = 1.0
+# At most one reload that loads the rules per this many seconds: each keeps ~6 MiB that
+# durable-rules cannot free. A reload of unchanged rules only hashes the files.
+RELOAD_INTERVAL_SECONDS = 60.0
+# Query strings in the access log are cut to this many characters (a 50 MB query string
+# would otherwise be written whole, per request).
+MAX_LOGGED_QUERY = 200
 
 # The OpenAPI example, and the profile a new engine answers once before it serves.
 _EXAMPLE_PROFILE = {
@@ -205,6 +218,9 @@ class QuestionsOut(BaseModel):
 
 
 class ReloadOut(BaseModel):
+    outcome: Literal["reloaded", "unchanged"] = Field(
+        description="unchanged: the saved rules are the ones in use, nothing was rebuilt"
+    )
     rules_version: str
     previous_version: str
     changed: bool
@@ -292,14 +308,17 @@ class RulesHolder:
         self._reload_lock = threading.Lock()  # one build at a time: each costs a compile
 
     def reload(self) -> tuple[LoadedRules, LoadedRules]:
-        """Build the engine for the rules on disk, then swap it in; (old, new).
+        """Build the engine for the rules on disk, then swap it in; (old, new), the same
+        object twice when the files hash to the version in use (nothing is rebuilt).
 
         Raises CatalogueError or a compile error and keeps the old rules when the saved
         version does not load.
         """
         with self._reload_lock:
-            engine = Engine(read_stable_catalogue(self.root))
             old = self.current
+            if content_version(self.root) == old.catalogue.version:
+                return old, old  # the rules in use: building them again would only cost memory
+            engine = Engine(read_stable_catalogue(self.root))
             # One reference assignment: requests that already took the old rules finish
             # with them, the next request takes the new ones.
             self.current = LoadedRules(engine, datetime.now(UTC))
@@ -339,11 +358,12 @@ class ReloadSignal:
             return False
         self.seen = token
         try:
-            _, new = holder.reload()
+            old, new = holder.reload()
         except Exception as exc:  # keep serving the rules we have
             log.warning("reload on another worker's signal failed, keeping the old rules: %s", exc)
             return False
-        log.info("rules reloaded on another worker's signal: version %s", new.catalogue.version)
+        if new is not old:
+            log.info("rules reloaded on another worker's signal: version %s", new.catalogue.version)
         return True
 
     def watch(self, holder: RulesHolder, stop: threading.Event) -> None:
@@ -392,6 +412,17 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        names = {name for name, _ in scope.get("headers", ())}
+        if b"content-length" in names and b"transfer-encoding" in names:
+            # Two framings of one body: a proxy in front may read it the other way, and
+            # smuggle a second request in the body (RFC 9112 §6.1 lets us refuse it).
+            await _send_json(
+                send,
+                400,
+                {"detail": "a request has Content-Length or Transfer-Encoding, not both"},
+                [(b"connection", b"close")],
+            )
+            return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._too_large(send)
@@ -429,6 +460,49 @@ class BodyLimitMiddleware:
             {"detail": f"request body larger than {self.max_bytes} bytes"},
             [(b"connection", b"close")],
         )
+
+
+# For the HTML this API writes itself (the printable plan): its one <style> block, nothing
+# else. The documentation pages set their own (see _documentation_pages).
+HTML_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class PrivacyHeadersMiddleware:
+    """Headers on every answer: the answers quote a person's situation, so no cache may
+    keep them, no browser may sniff them into another type, and no link may leak the URL.
+    HTML answers get a Content-Security-Policy unless the route set its own."""
+
+    HEADERS = (
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() not in dict(self.HEADERS)
+                ]
+                headers.extend(self.HEADERS)
+                names = {k.lower() for k, _ in headers}
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                if html and b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", HTML_POLICY.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 # The engine's own errors carry service ids and statuses, never profile values, so their
@@ -536,6 +610,39 @@ _QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The documentation pages load Swagger UI and ReDoc from jsDelivr (and ReDoc's fonts from
+# Google). Their one inline script is allowed by its hash, computed from the page itself.
+_DOCS_POLICY = (
+    "default-src 'none'; script-src https://cdn.jsdelivr.net {hashes}; "
+    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def _documentation_pages(app: FastAPI) -> None:
+    """/docs and /redoc as FastAPI draws them, with a policy that lets exactly them run."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    openapi_url = app.openapi_url or "/openapi.json"
+    pages = {
+        "/docs": get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} - Swagger UI").body,
+        "/redoc": get_redoc_html(openapi_url=openapi_url, title=f"{app.title} - ReDoc").body,
+    }
+    for path, body in pages.items():
+        hashes = " ".join(
+            f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+            for script in _INLINE_SCRIPT.findall(bytes(body))
+        )
+        policy = _DOCS_POLICY.format(hashes=hashes).replace("  ", " ")
+
+        def page(body: bytes = bytes(body), policy: str = policy) -> HTMLResponse:
+            return HTMLResponse(body, headers={"Content-Security-Policy": policy})
+
+        app.get(path, include_in_schema=False)(page)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -550,10 +657,12 @@ def create_app(
     root: Path | str | None = None,
     staff_token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    reload_interval: float = RELOAD_INTERVAL_SECONDS,
 ) -> FastAPI:
     """The API over ``engine`` (or over the rules under ``root``; by default
     ``LIFEEVENTS_ROOT`` or this repository, as the CLI). ``staff_token`` defaults to
-    ``LIFEEVENTS_STAFF_TOKEN``; without one, ``/admin/reload`` is refused."""
+    ``LIFEEVENTS_STAFF_TOKEN``; without one, ``/admin/reload`` is refused. A reload that
+    loads the rules is allowed once per ``reload_interval`` seconds (429 otherwise)."""
     rules_root = Path(root) if root is not None else catalogue_root(None)
     if engine is not None and root is None:
         rules_root = Path(engine.catalogue.root)
@@ -586,11 +695,18 @@ def create_app(
         "service comes out eligible, ineligible or unknown, with reasons, amounts, deadlines and "
         "what to bring. See docs/api.md.",
         lifespan=lifespan,
+        docs_url=None,  # served below, each with the Content-Security-Policy it needs
+        redoc_url=None,
     )
     app.state.rules = holder
-    # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that.
+    _documentation_pages(app)
+    # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that; the
+    # privacy headers wrap both, so a 413 or a 500 carries them too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(QuietErrorsMiddleware)
+    app.add_middleware(PrivacyHeadersMiddleware)
+    reload_gate = threading.Lock()
+    last_load = [-math.inf]  # time.monotonic() of the last reload that loaded the rules
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -817,6 +933,10 @@ def create_app(
             401: {"model": MessageOut, "description": "No or wrong staff token"},
             403: {"model": MessageOut, "description": f"Reloading is disabled: {STAFF_TOKEN_ENV} is not set"},
             409: {"model": ReloadFailedOut, "description": "The saved rules do not load; the old rules stay"},
+            429: {
+                "model": MessageOut,
+                "description": "A reload ran less than the interval ago; see Retry-After",
+            },
         },
         tags=["operations"],
         summary="Load the version of the rules saved on disk, without a restart",
@@ -832,6 +952,20 @@ def create_app(
         # Constant-time comparison: the answer's timing must not leak the token.
         if not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
             raise HTTPException(401, "a valid staff token is needed", headers={"WWW-Authenticate": "Bearer"})
+        with reload_gate:
+            try:
+                unchanged = content_version(holder.root) == holder.current.catalogue.version
+            except CatalogueError:
+                unchanged = False  # the load below names the problem
+            wait = last_load[0] + reload_interval - time.monotonic()
+            if not unchanged and wait > 0:
+                raise HTTPException(
+                    429,
+                    f"the rules were reloaded less than {reload_interval:g} s ago; try again later",
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )
+            if not unchanged:
+                last_load[0] = time.monotonic()
         try:
             old, new = holder.reload()
         except CatalogueError as exc:
@@ -844,17 +978,27 @@ def create_app(
             return JSONResponse(  # type: ignore[return-value]
                 ReloadFailedOut(detail=detail, problems=problems).model_dump(), status_code=409
             )
-        except ValueError as exc:  # the rules load but do not compile
+        except (ValueError, ArithmeticError, RecursionError) as exc:  # the rules load but do not compile
             return JSONResponse(  # type: ignore[return-value]
                 ReloadFailedOut(
                     detail="the saved rules do not compile; the old rules stay", problems=[str(exc)]
                 ).model_dump(),
                 status_code=409,
             )
+        if new is old:
+            return ReloadOut(
+                outcome="unchanged",
+                rules_version=new.catalogue.version,
+                previous_version=old.catalogue.version,
+                changed=False,
+                services=len(new.catalogue.services),
+                loaded_at=new.loaded_at,
+            )
         if signal is not None:
             signal.announce(new.catalogue.version)
         log.info("rules reloaded: version %s (was %s)", new.catalogue.version, old.catalogue.version)
         return ReloadOut(
+            outcome="reloaded",
             rules_version=new.catalogue.version,
             previous_version=old.catalogue.version,
             changed=new.catalogue.version != old.catalogue.version,
@@ -868,15 +1012,43 @@ def create_app(
 # --- serving ------------------------------------------------------------------------------
 
 
-def serve(root: Path, host: str, port: int, workers: int) -> None:
-    """``lifeevents serve``: uvicorn with one worker, or a supervisor and ``workers``."""
+def serve(
+    root: Path,
+    host: str,
+    port: int,
+    workers: int,
+    request_timeout: float | None = None,
+    max_connections: int | None = None,
+) -> None:
+    """``lifeevents serve``: uvicorn with one worker, or a supervisor and ``workers``.
+
+    Slow clients are bounded (engine/connection_guard.py): each request must arrive
+    whole within ``request_timeout`` seconds, idle kept-alive connections close after
+    KEEP_ALIVE seconds, request heads are at most MAX_HEAD_BYTES, and each process keeps
+    at most ``max_connections`` connections open (by default below its descriptor limit).
+    """
     import uvicorn
+
+    from engine import connection_guard as guard
 
     # Load and compile first: broken rules stop the command with the CLI's one-line
     # message (CatalogueError) instead of a worker's traceback.
     engine = Engine(load_catalogue(root))
+    # Through the environment, so that worker processes read the same limits.
+    os.environ[guard.REQUEST_TIMEOUT_ENV] = str(request_timeout or guard.REQUEST_TIMEOUT)
+    os.environ[guard.MAX_CONNECTIONS_ENV] = str(guard.max_connections(max_connections))
+    limits: dict[str, Any] = {
+        "http": guard.GuardedH11Protocol,
+        "timeout_keep_alive": guard.KEEP_ALIVE,
+        "h11_max_incomplete_event_size": guard.MAX_HEAD_BYTES,
+        "backlog": guard.BACKLOG,
+        # Not limit_concurrency: once full it answers 503 to every request, so a flood of
+        # slow clients would refuse the prompt ones too; the guard evicts the slow instead.
+    }
     if workers == 1:
-        uvicorn.run(create_app(engine=engine, root=root), host=host, port=port, log_config=log_config())
+        uvicorn.run(
+            create_app(engine=engine, root=root), host=host, port=port, log_config=log_config(), **limits
+        )
         return
     # Several workers are processes that build the app themselves: they get the rules
     # directory, and a file to tell each other about reloads, through the environment.
@@ -890,18 +1062,45 @@ def serve(root: Path, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             log_config=log_config(),
+            **limits,
         )
         _run_workers(config)
+
+
+class CappedAccessLog(logging.Filter):
+    """uvicorn's access log with the request target cut to MAX_LOGGED_QUERY characters of
+    path and as many of query: a client chooses its length (up to the 16 KiB head)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, mark, query = args[2].partition("?")
+            record.args = (*args[:2], _cut(path) + mark + _cut(query), *args[3:])
+        return True
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_LOGGED_QUERY:
+        return text
+    return f"{text[:MAX_LOGGED_QUERY]}…[{len(text) - MAX_LOGGED_QUERY} more characters]"
 
 
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, plus our logger on its handler: without one, Python shows only
     warnings, and the reload and error lines belong in the same stream as the access log.
-    (uvicorn's access log has the request line and status, never a body.)"""
+    (uvicorn's access log has the request line and status, never a body.) Repeated lines
+    (asyncio's failed accept() under a flood, uvicorn's warnings) are limited per kind, and
+    the access log's request targets are cut short."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})
+    config["filters"]["repeat_limit"] = {"()": "engine.connection_guard.RepeatLimit"}
+    config["filters"]["capped_access"] = {"()": "engine.api.CappedAccessLog"}
+    config["handlers"]["default"].setdefault("filters", []).append("repeat_limit")
+    config["handlers"]["access"].setdefault("filters", []).append("capped_access")
     config["loggers"]["lifeevents"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"]["asyncio"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     return config
 
 

@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     srv.add_argument("--workers", type=_workers, default=1, help="worker processes (default 1)")
+    srv.add_argument(
+        "--request-timeout", type=_seconds, help="seconds for a request to arrive whole (default 10)"
+    )
+    srv.add_argument("--max-connections", type=_positive, help="open connections per worker (default 1000)")
     pw = sub.add_parser("staff-passwd", help="print a staff credential line (docs/staff.md)")
     pw.add_argument("user", help="the staff member's username")
     dif = sub.add_parser("diff", help="what changed between two rule trees, and who it affects")
@@ -141,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 MAX_ROWS = 100_000_000  # rows per chunk, people generated: far above Taiwan's 23 million
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"seconds, more than 0 and at most 3600, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -270,7 +284,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"lifeevents serve: the API needs its packages ({exc.name} is missing): pip install 'lifeevents[api]'"
         ) from None
     check_can_listen(args.host, args.port)
-    serve(catalogue_root(args.rules), args.host, args.port, args.workers)
+    serve(
+        catalogue_root(args.rules),
+        args.host,
+        args.port,
+        args.workers,
+        args.request_timeout,
+        args.max_connections,
+    )
     return 0
 
 

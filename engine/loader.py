@@ -9,6 +9,7 @@ tree along the key path the problem was found at.
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,12 @@ from engine.catalog import CatalogFile, Catalogue, ServiceRule
 from engine.parameters import CONFIDENCE, Parameter, ParameterValue
 from engine.profile import RESIDENCES
 from engine.rules import (
+    MAX_NUMBER,
     Note,
     ParseContext,
     RuleSyntaxError,
     Text,
+    number_problem,
     parse_amount,
     parse_condition,
     parse_date,
@@ -31,7 +34,7 @@ from engine.rules import (
     parse_expr,
     parse_text,
 )
-from engine.yamlsafe import yaml12_booleans
+from engine.yamlsafe import YamlShapeError, check_shape, decode_yaml_text, error_line, yaml12_booleans
 
 PARAMETERS_DIR = "parameters"
 VOCABULARY_FILE = "vocabulary.yaml"
@@ -103,20 +106,62 @@ class YamlDoc:
         return line
 
 
-def read_yaml(path: Path, shown: str) -> YamlDoc:
-    """Parse once: the node tree (for line numbers) and the data built from it."""
-    text = path.read_text(encoding="utf-8")
+def read_source(path: Path, shown: str) -> bytes:
+    """The bytes of a rule or catalogue file; anything but a readable regular file is a
+    problem of that file (a dangling link, a directory named ``x.yaml``, a device)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise CatalogueError(
+                [Problem(shown, 1, "not a regular file (a directory or a device named .yaml?)")]
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        message = "a symbolic link to a file that does not exist" if path.is_symlink() else "file not found"
+        raise CatalogueError([Problem(shown, 1, message)]) from None
+    except OSError as exc:
+        raise CatalogueError(
+            [Problem(shown, 1, f"cannot be read: {exc.strerror or type(exc).__name__}")]
+        ) from None
+
+
+def read_yaml(path: Path, shown: str, raw: bytes | None = None) -> YamlDoc:
+    """Parse once: the node tree (for line numbers) and the data built from it.
+
+    Before anything is built, the text must be UTF-8 and free of anchors, aliases and
+    nesting deeper than MAX_DEPTH (see ``yamlsafe.check_shape``): these are the inputs
+    that made one small file cost every request, or crash the loader.
+    """
+    if raw is None:
+        raw = read_source(path, shown)
+    try:
+        text = decode_yaml_text(raw)
+    except YamlShapeError as exc:
+        raise CatalogueError([Problem(shown, exc.line, exc.message)]) from None
+    try:
+        check_shape(text, _BASE_LOADER)
+    except YamlShapeError as exc:
+        raise CatalogueError([Problem(shown, exc.line, exc.message)]) from None
+    except yaml.YAMLError as exc:
+        raise CatalogueError(
+            [Problem(shown, error_line(exc, text), f"YAML syntax: {_yaml_problem(exc)}")]
+        ) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise CatalogueError([Problem(shown, line, f"YAML syntax: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise CatalogueError(
+            [Problem(shown, error_line(exc, text), f"YAML syntax: {_yaml_problem(exc)}")]
+        ) from None
     finally:
         loader.dispose()
     return YamlDoc(shown, data, node)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        return str(exc.problem or exc)
+    return str(exc).splitlines()[0]
 
 
 def _pydantic_problems(doc: YamlDoc, exc: ValidationError, prefix: tuple = ()) -> list[Problem]:
@@ -128,6 +173,24 @@ def _pydantic_problems(doc: YamlDoc, exc: ValidationError, prefix: tuple = ()) -
     return out
 
 
+def _source_files(root: Path) -> list[Path]:
+    catalog_path = root / "catalog.yaml"
+    if not catalog_path.is_file():
+        raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
+    return [catalog_path, *sorted((root / "rules").rglob("*.yaml"))]
+
+
+def content_version(root: Path | str) -> str:
+    """The version ``load_catalogue(root)`` would give (the content hash of the files),
+    without parsing anything: whether the rules on disk are the ones in use."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in _source_files(root):
+        shown = str(path.relative_to(root))
+        digest.update(shown.encode() + b"\0" + read_source(path, shown))
+    return digest.hexdigest()[:12]
+
+
 def load_catalogue(root: Path | str = ".") -> Catalogue:
     """Load, parse and validate the catalogue under ``root``; raise CatalogueError."""
     from engine.validate import validate_catalogue
@@ -137,15 +200,13 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
     digest = hashlib.sha256()
     catalog_path = root / "catalog.yaml"
     rules_dir = root / "rules"
-    if not catalog_path.is_file():
-        raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
-    files = [catalog_path, *sorted(rules_dir.rglob("*.yaml"))]
     docs: dict[Path, YamlDoc] = {}
-    for path in files:
+    for path in _source_files(root):
         shown = str(path.relative_to(root))
-        digest.update(shown.encode() + b"\0" + path.read_bytes())
         try:
-            docs[path] = read_yaml(path, shown)
+            raw = read_source(path, shown)
+            digest.update(shown.encode() + b"\0" + raw)
+            docs[path] = read_yaml(path, shown, raw)
         except CatalogueError as exc:
             problems.extend(exc.problems)
     catalog_doc = docs.get(catalog_path)
@@ -254,6 +315,12 @@ def parse_parameter(doc: YamlDoc, rel: Path) -> Parameter:
             )
     if meta["confidence"] not in CONFIDENCE:
         raise RuleSyntaxError(("metadata", "confidence"), f"confidence is one of {' '.join(CONFIDENCE)}")
+    if meta.get("index_lookup", "exact") not in ("exact", "floor"):
+        raise RuleSyntaxError(("metadata", "index_lookup"), "index_lookup is 'exact' or 'floor'")
+    if meta.get("priority") is not None and (
+        not isinstance(meta["priority"], int) or isinstance(meta["priority"], bool)
+    ):
+        raise RuleSyntaxError(("metadata", "priority"), "priority is a whole number")
     if meta.get("period") not in (None, "year"):
         raise RuleSyntaxError(("metadata", "period"), "period is 'year' (annual) or absent")
     values_raw = data["values"]
@@ -274,8 +341,17 @@ def parse_parameter(doc: YamlDoc, rel: Path) -> Parameter:
             bad = [k for k, v in value.items() if not _is_number(v)]
             if bad:
                 raise RuleSyntaxError(("values", key, "value", bad[0]), "table values must be numbers")
+            for k, v in value.items():
+                if meta.get("index_lookup") == "floor" and not _is_whole(k):
+                    raise RuleSyntaxError(
+                        ("values", key, "value", k), f"a floor lookup's keys are whole numbers, got {k!r}"
+                    )
+                if number_problem(v) is not None:
+                    raise RuleSyntaxError(("values", key, "value", k), f"{k}: {number_problem(v)}")
         elif not _is_number(value):
             raise RuleSyntaxError(("values", key, "value"), f"a value must be a number, got {value!r}")
+        elif number_problem(value) is not None:
+            raise RuleSyntaxError(("values", key, "value"), str(number_problem(value)))
         if entry.get("confidence") not in (None, *CONFIDENCE):
             raise RuleSyntaxError(
                 ("values", key, "confidence"), f"confidence is one of {' '.join(CONFIDENCE)}"
@@ -313,6 +389,12 @@ def parse_parameter(doc: YamlDoc, rel: Path) -> Parameter:
         overrides=meta.get("overrides"),
         priority=meta.get("priority"),
     )
+
+
+def _is_whole(key: Any) -> bool:
+    if isinstance(key, str):
+        return key.isascii() and key.lstrip("-").isdigit() and len(key) <= 16
+    return isinstance(key, int) and not isinstance(key, bool) and abs(key) <= MAX_NUMBER
 
 
 def _is_number(value: Any) -> bool:

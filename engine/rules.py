@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from engine.profile import EARLIEST_DATE, LATEST_DATE
+
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "in", "not_in")
 NEGATION = {
     "eq": "neq",
@@ -236,6 +238,35 @@ class ParseContext:
 Path = tuple[str | int, ...]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# Numbers in rules and parameters. durable-rules refuses floats that JSON writes in
+# exponent form (|x| >= 1e16: error 204) and Infinity (error 202), and NaN never
+# compares; a NaN or infinite offset broke every evaluation with a ValueError.
+MAX_NUMBER = 10**15
+
+# Dates. A profile's dates lie in 1900-01-01..2200-12-31 (the profile model's bounds,
+# issue 12 item 5). A date expression may move such a date by at most 200 years, so every
+# date the engine computes stays within 1700..2400, far inside what Python's dates hold
+# (years 1..9999): `years: 100000` or `days: -1000000000` overflowed on every request.
+PROFILE_DATES = (EARLIEST_DATE, LATEST_DATE)  # one home: the profile model's bounds
+COMPUTED_DATES = (date(1700, 1, 1), date(2400, 12, 31))
+
+
+def number_problem(value: Any) -> str | None:
+    """Why ``value`` (an int or float, not a bool) cannot be a number in a rule, or None."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return f"not a finite number: {value!r}"
+    if abs(value) > MAX_NUMBER:
+        return f"{value!r} is too large: numbers in rules stay within ±10^15"
+    return None
+
+
+def _number(raw: Any, path: Path) -> Any:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        problem = number_problem(raw)
+        if problem is not None:
+            raise RuleSyntaxError(path, problem)
+    return raw
+
 
 def parse_text(raw: Any, path: Path) -> Text:
     if isinstance(raw, str):
@@ -260,7 +291,7 @@ def parse_date(raw: Any, path: Path) -> date:
 
 def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
     if isinstance(raw, bool | int | float | str):
-        return Literal(raw)
+        return Literal(_number(raw, path))
     if isinstance(raw, date):
         return Literal(raw)
     if isinstance(raw, list):
@@ -326,7 +357,7 @@ def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
 
 def parse_literal_item(raw: Any, path: Path) -> Any:
     if isinstance(raw, bool | int | float | str):
-        return raw
+        return _number(raw, path)
     raise RuleSyntaxError(path, f"list items must be plain values, got {raw!r}")
 
 
@@ -482,7 +513,16 @@ def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
         match = re.fullmatch(r"(\d{2})-(\d{2})", str(raw["next"]))
         if set(raw) != {"next"} or not match:
             raise RuleSyntaxError(path, "next takes a month and day, MM-DD")
-        return DeadlineRule(base=None, next_month_day=(int(match[1]), int(match[2])))
+        month, day = int(match[1]), int(match[2])
+        try:
+            date(2000, month, day)  # a leap year: every day that exists in some year
+        except ValueError:
+            raise RuleSyntaxError((*path, "next"), f"next: {match[0]} is not a day of the year") from None
+        if (month, day) == (2, 29):
+            raise RuleSyntaxError(
+                (*path, "next"), "next: 02-29 exists only in leap years; write 02-28 or 03-01"
+            )
+        return DeadlineRule(base=None, next_month_day=(month, day))
     extra = set(raw) - {"from", "days", "months", "years", "when"}
     if extra or "from" not in raw:
         raise RuleSyntaxError(path, "a deadline is {from: expression, days|months|years: n, when: condition}")

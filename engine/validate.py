@@ -7,20 +7,24 @@ validate`` prints them; the staff editor refuses to save while any remain.
 from __future__ import annotations
 
 import itertools
+import math
 import typing
 from datetime import date
 
 from engine.catalog import Catalogue, ServiceRule
-from engine.facts import fact_types
+from engine.facts import add_months, fact_types
 from engine.loader import Problem, YamlDoc
 from engine.profile import Profile
 from engine.rules import (
+    COMPUTED_DATES,
+    PROFILE_DATES,
     AmountRule,
     Arith,
     Cases,
     Compare,
     Condition,
     DateAdd,
+    DeadlineRule,
     Expr,
     FactRef,
     Literal,
@@ -159,9 +163,7 @@ class _Checker:
         if isinstance(expr, DateAdd):
             if self.expr_type(expr.base, scope, file, where) not in ("date", None):
                 self.add(file, where, "date_add needs a date")
-            for part in (expr.days, expr.months, expr.years):
-                if part is not None:
-                    self.expr_type(part, scope, file, where)
+            self.date_shift(expr.base, expr, scope, file, where)
             return "date"
         if isinstance(expr, Cases):
             for cond, value in expr.branches:
@@ -170,6 +172,124 @@ class _Checker:
             if expr.otherwise is not None:
                 self.expr_type(expr.otherwise, scope, file, where)
             return "float"
+        return None
+
+    # -- bounds of computed dates --------------------------------------------------------
+
+    def date_shift(
+        self, base: Expr | None, shift: DateAdd | DeadlineRule, scope: str, file: str, where: tuple
+    ) -> None:
+        """A date moved by days, months and years must stay within COMPUTED_DATES for any
+        profile date: the offsets are numbers and parameters whose range is known here."""
+        for unit, part in (("days", shift.days), ("months", shift.months), ("years", shift.years)):
+            if part is None:
+                continue
+            kind = self.expr_type(part, scope, file, where)
+            if kind is not None and kind not in NUMERIC:
+                self.add(file, where, f"a date offset in {unit} is a number, got a {kind}")
+                return
+            if any(isinstance(x, ParamRef) and x.name not in self.cat.parameters for x in expr_parts(part)):
+                return  # reported as an unknown parameter
+            if self.number_range(part) is None:
+                self.add(
+                    file,
+                    where,
+                    f"the {unit} offset's size cannot be bounded: write it with numbers and "
+                    "parameters (add, sub, mul, min, max), so that no date can overflow",
+                )
+                return
+        low, high = self.shifted_range(base, shift)
+        first, last = _ordinals(COMPUTED_DATES)
+        if low < first or high > last:
+            self.add(
+                file,
+                where,
+                f"the date can fall outside {COMPUTED_DATES[0]}..{COMPUTED_DATES[1]}: from a date in "
+                f"{PROFILE_DATES[0].year}..{PROFILE_DATES[1].year} an offset moves it by at most 200 years",
+            )
+
+    def date_range(self, expr: Expr) -> tuple[float, float]:
+        """The day numbers a date expression can take (a profile date: PROFILE_DATES)."""
+        if isinstance(expr, Literal) and isinstance(expr.value, date):
+            return expr.value.toordinal(), expr.value.toordinal()
+        if isinstance(expr, DateAdd):
+            return self.shifted_range(expr.base, expr)
+        return _ordinals(PROFILE_DATES)
+
+    def shifted_range(self, base: Expr | None, shift: DateAdd | DeadlineRule) -> tuple[float, float]:
+        """The day numbers of ``base`` moved as ``logic.shift_date`` moves it: months
+        (and years as 12 months) first, then days; each step is monotonic, so the ends of
+        the ranges give the ends of the result. (-inf, inf) when unbounded."""
+        low, high = self.date_range(base) if base is not None else _ordinals(PROFILE_DATES)
+        ranges = {}
+        for unit, part in (("days", shift.days), ("months", shift.months), ("years", shift.years)):
+            bounds = self.number_range(part) if part is not None else (0, 0)
+            if bounds is None:
+                return -math.inf, math.inf
+            ranges[unit] = (int(bounds[0]), int(bounds[1]))  # shift_date truncates, as int() does
+        months = (
+            ranges["months"][0] + 12 * ranges["years"][0],
+            ranges["months"][1] + 12 * ranges["years"][1],
+        )
+        days = ranges["days"]
+        try:
+            if max(map(abs, (*months, *days))) > 10**7:
+                raise OverflowError
+            return (
+                add_months(date.fromordinal(int(low)), months[0]).toordinal() + days[0],
+                add_months(date.fromordinal(int(high)), months[1]).toordinal() + days[1],
+            )
+        except (ValueError, OverflowError):  # past what a date can hold: certainly out of range
+            return -math.inf, math.inf
+
+    def number_range(self, expr: Expr) -> tuple[float, float] | None:
+        """The least and greatest value of a numeric expression, or None when a fact or a
+        division makes it unbounded."""
+        if isinstance(expr, Literal):
+            value = expr.value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return value, value
+            return None
+        if isinstance(expr, ParamRef):
+            param = self.cat.parameters.get(expr.name)
+            if param is None:
+                return None
+            numbers = [
+                x
+                for v in param.values
+                for x in (v.value.values() if isinstance(v.value, dict) else (v.value,))
+            ]
+            return (min(numbers), max(numbers)) if numbers else None
+        if isinstance(expr, Arith):
+            if expr.op == "days_between":
+                ranges = [self.date_range(a) for a in expr.args]
+                return ranges[1][0] - ranges[0][1], ranges[1][1] - ranges[0][0]
+            args = [self.number_range(a) for a in expr.args]
+            if any(a is None for a in args):
+                return None
+            bounded = [a for a in args if a is not None]
+            out = bounded[0]
+            for arg in bounded[1:]:
+                if expr.op == "add":
+                    out = (out[0] + arg[0], out[1] + arg[1])
+                elif expr.op == "sub":
+                    out = (out[0] - arg[1], out[1] - arg[0])
+                elif expr.op == "mul":
+                    corners = [a * b for a in out for b in arg]
+                    out = (min(corners), max(corners))
+                elif expr.op == "min":
+                    out = (min(out[0], arg[0]), min(out[1], arg[1]))
+                elif expr.op == "max":
+                    out = (max(out[0], arg[0]), max(out[1], arg[1]))
+                else:  # div: unbounded near zero
+                    return None
+            return out
+        if isinstance(expr, Cases):
+            values = [v for _, v in expr.branches] + ([expr.otherwise] if expr.otherwise is not None else [])
+            ranges = [self.number_range(v) for v in values]
+            if any(r is None for r in ranges):
+                return None
+            return min(r[0] for r in ranges if r), max(r[1] for r in ranges if r)
         return None
 
     def _closest(self, path: str, scope: str) -> str:
@@ -260,12 +380,11 @@ class _Checker:
         for money in (rule.amount, rule.fee):
             if money is not None:
                 self.amount(money, rule.file)
-        if rule.deadline is not None:
-            for part in (rule.deadline.base, rule.deadline.days, rule.deadline.months, rule.deadline.years):
-                if part is not None:
-                    self.expr_type(part, "profile", rule.file, ("deadline",))
-            if rule.deadline.when is not None:
-                self.condition(rule.deadline.when, "profile", rule.file, ("deadline", "when"))
+        if rule.deadline is not None and rule.deadline.base is not None:
+            self.expr_type(rule.deadline.base, "profile", rule.file, ("deadline",))
+            self.date_shift(rule.deadline.base, rule.deadline, "profile", rule.file, ("deadline",))
+        if rule.deadline is not None and rule.deadline.when is not None:
+            self.condition(rule.deadline.when, "profile", rule.file, ("deadline", "when"))
         for note in rule.notes:
             self.condition(note.when, "profile", rule.file, ("notes",))
             for _, expr in note.values:
@@ -337,6 +456,7 @@ class _Checker:
                     self.add(file, base + ("ended",), f"{sid}: unknown successor '{service.ended.successor}'")
             elif sid not in cat.rules:
                 self.add(file, base, f"{sid}: no rule file under rules/ decides this service")
+        self.prerequisite_cycles()
         for p in cat.parameters.values():
             if p.period == "year":
                 years = [v.effective_from.year for v in p.values]
@@ -367,6 +487,42 @@ class _Checker:
         for layer in cat.rules.values():
             for rule in layer.values():
                 self.rule(rule)
+
+    def prerequisite_cycles(self) -> None:
+        """A service that must come before itself: no plan can order it. Walked with an
+        explicit stack, so a long chain cannot exhaust Python's recursion."""
+        services = self.cat.services
+        state: dict[str, str] = {}  # "open" while on the current path, then "done"
+        for start in services:
+            if start in state:
+                continue
+            path = [start]
+            stack = [iter(enumerate(services[start].prerequisites))]
+            state[start] = "open"
+            while stack:
+                step = next(stack[-1], None)
+                if step is None:
+                    state[path.pop()] = "done"
+                    stack.pop()
+                    continue
+                i, other = step
+                if other not in services:
+                    continue  # reported as an unknown service
+                if state.get(other) == "open":
+                    cycle = " → ".join([*path[path.index(other) :], other])
+                    self.add(
+                        "catalog.yaml",
+                        ("services", path[-1], "prerequisites", i),
+                        f"{path[-1]}: prerequisite cycle {cycle}: no order puts each service after its prerequisites",
+                    )
+                elif other not in state:
+                    state[other] = "open"
+                    path.append(other)
+                    stack.append(iter(enumerate(services[other].prerequisites)))
+
+
+def _ordinals(dates: tuple[date, date]) -> tuple[float, float]:
+    return dates[0].toordinal(), dates[1].toordinal()
 
 
 def validate_catalogue(catalogue: Catalogue, docs: dict[str, YamlDoc] | None = None) -> list[Problem]:

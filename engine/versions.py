@@ -145,14 +145,21 @@ class RuleStore:
             tree = Path(scratch)
             _copy_tree(self.root, tree)
             (tree / rel_path).parent.mkdir(parents=True, exist_ok=True)
-            (tree / rel_path).write_text(text, encoding="utf-8")
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate pasted into the editor
+                line = text.count("\n", 0, exc.start) + 1
+                return Proposal(rel, base, None, problems=[f"{rel}:{line}: not valid Unicode text"])
+            (tree / rel_path).write_bytes(data)
             try:
                 candidate = load_catalogue(tree)
             except CatalogueError as exc:
                 return Proposal(rel, base, None, problems=[str(p) for p in exc.problems])
+            except RecursionError:  # the loader bounds nesting; this is the last guard
+                return Proposal(rel, base, None, problems=[f"{rel}:1: nested too deeply"])
             try:
                 engine = Engine(candidate)
-            except ValueError as exc:
+            except (ValueError, ArithmeticError, RecursionError) as exc:
                 return Proposal(rel, base, candidate, problems=[f"{rel}: does not compile: {exc}"])
             proposal = Proposal(rel, base, candidate, lint=[str(p) for p in lint_catalogue(candidate)])
             proposal.affected = affected_services(self.current_or_none(), candidate)

@@ -330,7 +330,8 @@ def test_reload_needs_a_configured_staff_token(client, tmp_path, engine):
 def test_reload_reads_the_saved_version_and_keeps_the_old_one_when_broken(tmp_path, engine):
     root = copy_rules(tmp_path)
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    with TestClient(create_app(root=root, staff_token=TOKEN)) as staff:
+    # reload_interval=0: three reloads in a row (the rate limit has its own test).
+    with TestClient(create_app(root=root, staff_token=TOKEN, reload_interval=0)) as staff:
         before = staff.get("/health").json()["rules_version"]
         assert before == engine.catalogue.version  # same files, same content hash
         unchanged = staff.post("/admin/reload", headers=auth).json()
