@@ -31,10 +31,12 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from engine.audit import AuditLog
 
 ENV = "LIFEEVENTS_STAFF_CREDENTIALS"
 COMMON_PASSWORDS = Path(__file__).with_name("data") / "common-passwords.txt"
@@ -352,7 +354,7 @@ class LoginThrottle:
     """Failed sign-ins per username and per address, for the whole process (every
     Streamlit session of the app shares one; thread-safe)."""
 
-    def __init__(self, policy: ThrottlePolicy | None = None, clock=time.monotonic):
+    def __init__(self, policy: ThrottlePolicy | None = None, clock: Callable[[], float] = time.monotonic):
         self.policy = policy or ThrottlePolicy()
         self.clock = clock
         self._lock = threading.Lock()
@@ -425,11 +427,11 @@ def sign_in(
     address: str,
     credentials: Credentials,
     throttle: LoginThrottle,
-    audit,
+    audit: AuditLog,
     cost: ScryptCost | None = None,
 ) -> SignIn:
     """One sign-in attempt: throttled, checked in constant work, logged; an old hash is
-    upgraded to ``cost`` after a success. ``audit`` is an engine.audit.AuditLog."""
+    upgraded to ``cost`` after a success."""
     cost = cost or COST
     who = username[:64]
     wait = throttle.wait(username, address)
