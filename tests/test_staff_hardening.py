@@ -222,6 +222,19 @@ root, history = Path(sys.argv[1]), Path(sys.argv[2])
 RuleStore.propose = lambda self, rel, text, base_version=None: Proposal(rel, base_version or "", None)
 store = RuleStore(root, history=history)
 files = [%(param)r, %(other)r]
+kill_at = int(sys.argv[3])
+if kill_at:  # SIGKILL itself just before the kill_at-th rename or unlink: a protocol step
+    import os, signal
+    calls = 0
+    def dying(real):
+        def call(*args, **kwargs):
+            global calls
+            calls += 1
+            if calls == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+        return call
+    os.replace, os.unlink = dying(os.replace), dying(os.unlink)
 print("ready", flush=True)
 for i in itertools.count():
     if i %% 5 == 4:
@@ -237,7 +250,7 @@ for i in itertools.count():
 
 def test_chaos_kill_9_during_saves_never_leaves_the_live_rules_unrecorded(tmp_path):
     """A saver (saves of two files, and restores that change both) killed with SIGKILL at a
-    random moment, CHAOS_TRIALS times; each time recovery must leave the live rules equal
+    random point, CHAOS_TRIALS times; each time recovery must leave the live rules equal
     to the last recorded version and a chain without gaps."""
     rng = random.Random("chaos-kill-9")  # a fixed seed: a failure can be replayed
     base = copy_rules(tmp_path / "pristine")
@@ -248,19 +261,24 @@ def test_chaos_kill_9_during_saves_never_leaves_the_live_rules_unrecorded(tmp_pa
         shutil.copytree(base, root)
         if trial % 2:  # half the trials start with a history already, half from none
             RuleStore(root, history=history)._ensure_baseline()
+        # Odd trials: killed just before a random one of its first 16 renames/unlinks (a
+        # save makes 4: the journal, the record, the live file, the journal's removal), so
+        # every step of the protocol is hit. Even trials: killed at a random moment.
+        kill_at = rng.randint(1, 16) if trial % 2 else 0
         saver = subprocess.Popen(
-            [sys.executable, "-c", script, str(root), str(history)],
+            [sys.executable, "-c", script, str(root), str(history), str(kill_at)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )
         assert saver.stdout is not None and saver.stdout.readline().strip() == "ready"
-        # Let 0-2 changes finish, then kill at a random moment of the next ~1-2 (a save
-        # takes 0.5-1.5 s on a busy 2-core machine): adapts to the machine's speed.
-        for _ in range(rng.randrange(3)):
-            assert saver.stdout.readline().strip() == "saved"
-        time.sleep(rng.uniform(0.0, 1.5))
-        saver.send_signal(signal.SIGKILL)
+        if not kill_at:
+            # Let 0-2 changes finish, then kill at a random moment of the next ~1-2 (a
+            # save takes 0.5-1.5 s on a busy 2-core machine): adapts to its speed.
+            for _ in range(rng.randrange(3)):
+                assert saver.stdout.readline().strip() == "saved"
+            time.sleep(rng.uniform(0.0, 1.5))
+            saver.send_signal(signal.SIGKILL)
         saver.wait()
         saver.stdout.close()
         assert saver.returncode == -signal.SIGKILL, "the saver ended before it was killed"
