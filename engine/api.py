@@ -53,6 +53,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.audit import record_reload
 from engine.catalog import Agency, Bilingual, Catalogue, Document, Ended, Service
 from engine.cli import EVENTS, catalogue_root
 from engine.durable_backend import CompileError, DurableError
@@ -997,6 +998,7 @@ def create_app(
         if signal is not None:
             signal.announce(new.catalogue.version)
         log.info("rules reloaded: version %s (was %s)", new.catalogue.version, old.catalogue.version)
+        record_reload(rules_root, new.catalogue.version, old.catalogue.version)
         return ReloadOut(
             outcome="reloaded",
             rules_version=new.catalogue.version,

@@ -317,7 +317,8 @@ def check_can_listen(host: str, port: int) -> None:
 
 
 def cmd_staff_passwd(args: argparse.Namespace) -> int:
-    """Print ``user:scrypt$salt$hash`` for the credential file; the password is never echoed."""
+    """Print ``user:scrypt$N$r$p$salt$hash`` for the credential file; the password is never
+    echoed, and one ASVS 2.1 does not allow is refused (engine/staffauth.py)."""
     import getpass
 
     from engine.staffauth import credential_line

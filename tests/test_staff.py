@@ -13,6 +13,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from engine import staffauth
 from engine.cli import main
 from engine.impact import impact, population, render_impact
 from engine.loader import load_catalogue
@@ -27,6 +28,16 @@ CITIZEN_APP = str(ROOT / "ui" / "app.py")
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
 REGISTRATION_60 = "1900-01-01: {value: 60}"  # its line in PARAM
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def cheap_scrypt(monkeypatch) -> None:
+    """Hashes at N=2^11 (a few ms) instead of the production 2^17 (~0.5 s, 128 MiB): the
+    production cost is tested once, in test_staff_hardening.py. A clean throttle too."""
+    from ui.staff_runtime import throttle
+
+    monkeypatch.setattr(staffauth, "COST", staffauth.ScryptCost(2**11))
+    throttle.clear()
 
 
 @pytest.fixture

@@ -15,11 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path[:1]:
     sys.path.insert(0, str(ROOT))
 
+import time  # noqa: E402
+
 import streamlit as st  # noqa: E402
 
 from engine.loader import CatalogueError  # noqa: E402
-from engine.staffauth import NoCredentials, check_login, load_credentials  # noqa: E402
-from ui.staff_runtime import store, words  # noqa: E402
+from engine.staffauth import NoCredentials, StaffSession, session_end, sign_in  # noqa: E402
+from ui.staff_runtime import audit_log, client_address, credentials, store, throttle, words  # noqa: E402
 from ui.text import LANGS  # noqa: E402
 
 st.set_page_config(page_title="lifeevents staff", page_icon="🛠️", layout="wide")
@@ -34,31 +36,58 @@ except CatalogueError as exc:
 w = words(catalogue)
 st.title(w.t("staff.title"))
 
+
+def _sign_out(event: str = "auth.sign_out") -> None:
+    session = st.session_state.get("staff_session")
+    if session is not None:
+        audit_log().record(event, who=session.user, address=client_address())
+    for key in list(st.session_state):
+        if key != "staff_lang":
+            del st.session_state[key]
+
+
 try:
-    credentials = load_credentials()
+    staff = credentials()
 except NoCredentials:
     st.session_state.pop("staff_user", None)
+    st.session_state.pop("staff_session", None)
     st.warning(w.t("staff.disabled"))
     st.stop()
 
-if st.session_state.get("staff_user") not in credentials:
+# A session ends when its user's credential line changes (a new password) or is removed,
+# after LIFEEVENTS_STAFF_IDLE_MINUTES idle, or LIFEEVENTS_STAFF_SESSION_HOURS after signing in.
+session: StaffSession | None = st.session_state.get("staff_session")
+now = time.time()
+if session is not None:
+    ended = session_end(session, staff, now)
+    if ended:
+        _sign_out(f"session.ended.{ended}")
+        st.session_state["staff:ended"] = ended
+        session = None
+    else:
+        session.last_seen = now
+if session is None:
     st.session_state.pop("staff_user", None)
+    ended = st.session_state.get("staff:ended")
+    if ended:
+        st.info(w.t(f"staff.session_{ended}"))
     with st.form("staff:login"):
         name = st.text_input(w.t("staff.username"), key="staff:username")
         password = st.text_input(w.t("staff.password"), type="password", key="staff:password")
         submitted = st.form_submit_button(w.t("staff.login"))
     if submitted:
-        if check_login(name, password, credentials):
-            st.session_state.staff_user = name
+        attempt = sign_in(name, password, client_address(), staff, throttle(), audit_log())
+        if attempt.ok and attempt.user and attempt.fingerprint:
+            st.session_state.pop("staff:ended", None)
+            st.session_state.staff_session = StaffSession(attempt.user, attempt.fingerprint, now, now)
+            st.session_state.staff_user = attempt.user
             st.rerun()
-        st.error(w.t("staff.login_failed"))
+        if attempt.wait > 0:
+            # The same answer for every username, known or not: nothing to enumerate.
+            st.error(w.t("staff.throttled", seconds=max(1, round(attempt.wait))))
+        else:
+            st.error(w.t("staff.login_failed"))
     st.stop()
-
-
-def _logout() -> None:
-    for key in list(st.session_state):
-        if key != "staff_lang":
-            del st.session_state[key]
 
 
 with st.sidebar:
@@ -73,7 +102,7 @@ with st.sidebar:
     w = words(catalogue)
     st.caption(w.t("staff.signed_in", user=st.session_state.staff_user))
     st.caption(w.t("staff.rules_version", version=catalogue.version))
-    st.button(w.t("staff.logout"), key="staff:logout", on_click=_logout)
+    st.button(w.t("staff.logout"), key="staff:logout", on_click=_sign_out)
 
 here = Path(__file__).parent / "staff_pages"
 page = st.navigation(

@@ -8,13 +8,16 @@ copy, so they never touch the real rules. Nothing here is imported by the citize
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import streamlit as st
 
+from engine.audit import AuditLog
 from engine.catalog import Catalogue
 from engine.rulesroot import cases_dir, rules_root
+from engine.staffauth import Credentials, LoginThrottle, load_credentials
 from engine.versions import RuleStore
 from ui.text import LANGS, Words, load_text
 
@@ -32,6 +35,48 @@ def store() -> RuleStore:
         history=os.environ.get("LIFEEVENTS_HISTORY") or None,
         cases=os.environ.get("LIFEEVENTS_CASES") or cases_dir(root),
     )
+
+
+def history_dir() -> Path:
+    return Path(os.environ.get("LIFEEVENTS_HISTORY") or staff_root() / ".history")
+
+
+def audit_log() -> AuditLog:
+    """``LIFEEVENTS_AUDIT_LOG``, else audit.jsonl in the history folder (engine/audit.py)."""
+    return AuditLog.beside(history_dir())
+
+
+@st.cache_resource
+def throttle() -> LoginThrottle:
+    """One for the whole app process: every browser session's failures count together."""
+    return LoginThrottle()
+
+
+TRUST_PROXY_ENV = "LIFEEVENTS_STAFF_TRUST_PROXY"
+log = logging.getLogger("lifeevents.staff")
+_reported: set[str] = set()
+
+
+def client_address() -> str:
+    """The browser's address, for the throttle and the audit log. Behind a reverse proxy
+    every client has the proxy's address: set LIFEEVENTS_STAFF_TRUST_PROXY=1 (only then:
+    a client can forge the header) to take the last X-Forwarded-For entry instead."""
+    if os.environ.get(TRUST_PROXY_ENV) == "1":
+        forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return (getattr(st.context, "ip_address", None) or "unknown")[:64]
+
+
+def credentials() -> Credentials:
+    """The credential file, read on every run (a changed password takes effect at once);
+    each refused line is logged once, never shown to someone who has not signed in."""
+    found = load_credentials()
+    for problem in found.problems:
+        if problem not in _reported:
+            _reported.add(problem)
+            log.warning("staff credentials: %s", problem)
+    return found
 
 
 def words(catalogue: Catalogue) -> Words:
