@@ -377,7 +377,8 @@ class WorklistStore:
     ) -> Iterator[ScreeningBatch]:
         """One transaction for a whole screening: everything is written, or nothing."""
         with self.engine.begin() as connection:
-            batch = ScreeningBatch(connection, rules_version, actor, now or utcnow())
+            empty = connection.execute(sa.select(cases.c.id).limit(1)).first() is None
+            batch = ScreeningBatch(connection, rules_version, actor, now or utcnow(), first_screening=empty)
             yield batch
 
     def upsert(
@@ -649,6 +650,10 @@ class ScreeningBatch:
     now: datetime
     summary: ScreeningSummary = field(default_factory=ScreeningSummary)
     seen: set[str] = field(default_factory=set)
+    statements: dict[tuple[str, tuple[str, ...]], _Bulk] = field(default_factory=dict)
+    # An empty store (a first screening): nobody can exist yet, so nobody is looked up.
+    first_screening: bool = False
+    json: _JSONCache = field(default_factory=lambda: _JSONCache())
 
     def add(self, screened: Iterable[Screened]) -> ScreeningSummary:
         chunk: list[Screened] = []
@@ -681,19 +686,17 @@ class ScreeningBatch:
                 raise WorklistError(f"person id {item.person_id!r} appears twice in one screening")
             self.seen.add(item.person_id)
         self.summary.screened += len(chunk)
-        existing = self._existing([s.person_id for s in chunk])
-        new_rows: list[dict[str, Any]] = []
-        new_reasons: list[str] = []
+        existing = self._existing([s.person_id for s in chunk]) if not self.first_screening else {}
+        new_cases: list[Screened] = []
         updates: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for item in chunk:
-            services = _services_json(item.services)
             found = existing.get(item.person_id)
             if found is None:
-                if services:
-                    new_rows.append(self._new_case(item, services))
-                    new_reasons.append(self._why_opened(item))
+                if item.services:
+                    new_cases.append(item)
                 continue
+            services = _services_json(item.services)
             wanted = {
                 "priority": item.priority,
                 "reasons": list(item.reasons),
@@ -738,27 +741,39 @@ class ScreeningBatch:
                 continue
             updates.append({"_id": found.id, "_version": found.version, **values})
             events.append(self._event(found.id, action, changes, reason))
-        if new_rows:
-            inserted = self.connection.execute(
-                sa.insert(cases).returning(cases.c.id, sort_by_parameter_order=True), new_rows
-            ).scalars()
-            for case_id, row, reason in zip(inserted, new_rows, new_reasons, strict=True):
-                changes = {
-                    "state": [None, "open"],
-                    "services": [None, [s["service"] for s in row["services"]]],
-                    "priority": [None, row["priority"]],
-                }
-                events.append(self._event(case_id, "opened", changes, reason))
-            self.summary.opened += len(new_rows)
+        self._insert(new_cases, events)
         self._update(updates)
         if events:
-            self.connection.execute(sa.insert(case_events), events)
+            self._bulk(sa.insert(case_events), list(events[0])).run(events)
+
+    def _bulk(self, statement: Any, keys: list[str]) -> _Bulk:
+        key = (str(statement), tuple(keys))
+        found = self.statements.get(key)
+        if found is None:
+            found = self.statements[key] = _Bulk(self.connection, statement, keys)
+        return found
+
+    def _insert(self, new_cases: list[Screened], events: list[dict[str, Any]]) -> None:
+        """New cases, then their 'opened' events (ids read back by person id: executemany
+        cannot return them on every driver)."""
+        if not new_cases:
+            return
+        rows = [self._new_case(item) for item in new_cases]
+        self._bulk(sa.insert(cases), list(rows[0])).run(rows)
+        wanted = [i.person_id for i in new_cases]
+        # Written out rather than .in_(): SQLAlchemy renders 5,000 expanding parameters slowly.
+        mark = "?" if self.connection.dialect.paramstyle == "qmark" else "%s"
+        sql = f"SELECT person_id, id FROM cases WHERE person_id IN ({', '.join([mark] * len(wanted))})"
+        ids = dict(self.connection.exec_driver_sql(sql, tuple(wanted)).all())
+        for item in new_cases:
+            events.append(self._event(ids[item.person_id], "opened", *self._why_opened(item)))
+        self.summary.opened += len(new_cases)
 
     def _update(self, updates: list[dict[str, Any]]) -> None:
         # One UPDATE per set of columns (executemany needs the same parameters on every row).
         by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for u in updates:
-            by_shape.setdefault(tuple(sorted(u)), []).append(u)
+            by_shape.setdefault(tuple(sorted(u)), []).append({**u, "_now": self.now})
         for shape, rows in by_shape.items():
             columns = [c for c in shape if not c.startswith("_")]
             statement = (
@@ -766,16 +781,20 @@ class ScreeningBatch:
                 .where(cases.c.id == sa.bindparam("_id"), cases.c.version == sa.bindparam("_version"))
                 .values(
                     {c: sa.bindparam(c) for c in columns}
-                    | {"version": cases.c.version + 1, "updated_at": self.now, "screened_at": self.now}
+                    | {
+                        "version": cases.c.version + sa.literal_column("1"),
+                        "updated_at": sa.bindparam("_now", type_=sa.DateTime()),
+                        "screened_at": sa.bindparam("_now", type_=sa.DateTime()),
+                    }
                 )
             )
-            done = self.connection.execute(statement, rows)
-            if done.rowcount not in (-1, len(rows)):
+            done = self._bulk(statement, [*columns, "_id", "_version", "_now"]).run(rows)
+            if done not in (-1, len(rows)):
                 raise WorklistError(
                     "a case changed while the screening was writing it; nothing was saved: run it again"
                 )
 
-    def _new_case(self, item: Screened, services: list[dict[str, Any]]) -> dict[str, Any]:
+    def _new_case(self, item: Screened) -> dict[str, Any]:
         return {
             "person_id": item.person_id,
             "residence": item.residence,
@@ -783,8 +802,8 @@ class ScreeningBatch:
             "visit_order": item.visit_order,
             "state": "open",
             "priority": item.priority,
-            "reasons": list(item.reasons),
-            "services": services,
+            "reasons": self.json.text(item.reasons),
+            "services": self.json.services(item.services),
             "rules_version": self.rules_version,
             "opened_at": self.now,
             "screened_at": self.now,
@@ -792,7 +811,7 @@ class ScreeningBatch:
             "visit_on": None,
             "attempts": 0,
             "outcome": None,
-            "applied_for": [],
+            "applied_for": "[]",
             "visited_at": None,
             "closed_reason": None,
             "closed_at": None,
@@ -810,9 +829,20 @@ class ScreeningBatch:
             "reason": reason,
         }
 
-    def _why_opened(self, item: Screened) -> str:
-        names = ", ".join(s.service for s in item.services)
-        return f"screened under rules version {self.rules_version}: {names}"
+    def _why_opened(self, item: Screened) -> tuple[str, str]:
+        """(changes as JSON text, reason) of an 'opened' event: the same for every person
+        with the same services and priority, so made once per combination."""
+        key = (tuple(sorted(s.service for s in item.services)), item.priority)
+        found = self.json.opened.get(key)
+        if found is None:
+            changes = {
+                "state": [None, "open"],
+                "services": [None, list(key[0])],
+                "priority": [None, item.priority],
+            }
+            reason = f"screened under rules version {self.rules_version}: {', '.join(key[0])}"
+            found = self.json.opened[key] = (_JSONText(dumps(changes)), reason)
+        return found
 
     def _why_changed(self, had: dict[str, Any], wanted: dict[str, Any]) -> str:
         """What changed, and whether the rules or the person's circumstances explain it."""
@@ -846,3 +876,73 @@ class ScreeningBatch:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+class _JSONText(str):
+    """JSON already serialised: _Bulk passes it through as it is."""
+
+
+@dataclass
+class _JSONCache:
+    """A screening repeats the same few service lists and reason lists a million times:
+    each is serialised once."""
+
+    texts: dict[Any, _JSONText] = field(default_factory=dict)
+    opened: dict[Any, tuple[_JSONText, str]] = field(default_factory=dict)
+
+    def text(self, value: tuple) -> _JSONText:
+        found = self.texts.get(value)
+        if found is None:
+            found = self.texts[value] = _JSONText(dumps(list(value)))
+        return found
+
+    def services(self, services: tuple[CaseService, ...]) -> _JSONText:
+        key = ("services", services)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = _JSONText(dumps(_services_json(services)))
+        return found
+
+
+class _Bulk:
+    """executemany straight through the driver. SQLAlchemy compiles the statement once for
+    this database (placeholders, casts); JSON is serialised here (cached), every other
+    value goes through its column type's own bind processor. SQLAlchemy's per-row
+    parameter handling cost more than the database itself (bench/worklist_bench.py)."""
+
+    def __init__(self, connection: Connection, statement: Any, keys: list[str]):
+        dialect = connection.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=keys)
+        self.connection = connection
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        self.json: set[str] = set()
+        self.process: dict[str, Any] = {}
+        for name, bind in compiled.binds.items():
+            if isinstance(bind.type, sa.JSON):
+                self.json.add(name)
+                continue
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.process[name] = processor
+
+    def _column(self, name: str, rows: list[dict[str, Any]]) -> list[Any]:
+        values = [row[name] for row in rows]
+        if name in self.json:
+            return [v if v is None or isinstance(v, _JSONText) else dumps(v) for v in values]
+        processor = self.process.get(name)
+        if processor is None:
+            return values
+        # The same few dates and times recur across a batch: process each once.
+        done = {v: processor(v) for v in set(values)}
+        return [done[v] for v in values]
+
+    def run(self, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        names = self.order if self.order is not None else list(rows[0])
+        columns = {n: self._column(n, rows) for n in dict.fromkeys(names)}
+        params: list[Any] = list(zip(*(columns[n] for n in names), strict=True))
+        if self.order is None:
+            params = [dict(zip(names, values, strict=True)) for values in params]
+        return self.connection.exec_driver_sql(self.sql, params).rowcount
