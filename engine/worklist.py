@@ -484,7 +484,7 @@ class WorklistStore:
 
         def values(current: Case) -> dict[str, Any]:
             if current.state != "open":
-                raise WorklistError(f"case {case_id} is closed ({current.closed_reason}): reopen it first")
+                raise WorklistError(f"case {case_id} is already closed ({current.closed_reason})")
             unknown = set(applied) - set(current.service_ids)
             if unknown:
                 raise WorklistError(
