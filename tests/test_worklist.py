@@ -430,3 +430,23 @@ def test_timestamps_are_utc_and_the_visit_follows_the_screening(store):
     case = store.by_person("p-1")
     case = store.record_outcome(case.id, case.version, "declined", actor="lin")
     assert case.opened_at <= case.visited_at <= utcnow() + timedelta(seconds=5)
+
+
+# -- the plan printed at the door ------------------------------------------------------------------
+
+
+def test_a_cases_plan_is_the_one_stop_plan_of_its_services(engine, store):
+    from engine.worklist_plan import case_plan, case_plan_html
+
+    services = (
+        CaseService("labor-insurance-maternity-benefit", "eligible", 60000, "TWD"),
+        CaseService("birth-registration", "eligible", deadline=date(2026, 4, 1)),
+    )
+    store.upsert([Screened("p-1", "taipei", "Wanhua", None, 1, (), services)], "v1")
+    case = store.by_person("p-1")
+    plan = case_plan(case, engine, "en", as_of=AS_OF)
+    # Prerequisites first: the birth is registered before the benefit is claimed.
+    assert [s.service for s in plan.steps] == ["birth-registration", "labor-insurance-maternity-benefit"]
+    assert plan.steps[0].deadline == date(2026, 4, 1) and plan.steps[1].amount == "60,000 TWD"
+    page = case_plan_html(case, engine, "zh-TW", as_of=AS_OF)
+    assert '<html lang="zh-TW">' in page and "出生登記" in page and "v1" in page

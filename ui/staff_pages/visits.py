@@ -144,7 +144,7 @@ with left:
     st.markdown(f"**{w.t('visits.reasons')}**: {reasons_text(case) or '—'}")
     st.markdown(f"**{w.t('visits.services')}**")
     for s in case.services:
-        amount = f" · NT${s.amount:,} {s.unit}" if s.amount is not None else ""
+        amount = f" · {s.amount:,} {s.unit}" if s.amount is not None else ""
         deadline = f" · {s.deadline.isoformat()}" if s.deadline else ""
         check = f" ({w.t('visits.to_check')})" if s.status == "unknown" else ""
         st.markdown(f"- {service_name(s.service)}{check}{amount}{deadline}")
