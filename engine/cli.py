@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import errno
 import json
+import os
 import signal
 import sys
 import threading
@@ -128,7 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
         "outreach", help="who to visit: likely eligible for home-visit services not received"
     )
     out.add_argument("input", help="a register: .csv, .parquet or .jsonl")
-    out.add_argument("-o", "--output", required=True, help="the list: .csv, .jsonl, .parquet or .html")
+    out.add_argument("-o", "--output", help="the list: .csv, .jsonl, .parquet or .html")
+    out.add_argument(
+        "--to", metavar="DB_URL", help="upsert the cases into a worklist database (a file path or "
+        "SQLAlchemy URL; the register needs a person_id column: docs/home-visits.md)"
+    )  # fmt: skip
     out.add_argument("--html", help="also a printable HTML list, one section per residence and district")
     out.add_argument("--as-of", type=_date, dest="as_of")
     out.add_argument("--include-unknown", action="store_true", help="also list those whose status is unknown")
@@ -138,10 +143,30 @@ def build_parser() -> argparse.ArgumentParser:
     pop.add_argument("--seed", type=_seed, default=0)
     pop.add_argument("--as-of", type=_date, dest="as_of", default=date(2026, 3, 1))
     pop.add_argument("-o", "--output", required=True, help=".parquet or .csv")
+    wl = sub.add_parser("worklist", help="the home-visit worklist database (docs/home-visits.md)")
+    wl.add_argument("--db", metavar="DB_URL", help="file path or SQLAlchemy URL (default $LIFEEVENTS_WORKLIST)")
+    wls = wl.add_subparsers(dest="worklist_command", required=True, parser_class=_Parser)
+    for name, text in (("assign", "give a worker a district"), ("unassign", "take a district from a worker")):
+        a = wls.add_parser(name, help=text)
+        a.add_argument("user", help="the worker's staff username")
+        a.add_argument("residence", help="city or county, as the profile's residence (taipei, hualien…)")
+        a.add_argument("district", help="the district or township, as the register's district column")
+    sup = wls.add_parser("supervisor", help="let a staff member see the supervisor's view")
+    sup.add_argument("user")
+    sup.add_argument("--remove", action="store_true", help="take the supervisor's view away")
+    wls.add_parser("districts", help="list who works where")
+    pur = wls.add_parser("purge", help="delete closed cases after the retention period")
+    pur.add_argument("--older-than", type=_days, required=True, metavar="DAYS", dest="older_than")
     fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
     fz.add_argument("--n", type=_count, default=2000, help="profiles to generate (default 2000)")
     fz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     return parser
+
+
+def _days(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a number of days (0 or more), got {text!r}")
+    return int(text)
 
 
 MAX_ROWS = 100_000_000  # rows per chunk, people generated: far above Taiwan's 23 million
@@ -189,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "fuzz":
             return cmd_fuzz(args)
+        if args.command == "worklist":
+            return cmd_worklist(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -397,6 +424,12 @@ def cmd_outreach(args: argparse.Namespace) -> int:
     from engine.outputs import check_readable, refuse_overwriting_input
     from engine.outreach import run_outreach
 
+    if args.output is None and args.to is None:
+        raise UsageError("lifeevents outreach: give -o OUTPUT, --to DB_URL, or both")
+    if args.to is not None:
+        _outreach_to_worklist(args)
+    if args.output is None:
+        return 0
     source, target = Path(args.input), Path(args.output)
     input_format(source)
     check_readable(source)
@@ -417,6 +450,79 @@ def cmd_outreach(args: argparse.Namespace) -> int:
         f"for {summary.services} home-visit service(s) → {target}",
         file=sys.stderr,
     )
+    return 0
+
+
+def _worklist_module():  # type: ignore[no-untyped-def]
+    try:
+        import engine.worklist as worklist
+    except ImportError as exc:
+        raise UsageError(
+            f"lifeevents: the worklist needs its packages ({exc.name} is missing): pip install 'lifeevents[worklist]'"
+        ) from None
+    return worklist
+
+
+def _outreach_to_worklist(args: argparse.Namespace) -> None:
+    from engine.batch import input_format
+
+    _worklist_module()
+    from engine.worklist import WorklistError, open_store
+    from engine.worklist_screen import run_outreach_to_worklist
+
+    source = Path(args.input)
+    input_format(source)
+    catalogue = load_catalogue(catalogue_root(args.rules))
+    try:
+        store = open_store(args.to)
+    except WorklistError as exc:
+        raise UsageError(f"lifeevents outreach --to: {exc}") from None
+    try:
+        summary, counts = run_outreach_to_worklist(
+            catalogue, source, store, as_of=args.as_of, include_unknown=args.include_unknown,
+            chunk_rows=args.chunk_rows,
+        )  # fmt: skip
+    except WorklistError as exc:
+        raise UsageError(f"lifeevents outreach --to: {source}: {exc}") from None
+    finally:
+        store.close()
+    print(
+        f"worklist: {counts.get('rows', 0):,} rows ({counts.get('invalid', 0):,} invalid): "
+        f"{summary.opened:,} opened, {summary.updated:,} updated, {summary.closed:,} closed, "
+        f"{summary.reopened:,} reopened, {summary.unchanged:,} unchanged → {store.engine.url!r}",
+        file=sys.stderr,
+    )
+
+
+def cmd_worklist(args: argparse.Namespace) -> int:
+    _worklist_module()
+    from engine.worklist import WorklistError, open_store
+
+    try:
+        store = open_store(args.db)
+    except WorklistError as exc:
+        raise UsageError(f"lifeevents worklist: {exc}") from None
+    try:
+        what = args.worklist_command
+        if what == "assign":
+            store.add_district(args.user, args.residence, args.district)
+            print(f"{args.user} now works in {args.residence} / {args.district}", file=sys.stderr)
+        elif what == "unassign":
+            if not store.remove_district(args.user, args.residence, args.district):
+                raise UsageError(f"lifeevents worklist unassign: {args.user} does not work in "
+                                 f"{args.residence} / {args.district}")  # fmt: skip
+        elif what == "supervisor":
+            store.set_supervisor(args.user, not args.remove)
+        elif what == "districts":
+            for user, residence, district in store.assignments():
+                print(f"{user}\t{residence}\t{district}")
+        elif what == "purge":
+            deleted = store.purge(args.older_than, actor=os.environ.get("USER") or "cli")
+            print(f"worklist: {deleted:,} closed case(s) older than {args.older_than} days deleted", file=sys.stderr)
+    except WorklistError as exc:
+        raise UsageError(f"lifeevents worklist {args.worklist_command}: {exc}") from None
+    finally:
+        store.close()
     return 0
 
 

@@ -554,6 +554,11 @@ class Engine:
         value = found.lookup(env.as_of) if not isinstance(found, Unknown) else found
         return value if isinstance(value, int) else -(10**6)
 
+    def service_materials(self, sid: str, lang: str) -> tuple[list[DocumentOut], list[ChannelOut]]:
+        """A service's documents and channels in one language, for a plan made without a
+        profile (a worklist case keeps its services, not the profile: engine/worklist_plan.py)."""
+        return self._static(sid, lang)
+
     def _static(self, sid: str, lang: str) -> tuple[list[DocumentOut], list[ChannelOut]]:
         """A service's documents and channels in one language: the same for every profile."""
         key = (sid, lang)

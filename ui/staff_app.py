@@ -111,6 +111,8 @@ page = st.navigation(
         st.Page(here / "edit.py", title=w.t("page.edit"), icon="✏️", url_path="edit"),
         st.Page(here / "versions.py", title=w.t("page.versions"), icon="🕘", url_path="versions"),
         st.Page(here / "tester.py", title=w.t("page.tester"), icon="🧪", url_path="tester"),
+        st.Page(here / "visits.py", title=w.t("page.visits"), icon="🏠", url_path="visits"),
+        st.Page(here / "visits_report.py", title=w.t("page.visits_report"), icon="📊", url_path="visits-report"),
     ]
 )
 page.run()
