@@ -13,7 +13,8 @@ Each file is a list of cases::
           fee: 100
           deadline: 2031-02-01      # or null
           missing: [person.labor_insurance_days]   # exactly, when given
-          reasons_include: ["cannot be combined"]   # substrings of some reason's text
+          amount_missing: [person.insured_salary]  # what an eligible amount still needs, exactly
+          reasons_include: ["cannot be combined"]   # substrings of some reason's or note's text
 
 Only the keys a case gives are checked.
 """
@@ -31,7 +32,7 @@ from engine.profile import ProfileError, parse_profile_text, validate_profile
 from engine.recommend import Engine
 
 CASE_KEYS = {"name", "as_of", "input", "output"}
-OUTPUT_KEYS = {"status", "amount", "fee", "deadline", "missing", "reasons_include"}
+OUTPUT_KEYS = {"status", "amount", "fee", "deadline", "missing", "amount_missing", "reasons_include"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,13 @@ def check_case(engine: Engine, case: Case) -> list[str]:
                 problems.append(f"{where}: {service}: {key} is {actual!r}, expected {wanted!r}")
         if "missing" in expected and sorted(got.missing) != sorted(expected["missing"] or []):
             problems.append(f"{where}: {service}: missing is {got.missing}, expected {expected['missing']}")
+        if "amount_missing" in expected and sorted(got.amount_missing) != sorted(expected["amount_missing"] or []):
+            problems.append(
+                f"{where}: {service}: amount_missing is {got.amount_missing}, expected {expected['amount_missing']}"
+            )
+        # A result's notes are shown beside its reasons: a fragment may be in either.
+        said = [r.text for r in got.reasons] + list(got.notes)
         for fragment in expected.get("reasons_include", []):
-            if not any(fragment in r.text for r in got.reasons):
+            if not any(fragment in text for text in said):
                 problems.append(f"{where}: {service}: no reason mentions {fragment!r}")
     return problems

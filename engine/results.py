@@ -79,6 +79,7 @@ class EligibilityResult(_Out):
     what_would_change: list[str] = []
     amount_missing: list[str] = []  # facts an eligible result's amount or fee still needs
     same_visit_as: str | None = None
+    notes: list[str] = []  # the rule's notes and caveats that apply: said, not criteria
 
 
 class Recommendation(_Out):
