@@ -107,7 +107,9 @@ def check_case(engine: Engine, case: Case) -> list[str]:
                 problems.append(f"{where}: {service}: {key} is {actual!r}, expected {wanted!r}")
         if "missing" in expected and sorted(got.missing) != sorted(expected["missing"] or []):
             problems.append(f"{where}: {service}: missing is {got.missing}, expected {expected['missing']}")
-        if "amount_missing" in expected and sorted(got.amount_missing) != sorted(expected["amount_missing"] or []):
+        if "amount_missing" in expected and sorted(got.amount_missing) != sorted(
+            expected["amount_missing"] or []
+        ):
             problems.append(
                 f"{where}: {service}: amount_missing is {got.amount_missing}, expected {expected['amount_missing']}"
             )
