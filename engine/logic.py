@@ -377,6 +377,8 @@ class Describer:
             variant = ".date"
         else:
             variant = ""
+        if kind == "child_age" and isinstance(left, int) and left < 0:
+            return self.phrase("compare.unborn")  # an expected child has no age yet
         if verdict is None:
             if isinstance(left, Unknown):
                 return self.phrase("compare.unknown", subject=subject)

@@ -14,6 +14,7 @@ from datetime import date
 from html import escape
 
 from engine.catalog import Catalogue
+from engine.logic import Describer
 from engine.results import ChannelOut, EligibilityResult, Recommendation
 
 
@@ -85,6 +86,7 @@ def build_plan(
     chosen = [r for r in rec.results if r.status in wanted]
     ordered = order_steps(chosen)
     in_plan = {r.service for r in ordered}
+    words = Describer(catalogue, lang)
     steps = [
         PlanStep(
             service=r.service,
@@ -93,7 +95,7 @@ def build_plan(
             agency=r.agency,
             office=r.office,
             deadline=r.deadline,
-            amount=f"{r.amount.value:,} {r.amount.unit}" if r.amount else None,
+            amount=words.money(r.amount.value, r.amount.unit) if r.amount else None,
             channels=r.channels,
             after=[p for p in r.prerequisites if p in in_plan],
             confidence=r.confidence,

@@ -417,14 +417,14 @@ class Engine:
             name = self.catalogue.services[other].name.get(d.lang)
             if mine is not None and theirs is not None and mine != theirs:
                 better = self.catalogue.services[sid if mine > theirs else other].name.get(d.lang)
-                tail = f" {d.phrase('pays_more')}: {better}"
+                tail = d.phrase("pays_more", name=better)
             else:
                 tail = ""
             out.append(
                 ReasonOut.model_construct(
                     criterion=f"exclusion.{other}",
                     met=True,
-                    text=f"{d.phrase('not_combinable')} {name}.{tail}",
+                    text=d.phrase("not_combinable", name=name) + tail,
                     legal_basis=service.legal_basis,
                 )
             )

@@ -1,0 +1,182 @@
+"""Every explanation a person reads is in plain words, in both languages (issue 11, item 6).
+
+The population sample (engine.sample: varied profiles with children, every event and
+unknown answers) goes through the engine in zh-TW and English; every text produced for
+a person is collected (reasons, notes, what would change, an amount's reason, the CLI
+table, the one-stop plan and its printed page) and scanned for what a person should
+never have to read: raw ids (``children[0]``, a service id, a fact path, a parameter
+name), operators or notation (≠ ∈ ≤ ≥ < > =), unrounded numbers (13,333.3333, money
+with cents) and the project's jargon ("not encoded"). ``missing`` and ``amount_missing``
+are machine keys of the contract, not explanations: they are not scanned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import pytest
+
+from engine.plan import build_plan, render_plan_html
+from engine.report import render_table
+from engine.sample import random_profiles
+
+PROFILES = 240  # each in both languages
+SEED = 11  # issue 11
+LANGS = ("zh-TW", "en")
+
+FACT_PATH = re.compile(
+    r"(?<![\w./])(?:person|household|events|child|children|assets|student_loan|school_year|parameters|rules)"
+    r"\.[a-z_]+"
+)
+CHILD_INDEX = re.compile(r"children\[\d+\]")
+OPERATOR = re.compile(r"[≠∈∉≤≥<>=]")
+LONG_DECIMAL = re.compile(r"\d\.\d{3,}")
+MONEY_WITH_CENTS = re.compile(r"NT\$\s?[\d,]+\.\d|[\d,]+\.\d+\s?元")
+# Ordinary English that happens to spell a service id ("the parental-leave allowance").
+ENGLISH_COMPOUNDS = ("parental-leave allowance", "parental-leave application")
+JARGON = re.compile(r"not encoded|unencoded|未編碼|未編入|尚未編碼", re.IGNORECASE)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _page_text(html: str) -> str:
+    """The words of the printed plan, without its markup and its style sheet."""
+    body = html.split("<body>", 1)[1]
+    parser = _Text()
+    parser.feed(body)
+    return "\n".join(parser.parts)
+
+
+def _texts(engine, catalogue) -> Iterator[tuple[str, str]]:
+    for i, profile in enumerate(random_profiles(PROFILES, seed=SEED)):
+        for lang in LANGS:
+            rec = engine.recommend(profile, lang=lang)
+            where = f"profile {i} ({lang})"
+            for r in rec.results:
+                for reason in r.reasons:
+                    yield f"{where} {r.service} reason {reason.criterion}", reason.text
+                for note in r.notes:
+                    yield f"{where} {r.service} note", note
+                for change in r.what_would_change:
+                    yield f"{where} {r.service} what would change", change
+                if r.confidence_note:
+                    yield f"{where} {r.service} confidence note", r.confidence_note
+            yield f"{where} CLI table", render_table(rec, catalogue, lang)
+            plan = build_plan(rec, catalogue, lang)
+            for step in plan.steps:
+                yield (
+                    f"{where} plan step {step.service}",
+                    " · ".join(
+                        [step.name, step.agency, step.office, step.amount or ""]
+                        + [c.where or "" for c in step.channels]
+                    ),
+                )
+            for doc in plan.to_bring + plan.no_need_to_bring:
+                yield f"{where} plan document", " · ".join([doc.name, doc.note or "", *doc.for_services])
+            yield f"{where} plan page", _page_text(render_plan_html(plan, catalogue))
+
+
+@pytest.fixture(scope="module")
+def produced(engine, catalogue) -> list[tuple[str, str]]:
+    return list(_texts(engine, catalogue))
+
+
+def _problems(produced, found) -> list[str]:
+    out = []
+    for where, text in produced:
+        for line in text.splitlines():
+            hit = found(line)
+            if hit:
+                out.append(f"{where}: {hit!r} in {line.strip()!r}")
+    return sorted(set(out))
+
+
+def _report(problems: list[str]) -> str:
+    return f"{len(problems)} texts, e.g.:\n" + "\n".join(problems[:15])
+
+
+# What a person read before (issue 11): each must be caught by the scan.
+OLD_TEXTS = (
+    "A child under 3: children[0] (met)",
+    "Kind of birth: live birth ∈ live birth, premature birth",
+    "Claimed within 5 years of the birth (Evaluation date: 2026-03-01 ≤ 2031-02-01; met)",
+    "本計畫已於 2014-12-31 結束，請改參考 childcare-subsidy",
+    "Household income per person per month: 30,000 < 41,077.5",
+    "Monthly income under 60,000 (Borrower's monthly income: unknown < 13,333.3333)",
+    "Amount: unknown (needs person.insured_salary)",
+    "needs parameters.child_welfare.low_income_child_allowance.taipei",
+    "The rules for this case are not encoded",
+    "2024 年前之托育補助規定未編碼",
+    "This criterion would be met if Evaluation date ≤ 2014-12-31",
+    "Amount: NT$13,333.5",
+)
+
+
+def test_the_scan_catches_what_people_read_before(catalogue):
+    ids = re.compile("|".join(map(re.escape, catalogue.services)))
+    patterns = (CHILD_INDEX, FACT_PATH, ids, OPERATOR, LONG_DECIMAL, MONEY_WITH_CENTS, JARGON)
+    for text in OLD_TEXTS:
+        assert any(p.search(text) for p in patterns), text
+
+
+def test_the_sample_covers_every_kind_of_text(produced):
+    """The scan is only as good as what it reads: children, notes, ineligible results
+    with something to change, unknown amounts, both languages."""
+    kinds = {where.split(") ", 1)[1].split(" ", 1)[0] for where, _ in produced}
+    wheres = " ".join(where for where, _ in produced)
+    assert len(produced) > 50_000
+    for needed in ("reason", "note", "what would change", "reason amount", "CLI table", "plan page"):
+        assert needed in wheres, needed
+    assert kinds
+    assert any("your child born" in text for _, text in produced)
+    assert any("出生的孩子" in text for _, text in produced)
+
+
+def test_no_raw_ids(produced, catalogue):
+    ids = sorted(catalogue.services, key=len, reverse=True)
+    service_id = re.compile(r"(?<![\w/.-])(?:" + "|".join(map(re.escape, ids)) + r")(?![\w-])")
+
+    def found(line: str) -> str | None:
+        for words in ENGLISH_COMPOUNDS:
+            line = line.replace(words, "")
+        for pattern in (CHILD_INDEX, FACT_PATH, service_id):
+            match = pattern.search(line)
+            if match:
+                return match.group(0)
+        return None
+
+    problems = _problems(produced, found)
+    assert not problems, _report(problems)
+
+
+def test_no_operators_or_notation(produced):
+    problems = _problems(produced, lambda line: (m := OPERATOR.search(line)) and m.group(0))
+    assert not problems, _report(problems)
+
+
+def test_no_unrounded_numbers(produced):
+    def found(line: str) -> str | None:
+        match = LONG_DECIMAL.search(line) or MONEY_WITH_CENTS.search(line)
+        return match.group(0) if match else None
+
+    problems = _problems(produced, found)
+    assert not problems, _report(problems)
+
+
+def test_no_jargon(produced):
+    problems = _problems(produced, lambda line: (m := JARGON.search(line)) and m.group(0))
+    assert not problems, _report(problems)
+
+
+def test_notes_are_not_criteria(produced):
+    """A rule's note is a caveat: it is said as a note, never as a met criterion."""
+    assert not [where for where, _ in produced if " reason note." in where]
