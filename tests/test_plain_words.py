@@ -180,3 +180,72 @@ def test_no_jargon(produced):
 def test_notes_are_not_criteria(produced):
     """A rule's note is a caveat: it is said as a note, never as a met criterion."""
     assert not [where for where, _ in produced if " reason note." in where]
+
+
+# --- what would change: an action, or a plain sentence ----------------------------------
+
+
+def _recommend(engine, text: str, lang: str = "en"):
+    from engine.profile import parse_profile_text, validate_profile
+
+    profile = validate_profile(parse_profile_text(text, "profile"), "profile")
+    return {r.service: r for r in engine.recommend(profile, lang=lang).results}
+
+
+def test_what_would_change_says_an_action_a_person_can_take(engine):
+    found = _recommend(
+        engine,
+        """
+        as_of: 2026-03-01
+        person: {birth_date: 1990-01-01, nationality: roc}
+        children: [{birth_date: 2025-06-01, childcare: home, nationality: roc, order: 1}]
+        events:
+          home_purchase: {date: 2026-01-10, registered_at_property: false, rented_or_business_use: true}
+        """,
+    )
+    assert (
+        "Choose public or quasi-public childcare for your child"
+        in found["childcare-subsidy"].what_would_change
+    )
+    land = found["self-use-land-value-tax-rate"].what_would_change
+    assert "Register your household at the property" in land
+    assert "Stop renting the land out or using it for business, then apply" in land  # the rule's own action
+
+
+def test_an_age_is_said_as_the_day_it_is_reached(engine):
+    found = _recommend(
+        engine,
+        """
+        as_of: 2026-03-01
+        person: {birth_date: 1962-05-10, nationality: roc, days_in_taiwan_last_year: 365}
+        children: [{birth_date: 2020-11-16, disability_level: severe}]
+        """,
+    )
+    assert (
+        "You would qualify from 2027-05-10, when you turn 65"
+        in found["elderly-living-allowance"].what_would_change
+    )
+    assert (
+        "You would qualify from 2026-11-16, when your child born 2020-11-16 turns 6"
+        in found["home-education-disability"].what_would_change
+    )
+    zh = _recommend(
+        engine,
+        """
+        as_of: 2026-03-01
+        person: {birth_date: 1962-05-10, nationality: roc, days_in_taiwan_last_year: 365}
+        """,
+        "zh-TW",
+    )
+    assert "你於 2027-05-10 滿 65 歲後即可符合" in zh["elderly-living-allowance"].what_would_change
+
+
+def test_a_criterion_action_is_text_in_both_languages():
+    from engine.rules import ParseContext, RuleSyntaxError, parse_condition
+
+    raw = {"fact": "person.age", "gte": 65, "action": {"en": "Wait", "zh-TW": "等待"}}
+    cond = parse_condition(raw, ("eligibility",), ParseContext("x"))
+    assert cond.action.get("en") == "Wait" and cond.action.get("zh-TW") == "等待"
+    with pytest.raises(RuleSyntaxError) as error:
+        parse_condition({**raw, "action": {"fr": "Attendre"}}, ("eligibility",), ParseContext("x"))
+    assert error.value.path == ("eligibility", "action")
