@@ -204,6 +204,7 @@ class Reason:
     child: int | None = None  # the child in scope, for "what would change"
     action: str | None = None  # the criterion's own action text, in the describer's language
     limit: str | None = None  # the threshold in words ("today (2026-03-01)")
+    negated: bool = False  # under a `not`: meeting it counts against the service
 
 
 @dataclass(slots=True)
@@ -485,7 +486,8 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
     if isinstance(cond, Not):
         inner = evaluate(cond.item, env, describer)
         value = None if inner.value is None else not inner.value
-        return Outcome(value, inner.missing, inner.reasons)
+        reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
+        return Outcome(value, inner.missing, reasons)
     if isinstance(cond, SomeChild):
         return _evaluate_quantifier(cond, env, describer)
     if isinstance(cond, Switch):

@@ -449,8 +449,8 @@ def _what_would_change(ev: Evaluation, env: Env, d: Describer) -> list[str]:
     turns 2"). The words are the vocabulary's; a criterion may carry its own."""
     out = []
     for reason in ev.outcome.reasons:
-        if reason.met is not False:
-            continue
+        if reason.met is not False or reason.negated:
+            continue  # under a `not`, meeting the criterion would not help
         text = _change(reason, env, d)
         if text and text not in out:
             out.append(text)
