@@ -15,8 +15,15 @@ Each file is a list of cases::
           missing: [person.labor_insurance_days]   # exactly, when given
           amount_missing: [person.insured_salary]  # what an eligible amount still needs, exactly
           reasons_include: ["cannot be combined"]   # substrings of some reason's or note's text
+          steps: [job-seeker-registration]   # the services of the steps still to take
+          urgent: true
+          for: household                     # person | partner | household
+      partner_output:                       # the same, for the partner's results
+        labor-insurance-maternity-benefit: {status: eligible, amount: 60000}
+      totals: {one_off: 100000, monthly: 5000, unknown: 0}
 
-Only the keys a case gives are checked.
+Only the keys a case gives are checked. A service absent from ``partner_results`` is
+checked against ``partner_output`` as absent: expect ``absent: true`` there.
 """
 
 from __future__ import annotations
@@ -30,9 +37,22 @@ import yaml
 
 from engine.profile import ProfileError, parse_profile_text, validate_profile
 from engine.recommend import Engine
+from engine.results import EligibilityResult
 
-CASE_KEYS = {"name", "as_of", "input", "output"}
-OUTPUT_KEYS = {"status", "amount", "fee", "deadline", "missing", "amount_missing", "reasons_include"}
+CASE_KEYS = {"name", "as_of", "input", "output", "partner_output", "totals"}
+OUTPUT_KEYS = {
+    "status",
+    "amount",
+    "fee",
+    "deadline",
+    "missing",
+    "amount_missing",
+    "reasons_include",
+    "steps",
+    "urgent",
+    "for",
+    "absent",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,8 @@ class Case:
     as_of: date | None
     input: dict[str, Any]
     output: dict[str, dict[str, Any]]
+    partner_output: dict[str, dict[str, Any]] | None = None
+    totals: dict[str, int] | None = None
 
 
 def _as_date(value: Any) -> date | None:
@@ -57,7 +79,8 @@ def load_cases(directory: Path, services: set[str] | None = None) -> list[Case]:
     for path in sorted(directory.rglob("*.yaml")):
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
         for i, case in enumerate(raw):
-            if services is not None and not set(case.get("output", {})) & services:
+            checked = set(case.get("output") or {}) | set(case.get("partner_output") or {})
+            if services is not None and not checked & services:
                 continue
             out.append(
                 Case(
@@ -67,6 +90,8 @@ def load_cases(directory: Path, services: set[str] | None = None) -> list[Case]:
                     _as_date(case.get("as_of")),
                     case.get("input") or {},
                     case.get("output") or {},
+                    case.get("partner_output"),
+                    case.get("totals"),
                 )
             )
     return out
@@ -84,38 +109,65 @@ def check_case(engine: Engine, case: Case) -> list[str]:
     except ProfileError as exc:
         return [str(exc)]
     result = engine.recommend(profile, as_of=case.as_of)
-    by_service = {r.service: r for r in result.results}
-    for service, expected in case.output.items():
+    unknown_case_keys = set(case.totals or {}) - {"one_off", "monthly", "unknown"}
+    if unknown_case_keys:
+        problems.append(f"{where}: totals: unknown expectation {sorted(unknown_case_keys)}")
+    for key, wanted in (case.totals or {}).items():
+        actual = getattr(result.totals, key, None)
+        if actual != wanted:
+            problems.append(f"{where}: totals: {key} is {actual!r}, expected {wanted!r}")
+    problems += _check_results(where, {r.service: r for r in result.results}, case.output, "")
+    if case.partner_output is not None:
+        by_partner = {r.service: r for r in result.partner_results}
+        problems += _check_results(where, by_partner, case.partner_output, "partner: ")
+    return problems
+
+
+def _check_results(
+    where: str, by_service: dict[str, EligibilityResult], output: dict[str, dict[str, Any]], side: str
+) -> list[str]:
+    problems: list[str] = []
+    for service, expected in output.items():
         got = by_service.get(service)
+        if expected.get("absent"):
+            if got is not None:
+                problems.append(f"{where}: {side}{service} is listed, expected absent")
+            continue
         if got is None:
-            problems.append(f"{where}: {service} is not in the catalogue")
+            problems.append(f"{where}: {side}{service} is not among the results")
             continue
         unknown_keys = set(expected) - OUTPUT_KEYS
         if unknown_keys:
-            problems.append(f"{where}: {service}: unknown expectation {sorted(unknown_keys)}")
+            problems.append(f"{where}: {side}{service}: unknown expectation {sorted(unknown_keys)}")
         checks = {
             "status": got.status,
             "amount": got.amount.value if got.amount else None,
             "fee": got.fee.value if got.fee else None,
             "deadline": got.deadline,
+            "steps": [s.service for s in got.steps],
+            "urgent": got.urgent,
+            "for": got.for_,
         }
         for key, actual in checks.items():
             if key not in expected:
                 continue
             wanted = _as_date(expected[key]) if key == "deadline" else expected[key]
             if actual != wanted:
-                problems.append(f"{where}: {service}: {key} is {actual!r}, expected {wanted!r}")
+                problems.append(f"{where}: {side}{service}: {key} is {actual!r}, expected {wanted!r}")
         if "missing" in expected and sorted(got.missing) != sorted(expected["missing"] or []):
-            problems.append(f"{where}: {service}: missing is {got.missing}, expected {expected['missing']}")
+            problems.append(
+                f"{where}: {side}{service}: missing is {got.missing}, expected {expected['missing']}"
+            )
         if "amount_missing" in expected and sorted(got.amount_missing) != sorted(
             expected["amount_missing"] or []
         ):
             problems.append(
-                f"{where}: {service}: amount_missing is {got.amount_missing}, expected {expected['amount_missing']}"
+                f"{where}: {side}{service}: amount_missing is {got.amount_missing}, "
+                f"expected {expected['amount_missing']}"
             )
         # A result's notes are shown beside its reasons: a fragment may be in either.
         said = [r.text for r in got.reasons] + list(got.notes)
         for fragment in expected.get("reasons_include", []):
             if not any(fragment in text for text in said):
-                problems.append(f"{where}: {service}: no reason mentions {fragment!r}")
+                problems.append(f"{where}: {side}{service}: no reason mentions {fragment!r}")
     return problems

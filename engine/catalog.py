@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.parameters import Parameter
 from engine.rules import AmountRule, Condition, DeadlineRule, Note, Text
@@ -110,6 +110,23 @@ class Service(_Model):
     same_visit_as: str | None = Field(
         default=None, description="done at the same counter visit as this service (the one-stop promise)"
     )
+    # Families (rules.md, "Who a service is for"): a service whose rules read ``person.*``
+    # is decided for each adult, one that does not is decided once for the household.
+    # A household service whose rules still read one adult's facts says whose:
+    decided_for: Literal["household"] | None = Field(
+        default=None, description="household: decided once even though its rules read person facts"
+    )
+    decided_from: Literal["mother", "either_parent"] | None = Field(
+        default=None,
+        description="mother: read the facts of the adult who gave birth; either_parent: one result, "
+        "met when either adult meets it",
+    )
+
+    @model_validator(mode="after")
+    def _household_reading(self) -> Service:
+        if (self.decided_for is None) != (self.decided_from is None):
+            raise ValueError("decided_for: household and decided_from (mother | either_parent) go together")
+        return self
 
     def excluded(self) -> list[str]:
         return [e if isinstance(e, str) else e.service for e in self.exclusions]

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import date
 from pathlib import Path
 
 from engine.loader import CatalogueError, load_catalogue
 from engine.profile import ProfileError, load_profile
+from engine.rulesroot import rules_root
 
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ("birth", "education", "employment", "moving", "business", "welfare")
 
 
@@ -30,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def catalogue_root(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("LIFEEVENTS_ROOT") or DEFAULT_ROOT)
+    return rules_root(arg)
 
 
 def _date(text: str) -> date:

@@ -190,7 +190,7 @@ def check_shape(engine: Engine, data: dict[str, Any], rec: Recommendation) -> li
     if sorted(seen) != sorted(cat.services):
         out.append(Failure("result-shape", f"services answered {sorted(seen)}", "result-shape:services"))
     residence = data.get("residence")
-    for r in rec.results:
+    for r in (*rec.results, *rec.partner_results):
         problems = []
         if r.status not in RANK:
             problems.append(f"status {r.status!r}")
@@ -200,8 +200,11 @@ def check_shape(engine: Engine, data: dict[str, Any], rec: Recommendation) -> li
             problems.append(f"{r.status} yet missing {r.missing}")
         if r.status == "ineligible" and r.deadline is not None:
             problems.append(f"ineligible with a deadline {r.deadline}")
+        # rules.md (Families): an unknown result shows an amount already computable;
+        # an ineligible one has none, and a fee is on eligible results only.
         for what, money in (("amount", r.amount), ("fee", r.fee)):
-            if money is not None and r.status != "eligible":
+            allowed = ("eligible", "unknown") if what == "amount" else ("eligible",)
+            if money is not None and r.status not in allowed:
                 problems.append(f"{r.status} with {what} {money.value}")
             if money is not None and money.value < 0:
                 problems.append(f"negative {what} {money.value}")

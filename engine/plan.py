@@ -31,6 +31,11 @@ class PlanStep:
     after: list[str]  # the prerequisites in this plan that come first
     confidence: str
     same_visit_as: str | None = None  # done at the same counter visit as that step
+    # Families: who does the step (person, partner or household), whether its deadline is
+    # at most 14 days away, and the services it is a step of ("unlocks").
+    who: str = "person"
+    urgent: bool = False
+    unlocks: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,21 +57,38 @@ class OneStopPlan:
     left_out: list[str] = field(default_factory=list)  # ineligible services, for the record
 
 
+def _key(r: EligibilityResult) -> tuple[str, str]:
+    return (r.service, r.for_)
+
+
 def order_steps(results: list[EligibilityResult]) -> list[EligibilityResult]:
     """Prerequisites first (a stable topological sort), then the earliest deadline; a
-    service done at the same counter visit as another follows it directly."""
-    by_id = {r.service: r for r in results}
-    index = {r.service: i for i, r in enumerate(results)}
+    service done at the same counter visit as another follows it directly. A step of
+    applying that a result lists (rules.md, "Steps") counts as its prerequisite."""
+    present = {r.service for r in results}
+    index = {_key(r): i for i, r in enumerate(results)}
+    # A step the citizen can still take comes first: it unlocks what follows, and the
+    # latest day it still helps is the earliest deadline of what it unlocks.
+    unlocks = _unlocked(results)
+    first = {
+        service: min((d for d in (u.deadline for u in opened) if d is not None), default=date.max)
+        for service, opened in unlocks.items()
+    }
     placed: list[EligibilityResult] = []
     done: set[str] = set()
 
+    def before(r: EligibilityResult) -> list[str]:
+        return [*r.prerequisites, *(s.service for s in r.steps)]
+
     def ready(r: EligibilityResult) -> bool:
-        return all(p in done or p not in by_id for p in r.prerequisites)
+        # The same service for the other adult does not wait for this one.
+        return all(p in done or p not in present or p == r.service for p in before(r))
 
     def place(r: EligibilityResult) -> None:
         placed.append(r)
-        done.add(r.service)
         pending.remove(r)
+        if not any(q.service == r.service for q in pending):
+            done.add(r.service)
         for companion in [p for p in pending if p.same_visit_as == r.service]:
             if companion in pending and ready(companion):
                 place(companion)
@@ -74,42 +96,96 @@ def order_steps(results: list[EligibilityResult]) -> list[EligibilityResult]:
     pending = list(results)
     while pending:
         candidates = [r for r in pending if ready(r)] or pending[:1]  # a cycle: keep going
-        candidates.sort(key=lambda r: (r.deadline or date.max, index[r.service]))
+        candidates.sort(
+            key=lambda r: (
+                r.service not in first,
+                min(r.deadline or date.max, first.get(r.service, date.max)),
+                index[_key(r)],
+            )
+        )
         place(candidates[0])
     return placed
+
+
+def _money(r: EligibilityResult, words: Describer) -> str | None:
+    return words.money(r.amount.value, r.amount.unit) if r.amount else None
+
+
+def _unlocked(chosen: list[EligibilityResult]) -> dict[str, list[EligibilityResult]]:
+    """step service -> the results it is a step of."""
+    out: dict[str, list[EligibilityResult]] = {}
+    for r in chosen:
+        for step in r.steps:
+            out.setdefault(step.service, []).append(r)
+    return out
+
+
+def _step_results(
+    chosen: list[EligibilityResult], rec: Recommendation, catalogue: Catalogue, lang: str
+) -> list[EligibilityResult]:
+    """A step whose service is not in the plan yet (the moving registration of a bought
+    home when no move was reported) enters it, for whoever has to take it."""
+    present = {r.service for r in chosen}
+    by_id = {r.service: r for r in rec.results}
+    added: list[EligibilityResult] = []
+    for r in chosen:
+        for step in r.steps:
+            if step.service in present:
+                continue
+            present.add(step.service)
+            base = by_id.get(step.service)
+            if base is None:
+                continue
+            added.append(
+                base.model_copy(
+                    update={"status": "eligible", "deadline": step.deadline, "for_": r.for_, "reasons": []}
+                )
+            )
+    return added
 
 
 def build_plan(
     rec: Recommendation, catalogue: Catalogue, lang: str = "en", include_unknown: bool = True
 ) -> OneStopPlan:
     wanted = {"eligible", "unknown"} if include_unknown else {"eligible"}
-    chosen = [r for r in rec.results if r.status in wanted]
+    chosen = [r for r in (*rec.results, *rec.partner_results) if r.status in wanted]
+    chosen += _step_results(chosen, rec, catalogue, lang)
     ordered = order_steps(chosen)
     in_plan = {r.service for r in ordered}
+    unlocks = _unlocked(chosen)
     words = Describer(catalogue, lang)
-    steps = [
-        PlanStep(
-            service=r.service,
-            name=r.name,
-            status=r.status,
-            agency=r.agency,
-            office=r.office,
-            deadline=r.deadline,
-            amount=words.money(r.amount.value, r.amount.unit) if r.amount else None,
-            channels=r.channels,
-            after=[p for p in r.prerequisites if p in in_plan],
-            confidence=r.confidence,
-            same_visit_as=r.same_visit_as if r.same_visit_as in in_plan else None,
+    steps = []
+    for r in ordered:
+        opened = unlocks.get(r.service, [])
+        # A step helps until the earliest deadline of what it unlocks.
+        deadlines = [d for d in (r.deadline, *(u.deadline for u in opened)) if d is not None]
+        deadline = min(deadlines) if deadlines else None
+        steps.append(
+            PlanStep(
+                service=r.service,
+                name=r.name,
+                status=r.status,
+                agency=r.agency,
+                office=r.office,
+                deadline=deadline,
+                amount=_money(r, words),
+                channels=r.channels,
+                after=[p for p in (*r.prerequisites, *(s.service for s in r.steps)) if p in in_plan],
+                confidence=r.confidence,
+                same_visit_as=r.same_visit_as if r.same_visit_as in in_plan else None,
+                who=r.for_,
+                urgent=r.urgent or (deadline is not None and deadline != r.deadline and _urgent(opened)),
+                unlocks=[f"{u.name} ({_money(u, words)})" if u.amount else u.name for u in opened],
+            )
         )
-        for r in ordered
-    ]
     documents: dict[str, dict] = {}
     for r in ordered:
         for doc in r.documents:
             entry = documents.setdefault(doc.name, {"verified": True, "note": doc.note, "services": []})
             # One service that needs the paper is enough to have to bring it.
             entry["verified"] = entry["verified"] and doc.verified_electronically
-            entry["services"].append(r.name)
+            if r.name not in entry["services"]:
+                entry["services"].append(r.name)
     docs = [PlanDocument(name, e["verified"], e["note"], e["services"]) for name, e in documents.items()]
     return OneStopPlan(
         as_of=rec.as_of,
@@ -120,6 +196,10 @@ def build_plan(
         no_need_to_bring=[d for d in docs if d.verified_electronically],
         left_out=[r.service for r in rec.results if r.status == "ineligible"],
     )
+
+
+def _urgent(opened: list[EligibilityResult]) -> bool:
+    return any(u.urgent for u in opened)
 
 
 def _phrase(catalogue: Catalogue, key: str, lang: str) -> str:
@@ -144,10 +224,14 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue) -> str:
         status = "" if step.status == "eligible" else f" <em>({p('status.unknown')})</em>"
         if step.same_visit_as:
             status += f" <small>↳ {p('same_visit')}</small>"
+        if step.unlocks:
+            status += f"<br><small>{p('step_unlocks')}: {escape('; '.join(step.unlocks))}</small>"
+        who = f"<small>{p('for.' + step.who)}</small><br>"
+        urgent = f" <strong>⚠ {p('urgent')}</strong>" if step.urgent else ""
         rows.append(
-            f"<tr><td>☐ {n}</td><td><strong>{escape(step.name)}</strong>{status}<br>"
+            f"<tr><td>☐ {n}</td><td>{who}<strong>{escape(step.name)}</strong>{status}<br>"
             f"<small>{escape(step.agency)} — {escape(step.office)}</small></td>"
-            f"<td>{step.deadline.isoformat() if step.deadline else '—'}</td>"
+            f"<td>{step.deadline.isoformat() if step.deadline else '—'}{urgent}</td>"
             f"<td>{escape(step.amount or '—')}</td><td><small>{how}</small></td></tr>"
         )
     bring = "".join(

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from engine.yamlsafe import yaml12_booleans
@@ -197,6 +205,20 @@ class StudentLoan(_Strict):
     children_raised: Annotated[int, Field(ge=0, le=30)] | None = None
 
 
+def _no_partner(value: bool) -> bool:
+    if value is not False:
+        raise PydanticCustomError(
+            "partner_value", "partner is an object (the partner's facts) or false (no partner)"
+        )
+    return value
+
+
+# ``false``, and only the boolean: strict mode keeps 0 out, which ``Literal[False]`` lets in.
+NoPartner = Annotated[
+    bool, AfterValidator(_no_partner), WithJsonSchema({"type": "boolean", "const": False})
+]
+
+
 class Profile(_Strict):
     as_of: LooseDate | None = None
     residence: Residence | None = None
@@ -206,6 +228,15 @@ class Profile(_Strict):
     events: Events | None = None
     assets: Assets = Assets()
     student_loan: StudentLoan = StudentLoan()
+    # The applicant's spouse or the children's other parent (profile.md, "Families"):
+    # absent or null, not considered (every answer as before); ``{}``, a partner whose
+    # facts are unknown; ``false``, no partner (a single parent).
+    partner: Person | NoPartner | None = None
+
+    @property
+    def partner_person(self) -> Person | None:
+        """The partner when one is described, else None (absent, null or ``false``)."""
+        return self.partner if isinstance(self.partner, Person) else None
 
 
 EVENT_NAMES: tuple[str, ...] = tuple(Events.model_fields)
@@ -254,12 +285,38 @@ def _unwrap_model(ann: Any) -> type[BaseModel] | None:
     return None
 
 
+# pydantic names the member of a union in an error's location (``partner.Person.sex``);
+# the contract's key path has no such step.
+_UNION_MEMBERS = ("Person", "function-after[")
+
+
+def _is_union_member(part: Any) -> bool:
+    return isinstance(part, str) and part.startswith(_UNION_MEMBERS)
+
+
+def _contract_errors(exc: ValidationError | list[Any]) -> list[Any]:
+    """The errors with union members left out of their paths; of the partner's two
+    readings (an object, or ``false``) only the object's errors are kept when both fail,
+    since "expected false" says nothing useful about a misspelt key."""
+    errors = exc.errors() if isinstance(exc, ValidationError) else list(exc)
+    def reading(e: Any) -> str | None:
+        return next((str(p) for p in e["loc"] if _is_union_member(p)), None)
+
+    # An object that fails inside: its own errors say what is wrong. Anything else (0,
+    # true, "x"): "an object or false" says it best.
+    deep = any(reading(e) == "Person" and e["loc"][-1] != "Person" for e in errors)
+    drop = "function-after[" if deep else "Person"
+    errors = [e for e in errors if not (reading(e) or "").startswith(drop)] or errors
+    return [e | {"loc": tuple(p for p in e["loc"] if not _is_union_member(p))} for e in errors]
+
+
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     """One line: where, what was given, what was expected."""
-    err = exc.errors()[0]
+    errors = _contract_errors(exc)
+    err = errors[0]
     loc = tuple(err["loc"])
     path = _format_loc(loc) or "(profile)"
-    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     if err["type"] == "extra_forbidden":
         model = _model_at(loc)
         hint = ""
@@ -335,7 +392,7 @@ def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
     """Every problem of ``ValidationError.errors()`` whose ``loc`` is relative to the
     profile, worded as :func:`describe_validation_error` words the first one."""
     out = []
-    for err in errors:
+    for err in _contract_errors(errors):
         loc = tuple(err["loc"])
         path = _format_loc(loc)
         if err["type"] == "extra_forbidden":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from engine.catalog import Catalogue
 from engine.facts import fact_types
-from engine.results import Recommendation
+from engine.results import EligibilityResult, Recommendation
 from engine.validate import enum_values
 
 _CHILD = re.compile(r"^children\[(\d+)\]\.(.+)$")
@@ -30,8 +30,14 @@ class Question:
 
 
 def _vocabulary_path(path: str) -> str:
+    """The vocabulary's name of a profile path: a child's field, or a partner's, is
+    named like the applicant's."""
     match = _CHILD.match(path)
-    return f"child.{match.group(2)}" if match else path
+    if match:
+        return f"child.{match.group(2)}"
+    if path.startswith("partner."):
+        return "person." + path[len("partner.") :]
+    return path
 
 
 def _askable(path: str) -> bool:
@@ -47,27 +53,53 @@ def _kind(path: str, types: dict[str, dict[str, str]]) -> str:
     return types["child"].get(vocab) or types["profile"].get(vocab) or "str"
 
 
+_STAGES = ("status", "amount", "deadline")
+
+
+def _yearly_worth(result: EligibilityResult) -> int:
+    """What a result is worth in a year when its amount is known (0 when it is not):
+    the ranking's measure of value."""
+    if result.amount is None:
+        return 0
+    return result.amount.value * (12 if result.amount.unit.endswith("/month") else 1)
+
+
 def next_questions(
     rec: Recommendation, catalogue: Catalogue, lang: str = "en", limit: int | None = None
 ) -> list[Question]:
-    """Questions ranked by how many open services each one can settle."""
+    """The facts worth asking, for the applicant, the partner and the household: first
+    those that can still change a status, then those an eligible amount needs, then
+    those a deadline needs (the move's date); within each, the one that settles the
+    most value first, then the most services."""
     settles: dict[str, list[str]] = {}
+    stage_of: dict[str, int] = {}
+    worth: dict[str, int] = {}
     names: dict[str, str] = {}
-    for result in rec.results:
-        if result.status != "unknown":
-            continue
-        names[result.service] = result.name
-        for path in result.missing:
-            if _askable(path):
-                settles.setdefault(path, []).append(result.service)
+    for result in (*rec.results, *rec.partner_results):
+        open_facts = (
+            result.missing if result.status == "unknown" else [],
+            result.amount_missing if result.status == "eligible" else [],
+            result.deadline_missing if result.status != "ineligible" else [],
+        )
+        for stage, paths in enumerate(open_facts):
+            for path in paths:
+                if not _askable(path):
+                    continue
+                names[result.service] = result.name
+                if result.service not in settles.setdefault(path, []):
+                    settles[path].append(result.service)
+                stage_of[path] = min(stage_of.get(path, stage), stage)
+                worth[path] = worth.get(path, 0) + _yearly_worth(result)
     types = fact_types()
     enums = enum_values()
-    ranked = sorted(settles.items(), key=lambda item: (-len(item[1]), item[0]))
+    ranked = sorted(
+        settles.items(), key=lambda item: (stage_of[item[0]], -worth[item[0]], -len(item[1]), item[0])
+    )
     out = []
     why_word = catalogue.labels.get("phrase.asked_because")
     for path, services in ranked[:limit]:
         vocab = _vocabulary_path(path)
-        label_text = catalogue.labels.get(vocab) or catalogue.labels.get(path)
+        label_text = catalogue.labels.get(path) or catalogue.labels.get(vocab)
         label = label_text.get(lang) if label_text else path
         match = _CHILD.match(path)
         if match:

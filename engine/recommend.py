@@ -21,6 +21,14 @@ from engine.facts import (
     child_facts,
     profile_facts,
 )
+from engine.family import (
+    as_partner_path,
+    either_parent,
+    family_totals,
+    mother_is_partner,
+    readings,
+    seen_from_partner,
+)
 from engine.logic import (
     Describer,
     Env,
@@ -38,9 +46,11 @@ from engine.results import (
     ChannelOut,
     DocumentOut,
     EligibilityResult,
+    For,
     Money,
     ReasonOut,
     Recommendation,
+    StepOut,
 )
 from engine.rules import (
     All,
@@ -58,9 +68,11 @@ from engine.rules import (
     Text,
     Unencoded,
     expr_parts,
+    walk,
 )
 
 STATUS = {True: "eligible", False: "ineligible", None: "unknown"}
+URGENT_WITHIN_DAYS = "plan.urgent_within_days"
 
 
 class EngineDisagreement(RuntimeError):
@@ -125,6 +137,41 @@ def guard_events(cond: Condition) -> Condition:
     return cond
 
 
+def assume_steps_taken(cond: Condition) -> Condition:
+    """The condition with every step of applying read as taken.
+
+    rules.md: a step the citizen can still take (registering as a job seeker) never
+    makes a result ineligible; the status is what it would be once the step is taken,
+    and the result lists the step. Done here, in the one condition every backend
+    compiles, so that durable-rules, the explanations and the column evaluator agree.
+    """
+    if isinstance(cond, Compare):
+        return Const(True) if cond.step is not None else cond
+    if isinstance(cond, All):
+        return All(tuple(assume_steps_taken(c) for c in cond.items))
+    if isinstance(cond, AnyOf):
+        return AnyOf(tuple(assume_steps_taken(c) for c in cond.items))
+    if isinstance(cond, Not):
+        return Not(assume_steps_taken(cond.item))
+    if isinstance(cond, SomeChild):
+        return SomeChild(cond.id, cond.range, assume_steps_taken(cond.body), cond.text, cond.where)
+    if isinstance(cond, Switch):
+        return Switch(
+            cond.fact,
+            tuple((k, assume_steps_taken(c)) for k, c in cond.cases),
+            assume_steps_taken(cond.default) if cond.default else None,
+            cond.where,
+        )
+    return cond
+
+
+def step_criteria(rule: ServiceRule | None) -> list[Compare]:
+    """The criteria of a rule that are steps of applying, in rule order."""
+    if rule is None:
+        return []
+    return [n for n in walk(rule.eligibility) if isinstance(n, Compare) and n.step is not None]
+
+
 def ended_condition(service_id: str, service: Service, catalogue: Catalogue | None = None) -> Condition:
     """An ended programme: ineligible after its end date; unknown before it, because
     its historic rules are not encoded (rules.md, "Ended programmes"). The reason names
@@ -162,10 +209,14 @@ def effective_condition(catalogue: Catalogue, service_id: str) -> Condition:
         cond: Condition = Switch("residence", tuple((j, r.eligibility) for j, r in local), base)
     else:
         cond = base
-    return guard_events(cond)
+    return assume_steps_taken(guard_events(cond))
 
 
 # --- the engine -----------------------------------------------------------------------------
+
+
+def _same_path(path: str) -> str:
+    return path
 
 
 @dataclass(frozen=True)
@@ -178,6 +229,15 @@ class Evaluation:
     rule: ServiceRule | None
 
 
+@dataclass(frozen=True)
+class View:
+    """One adult's view of the family: the facts with that adult as ``person``, and the
+    verdicts read from them."""
+
+    env: Env
+    by_id: dict[str, Evaluation]
+
+
 class Engine:
     """A compiled catalogue. Thread-safe; build one per catalogue version and share it."""
 
@@ -187,6 +247,7 @@ class Engine:
         self.plan, _ = compile_services(self.conditions, catalogue.version)
         self.runner = DurableRunner(self.plan)
         self.overrides = overrides_of(catalogue)
+        self.readings = readings(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[str, Describer] = {}
         # The compiled catalogue lives as long as the process: move it out of the cyclic
@@ -244,21 +305,65 @@ class Engine:
     ) -> Recommendation:
         day = as_of or profile.as_of or date.today()
         wanted = self.catalogue.services_for(event)
+        own = self._view(profile, day, lang, wanted)
+        partner_profile = seen_from_partner(profile)
+        theirs = None
+        if partner_profile is not None:
+            for_partner = [s for s in wanted if self.readings[s] in ("person", "mother", "either_parent")]
+            theirs = self._view(partner_profile, day, lang, for_partner)
+        results: list[EligibilityResult] = []
+        partner_results: list[EligibilityResult] = []
+        for sid in wanted:
+            reading = self.readings[sid]
+            whose: For = "person" if reading in ("person", "applicant") else "household"
+            if theirs is not None and reading == "mother" and mother_is_partner(profile):
+                results.append(self._result(theirs.by_id[sid], theirs, lang, whose, from_partner=True))
+            elif theirs is not None and reading == "either_parent":
+                results.append(self._either_parent(sid, own, theirs, lang))
+            else:
+                results.append(self._result(own.by_id[sid], own, lang, whose))
+            if theirs is not None and reading == "person":
+                partner_results.append(
+                    self._result(theirs.by_id[sid], theirs, lang, "partner", from_partner=True)
+                )
+        return Recommendation(
+            as_of=day,
+            rules_version=self.catalogue.version,
+            results=results,
+            partner_results=partner_results,
+            totals=family_totals(results + partner_results, self.catalogue),
+        )
+
+    def _view(self, profile: Profile, day: date, lang: str, wanted: list[str]) -> View:
+        """One adult's view of the family: its facts and the verdicts of what is shown,
+        with what their exclusions compare them with."""
         env = self.env(profile, day)
-        # Explain only what is shown, and what its exclusions compare it with.
         needed = set(wanted)
         for sid in wanted:
             needed.update(self.catalogue.services[sid].excluded())
         evaluations = self.evaluate(
             profile, day, lang, [s for s in self.catalogue.services if s in needed], env
         )
-        by_id = {e.service: e for e in evaluations}
-        results = [self._result(by_id[sid], env, by_id, lang) for sid in wanted]
-        return Recommendation(as_of=day, rules_version=self.catalogue.version, results=results)
+        return View(env, {e.service: e for e in evaluations})
+
+    def _either_parent(self, sid: str, own: View, theirs: View, lang: str) -> EligibilityResult:
+        """A household service met when either parent meets it: the better of the two
+        views; when both are unknown, the facts of both would settle it."""
+        mine = self._result(own.by_id[sid], own, lang, "household")
+        other = self._result(theirs.by_id[sid], theirs, lang, "household", from_partner=True)
+        if either_parent(mine.status, other.status) == "partner":
+            return other
+        if mine.status == other.status == "unknown":
+            return mine.model_copy(update={"missing": sorted(set(mine.missing) | set(other.missing))})
+        return mine
 
     # -- formatting --------------------------------------------------------------------------
 
-    def _result(self, ev: Evaluation, env: Env, by_id: dict[str, Evaluation], lang: str) -> EligibilityResult:
+    def _result(
+        self, ev: Evaluation, view: View, lang: str, whose: For = "person", from_partner: bool = False
+    ) -> EligibilityResult:
+        env, by_id = view.env, view.by_id
+        named = as_partner_path if from_partner else _same_path
         cat = self.catalogue
         service = cat.services[ev.service]
         rule = ev.rule
@@ -280,8 +385,16 @@ class Engine:
                     amount = money
                 else:
                     fee = money
+        elif ev.status == "unknown" and rule is not None:
+            # An amount that is already computable is shown even before the status is
+            # settled (the Taichung grant for a first child); one that is not stays null.
+            amount = self._money(rule.amount, env, describer, "amount")[0]
+        steps: list[StepOut] = []
+        deadline_missing: frozenset[str] = frozenset()
         if ev.status != "ineligible":
-            deadline = self._deadline(rule, env)
+            deadline, deadline_missing = self._deadline(rule, env)
+            step_reasons, steps = self._steps(ev.service, rule, env, describer, deadline)
+            reasons += step_reasons
         # Notes are caveats, not criteria: they go in `notes`, never among the reasons
         # as a met criterion.
         notes: list[str] = []
@@ -305,7 +418,7 @@ class Engine:
             service=ev.service,
             status=ev.status,  # type: ignore[arg-type]
             reasons=reasons,
-            missing=sorted(ev.outcome.missing) if ev.status == "unknown" else [],
+            missing=sorted(named(m) for m in ev.outcome.missing) if ev.status == "unknown" else [],
             agency=agency.name.get(lang),
             deadline=deadline,
             amount=amount,
@@ -327,7 +440,11 @@ class Engine:
             what_would_change=_what_would_change(ev, env, describer) if ev.status == "ineligible" else [],
             notes=notes,
             same_visit_as=(rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as),
-            amount_missing=sorted(amount_missing),
+            amount_missing=sorted(named(m) for m in amount_missing),
+            deadline_missing=sorted(named(m) for m in deadline_missing),
+            for_=whose,
+            steps=steps,
+            urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
         )
 
     @staticmethod
@@ -357,11 +474,51 @@ class Engine:
             return None, [reason], set(value.missing)
         return Money.model_construct(value=value, unit=rule.unit), [], set()
 
-    def _deadline(self, rule: ServiceRule | None, env: Env) -> date | None:
+    def _deadline(self, rule: ServiceRule | None, env: Env) -> tuple[date | None, frozenset[str]]:
+        """The deadline, or None with the facts it still needs."""
         if rule is None or rule.deadline is None:
-            return None
+            return None, frozenset()
+        if rule.deadline.when is not None:
+            applies = evaluate(guard_events(rule.deadline.when), env)
+            if applies.value is not True:
+                return None, applies.missing
         found = deadline_value(rule.deadline, env)
-        return None if isinstance(found, Unknown) else found
+        return (None, found.missing) if isinstance(found, Unknown) else (found, frozenset())
+
+    def _steps(
+        self, sid: str, rule: ServiceRule | None, env: Env, d: Describer, deadline: date | None
+    ) -> tuple[list[ReasonOut], list[StepOut]]:
+        """The steps of applying not yet taken, each with the last day it still helps
+        (the service's own deadline: a job-seeker registration helps until the claim
+        window closes)."""
+        reasons: list[ReasonOut] = []
+        steps: list[StepOut] = []
+        names = self.catalogue.services
+        for criterion in step_criteria(rule):
+            outcome = evaluate(guard_events(criterion), env)
+            if outcome.value is True:
+                continue
+            assert criterion.step is not None
+            step_name = names[criterion.step].name.get(d.lang)
+            text = d.phrase("step_then").format(step=step_name, service=names[sid].name.get(d.lang))
+            own = criterion.text.get(d.lang) if criterion.text else step_name
+            reasons.append(
+                ReasonOut.model_construct(
+                    criterion=criterion.id,
+                    met=outcome.value,
+                    text=f"{own}: {d.phrase('step_still_open')}",
+                    legal_basis=criterion.legal_basis or (rule.legal_basis if rule else None),
+                )
+            )
+            steps.append(
+                StepOut.model_construct(service=criterion.step, name=step_name, text=text, deadline=deadline)
+            )
+        return reasons, steps
+
+    def _urgent_days(self, env: Env) -> int:
+        found = env.parameter(URGENT_WITHIN_DAYS)
+        value = found.lookup(env.as_of) if not isinstance(found, Unknown) else found
+        return value if isinstance(value, int) else -(10**6)
 
     def _static(self, sid: str, lang: str) -> tuple[list[DocumentOut], list[ChannelOut]]:
         """A service's documents and channels in one language: the same for every profile."""

@@ -10,11 +10,6 @@ from engine.results import EligibilityResult, Recommendation
 ORDER = {"eligible": 0, "unknown": 1, "ineligible": 2}
 
 
-def _phrase(catalogue: Catalogue, key: str, lang: str) -> str:
-    text = catalogue.labels.get(f"phrase.{key}")
-    return text.get(lang) if text else key
-
-
 def _line(r: EligibilityResult, d: Describer) -> list[str]:
     p = d.phrase
     lines = [f"  {r.name} [{r.confidence}]", f"    {p('agency')}: {r.agency} — {r.office}"]
@@ -23,7 +18,11 @@ def _line(r: EligibilityResult, d: Describer) -> list[str]:
     if r.fee:
         lines.append(f"    {p('fee')}: {d.money(r.fee.value, r.fee.unit)}")
     if r.deadline:
-        lines.append(f"    {p('deadline')}: {r.deadline.isoformat()}")
+        urgent = f" ⚠ {p('urgent')}" if r.urgent else ""
+        lines.append(f"    {p('deadline')}: {r.deadline.isoformat()}{urgent}")
+    for step in r.steps:
+        by = f" ({p('deadline')}: {step.deadline.isoformat()})" if step.deadline else ""
+        lines.append(f"    → {step.text}{by}")
     if r.missing:
         lines.append(f"    {p('needs')}: {d.facts(r.missing)}")
     for reason in r.reasons:
@@ -37,19 +36,42 @@ def _line(r: EligibilityResult, d: Describer) -> list[str]:
     return lines
 
 
-def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str:
-    d = Describer(catalogue, lang)
-    out = [
-        f"{d.phrase('as_of')}: {result.as_of.isoformat()} · {d.phrase('rules_version')}: {result.rules_version}"
-    ]
+def _totals(result: Recommendation, d: Describer) -> str:
+    p = d.phrase
+    t = result.totals
+    return (
+        f"{p('totals')}: {d.money(t.one_off, 'TWD')} {p('totals.one_off')}"
+        f" · {d.money(t.monthly, 'TWD')} {p('totals.monthly')} · {t.unknown} {p('totals.unknown')}"
+    )
+
+
+def _groups(results: list[EligibilityResult], d: Describer) -> list[str]:
+    out: list[str] = []
     groups: dict[str, list[EligibilityResult]] = {"eligible": [], "unknown": [], "ineligible": []}
-    for r in result.results:
+    for r in results:
         groups[r.status].append(r)
     for status in ("eligible", "unknown", "ineligible"):
         if not groups[status]:
             continue
         out.append("")
-        out.append(f"{_phrase(catalogue, 'status.' + status, lang)} ({len(groups[status])})")
+        out.append(f"{d.phrase('status.' + status)} ({len(groups[status])})")
         for r in groups[status]:
             out.extend(_line(r, d))
+    return out
+
+
+def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str:
+    d = Describer(catalogue, lang)
+    p = d.phrase
+    out = [
+        f"{p('as_of')}: {result.as_of.isoformat()} · {p('rules_version')}: {result.rules_version}",
+        _totals(result, d),
+    ]
+    if result.partner_results:
+        # A family: what each adult can claim, the household's services with the applicant's.
+        out += ["", f"■ {p('for.person')} / {p('for.household')}"]
+    out += _groups(result.results, d)
+    if result.partner_results:
+        out += ["", f"■ {p('for.partner')}"]
+        out += _groups(result.partner_results, d)
     return "\n".join(out)

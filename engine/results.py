@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["eligible", "ineligible", "unknown"]
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # ``for`` is a Python keyword: the field is ``for_`` and the contract's key is ``for``.
+    model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,19 @@ class ChannelOut(_Out):
     confidence: str = "✅"
 
 
+For = Literal["person", "partner", "household"]
+
+
+class StepOut(_Out):
+    """A step of applying the citizen can still take (rules.md, "Steps the citizen can
+    still take"): the service that takes it, and the last day on which it still helps."""
+
+    service: str
+    name: str
+    text: str
+    deadline: date | None = None
+
+
 class EligibilityResult(_Out):
     service: str
     status: Status
@@ -80,9 +94,26 @@ class EligibilityResult(_Out):
     amount_missing: list[str] = []  # facts an eligible result's amount or fee still needs
     same_visit_as: str | None = None
     notes: list[str] = []  # the rule's notes and caveats that apply: said, not criteria
+    # Families (profile.md, "Families: the partner")
+    for_: For = Field(default="person", alias="for", description="whom the result is for")
+    steps: list[StepOut] = []
+    deadline_missing: list[str] = []  # facts a deadline still needs (the move's date)
+    urgent: bool = Field(default=False, description="the deadline is at most 14 days away (or past)")
+
+
+class Totals(_Out):
+    """The family's eligible amounts (rules.md, "Totals"): one-off and monthly sums over
+    ``results`` and ``partner_results``, and how many amounts are still unknown (counted,
+    never guessed). Of two services that exclude each other only the larger is summed."""
+
+    one_off: int = 0
+    monthly: int = 0
+    unknown: int = 0
 
 
 class Recommendation(_Out):
     as_of: date
     rules_version: str
     results: list[EligibilityResult]
+    partner_results: list[EligibilityResult] = []
+    totals: Totals = Totals()

@@ -125,6 +125,10 @@ class Compare:
     # What a person can do when it is not met ("register as a job seeker"), where the
     # vocabulary's generic phrasing for the fact cannot say it.
     action: Text | None = field(default=None, compare=False)
+    # A step of applying that the citizen can still take, and the service that takes it
+    # (rules.md, "Steps the citizen can still take"): not yet taken, it never makes the
+    # result ineligible; the result lists it as a step instead.
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,9 @@ class DeadlineRule:
     months: Expr | None = None
     years: Expr | None = None
     next_month_day: tuple[int, int] | None = None  # the next (month, day) on or after as_of
+    # The deadline exists only while this holds (paternity leave: once the birth happened;
+    # while it is expected there is no date yet).
+    when: Condition | None = None
 
 
 @dataclass
@@ -351,7 +358,7 @@ def parse_cases(raw: Any, path: Path, ctx: ParseContext) -> Cases:
     return Cases(tuple(branches), otherwise)
 
 
-_COMPARE_KEYS = {"id", "fact", "value", "text", "legal_basis", "action"}
+_COMPARE_KEYS = {"id", "fact", "value", "text", "legal_basis", "action", "step"}
 
 
 def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
@@ -439,7 +446,17 @@ def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
         legal_basis=str(raw["legal_basis"]) if "legal_basis" in raw else None,
         where=path,
         action=parse_text(raw["action"], path + ("action",)) if "action" in raw else None,
+        step=_parse_step(raw, path),
     )
+
+
+def _parse_step(raw: dict, path: Path) -> str | None:
+    if "step" not in raw:
+        return None
+    step = raw["step"]
+    if not isinstance(step, str) or not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", step):
+        raise RuleSyntaxError(path + ("step",), "step names the service that takes the step (a service id)")
+    return step
 
 
 def parse_amount(raw: Any, path: Path, ctx: ParseContext) -> AmountRule:
@@ -470,9 +487,9 @@ def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
         if set(raw) != {"next"} or not match:
             raise RuleSyntaxError(path, "next takes a month and day, MM-DD")
         return DeadlineRule(base=None, next_month_day=(int(match[1]), int(match[2])))
-    extra = set(raw) - {"from", "days", "months", "years"}
+    extra = set(raw) - {"from", "days", "months", "years", "when"}
     if extra or "from" not in raw:
-        raise RuleSyntaxError(path, "a deadline is {from: expression, days|months|years: n}")
+        raise RuleSyntaxError(path, "a deadline is {from: expression, days|months|years: n, when: condition}")
     base_raw = raw["from"]
     base = FactRef(base_raw) if isinstance(base_raw, str) else parse_expr(base_raw, path + ("from",), ctx)
     return DeadlineRule(
@@ -480,6 +497,7 @@ def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
         days=parse_expr(raw["days"], path + ("days",), ctx) if "days" in raw else None,
         months=parse_expr(raw["months"], path + ("months",), ctx) if "months" in raw else None,
         years=parse_expr(raw["years"], path + ("years",), ctx) if "years" in raw else None,
+        when=parse_condition(raw["when"], path + ("when",), ctx) if "when" in raw else None,
     )
 
 

@@ -262,6 +262,8 @@ class _Checker:
             for part in (rule.deadline.base, rule.deadline.days, rule.deadline.months, rule.deadline.years):
                 if part is not None:
                     self.expr_type(part, "profile", rule.file, ("deadline",))
+            if rule.deadline.when is not None:
+                self.condition(rule.deadline.when, "profile", rule.file, ("deadline", "when"))
         for note in rule.notes:
             self.condition(note.when, "profile", rule.file, ("notes",))
             for _, expr in note.values:
@@ -270,6 +272,10 @@ class _Checker:
         for node in walk(rule.eligibility):
             if isinstance(node, Compare) and node.text is not None:
                 self.placeholders(node.text, rule.file, node.where)
+            if isinstance(node, Compare) and node.step is not None and node.step not in self.cat.services:
+                self.add(
+                    rule.file, node.where + ("step",), f"step names unknown service '{node.step}'"
+                )
 
     def placeholders(self, text, file: str, where: tuple, values: set[str] | None = None) -> None:
         from engine.rules import PLACEHOLDER

@@ -177,6 +177,7 @@ def test_rule_data_leaves_out_yaml_positions_and_keeps_texts_bilingual():
         "rhs": {"kind": "literal", "value": 18},
         "text": {"en": "adult", "zh-TW": "成年"},
         "legal_basis": None,
+        "step": None,
     }
 
 

@@ -2,8 +2,8 @@
 
 The population sample (engine.sample: varied profiles with children, every event and
 unknown answers) goes through the engine in zh-TW and English; every text produced for
-a person is collected (reasons, notes, what would change, an amount's reason, the CLI
-table, the one-stop plan and its printed page) and scanned for what a person should
+a person is collected (reasons, notes, what would change, an amount's reason, steps, a
+partner's results, the CLI table with its totals, the one-stop plan and its printed page) and scanned for what a person should
 never have to read: raw ids (``children[0]``, a service id, a fact path, a parameter
 name), operators or notation (≠ ∈ ≤ ≥ < > =), unrounded numbers (13,333.3333, money
 with cents) and the project's jargon ("not encoded"). ``missing`` and ``amount_missing``
@@ -12,6 +12,7 @@ are machine keys of the contract, not explanations: they are not scanned.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -19,8 +20,9 @@ from html.parser import HTMLParser
 import pytest
 
 from engine.plan import build_plan, render_plan_html
+from engine.profile import Profile
 from engine.report import render_table
-from engine.sample import random_profiles
+from engine.sample import random_profile_data
 
 PROFILES = 240  # each in both languages
 SEED = 11  # issue 11
@@ -56,12 +58,29 @@ def _page_text(html: str) -> str:
     return "\n".join(parser.parts)
 
 
+def _sample() -> list[Profile]:
+    """The sample, a third of it with a partner described (another sampled adult), a
+    third with a partner whose facts are unknown: the partner's results are read too."""
+    rng = random.Random(SEED)
+    out = []
+    for i in range(PROFILES):
+        data = random_profile_data(rng)
+        if i % 3 == 0:
+            data["partner"] = random_profile_data(rng)["person"]
+        elif i % 3 == 1:
+            data["partner"] = {}
+        out.append(Profile.model_validate(data))
+    return out
+
+
 def _texts(engine, catalogue) -> Iterator[tuple[str, str]]:
-    for i, profile in enumerate(random_profiles(PROFILES, seed=SEED)):
+    for i, profile in enumerate(_sample()):
         for lang in LANGS:
             rec = engine.recommend(profile, lang=lang)
             where = f"profile {i} ({lang})"
-            for r in rec.results:
+            for r in (*rec.results, *rec.partner_results):
+                for step in r.steps:
+                    yield f"{where} {r.service} step", step.text
                 for reason in r.reasons:
                     yield f"{where} {r.service} reason {reason.criterion}", reason.text
                 for note in r.notes:
@@ -78,6 +97,7 @@ def _texts(engine, catalogue) -> Iterator[tuple[str, str]]:
                     " · ".join(
                         [step.name, step.agency, step.office, step.amount or ""]
                         + [c.where or "" for c in step.channels]
+                        + list(step.unlocks)
                     ),
                 )
             for doc in plan.to_bring + plan.no_need_to_bring:
@@ -139,6 +159,7 @@ def test_the_sample_covers_every_kind_of_text(produced):
     assert kinds
     assert any("your child born" in text for _, text in produced)
     assert any("出生的孩子" in text for _, text in produced)
+    assert " partner" in " ".join(text for where, text in produced if "CLI table" in where)
 
 
 def test_no_raw_ids(produced, catalogue):
@@ -208,7 +229,6 @@ def test_what_would_change_says_an_action_a_person_can_take(engine):
         in found["childcare-subsidy"].what_would_change
     )
     land = found["self-use-land-value-tax-rate"].what_would_change
-    assert "Register your household at the property" in land
     assert "Stop renting the land out or using it for business, then apply" in land  # the rule's own action
 
 

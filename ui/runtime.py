@@ -8,19 +8,17 @@ in each session's ``st.session_state`` and nowhere else).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
 from engine import Engine, load_catalogue
-
-ROOT = Path(__file__).resolve().parent.parent
+from engine.rulesroot import rules_root
 
 
 def catalogue_root() -> Path:
-    """The folder with catalog.yaml and rules/: this checkout, or LIFEEVENTS_ROOT."""
-    return Path(os.environ.get("LIFEEVENTS_ROOT") or ROOT)
+    """The folder with catalog.yaml and rules/ (engine.rulesroot decides)."""
+    return rules_root()
 
 
 def build_engine(root: Path | None = None) -> Engine:

@@ -14,15 +14,15 @@ from pathlib import Path
 import streamlit as st
 
 from engine.catalog import Catalogue
+from engine.rulesroot import cases_dir, rules_root
 from engine.versions import RuleStore
 from ui.text import LANGS, Words, load_text
 
-ROOT = Path(__file__).resolve().parent.parent
 STAFF_TEXT = Path(__file__).with_name("staff_text.yaml")
 
 
 def staff_root() -> Path:
-    return Path(os.environ.get("LIFEEVENTS_ROOT") or ROOT)
+    return rules_root()
 
 
 def store() -> RuleStore:
@@ -30,7 +30,7 @@ def store() -> RuleStore:
     return RuleStore(
         root,
         history=os.environ.get("LIFEEVENTS_HISTORY") or None,
-        cases=os.environ.get("LIFEEVENTS_CASES") or (root / "tests" / "cases"),
+        cases=os.environ.get("LIFEEVENTS_CASES") or cases_dir(root),
     )
 
 
