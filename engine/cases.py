@@ -13,7 +13,8 @@ Each file is a list of cases::
           fee: 100
           deadline: 2031-02-01      # or null
           missing: [person.labor_insurance_days]   # exactly, when given
-          reasons_include: ["cannot be combined"]   # substrings of some reason's text
+          amount_missing: [person.insured_salary]  # what an eligible amount still needs, exactly
+          reasons_include: ["cannot be combined"]   # substrings of some reason's or note's text
           steps: [job-seeker-registration]   # the services of the steps still to take
           urgent: true
           for: household                     # person | partner | household
@@ -46,6 +47,7 @@ OUTPUT_KEYS = {
     "fee",
     "deadline",
     "missing",
+    "amount_missing",
     "reasons_include",
     "steps",
     "urgent",
@@ -200,7 +202,16 @@ def _check_results(
             problems.append(
                 f"{where}: {side}{service}: missing is {got.missing}, expected {expected['missing']}"
             )
+        if "amount_missing" in expected and sorted(got.amount_missing) != sorted(
+            expected["amount_missing"] or []
+        ):
+            problems.append(
+                f"{where}: {side}{service}: amount_missing is {got.amount_missing}, "
+                f"expected {expected['amount_missing']}"
+            )
+        # A result's notes are shown beside its reasons: a fragment may be in either.
+        said = [r.text for r in got.reasons] + list(got.notes)
         for fragment in expected.get("reasons_include", []):
-            if not any(fragment in r.text for r in got.reasons):
+            if not any(fragment in text for text in said):
                 problems.append(f"{where}: {side}{service}: no reason mentions {fragment!r}")
     return problems

@@ -14,7 +14,7 @@ Semantics (profile.md, rules.md "Readings"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -201,6 +201,10 @@ class Reason:
     missing: tuple[str, ...] = ()
     subject: str | None = None  # the fact compared, for "what would change"
     op: str | None = None
+    child: int | None = None  # the child in scope, for "what would change"
+    action: str | None = None  # the criterion's own action text, in the describer's language
+    limit: str | None = None  # the threshold in words ("today (2026-03-01)")
+    negated: bool = False  # under a `not`: meeting it counts against the service
 
 
 @dataclass(slots=True)
@@ -232,15 +236,21 @@ def compare(op: str, left: Any, right: Any) -> bool:
 
 
 class Describer:
-    """Turns criteria into sentences in one language; the words are data."""
+    """Turns criteria into sentences in one language; the words are data
+    (``rules/vocabulary.yaml``): no operator, raw id or unrounded number reaches a person."""
 
     def __init__(self, catalogue: Catalogue, lang: str):
         self.catalogue = catalogue
         self.lang = lang
         self._words: dict[str, str] = {}
+        self._rewords: list[tuple[str, str]] | None = None
 
-    def phrase(self, key: str) -> str:
-        return self.label(f"phrase.{key}", key)
+    def phrase(self, key: str, **fields: Any) -> str:
+        text = self.label(f"phrase.{key}", key)
+        return text.format_map(fields) if fields else text
+
+    def has(self, path: str) -> bool:
+        return path in self.catalogue.labels
 
     def label(self, path: str, default: str | None = None) -> str:
         word = self._words.get(path)
@@ -250,31 +260,151 @@ class Describer:
             self._words[path] = word
         return word
 
-    def value(self, value: Any) -> str:
+    def kind(self, path: str | None) -> str | None:
+        """How a fact's numbers read: ``age``, ``child_age``, ``money``, ``percent`` or None."""
+        return self.label(f"kind.{path}", "") or None if path else None
+
+    def plain(self, text: str) -> str:
+        """A rule's own sentence with the project's jargon ("not encoded") said plainly."""
+        if self._rewords is None:
+            pairs = []
+            for key in sorted(k for k in self.catalogue.labels if k.startswith("reword.")):
+                old, _, new = self.label(key).partition(" → ")
+                pairs.append((old, new))
+            self._rewords = pairs
+        for old, new in self._rewords:
+            text = text.replace(old, new)
+        return text
+
+    def number(self, value: int | float, kind: str | None = None) -> str:
+        """Money in whole NT$, rates as percentages, anything else to 2 decimals at most.
+        Display only: the engine's values stay exact."""
+        if kind == "money":
+            return self.phrase("money", value=f"{round_half_up(value):,}")
+        if kind == "percent":
+            return self.phrase("percent", value=_short(value * 100))
+        if isinstance(value, int):
+            return f"{value:,}"
+        return _short(value)
+
+    def money(self, value: int, unit: str) -> str:
+        key = f"money.{unit}"
+        if self.has(f"phrase.{key}"):
+            return self.phrase(key, value=f"{value:,}")
+        if unit == "TWD":
+            return self.phrase("money", value=f"{value:,}")
+        return f"{value:,} {unit}"
+
+    def value(self, value: Any, kind: str | None = None) -> str:
         if isinstance(value, Unknown):
             return self.phrase("unknown")
         if isinstance(value, bool):
             return self.phrase("yes" if value else "no")
         if isinstance(value, date):
             return value.isoformat()
-        if isinstance(value, int):
-            return f"{value:,}"
-        if isinstance(value, float):
-            return f"{value:,.4f}".rstrip("0").rstrip(".")
+        if isinstance(value, int | float):
+            return self.number(value, kind)
         if isinstance(value, tuple):
-            return ", ".join(self.value(v) for v in value)
+            return self.phrase("or").join(self.value(v, kind) for v in value)
         text = self.catalogue.labels.get(f"value.{value}")
         return text.get(self.lang) if text else str(value)
 
-    def expr(self, expr: Expr, value: Any) -> str:
-        shown = self.value(value)
+    def expr(self, expr: Expr, value: Any, kind: str | None = None) -> str:
+        """A threshold in words: its value, and where it comes from."""
+        if isinstance(expr, FactRef) and expr.path == "as_of":
+            return self.phrase("today", date=self.value(value))
+        shown = self.value(value, kind)
         if isinstance(expr, ParamRef):
             param = self.catalogue.parameters.get(expr.name)
-            name = param.label.get(self.lang) if param else expr.name
-            return f"{shown} ({name})"
+            if kind is None and param is not None and param.unit.startswith("TWD"):
+                shown = self.value(value, "money")
+            name = param.label.get(self.lang) if param else None
+            return self.phrase("paren", text=shown, detail=name) if name else shown
         if isinstance(expr, FactRef):
-            return f"{shown} ({self.label(expr.path)})"
+            return self.phrase("paren", text=shown, detail=self.label(expr.path))
         return shown
+
+    def child(self, env: Env, index: int) -> str:
+        """A child as a person knows it: by its birth date, else by its place in the list."""
+        facts = env.children[index] if env.children is not None else {}
+        born = facts.get("child.birth_date")
+        if isinstance(born, date):
+            key = "child.born_on" if born <= env.as_of else "child.due_on"
+            return self.phrase(key, date=born.isoformat())
+        return self.phrase("child.nth", n=index + 1)
+
+    def fact_name(self, path: str, env: Env | None = None) -> str:
+        """What a missing fact is, in words (the machine key stays in ``missing``)."""
+        if path.startswith("children[") and "]." in path:
+            index = int(path[len("children[") : path.index("]")])
+            what = self.label("child." + path.split("].", 1)[1])
+            if env is None or env.children is None or index >= len(env.children):
+                return what
+            return self.phrase("child.of", what=what, child=self.child(env, index))
+        if path.startswith("parameters."):
+            name = path[len("parameters.") :]
+            while name and name not in self.catalogue.parameters:
+                name = name.rpartition(".")[0]
+            param = self.catalogue.parameters.get(name)
+            what = param.label.get(self.lang) if param else self.phrase("value")
+            key = path[len("parameters.") + len(name) + 1 :]
+            if key.isdigit() and len(key) == 4:
+                return self.phrase("parameter_missing_year", what=what, year=key)
+            return self.phrase("parameter_missing", what=what)
+        if path.startswith("rules."):
+            return self.phrase("rules_missing")
+        if path.startswith("events.") and path.count(".") == 1:
+            return self.label(f"{path}.listed")
+        return self.label(path, self.phrase("unknown"))
+
+    def facts(self, paths: Any, env: Env | None = None) -> str:
+        names: list[str] = []
+        for path in sorted(paths):
+            name = self.fact_name(path, env)
+            if name not in names:
+                names.append(name)
+        return self.phrase("list_sep").join(names)
+
+    def comparison(self, cond: Compare, left: Any, right: Any, verdict: bool | None) -> str:
+        """A criterion as a sentence: the person's value and the rule's, in words."""
+        path = cond.lhs.path if isinstance(cond.lhs, FactRef) else None
+        subject = self.label(path) if path else self.phrase("value")
+        kind = self.kind(path)
+        if isinstance(cond.rhs, Literal) and isinstance(cond.rhs.value, bool) and cond.op == "eq":
+            return self.phrase("compare.flag", subject=subject, value=self.value(left))
+        if path == "as_of":
+            variant = ".today"
+        elif isinstance(left, date) or isinstance(right, date):
+            variant = ".date"
+        else:
+            variant = ""
+        if kind == "child_age" and isinstance(left, int) and left < 0:
+            return self.phrase("compare.unborn")  # an expected child has no age yet
+        if verdict is None:
+            if isinstance(left, Unknown):
+                return self.phrase("compare.unknown", subject=subject)
+            key = "compare.unknown_limit" + (".today" if variant == ".today" else "")
+            return self.phrase(key, subject=subject, value=self.value(left, kind))
+        mark = "met" if verdict else "not_met"
+        key = f"compare.{cond.op}{variant}.{mark}"
+        if not self.has(f"phrase.{key}"):
+            key = f"compare.{cond.op}.{mark}"
+        threshold = self.expr(cond.rhs, right, kind)
+        if variant == ".today" and isinstance(cond.rhs, FactRef | ParamRef):
+            threshold = self.value(right)
+        return self.phrase(key, subject=subject, value=self.value(left, kind), threshold=threshold)
+
+
+def _short(value: float) -> str:
+    """A number to at most 2 decimals, with thousands separators and no trailing zeros."""
+    return f"{round(value, 2):,.2f}".rstrip("0").rstrip(".")
+
+
+def round_half_up(value: float) -> int:
+    """rules.md: amounts are rounded half up to whole NTD."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | None = None) -> str:
@@ -293,25 +423,26 @@ def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | Non
             found = eval_expr(expr, env)
         except KeyError:
             return match.group(0)
-        return "?" if isinstance(found, Unknown) else d.value(found)
+        if isinstance(found, Unknown):
+            return "?"
+        if kind == "param":
+            param = d.catalogue.parameters.get(name)
+            return d.value(found, "money" if param and param.unit.startswith("TWD") else None)
+        return d.value(found, d.kind(name) if kind == "fact" else None)
 
-    return PLACEHOLDER.sub(value, text)
+    return d.plain(PLACEHOLDER.sub(value, text))
 
 
 def _describe_compare(
     cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
 ) -> str:
-    from engine.rules import SYMBOL
-
-    subject = d.label(cond.lhs.path) if isinstance(cond.lhs, FactRef) else d.phrase("value")
-    if isinstance(cond.rhs, Literal) and isinstance(cond.rhs.value, bool) and cond.op == "eq":
-        core = f"{subject}: {d.value(left)}"  # a yes/no fact reads best as itself
-    else:
-        core = f"{subject}: {d.value(left)} {SYMBOL[cond.op]} {d.expr(cond.rhs, right)}"
-    mark = {True: d.phrase("met"), False: d.phrase("not_met"), None: d.phrase("unknown")}[verdict]
-    if cond.text is not None:
-        return f"{render_text(cond.text.get(d.lang), env, d)} ({core}; {mark})"
-    return f"{core} ({mark})"
+    core = d.comparison(cond, left, right, verdict)
+    if cond.text is None:
+        return core
+    text = render_text(cond.text.get(d.lang), env, d)
+    if isinstance(cond.lhs, FactRef) and text == d.label(cond.lhs.path):
+        return core  # the rule's text is the fact's own label: say it once
+    return d.phrase("explained", text=text, detail=core)
 
 
 def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> Outcome:
@@ -337,6 +468,9 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
             missing=tuple(sorted(missing)),
             subject=cond.lhs.path if isinstance(cond.lhs, FactRef) else None,
             op=cond.op,
+            child=env.child_index,
+            action=cond.action.get(describer.lang) if cond.action else None,
+            limit=None if isinstance(right, Unknown) else describer.expr(cond.rhs, right),
         )
         return Outcome(verdict, missing, (reason,))
     if isinstance(cond, All | AnyOf):
@@ -352,7 +486,8 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
     if isinstance(cond, Not):
         inner = evaluate(cond.item, env, describer)
         value = None if inner.value is None else not inner.value
-        return Outcome(value, inner.missing, inner.reasons)
+        reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
+        return Outcome(value, inner.missing, reasons)
     if isinstance(cond, SomeChild):
         return _evaluate_quantifier(cond, env, describer)
     if isinstance(cond, Switch):
@@ -378,7 +513,9 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
     if isinstance(cond, Unencoded):
         reason = None
         if describer is not None:
-            text = cond.text.get(describer.lang) if cond.text else describer.phrase("unencoded")
+            text = (
+                describer.plain(cond.text.get(describer.lang)) if cond.text else describer.phrase("unencoded")
+            )
             reason = Reason(cond.missing, None, text, None, missing=(cond.missing,))
         return Outcome(None, frozenset({cond.missing}), (reason,) if reason else ())
     raise TypeError(f"not a condition: {cond!r}")
@@ -387,7 +524,7 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
 def _unknown_switch_text(cond: Switch, d: Describer | None) -> str:
     if d is None:
         return ""
-    return f"{d.label(cond.fact)}: {d.phrase('unknown')}"
+    return d.phrase("compare.unknown", subject=d.label(cond.fact))
 
 
 def quantifier_range(cond: SomeChild) -> Condition:
@@ -407,7 +544,7 @@ def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None)
         reason = None
         if describer is not None:
             reason = Reason(
-                cond.id, None, _quantifier_text(cond, describer, None, []), None, missing=("children",)
+                cond.id, None, _quantifier_text(cond, describer, None, [], env), None, missing=("children",)
             )
         return Outcome(None, missing, (reason,) if reason else ())
     body = quantifier_body(cond)
@@ -430,24 +567,33 @@ def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None)
         for r in o.reasons
         if not r.criterion.endswith((".child.born", ".child.is_newborn")) or r.met is not True
     ]
+    if len(env.children) > 1:
+        # Several children: each child's criteria say which child they are about.
+        detail = [
+            replace(r, text=describer.phrase("paren", text=r.text, detail=describer.child(env, r.child)))
+            if r.child is not None
+            else r
+            for r in detail
+        ]
     head = Reason(
         cond.id,
         value,
-        _quantifier_text(cond, describer, value, witnesses),
+        _quantifier_text(cond, describer, value, witnesses, env),
         None,
         missing=tuple(sorted(missing)),
     )
     return Outcome(value, missing, (head, *detail), witnesses)
 
 
-def _quantifier_text(cond: SomeChild, d: Describer, value: bool | None, witnesses) -> str:
-    what = cond.text.get(d.lang) if cond.text else d.phrase(f"quantifier.{cond.range}")
+def _quantifier_text(cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env) -> str:
+    what = d.plain(cond.text.get(d.lang)) if cond.text else d.phrase(f"quantifier.{cond.range}")
     if value is None:
-        return f"{what}: {d.phrase('unknown')}"
-    if value:
-        which = ", ".join(f"children[{i}]" for i in witnesses)
-        return f"{what}: {which} ({d.phrase('met')})"
-    return f"{what}: {d.phrase('no_child')} ({d.phrase('not_met')})"
+        shown = d.phrase("unknown")
+    elif value:
+        shown = d.phrase("list_sep").join(d.child(env, i) for i in witnesses)
+    else:
+        shown = d.phrase("no_child")
+    return d.phrase("compare.flag", subject=what, value=shown)
 
 
 def text_of(text: Text | None, lang: str) -> str | None:

@@ -14,6 +14,7 @@ from datetime import date
 from html import escape
 
 from engine.catalog import Catalogue
+from engine.logic import Describer
 from engine.results import ChannelOut, EligibilityResult, Recommendation
 
 
@@ -106,8 +107,8 @@ def order_steps(results: list[EligibilityResult]) -> list[EligibilityResult]:
     return placed
 
 
-def _money(r: EligibilityResult) -> str | None:
-    return f"{r.amount.value:,} {r.amount.unit}" if r.amount else None
+def _money(r: EligibilityResult, words: Describer) -> str | None:
+    return words.money(r.amount.value, r.amount.unit) if r.amount else None
 
 
 def _unlocked(chosen: list[EligibilityResult]) -> dict[str, list[EligibilityResult]]:
@@ -152,6 +153,7 @@ def build_plan(
     ordered = order_steps(chosen)
     in_plan = {r.service for r in ordered}
     unlocks = _unlocked(chosen)
+    words = Describer(catalogue, lang)
     steps = []
     for r in ordered:
         opened = unlocks.get(r.service, [])
@@ -166,14 +168,14 @@ def build_plan(
                 agency=r.agency,
                 office=r.office,
                 deadline=deadline,
-                amount=_money(r),
+                amount=_money(r, words),
                 channels=r.channels,
                 after=[p for p in (*r.prerequisites, *(s.service for s in r.steps)) if p in in_plan],
                 confidence=r.confidence,
                 same_visit_as=r.same_visit_as if r.same_visit_as in in_plan else None,
                 who=r.for_,
                 urgent=r.urgent or (deadline is not None and deadline != r.deadline and _urgent(opened)),
-                unlocks=[f"{u.name} ({_money(u)})" if u.amount else u.name for u in opened],
+                unlocks=[f"{u.name} ({_money(u, words)})" if u.amount else u.name for u in opened],
             )
         )
     documents: dict[str, dict] = {}

@@ -38,6 +38,7 @@ from engine.logic import (
     evaluate,
     overrides_of,
     render_text,
+    round_half_up,
     shift_date,
 )
 from engine.profile import Profile
@@ -219,15 +220,23 @@ def hoist_common(cond: Condition) -> Condition:
     return All((*shared, Switch(cond.fact, tuple((k, rest(c)) for k, c in cases), default, cond.where)))
 
 
-def ended_condition(service_id: str, service: Service) -> Condition:
+def ended_condition(service_id: str, service: Service, catalogue: Catalogue | None = None) -> Condition:
     """An ended programme: ineligible after its end date; unknown before it, because
-    its historic rules are not encoded (rules.md, "Ended programmes")."""
+    its historic rules are not encoded (rules.md, "Ended programmes"). The reason names
+    the successor by its name, in the vocabulary's words."""
     assert service.ended is not None
     end = service.ended.on
-    text = Text(
-        en=f"The programme ended on {end.isoformat()}; see {service.ended.successor}",
-        zh=f"本計畫已於 {end.isoformat()} 結束，請改參考 {service.ended.successor}",
-    )
+    successor = service.ended.successor
+    found = catalogue.services.get(successor) if catalogue else None
+    phrase = catalogue.labels.get("phrase.ended") if catalogue else None
+
+    def said(lang: str) -> str:
+        name = found.name.get(lang) if found else successor
+        if phrase is None:
+            return f"{end.isoformat()}: {name}"
+        return phrase.get(lang).format(date=end.isoformat(), successor=name)
+
+    text = Text(en=said("en"), zh=said("zh-TW"))
     return All(
         (
             Compare(id="programme-running", lhs=FactRef("as_of"), op="lte", rhs=Literal(end), text=text),
@@ -239,7 +248,7 @@ def ended_condition(service_id: str, service: Service) -> Condition:
 def effective_condition(catalogue: Catalogue, service_id: str) -> Condition:
     service = catalogue.services[service_id]
     if service.ended is not None:
-        return ended_condition(service_id, service)
+        return ended_condition(service_id, service, catalogue)
     layer = catalogue.rules.get(service_id, {})
     national = layer.get("national")
     local = sorted((j, r) for j, r in layer.items() if j != "national")
@@ -412,7 +421,10 @@ class Engine:
         rule = ev.rule
         describer = self.describer(lang)
         legal = rule.legal_basis if rule else (service.legal_basis or "")
-        reasons = _dedupe([self._reason(r, legal) for r in ev.outcome.reasons])
+        agency = cat.agencies[service.agency]
+        reasons = _dedupe(
+            [self._reason(r, legal, agency.name.get(lang), describer) for r in ev.outcome.reasons]
+        )
         amount = fee = None
         deadline = None
         amount_missing: set[str] = set()
@@ -435,18 +447,15 @@ class Engine:
             deadline, deadline_missing = self._deadline(rule, env)
             step_reasons, steps = self._steps(ev.service, rule, env, describer, deadline)
             reasons += step_reasons
+        # Notes are caveats, not criteria: they go in `notes`, never among the reasons
+        # as a met criterion.
+        notes: list[str] = []
         if rule is not None:
             for note in rule.notes:
                 if ev.status in note.on and evaluate(note.when, env).value is True:
-                    text = render_text(note.text.get(lang), env, describer, dict(note.values))
-                    reasons.append(
-                        ReasonOut.model_construct(
-                            criterion=f"note.{note.id}", met=True, text=text, legal_basis=legal
-                        )
-                    )
+                    notes.append(render_text(note.text.get(lang), env, describer, dict(note.values)))
         if ev.status == "eligible":
             reasons += self._exclusions(ev.service, env, by_id, describer)
-        agency = cat.agencies[service.agency]
         confidence = rule.confidence if rule and rule.confidence else service.confidence
         confidence_note = (
             rule.confidence_note.get(lang)
@@ -455,6 +464,8 @@ class Engine:
             if hasattr(service.confidence_note, "get")
             else service.confidence_note
         )
+        if confidence_note:
+            confidence_note = describer.plain(confidence_note)
         return EligibilityResult.model_construct(
             service=ev.service,
             status=ev.status,  # type: ignore[arg-type]
@@ -478,7 +489,8 @@ class Engine:
             children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
             ended_on=service.ended.on if service.ended else None,
             successor=service.ended.successor if service.ended else None,
-            what_would_change=_what_would_change(ev, describer) if ev.status == "ineligible" else [],
+            what_would_change=_what_would_change(ev, env, describer) if ev.status == "ineligible" else [],
+            notes=notes,
             same_visit_as=(rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as),
             amount_missing=sorted(named(m) for m in amount_missing),
             deadline_missing=sorted(named(m) for m in deadline_missing),
@@ -488,11 +500,17 @@ class Engine:
         )
 
     @staticmethod
-    def _reason(reason: Reason, legal: str) -> ReasonOut:
+    def _reason(reason: Reason, legal: str, agency: str, d: Describer) -> ReasonOut:
+        text = reason.text
+        if reason.criterion.startswith("rules.") and reason.met is None:
+            # A part of the law this tool does not check: say where to ask.
+            ask_word = d.phrase("ask", agency="").strip()
+            if ask_word.lower() not in text.lower():
+                text = f"{text.rstrip('.。')}{d.phrase('clause_sep')}{d.phrase('ask', agency=agency)}"
         return ReasonOut.model_construct(
             criterion=reason.criterion,
             met=reason.met,
-            text=reason.text,
+            text=text,
             legal_basis=reason.legal_basis or legal,
         )
 
@@ -503,9 +521,9 @@ class Engine:
             return None, [], set()
         value = money_value(rule, env)
         if isinstance(value, Unknown):
-            missing = ", ".join(sorted(value.missing))
-            text = f"{d.phrase(what)}: {d.phrase('unknown')} ({d.phrase('needs')} {missing})"
-            return None, [ReasonOut.model_construct(criterion=what, met=None, text=text)], set(value.missing)
+            text = d.phrase("money_unknown", what=d.phrase(what), facts=d.facts(value.missing, env))
+            reason = ReasonOut.model_construct(criterion=what, met=None, text=text)
+            return None, [reason], set(value.missing)
         return Money.model_construct(value=value, unit=rule.unit), [], set()
 
     def _deadline(self, rule: ServiceRule | None, env: Env) -> tuple[date | None, frozenset[str]]:
@@ -613,14 +631,14 @@ class Engine:
             name = self.catalogue.services[other].name.get(d.lang)
             if mine is not None and theirs is not None and mine != theirs:
                 better = self.catalogue.services[sid if mine > theirs else other].name.get(d.lang)
-                tail = f" {d.phrase('pays_more')}: {better}"
+                tail = d.phrase("pays_more", name=better)
             else:
                 tail = ""
             out.append(
                 ReasonOut.model_construct(
                     criterion=f"exclusion.{other}",
                     met=True,
-                    text=f"{d.phrase('not_combinable')} {name}.{tail}",
+                    text=d.phrase("not_combinable", name=name) + tail,
                     legal_basis=self.catalogue.legal_basis(sid, _known(env.facts["residence"])),
                 )
             )
@@ -634,23 +652,83 @@ class Engine:
 
 
 _ORDERING = ("lt", "lte", "gt", "gte")
+# The way a threshold is crossed: more (gte), above (gt), less (lte), below (lt).
+_DIRECTION = {"gte": "more", "gt": "above", "lte": "less", "lt": "below"}
 
 
-def _what_would_change(ev: Evaluation, d: Describer) -> list[str]:
-    """The nearest thresholds: each unmet numeric criterion, said as the value that
-    would meet it ("you would qualify if income per person were ≤ 16,431")."""
-    from engine.rules import SYMBOL
-
+def _what_would_change(ev: Evaluation, env: Env, d: Describer) -> list[str]:
+    """What would turn each unmet criterion, said as something a person can do
+    ("register as a job seeker", "apply from 2027-01-01") or, where nothing can be
+    done, as a plain sentence ("you would qualify from 2027-05-01, when your child
+    turns 2"). The words are the vocabulary's; a criterion may carry its own."""
     out = []
     for reason in ev.outcome.reasons:
-        if reason.met is not False or reason.op not in _ORDERING or reason.subject is None:
-            continue
-        if isinstance(reason.threshold, bool) or not isinstance(reason.threshold, int | float | date):
-            continue
-        text = f"{d.phrase('would_qualify_if')} {d.label(reason.subject)} {SYMBOL[reason.op]} {d.value(reason.threshold)}"
-        if text not in out:
+        if reason.met is not False or reason.negated:
+            continue  # under a `not`, meeting the criterion would not help
+        text = _change(reason, env, d)
+        if text and text not in out:
             out.append(text)
     return out
+
+
+def _change(reason: Reason, env: Env, d: Describer) -> str | None:
+    if reason.action:
+        return reason.action
+    subject = reason.subject
+    if subject is None:
+        return None
+    threshold = reason.threshold
+    wanted = threshold if reason.op in ("eq", "in") else None
+    for value in wanted if isinstance(wanted, tuple) else (wanted,):
+        if value is not None and not isinstance(value, bool) and d.has(f"action.{subject}.{value}"):
+            return d.label(f"action.{subject}.{value}")
+    if reason.op == "eq" and threshold is True and d.has(f"action.{subject}"):
+        return d.label(f"action.{subject}")
+    if reason.op not in _ORDERING or isinstance(threshold, bool):
+        return None
+    if not isinstance(threshold, int | float | date):
+        return None
+    direction = _DIRECTION[reason.op]
+    if subject == "as_of" and isinstance(threshold, date):
+        if reason.op in ("lt", "lte"):
+            return None  # a window that has closed: the reason already says its last day
+        return d.phrase(f"change.today.{direction}", threshold=threshold.isoformat())
+    kind = d.kind(subject)
+    if kind in ("age", "child_age") and isinstance(threshold, int | float):
+        return _age_change(reason, kind, int(threshold), env, d)
+    if isinstance(threshold, date):
+        return d.phrase(
+            f"change.date.{direction}", subject=_mid(d.label(subject), d), threshold=reason.limit or threshold
+        )
+    return d.phrase(
+        f"change.{direction}", subject=_mid(d.label(subject), d), threshold=d.value(threshold, kind)
+    )
+
+
+def _age_change(reason: Reason, kind: str, age: int, env: Env, d: Describer) -> str:
+    """An age cannot be changed: say when it will be reached, or that it is a limit."""
+    if reason.op in ("lt", "lte"):
+        return d.phrase(f"change.{kind}.{'under' if reason.op == 'lt' else 'limit'}", threshold=age)
+    turns = age if reason.op == "gte" else age + 1
+    if kind == "child_age" and reason.child is not None and env.children is not None:
+        born = env.children[reason.child].get("child.birth_date")
+        child = d.child(env, reason.child)
+    else:
+        born, child = env.facts.get("person.birth_date"), ""
+    if reason.subject in ("person.age", "child.age") and isinstance(born, date):
+        day = shift_date(born, years=turns)
+        if day > env.as_of:
+            return d.phrase(
+                f"change.{kind}.{_DIRECTION[reason.op]}", date=day.isoformat(), threshold=age, child=child
+            )
+    return d.phrase(f"change.{kind}.nodate", threshold=age)
+
+
+def _mid(label: str, d: Describer) -> str:
+    """A label inside an English sentence starts in lower case ("if household income…")."""
+    if d.lang.startswith("zh") or len(label) < 2 or not label[1].islower():
+        return label
+    return label[0].lower() + label[1:]
 
 
 def _dedupe(reasons: list[ReasonOut]) -> list[ReasonOut]:
@@ -673,13 +751,6 @@ def _witnesses(outcome: Outcome) -> list[int]:
             if index not in found:
                 found.append(index)
     return found if outcome.value else []
-
-
-def round_half_up(value: float) -> int:
-    """rules.md: amounts are rounded half up to whole NTD."""
-    from decimal import ROUND_HALF_UP, Decimal
-
-    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def money_value(rule: AmountRule, env: Env) -> int | Unknown:

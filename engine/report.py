@@ -1,26 +1,22 @@
-"""The readable (non-JSON) output of ``lifeevents recommend``."""
+"""The readable (non-JSON) output of ``lifeevents recommend``: names, not ids; money in
+NT$; notes as notes; the words are the vocabulary's."""
 
 from __future__ import annotations
 
 from engine.catalog import Catalogue
+from engine.logic import Describer
 from engine.results import EligibilityResult, Recommendation
 
 ORDER = {"eligible": 0, "unknown": 1, "ineligible": 2}
 
 
-def _phrase(catalogue: Catalogue, key: str, lang: str) -> str:
-    text = catalogue.labels.get(f"phrase.{key}")
-    return text.get(lang) if text else key
-
-
-def _line(r: EligibilityResult, catalogue: Catalogue, lang: str) -> list[str]:
-    p = lambda key: _phrase(catalogue, key, lang)  # noqa: E731
-    head = f"  {r.name} ({r.service}) [{r.confidence}]"
-    lines = [head, f"    {p('agency')}: {r.agency} — {r.office}"]
+def _line(r: EligibilityResult, d: Describer) -> list[str]:
+    p = d.phrase
+    lines = [f"  {r.name} [{r.confidence}]", f"    {p('agency')}: {r.agency} — {r.office}"]
     if r.amount:
-        lines.append(f"    {p('amount')}: {r.amount.value:,} {r.amount.unit}")
+        lines.append(f"    {p('amount')}: {d.money(r.amount.value, r.amount.unit)}")
     if r.fee:
-        lines.append(f"    {p('fee')}: {r.fee.value:,} {r.fee.unit}")
+        lines.append(f"    {p('fee')}: {d.money(r.fee.value, r.fee.unit)}")
     if r.deadline:
         urgent = f" ⚠ {p('urgent')}" if r.urgent else ""
         lines.append(f"    {p('deadline')}: {r.deadline.isoformat()}{urgent}")
@@ -28,23 +24,28 @@ def _line(r: EligibilityResult, catalogue: Catalogue, lang: str) -> list[str]:
         by = f" ({p('deadline')}: {step.deadline.isoformat()})" if step.deadline else ""
         lines.append(f"    → {step.text}{by}")
     if r.missing:
-        lines.append(f"    {p('needs')}: {', '.join(r.missing)}")
+        lines.append(f"    {p('needs')}: {d.facts(r.missing)}")
     for reason in r.reasons:
         mark = {True: "✓", False: "✗", None: "?"}[reason.met]
         lines.append(f"    {mark} {reason.text}")
+    for note in r.notes:
+        lines.append(f"    • {note}")
+    if r.what_would_change:
+        lines.append(f"    {p('what_would_change')}:")
+        lines.extend(f"      → {text}" for text in r.what_would_change)
     return lines
 
 
-def _totals(result: Recommendation, catalogue: Catalogue, lang: str) -> str:
-    p = lambda key: _phrase(catalogue, key, lang)  # noqa: E731
+def _totals(result: Recommendation, d: Describer) -> str:
+    p = d.phrase
     t = result.totals
     return (
-        f"{p('totals')}: {t.one_off:,} TWD {p('totals.one_off')} · {t.monthly:,} TWD {p('totals.monthly')}"
-        f" · {t.unknown} {p('totals.unknown')}"
+        f"{p('totals')}: {d.money(t.one_off, 'TWD')} {p('totals.one_off')}"
+        f" · {d.money(t.monthly, 'TWD')} {p('totals.monthly')} · {t.unknown} {p('totals.unknown')}"
     )
 
 
-def _groups(results: list[EligibilityResult], catalogue: Catalogue, lang: str) -> list[str]:
+def _groups(results: list[EligibilityResult], d: Describer) -> list[str]:
     out: list[str] = []
     groups: dict[str, list[EligibilityResult]] = {"eligible": [], "unknown": [], "ineligible": []}
     for r in results:
@@ -53,25 +54,24 @@ def _groups(results: list[EligibilityResult], catalogue: Catalogue, lang: str) -
         if not groups[status]:
             continue
         out.append("")
-        out.append(f"{_phrase(catalogue, 'status.' + status, lang)} ({len(groups[status])})")
+        out.append(f"{d.phrase('status.' + status)} ({len(groups[status])})")
         for r in groups[status]:
-            out.extend(_line(r, catalogue, lang))
+            out.extend(_line(r, d))
     return out
 
 
 def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str:
+    d = Describer(catalogue, lang)
+    p = d.phrase
     out = [
-        f"as of {result.as_of.isoformat()} · rules {result.rules_version}",
-        _totals(result, catalogue, lang),
+        f"{p('as_of')}: {result.as_of.isoformat()} · {p('rules_version')}: {result.rules_version}",
+        _totals(result, d),
     ]
     if result.partner_results:
         # A family: what each adult can claim, the household's services with the applicant's.
-        out += [
-            "",
-            f"== {_phrase(catalogue, 'for.person', lang)} / {_phrase(catalogue, 'for.household', lang)} ==",
-        ]
-    out += _groups(result.results, catalogue, lang)
+        out += ["", f"■ {p('for.person')} / {p('for.household')}"]
+    out += _groups(result.results, d)
     if result.partner_results:
-        out += ["", f"== {_phrase(catalogue, 'for.partner', lang)} =="]
-        out += _groups(result.partner_results, catalogue, lang)
+        out += ["", f"■ {p('for.partner')}"]
+        out += _groups(result.partner_results, d)
     return "\n".join(out)

@@ -93,6 +93,7 @@ class EligibilityResult(_Out):
     what_would_change: list[str] = []
     amount_missing: list[str] = []  # facts an eligible result's amount or fee still needs
     same_visit_as: str | None = None
+    notes: list[str] = []  # the rule's notes and caveats that apply: said, not criteria
     # Families (profile.md, "Families: the partner")
     for_: For = Field(default="person", alias="for", description="whom the result is for")
     steps: list[StepOut] = []

@@ -124,6 +124,9 @@ class Compare:
     text: Text | None = None
     legal_basis: str | None = None
     where: tuple = field(default=(), compare=False)
+    # What a person can do when it is not met ("register as a job seeker"), where the
+    # vocabulary's generic phrasing for the fact cannot say it.
+    action: Text | None = field(default=None, compare=False)
     # A step of applying that the citizen can still take, and the service that takes it
     # (rules.md, "Steps the citizen can still take"): not yet taken, it never makes the
     # result ineligible; the result lists it as a step instead.
@@ -386,7 +389,7 @@ def parse_cases(raw: Any, path: Path, ctx: ParseContext) -> Cases:
     return Cases(tuple(branches), otherwise)
 
 
-_COMPARE_KEYS = {"id", "fact", "value", "text", "legal_basis", "step"}
+_COMPARE_KEYS = {"id", "fact", "value", "text", "legal_basis", "action", "step"}
 
 
 def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
@@ -473,6 +476,7 @@ def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
         text=parse_text(raw["text"], path + ("text",)) if "text" in raw else None,
         legal_basis=str(raw["legal_basis"]) if "legal_basis" in raw else None,
         where=path,
+        action=parse_text(raw["action"], path + ("action",)) if "action" in raw else None,
         step=_parse_step(raw, path),
     )
 

@@ -259,6 +259,9 @@ def result_details(r: EligibilityResult, w: Words) -> None:
             st.markdown(f"**{md(w.t('results.missing'))}:** {md(w.join(need))}")
     st.markdown(f"**{md(w.t('results.why'))}**")
     st.markdown("\n".join(f"- {md(explain.reason(x, w))}" for x in r.reasons) or "-")
+    if r.notes:
+        st.markdown(f"**{md(w.t('results.notes'))}**")
+        st.markdown("\n".join(f"- {md(x)}" for x in r.notes))
     if r.what_would_change:
         st.markdown(f"**{md(w.t('results.what_would_change'))}**")
         st.markdown("\n".join(f"- {md(x)}" for x in r.what_would_change))
