@@ -239,9 +239,12 @@ class Describer:
     """Turns criteria into sentences in one language; the words are data
     (``rules/vocabulary.yaml``): no operator, raw id or unrounded number reaches a person."""
 
-    def __init__(self, catalogue: Catalogue, lang: str):
+    def __init__(self, catalogue: Catalogue, lang: str, partner: bool = False):
         self.catalogue = catalogue
         self.lang = lang
+        # In the partner's view (engine/family.py) ``person.*`` is the partner: the facts
+        # are named "your partner's …" where the vocabulary has such a label.
+        self.partner = partner
         self._words: dict[str, str] = {}
         self._rewords: list[tuple[str, str]] | None = None
 
@@ -256,6 +259,8 @@ class Describer:
         word = self._words.get(path)
         if word is None:
             text = self.catalogue.labels.get(path)
+            if self.partner and path.startswith("person."):
+                text = self.catalogue.labels.get("partner." + path[len("person.") :]) or text
             word = text.get(self.lang) if text else (default if default is not None else path)
             self._words[path] = word
         return word

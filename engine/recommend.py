@@ -301,7 +301,7 @@ class Engine:
         self.overrides = overrides_of(catalogue)
         self.readings = readings(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
-        self._describers: dict[str, Describer] = {}
+        self._describers: dict[tuple[str, bool], Describer] = {}
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -320,11 +320,12 @@ class Engine:
         decided = self.runner.decide(self.env(profile, as_of))
         return {sid: STATUS[decided.get(sid)] for sid in self.catalogue.services}
 
-    def describer(self, lang: str) -> Describer:
-        """One per language, kept: its word cache is the same for every profile."""
-        found = self._describers.get(lang)
+    def describer(self, lang: str, partner: bool = False) -> Describer:
+        """One per language and view, kept: its word cache is the same for every profile."""
+        key = (lang, partner)
+        found = self._describers.get(key)
         if found is None:
-            found = self._describers[lang] = Describer(self.catalogue, lang)
+            found = self._describers[key] = Describer(self.catalogue, lang, partner)
         return found
 
     def evaluate(
@@ -334,10 +335,11 @@ class Engine:
         lang: str = "en",
         services: list[str] | None = None,
         env: Env | None = None,
+        partner: bool = False,
     ) -> list[Evaluation]:
         env = env or self.env(profile, as_of)
         decided = self.runner.decide(env)
-        describer = self.describer(lang)
+        describer = self.describer(lang, partner)
         out = []
         for sid in services or list(self.catalogue.services):
             outcome = evaluate(self.conditions[sid], env, describer)
@@ -362,7 +364,7 @@ class Engine:
         theirs = None
         if partner_profile is not None:
             for_partner = [s for s in wanted if self.readings[s] in ("person", "mother", "either_parent")]
-            theirs = self._view(partner_profile, day, lang, for_partner)
+            theirs = self._view(partner_profile, day, lang, for_partner, partner=True)
         results: list[EligibilityResult] = []
         partner_results: list[EligibilityResult] = []
         for sid in wanted:
@@ -386,7 +388,7 @@ class Engine:
             totals=family_totals(results + partner_results, self.catalogue),
         )
 
-    def _view(self, profile: Profile, day: date, lang: str, wanted: list[str]) -> View:
+    def _view(self, profile: Profile, day: date, lang: str, wanted: list[str], partner: bool = False) -> View:
         """One adult's view of the family: its facts and the verdicts of what is shown,
         with what their exclusions compare them with."""
         env = self.env(profile, day)
@@ -394,7 +396,7 @@ class Engine:
         for sid in wanted:
             needed.update(self.catalogue.services[sid].excluded())
         evaluations = self.evaluate(
-            profile, day, lang, [s for s in self.catalogue.services if s in needed], env
+            profile, day, lang, [s for s in self.catalogue.services if s in needed], env, partner
         )
         return View(env, {e.service: e for e in evaluations})
 
@@ -419,7 +421,7 @@ class Engine:
         cat = self.catalogue
         service = cat.services[ev.service]
         rule = ev.rule
-        describer = self.describer(lang)
+        describer = self.describer(lang, from_partner)
         legal = rule.legal_basis if rule else (service.legal_basis or "")
         agency = cat.agencies[service.agency]
         reasons = _dedupe(
