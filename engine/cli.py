@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     pop.add_argument("--seed", type=int, default=0)
     pop.add_argument("--as-of", type=_date, dest="as_of", default=date(2026, 3, 1))
     pop.add_argument("-o", "--output", required=True, help=".parquet or .csv")
+    pop.add_argument(
+        "--no-partners", action="store_false", dest="partners", help="leave out the partner.* columns"
+    )
     fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
     fz.add_argument("--n", type=_count, default=2000, help="profiles to generate (default 2000)")
     fz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -336,7 +339,7 @@ def cmd_population(args: argparse.Namespace) -> int:
     target = Path(args.output)
     if target.suffix.lower() not in (".parquet", ".csv"):
         raise UsageError(f"{target}: the population is written as .parquet or .csv")
-    frame = generate_population(args.n, seed=args.seed, as_of=args.as_of)
+    frame = generate_population(args.n, seed=args.seed, as_of=args.as_of, partners=args.partners)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.suffix.lower() == ".csv":
