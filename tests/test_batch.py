@@ -436,7 +436,15 @@ def compare(draw, scope: str, cases: bool = True) -> Condition:
         return Compare(cid, draw(date_expr(scope)), op, draw(date_expr(scope)))
     if kind == "enum":
         fact = draw(
-            st.sampled_from(sorted(f for f in _ENUMS if (scope == "child") or not f.startswith("child.")))
+            # Facts of the vocabulary only: enum_values also lists the partner's fields, which no
+            # rule reads (a partner is read through the swapped view, engine/family.py).
+            st.sampled_from(
+                sorted(
+                    f
+                    for f in _ENUMS
+                    if ((scope == "child") or not f.startswith("child.")) and not f.startswith("partner")
+                )
+            )
         )
         values = list(_ENUMS[fact]) + ["nonsense"]
         if draw(st.booleans()):
