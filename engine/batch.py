@@ -995,7 +995,7 @@ def run_batch(
             writer.write(pl.DataFrame([rows]).hstack(statuses))
             summary.rows += raw.height
             summary.invalid += len(chunk.problems)
-            _count(summary, statuses)
+            _count(summary, statuses.select(evaluator.services))  # the partner's cells apart
         if writer.first:  # no row at all: still the header, so that the output's shape is known
             schema = {"row": pl.Int64(), **dict.fromkeys(evaluator.output_columns(partner), STATUS_DTYPE)}
             writer.write(pl.DataFrame(schema=schema))

@@ -704,7 +704,8 @@ def gen_partner(src: Source, model: RuleModel | None, data: dict[str, Any], as_o
     """Give ``data`` a partner of a drawn kind. An object's facts are drawn as the
     person's are (the person's paths, so that the rules' thresholds are met: the partner's
     view reads them as ``person.*``); mostly of the other sex, as in a birth's couple."""
-    kind = src.choice(PARTNER_KINDS)
+    # A complete profile (keep 1) knows every fact: its partner is not one whose facts are unknown.
+    kind = src.choice(PARTNER_KINDS if keep < 1 else tuple(k for k in PARTNER_KINDS if k != "empty"))
     if kind == "absent":
         return
     if kind in ("null", "empty", "false"):
