@@ -372,7 +372,7 @@ def _partners(
     cols["partner.insured_salary"] = _null_where(pl.Series(salary), ~working)
     cols["partner.marital_status"] = _strings(MARITAL, np.where(married, 1, 0))
     cols["partner.education"] = _strings(EDUCATION, education)
-    cols["partner.special_circumstances"] = pl.Series([[]] * n, dtype=pl.List(pl.String))
+    cols["partner.special_circumstances"] = pl.repeat(pl.lit([], dtype=pl.List(pl.String)), n, eager=True)
     cols["partner.in_residential_care"] = pl.Series(np.zeros(n, dtype=bool))
     return {
         name: series if name == "partner.listed" else _null_where(series, absent)
