@@ -16,8 +16,11 @@ Taiwan's 23.4 million.
 
     python bench/batch_bench.py [--sizes 100000,1000000] [--big] [--format parquet|csv|both]
                                 [--engine-profiles 2000] [--rules DIR] [--quick]
+                                [--no-partners]
 
-``--big`` adds 5,000,000; ``--quick`` (CI) runs 20,000 and 100,000 only.
+``--big`` adds 5,000,000; ``--quick`` (CI) runs 20,000 and 100,000 only. The population
+describes partners (``partner.*``, so the output has ``partner:SERVICE`` columns and two
+views per couple); ``--no-partners`` leaves them out, for figures comparable with before.
 """
 
 from __future__ import annotations
@@ -48,11 +51,11 @@ def peak_mib() -> float:
 # --- child processes ---------------------------------------------------------------------
 
 
-def child_generate(n: int, path: Path) -> dict:
+def child_generate(n: int, path: Path, partners: bool = True) -> dict:
     from engine.population import csv_ready, generate_population
 
     t0 = time.perf_counter()
-    frame = generate_population(n, seed=1, as_of=AS_OF)
+    frame = generate_population(n, seed=1, as_of=AS_OF, partners=partners)
     t1 = time.perf_counter()
     if path.suffix == ".csv":
         csv_ready(frame).write_csv(path)
@@ -144,13 +147,18 @@ def main() -> None:
     parser.add_argument("--engine-profiles", type=int, default=2000)
     parser.add_argument("--rules", default=str(ROOT))
     parser.add_argument("--quick", action="store_true", help="CI: 20,000 and 100,000 profiles")
+    parser.add_argument(
+        "--no-partners",
+        action="store_true",
+        help="a population without partner.* columns (as before issue 11)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         kind, *rest = args.child
         if kind == "generate":
-            result = child_generate(int(rest[0]), Path(rest[1]))
+            result = child_generate(int(rest[0]), Path(rest[1]), rest[2:] != ["no-partners"])
         elif kind == "batch":
             result = child_batch(Path(rest[0]), Path(rest[1]), Path(rest[2]))
         else:
@@ -175,7 +183,9 @@ def main() -> None:
         for n in sizes:
             for fmt in formats:
                 source = Path(tmp) / f"people-{n}.{fmt}"
-                gen = run_child("generate", str(n), str(source))
+                gen = run_child(
+                    "generate", str(n), str(source), *(["no-partners"] if args.no_partners else [])
+                )
                 batch = run_child("batch", str(rules), str(source), str(Path(tmp) / f"statuses-{n}.parquet"))
                 ev = run_child("eval", str(rules), str(source))
                 results[(fmt, n)] = {"gen": gen, "batch": batch, "eval": ev}

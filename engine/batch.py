@@ -43,6 +43,8 @@ from engine import facts as F
 from engine.catalog import Catalogue
 from engine.columns import (
     CHILD_SPECS,
+    PARTNER_LISTED,
+    PARTNER_SPECS,
     Chunk,
     FileError,
     canonical_schema,
@@ -52,6 +54,7 @@ from engine.columns import (
     normalise,
     write_error,
 )
+from engine.family import readings
 from engine.logic import overrides_of, quantifier_body
 from engine.messages import shown
 from engine.outputs import atomic_output, check_readable, refuse_overwriting_input
@@ -650,39 +653,134 @@ class Plan:
 
 
 class BatchEvaluator:
-    """A catalogue compiled for columns; compiled plans are cached per child width and date."""
+    """A catalogue compiled for columns; compiled plans are cached per child width, date
+    and the services they decide."""
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
         self.services = list(catalogue.services)
         self.conditions = {sid: effective_condition(catalogue, sid) for sid in self.services}
-        self._plans: dict[tuple[int, date | None], Plan] = {}
+        self.readings = readings(catalogue)
+        # rules.md, "Families": the services decided for each adult get a partner:SERVICE
+        # column; the household services that read one adult's facts (the mother's, or
+        # either parent's) choose between the two views, as Engine.recommend does.
+        self.partner_services = [s for s in self.services if self.readings[s] == "person"]
+        self.viewed = tuple(
+            s for s in self.services if self.readings[s] in ("person", "mother", "either_parent")
+        )
+        self._plans: dict[tuple[int, date | None, tuple[str, ...] | None], Plan] = {}
 
-    def plan(self, width: int, as_of: date | None) -> Plan:
-        key = (width, as_of)
+    def plan(self, width: int, as_of: date | None, services: tuple[str, ...] | None = None) -> Plan:
+        key = (width, as_of, services)
         if key not in self._plans:
             compiler = Compiler(self.catalogue, width, as_of)
-            verdicts = [compiler.condition(self.conditions[s]).alias(s) for s in self.services]
+            wanted = self.services if services is None else services
+            verdicts = [compiler.condition(self.conditions[s]).alias(s) for s in wanted]
             self._plans[key] = Plan(compiler.stages(), verdicts)
         return self._plans[key]
 
-    def verdicts(self, frame: pl.DataFrame, width: int) -> pl.DataFrame:
+    def verdicts(
+        self, frame: pl.DataFrame, width: int, services: tuple[str, ...] | None = None
+    ) -> pl.DataFrame:
         """One Boolean column per service: true eligible, false ineligible, null unknown."""
         dates = frame["as_of"].unique()
         fixed = dates[0] if len(dates) == 1 else None
-        return self.plan(width, fixed).run(frame)
+        return self.plan(width, fixed, services).run(frame)
 
-    def statuses(self, chunk: Chunk) -> pl.DataFrame:
-        """The status columns of a chunk, ``invalid`` on the rows that failed validation."""
+    def output_columns(self, partner: bool) -> list[str]:
+        """The status columns of the output: one per service, then with partner columns
+        in the input one ``partner:SERVICE`` per service decided for each adult."""
+        return self.services + ([PARTNER_PREFIX + s for s in self.partner_services] if partner else [])
+
+    def statuses(self, chunk: Chunk, families: bool = True) -> pl.DataFrame:
+        """The status columns of a chunk, ``invalid`` on the rows that failed validation.
+
+        With the partner's columns (and ``families``), the columns of
+        :meth:`output_columns`: see :meth:`_families`. Without ``families`` every row is
+        read from the applicant's view alone, as ``Engine.statuses`` reads it.
+        """
         verdicts = self.verdicts(chunk.frame, chunk.width)
         valid = pl.lit(chunk.valid)
         code = [
             pl.when(valid).then(pl.col(s).cast(pl.UInt8).fill_null(2)).otherwise(3).alias(s)
             for s in self.services
         ]
+        if chunk.partner and families:
+            verdicts = self._families(chunk, verdicts)  # status codes already, null: no partner
+            code += [
+                pl.when(valid).then(pl.col(c)).otherwise(3).alias(c)
+                for c in self.output_columns(True)[len(self.services) :]
+            ]
         return verdicts.select(code).select(
             pl.all().replace_strict(list(range(4)), list(STATUSES), return_dtype=STATUS_DTYPE)
         )
+
+    def _families(self, chunk: Chunk, verdicts: pl.DataFrame) -> pl.DataFrame:
+        """The verdicts of a chunk with partner columns, as ``Engine.recommend`` gives them.
+
+        The partner's view is the same compiled plan over the rows that describe a partner
+        (``partner.listed`` true), with their ``person.*`` and ``partner.*`` columns
+        swapped (``family.seen_from_partner``): no new fact path. Then, per row:
+
+        - ``partner:SERVICE`` (services read for each adult): the partner's verdict as a
+          status code, null where the row describes no partner;
+        - a ``mother`` service: the partner's verdict where the partner is the mother
+          (``family.mother_is_partner``);
+        - an ``either_parent`` service: the better of the two verdicts, the applicant's on
+          a tie, which is Kleene's ``or`` of the two (``family.either_parent``).
+        """
+        frame = chunk.frame
+        n = frame.height
+        listed = frame[PARTNER_LISTED].fill_null(False)
+        rows = listed.arg_true()
+        theirs_names = {s: PARTNER_PREFIX + s for s in self.viewed}
+        if rows.len():
+            swapped = frame[rows].select([pl.col(c).alias(_swap_adult(c)) for c in frame.columns])
+            found = self.verdicts(swapped, chunk.width, self.viewed)
+            where = np.full(n, -1, dtype=np.int64)
+            where[rows.to_numpy()] = np.arange(rows.len())
+            at = pl.Series(where).set(pl.Series(where < 0), None)
+            theirs = found.select([pl.col(s).gather(at).alias(theirs_names[s]) for s in self.viewed])
+        else:
+            theirs = pl.DataFrame(
+                {theirs_names[s]: pl.repeat(None, n, dtype=pl.Boolean, eager=True) for s in self.viewed}
+            )
+        has = pl.col(PARTNER_LISTED).fill_null(False)
+        me, them = pl.col("person.sex"), pl.col("partner.sex")
+        mother_is_partner = (
+            has
+            & ~(me == "female").fill_null(False)
+            & ((them == "female").fill_null(False) | ((me == "male").fill_null(False) & them.is_null()))
+        )
+        out: list[pl.Expr] = []
+        for s in self.services:
+            own, other = pl.col(s), pl.col(theirs_names.get(s, s))
+            reading = self.readings[s]
+            if reading == "mother":
+                own = pl.when(mother_is_partner).then(other).otherwise(own)
+            elif reading == "either_parent":
+                own = pl.when(has).then(own | other).otherwise(own)
+            out.append(own.cast(pl.UInt8).fill_null(2).alias(s))
+        out += [
+            pl.when(has).then(pl.col(theirs_names[s]).cast(pl.UInt8).fill_null(2)).alias(PARTNER_PREFIX + s)
+            for s in self.partner_services
+        ]
+        both = pl.concat(
+            [verdicts, theirs, frame.select(PARTNER_LISTED, "person.sex", "partner.sex")], how="horizontal"
+        )
+        return both.select(out)
+
+
+PARTNER_PREFIX = "partner:"
+
+
+def _swap_adult(column: str) -> str:
+    """``person.X`` as ``partner.X`` and back: the profile seen from the partner."""
+    if column.startswith("person."):
+        return "partner." + column[len("person.") :]
+    if column in PARTNER_SPECS:
+        return "person." + column[len("partner.") :]
+    return column
 
 
 # --- reading and writing ------------------------------------------------------------------
@@ -859,6 +957,22 @@ class Summary:
     seconds: float = 0.0
 
 
+def input_has_partner(path: Path) -> bool:
+    """Whether the input describes partners, so that the output gets ``partner:SERVICE``
+    columns (profile.md): a CSV or Parquet file with a ``partner.*`` column, a JSON Lines
+    file with a line that names the key ``"partner"`` (a profile's values are never
+    free text, so the name is the key). Decided once for the file, so that every chunk
+    has the same columns; a file that cannot be read says so when it is read."""
+    try:
+        if input_format(path) == ".jsonl":
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                return any('"partner"' in line for line in handle)
+        names = _scan(path, path.suffix.lower()).collect_schema().names()
+    except (OSError, FileError, pl.exceptions.PolarsError):
+        return False
+    return any(c == PARTNER_LISTED or c in PARTNER_SPECS for c in names)
+
+
 def iter_results(
     evaluator: BatchEvaluator,
     path: Path,
@@ -866,13 +980,15 @@ def iter_results(
     chunk_rows: int,
     today: date | None = None,
     extra_columns: tuple[str, ...] = (),
+    partner: bool | None = None,
 ) -> Iterator[tuple[pl.DataFrame, Chunk, pl.DataFrame, int]]:
     """(raw chunk, typed chunk, statuses, first row number) for each chunk of the input."""
     offset = 0
     default = today or date.today()
+    partner = input_has_partner(path) if partner is None else partner
     for raw, prior in read_chunks(path, chunk_rows, extra_columns):
         profile_columns = raw.drop([c for c in extra_columns if c in raw.columns])
-        chunk = normalise(profile_columns, offset, default, as_of, prior=prior)
+        chunk = normalise(profile_columns, offset, default, as_of, prior=prior, partner=partner)
         yield raw, chunk, evaluator.statuses(chunk), offset
         offset += raw.height
 
@@ -899,19 +1015,22 @@ def run_batch(
     check_readable(source)
     refuse_overwriting_input([source], [target])
     summary = Summary()
+    partner = input_has_partner(source)
     with atomic_output(target) as partial:
         writer = Writer(partial, shown=target)
         try:
-            for raw, chunk, statuses, offset in iter_results(evaluator, source, as_of, chunk_rows, today):
+            for raw, chunk, statuses, offset in iter_results(
+                evaluator, source, as_of, chunk_rows, today, partner=partner
+            ):
                 for _, message in chunk.problems:
                     print(message, file=err)
                 rows = pl.Series("row", np.arange(offset, offset + raw.height, dtype=np.int64))
                 writer.write(pl.DataFrame([rows]).hstack(statuses))
                 summary.rows += raw.height
                 summary.invalid += len(chunk.problems)
-                _count(summary, statuses)
+                _count(summary, statuses.select(evaluator.services))  # the partner's cells apart
             if writer.first:  # no row at all: still the header, so that the output's shape is known
-                schema = {"row": pl.Int64(), **dict.fromkeys(evaluator.services, STATUS_DTYPE)}
+                schema = {"row": pl.Int64(), **dict.fromkeys(evaluator.output_columns(partner), STATUS_DTYPE)}
                 writer.write(pl.DataFrame(schema=schema))
         except BaseException:
             writer.discard()
@@ -939,11 +1058,15 @@ _EVALUATORS: dict[str, BatchEvaluator] = {}
 
 
 def evaluate_profiles(
-    catalogue: Catalogue, profiles: list[Any], as_of: date | None = None
+    catalogue: Catalogue, profiles: list[Any], as_of: date | None = None, families: bool = False
 ) -> list[dict[str, str]]:
     """The status of every service for each profile, in order, through the column-wise
     evaluator: the same path as a file (flattened, read as text, validated, compiled), for
-    the fuzzer's and other callers' differential checks. Profiles are dicts or Profiles."""
+    the fuzzer's and other callers' differential checks. Profiles are dicts or Profiles.
+
+    Without ``families``, each row as ``Engine.statuses`` reads it (the applicant's view
+    alone); with it, as a batch file gives it with partner columns (``partner:SERVICE``
+    keys, the household services choosing between the two adults' views)."""
     from engine.columns import flatten_profile, normalise
     from engine.profile import Profile
 
@@ -951,7 +1074,8 @@ def evaluate_profiles(
     if evaluator is None or evaluator.catalogue is not catalogue:
         evaluator = _EVALUATORS[catalogue.version] = BatchEvaluator(catalogue)
     models = [p if isinstance(p, Profile) else Profile.model_validate(p) for p in profiles]
-    chunk = normalise(_string_frame([flatten_profile(p) for p in models]), 0, date.today(), as_of)
+    frame = _string_frame([flatten_profile(p) for p in models])
+    chunk = normalise(frame, 0, date.today(), as_of, partner=families or None)
     if chunk.problems:
         raise CompileError(f"profiles the model accepts were refused by the column reader: {chunk.problems}")
-    return list(evaluator.statuses(chunk).iter_rows(named=True))
+    return list(evaluator.statuses(chunk, families).iter_rows(named=True))

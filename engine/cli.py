@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     pop.add_argument("--seed", type=_seed, default=0)
     pop.add_argument("--as-of", type=_date, dest="as_of", default=date(2026, 3, 1))
     pop.add_argument("-o", "--output", required=True, help=".parquet or .csv")
+    pop.add_argument(
+        "--no-partners", action="store_false", dest="partners", help="leave out the partner.* columns"
+    )
     wl = sub.add_parser("worklist", help="the home-visit worklist database (docs/home-visits.md)")
     wl.add_argument("--db", metavar="DB_URL", help="file path or SQLAlchemy URL (default $LIFEEVENTS_WORKLIST)")
     wls = wl.add_subparsers(dest="worklist_command", required=True, parser_class=_Parser)
@@ -536,7 +539,7 @@ def cmd_population(args: argparse.Namespace) -> int:
     target = Path(args.output)
     if target.suffix.lower() not in (".parquet", ".csv"):
         raise UsageError(f"{target}: the population is written as .parquet or .csv")
-    frame = generate_population(args.n, seed=args.seed, as_of=args.as_of)
+    frame = generate_population(args.n, seed=args.seed, as_of=args.as_of, partners=args.partners)
     with atomic_output(target) as partial:
         try:
             if target.suffix.lower() == ".csv":

@@ -17,6 +17,13 @@ control columns carry what a flat row cannot show by itself; each is optional:
     ``true``: E is listed even with no detail (``E: {}``); ``false``: not listed;
     ``unknown``: whether E happened is unknown (``E: null``); empty: listed when one
     of its fields is filled. A listed-false or unknown event takes no field.
+``partner.listed``
+    The partner (profile.md, "Families"), whose fields are ``partner.birth_date``,
+    ``partner.sex``… as ``person.*``'s. ``true``: a partner (``partner: {…}``, all
+    cells empty: ``{}``); ``false``: no partner (``partner: false``), and no partner
+    cell may be filled; empty: a partner when one of its cells is filled, else the
+    partner is not considered (``partner`` absent), which is what unflattening the
+    JSON gives. There is no ``unknown``: ``partner: null`` means absent.
 
 Lists (``person.special_circumstances``) are written ``a;b`` or as a JSON array; ``[]``
 is the empty list. Booleans are ``true`` / ``false``; dates ``YYYY-MM-DD``. Cells are
@@ -43,7 +50,7 @@ import polars as pl
 from pydantic import BaseModel
 
 from engine.messages import SHOWN_CHARS, shown
-from engine.profile import EVENT_NAMES, MAX_CHILDREN, Child, Events, Profile
+from engine.profile import EVENT_NAMES, MAX_CHILDREN, Child, Events, Person, Profile
 
 # --- the schema, read from the pydantic model ------------------------------------------
 
@@ -139,7 +146,16 @@ def child_specs() -> dict[str, FieldSpec]:
 PROFILE_SPECS = profile_specs()
 CHILD_SPECS = child_specs()
 EVENT_FIELDS = {e: [p for p in PROFILE_SPECS if p.startswith(f"events.{e}.")] for e in EVENT_NAMES}
-CONTROL_COLUMNS = ("children.count", "events.known", *(f"events.{e}.listed" for e in EVENT_NAMES))
+# The partner's columns are apart from PROFILE_SPECS: a frame has them only when its
+# input does, so that an input without them is read (and answered) exactly as before.
+PARTNER_SPECS = _leaves(Person, "partner.")
+PARTNER_LISTED = "partner.listed"
+CONTROL_COLUMNS = (
+    "children.count",
+    "events.known",
+    *(f"events.{e}.listed" for e in EVENT_NAMES),
+    PARTNER_LISTED,
+)
 _CHILD_COLUMN = re.compile(r"^children\.(0|[1-9]\d*)\.([a-z_]+)$")  # no leading zeros: one name per slot
 
 
@@ -161,7 +177,7 @@ def check_header(columns: Iterable[str], source: str, extra: Iterable[str] = ())
     """Unknown columns are an error, with the closest valid name (a typo must not
     silently become "unknown"); so is a child beyond the profile's :data:`MAX_CHILDREN`,
     before any column is built for it (``children.99999999999.order`` took 10 GB)."""
-    allowed = set(PROFILE_SPECS) | set(CONTROL_COLUMNS) | set(extra)
+    allowed = set(PROFILE_SPECS) | set(PARTNER_SPECS) | set(CONTROL_COLUMNS) | set(extra)
     for col in columns:
         if col in allowed:
             continue
@@ -219,6 +235,10 @@ def flatten_profile(profile: Profile) -> dict[str, str]:
     for section in ("person", "household", "assets", "student_loan"):
         for name, value in data.get(section, {}).items():
             out[f"{section}.{name}"] = cell_text(value)  # type: ignore[assignment]
+    if profile.partner is not None:
+        out[PARTNER_LISTED] = "false" if profile.partner is False else "true"
+        for name, value in (data["partner"] or {}).items():
+            out[f"partner.{name}"] = cell_text(value)  # type: ignore[assignment]
     if profile.children is not None:
         out["children.count"] = str(len(profile.children))
         for i, child in enumerate(data["children"]):
@@ -283,6 +303,11 @@ def unflatten_row(cells: dict[str, Any]) -> dict[str, Any]:
             elif word == "true" or (word is None and event in events):
                 out[event] = events.get(event, {})
         data["events"] = out
+    partner = _word(cells.get(PARTNER_LISTED))
+    if partner == "false":
+        data["partner"] = False
+    elif partner == "true":
+        data.setdefault("partner", {})
     return data
 
 
@@ -402,15 +427,21 @@ class Chunk:
     valid: pl.Series  # Boolean, one per row
     problems: list[tuple[int, str]]  # (row, "row N: key.path: problem") for the rows that failed
     width: int  # child columns children.0 … children.{width-1}
+    partner: bool = False  # the frame has the partner's columns (canonical_schema)
 
 
-def canonical_schema(width: int) -> dict[str, pl.DataType]:
-    """The typed frame the evaluator reads, with ``width`` child slots."""
+def canonical_schema(width: int, partner: bool = False) -> dict[str, pl.DataType]:
+    """The typed frame the evaluator reads, with ``width`` child slots, and with the
+    partner's columns when ``partner`` (``partner.listed``: true a partner, false none,
+    null not considered)."""
     schema = {path: DTYPES[spec.kind] for path, spec in PROFILE_SPECS.items()}
     schema |= {f"events.{e}.listed": pl.Boolean() for e in EVENT_NAMES}
     schema["children.count"] = pl.Int64()
     for i in range(width):
         schema |= {child_column(i, n): DTYPES[s.kind] for n, s in CHILD_SPECS.items()}
+    if partner:
+        schema |= {path: DTYPES[spec.kind] for path, spec in PARTNER_SPECS.items()}
+        schema[PARTNER_LISTED] = pl.Boolean()
     return schema
 
 
@@ -424,7 +455,7 @@ def _spec_for(column: str) -> FieldSpec | None:
     m = _CHILD_COLUMN.match(column)
     if m:
         return CHILD_SPECS.get(m[2])
-    return PROFILE_SPECS.get(column)
+    return PROFILE_SPECS.get(column) or PARTNER_SPECS.get(column)
 
 
 def normalise(
@@ -433,13 +464,18 @@ def normalise(
     as_of_default: date,
     as_of_override: date | None = None,
     prior: dict[int, str] | None = None,
+    partner: bool | None = None,
 ) -> Chunk:
     """Parse and check a chunk of dotted columns into the canonical typed frame.
 
     ``prior`` holds problems already found for some rows, keyed by row number (JSON
-    Lines: pydantic's); those rows are invalid whatever their cells say.
+    Lines: pydantic's); those rows are invalid whatever their cells say. ``partner``:
+    whether the frame gets the partner's columns (None: when the chunk has some; a JSON
+    Lines file decides once for all its chunks).
     """
     columns = raw.columns
+    if partner is None:
+        partner = any(c == PARTNER_LISTED or c in PARTNER_SPECS for c in columns)
     schema = raw.schema
     n = raw.height
     all_width = child_width(columns)
@@ -519,6 +555,25 @@ def normalise(
         else:
             listed = has_data
         control[column] = pl.when(present).then(listed)
+    if partner:
+        has_partner = filled("partner.")
+        if PARTNER_LISTED in columns:
+            word = pl.col(PARTNER_LISTED)
+            bad[BAD + PARTNER_LISTED] = (word.is_not_null() & ~word.is_in(["true", "false"])).fill_null(False)
+            messages[BAD + PARTNER_LISTED] = "is true, false or empty"
+            bad[BAD + PARTNER_LISTED + "#data"] = ((word == "false") & has_partner).fill_null(False)
+            messages[BAD + PARTNER_LISTED + "#data"] = "false (no partner), but a partner cell is filled"
+            control[PARTNER_LISTED] = (
+                pl.when(word == "true")
+                .then(True)
+                .when(word == "false")
+                .then(False)
+                .when(has_partner)
+                .then(True)
+                .otherwise(None)
+            )
+        else:
+            control[PARTNER_LISTED] = pl.when(has_partner).then(True).otherwise(None)
     s2 = s1.with_columns([e.alias(k) for k, e in bad.items()] + [e.alias(k) for k, e in control.items()])
 
     # Stage 3: the canonical frame; a value that broke the model is unknown (its row is invalid).
@@ -526,7 +581,7 @@ def normalise(
     # slots exist, with every fact unknown.
     counted = s2["children.count"].filter(s2["children.count"] <= MAX_CHILDREN).max()
     width = max(width, int(counted) if counted is not None else 0)  # type: ignore[arg-type]
-    typed_schema = canonical_schema(width)
+    typed_schema = canonical_schema(width, partner)
     out: list[pl.Expr] = []
     for column, dtype in typed_schema.items():
         if column in control:
@@ -562,7 +617,7 @@ def normalise(
     invalid = [r - row_offset for r in problems if row_offset <= r < row_offset + n]
     if invalid:
         valid = valid.scatter(invalid, False)
-    return Chunk(frame, valid, sorted(problems.items()), width)
+    return Chunk(frame, valid, sorted(problems.items()), width, partner)
 
 
 def _describe(hits: list[str], row: dict[str, Any], messages: dict[str, str]) -> str:

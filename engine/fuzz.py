@@ -78,7 +78,8 @@ PROPERTIES: dict[str, str] = {
     "valid-accepted": "every generated valid, partial or edge profile validates",
     "no-crash": "Engine.recommend answers every valid, partial and edge profile",
     "result-shape": "each result keeps the contract: one per service, missing only when unknown, "
-    "no deadline when ineligible, money only when eligible and never negative",
+    "no deadline when ineligible, a fee only when eligible, an amount only when eligible or "
+    "unknown (already computable), money never negative",
     "invalid-rejected": "every invalid profile gets one clean one-line ProfileError naming the key path",
     "order-independent": "the same profile gives the same answer whatever order its keys arrive in",
     "learning-never-unknowns": "learning a fact never turns a decided result into unknown",
@@ -88,6 +89,14 @@ PROPERTIES: dict[str, str] = {
     "child-age-limit": "an older child never gains an age-limited child benefit past its limit",
     "engines-agree": "durable-rules (Engine.statuses) and the Kleene explanation give the same status",
     "batch-agrees": "the batch evaluator gives the same status as Engine.statuses",
+    "partner-absent": "a partner absent, null or false gives the results of the profile without the key "
+    "and no partner_results; a partner object changes no result but the mother's and either parent's",
+    "partner-swap": "swapping person and partner swaps results and partner_results of the services "
+    "decided for each adult (status, amount, deadline, missing facts)",
+    "steps-never-block": "no result is ineligible only because of a step of applying: the step taken "
+    "gives the same status",
+    "batch-families-agree": "with partners, the batch's SERVICE and partner:SERVICE equal "
+    "Engine.recommend's results and partner_results",
 }
 
 # The facts of the monotonicity properties (the issue names them; the services that read
@@ -393,6 +402,8 @@ def unknown_slots(data: dict[str, Any]) -> list[Slot]:
             out.append((spec.key,))
     for section, specs in shape.sections.items():
         box = data.get(section) or {}
+        if section == "partner" and not isinstance(data.get(section), dict):
+            continue  # absent, null or false: no partner whose facts could be learnt
         out.extend((section, s.key) for s in specs if box.get(s.key) is None)
     kids = data.get("children")
     if kids is None:
@@ -771,6 +782,160 @@ def check_batch(
                 message = f"{sid}: Engine.statuses says {status}, the batch evaluator says {row.get(sid)}"
                 case = _case(f"fuzz batch-agrees: {message}", data, {sid: {"status": status}})
                 out.append(Failure("batch-agrees", message, f"batch-agrees:{sid}", (case,)))
+    return out, len(datas)
+
+
+# -- families (rules.md, "Families, steps and dates") ------------------------------------------
+
+
+def _by_service(results: Iterable[Any]) -> dict[str, Any]:
+    return {r.service: r for r in results}
+
+
+def _dump(result: Any) -> dict[str, Any]:
+    return result.model_dump(mode="json", by_alias=True)
+
+
+def check_partner_absent(
+    engine: Engine, data: dict[str, Any], rec: Recommendation | None = None
+) -> list[Failure]:
+    """partner-absent: against the same profile without the ``partner`` key."""
+    if "partner" not in data:
+        return []
+    partner = data["partner"]
+    rec = rec or engine.recommend(_profile(data))
+    bare = {k: v for k, v in data.items() if k != "partner"}
+    without = _by_service(engine.recommend(_profile(bare)).results)
+    described = isinstance(partner, dict)
+    if not described and rec.partner_results:
+        message = f"partner {json.dumps(partner)} yet {len(rec.partner_results)} partner_results"
+        return [
+            Failure("partner-absent", message, "partner-absent:partner_results", (_case(message, data, {}),))
+        ]
+    out = []
+    for r in rec.results:
+        if described and engine.readings[r.service] in ("mother", "either_parent"):
+            continue  # read from the mother or either parent: the partner may change it
+        if _dump(r) != _dump(without[r.service]):
+            message = (
+                f"{r.service}: partner {json.dumps(partner)[:60]} gives {r.status}, "
+                f"without the key {without[r.service].status} (or another field differs)"
+            )
+            case = _case(
+                f"fuzz partner-absent: {message}"[:200], bare, {r.service: _expect(without[r.service])}
+            )
+            out.append(Failure("partner-absent", message, f"partner-absent:{r.service}", (case,)))
+    return out
+
+
+def _swapped(data: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    out["person"], out["partner"] = data["partner"], data.get("person") or {}
+    return out
+
+
+def _as_seen(result: Any, other_side: bool) -> dict[str, Any]:
+    """What must be the same for one adult in either view, the missing facts named as the
+    caller's profile names them."""
+    from engine.family import as_partner_path
+
+    missing = sorted(as_partner_path(m) if other_side else m for m in result.missing)
+    amount = result.amount.value if result.amount is not None else None
+    return {"status": result.status, "amount": amount, "deadline": result.deadline, "missing": missing}
+
+
+def check_partner_swap(
+    engine: Engine, data: dict[str, Any], rec: Recommendation | None = None
+) -> list[Failure]:
+    """partner-swap: the profile seen from the partner answers each adult as the profile did."""
+    if not isinstance(data.get("partner"), dict):
+        return []
+    rec = rec or engine.recommend(_profile(data))
+    swapped = _swapped(data)
+    theirs = engine.recommend(_profile(swapped))
+    mine_p, mine_q = _by_service(rec.results), _by_service(rec.partner_results)
+    their_p, their_q = _by_service(theirs.results), _by_service(theirs.partner_results)
+    out = []
+    for sid, reading in engine.readings.items():
+        if reading != "person" or sid not in mine_p:
+            continue
+        for who, a, b in (
+            ("person", mine_p.get(sid), their_q.get(sid)),
+            ("partner", mine_q.get(sid), their_p.get(sid)),
+        ):
+            seen_a = _as_seen(a, False) if a is not None else None
+            seen_b = _as_seen(b, True) if b is not None else None
+            if seen_a != seen_b:
+                message = f"{sid}: the {who} is {seen_a}, and {seen_b} once the adults are swapped"
+                case = _case(f"fuzz partner-swap: {message}"[:200], swapped, {})
+                out.append(Failure("partner-swap", message, f"partner-swap:{sid}", (case,)))
+    return out
+
+
+def step_criteria_of(engine: Engine) -> list[tuple[str, str, str, Any]]:
+    """(service, criterion id, fact path, value that takes the step) of every step of
+    applying in the rules, sorted by service and criterion id (not by position)."""
+    from engine.rules import Compare, FactRef, Literal, walk
+
+    found: set[tuple[str, str, str, Any]] = set()
+    for sid, layer in engine.catalogue.rules.items():
+        for rule in layer.values():
+            for node in walk(rule.eligibility):
+                step = isinstance(node, Compare) and node.step is not None and node.op == "eq"
+                if step and isinstance(node.lhs, FactRef) and isinstance(node.rhs, Literal):
+                    found.add((sid, node.id, node.lhs.path, node.rhs.value))
+    return sorted(found, key=lambda t: (t[0], t[1]))
+
+
+def check_steps(
+    engine: Engine, data: dict[str, Any], statuses: dict[str, str] | None = None
+) -> list[Failure]:
+    """steps-never-block: each step of applying taken (the fact set as the step says) leaves
+    every status as it was. Only for a listed event: a step of an event that did not
+    happen cannot be taken."""
+    statuses = statuses or durable_statuses(engine, _profile(data))
+    out = []
+    for sid, crit, path, value in step_criteria_of(engine):
+        parts = path.split(".")
+        if parts[0] != "events" or len(parts) != 3:
+            continue
+        event = (data.get("events") or {}).get(parts[1])
+        if not isinstance(event, dict) or event.get(parts[2]) == value:
+            continue
+        taken = set_slot(data, tuple(parts), value)
+        after = durable_statuses(engine, _profile(taken))
+        if after[sid] != statuses[sid]:
+            message = f"{sid}: {statuses[sid]} before the step {crit} is taken, {after[sid]} after"
+            case = _case(f"fuzz steps-never-block: {message}"[:200], taken, {sid: {"status": after[sid]}})
+            out.append(Failure("steps-never-block", message, f"steps-never-block:{sid}:{crit}", (case,)))
+    return out
+
+
+def family_statuses(rec: Recommendation) -> dict[str, str]:
+    """Engine.recommend's statuses in the batch's columns: SERVICE and partner:SERVICE."""
+    out = {r.service: r.status for r in rec.results}
+    return out | {f"partner:{r.service}": r.status for r in rec.partner_results}
+
+
+def check_batch_families(
+    engine: Engine, datas: list[dict[str, Any]], expected: list[dict[str, str]]
+) -> tuple[list[Failure], int]:
+    """batch-families-agree: the batch with partner columns against Engine.recommend."""
+    try:
+        from engine.batch import evaluate_profiles
+    except ImportError as exc:
+        raise BatchUnavailable(f"engine.batch is not importable ({exc})") from None
+    got = evaluate_profiles(engine.catalogue, datas, families=True)
+    out = []
+    for data, want, row in zip(datas, expected, got, strict=True):
+        row = {k: v for k, v in row.items() if v is not None}
+        for key in sorted(want.keys() | row.keys()):
+            if row.get(key) != want.get(key):
+                message = (
+                    f"{key}: Engine.recommend says {want.get(key)}, the batch evaluator says {row.get(key)}"
+                )
+                case = _case(f"fuzz batch-families-agree: {message}", data, {})
+                out.append(Failure("batch-families-agree", message, f"batch-families-agree:{key}", (case,)))
     return out, len(datas)
 
 
@@ -1180,6 +1345,7 @@ def run_fuzz(
     families = monotone_families(model)
     notes: list[str] = []
     batch_rows: list[tuple[dict[str, Any], dict[str, str]]] = []
+    family_rows: list[tuple[dict[str, Any], dict[str, str]]] = []
     batch_error: str | None = None
 
     def flush_batch() -> None:
@@ -1200,6 +1366,25 @@ def run_fuzz(
                 for f in failures:
                     rec.failed([f], f.cases[0]["input"], _batch_replay(engine))
         batch_rows.clear()
+
+    def flush_families() -> None:
+        nonlocal batch_error
+        if family_rows and not batch_error:
+            datas = [d for d, _ in family_rows]
+            try:
+                (failures, checked), took = _timed(
+                    lambda: check_batch_families(engine, datas, [s for _, s in family_rows])
+                )
+            except BatchUnavailable as exc:
+                batch_error = str(exc)
+            except Exception as exc:
+                notes.append(f"the batch families check raised {type(exc).__name__} on a chunk: {exc}")
+            else:
+                results["batch-families-agree"].examples += checked
+                results["batch-families-agree"].seconds += took
+                for f in failures:
+                    rec.failed([f], f.cases[0]["input"], _batch_families_replay(engine))
+        family_rows.clear()
 
     def run_check(
         props: tuple[str, ...], data: dict[str, Any], check: Callable[[dict], list[Failure]]
@@ -1249,6 +1434,26 @@ def run_fuzz(
             continue
         tracker.add_recommendation(recommendation)
 
+        # Families: the partner's kinds, the swapped view, steps; the batch with partners.
+        run_check(
+            ("partner-absent",),
+            data,
+            lambda d, r=recommendation, base=data: check_partner_absent(engine, d, r if d is base else None),
+        )
+        run_check(
+            ("partner-swap",),
+            data,
+            lambda d, r=recommendation, base=data: check_partner_swap(engine, d, r if d is base else None),
+        )
+        run_check(
+            ("steps-never-block",),
+            data,
+            lambda d, st=statuses, base=data: check_steps(engine, d, st if d is base else None),
+        )
+        family_rows.append((data, family_statuses(recommendation)))
+        if len(family_rows) >= batch_chunk:
+            flush_families()
+
         order_seed = src.integer(0, 2**31)
         run_check(
             ("order-independent",),
@@ -1277,8 +1482,10 @@ def run_fuzz(
             if nudge is not None:
                 run_check((prop,), data, lambda d, nudge=nudge: check_nudge(engine, d, nudge))
     flush_batch()
+    flush_families()
     if batch_error:
         results["batch-agrees"].skipped = batch_error
+        results["batch-families-agree"].skipped = batch_error
 
     written = add_written_cases(engine, tracker, cases_dir)
 
@@ -1292,8 +1499,10 @@ def run_fuzz(
     results[
         "invalid-rejected"
     ].note = f"one per profile; as JSON text too on every {every * text_route_every}th"
-    for prop in ("no-crash", "result-shape", "order-independent"):
+    for prop in ("no-crash", "result-shape", "order-independent", "partner-absent", "partner-swap"):
         results[prop].note = f"{tier} (Engine.recommend)"
+    results["steps-never-block"].note = f"{tier}, each step of a listed event taken (Engine.statuses)"
+    results["batch-families-agree"].note = f"{tier} (Engine.recommend against the batch with partners)"
     results["no-crash"].note += "; Engine.statuses on every profile"
     results["learning-never-unknowns"].note = f"{tier}, one unknown fact learnt"
     results["learning-keeps-verdict"].note = results["learning-never-unknowns"].note
@@ -1334,6 +1543,17 @@ def _batch_replay(engine: Engine) -> Callable[[dict[str, Any]], list[Failure]]:
     def replay(d: dict[str, Any]) -> list[Failure]:
         try:
             return check_batch(engine, [d], [durable_statuses(engine, _profile(d))])[0]
+        except Exception:  # unavailable, or the engine refused the shrunk profile
+            return []
+
+    return replay
+
+
+def _batch_families_replay(engine: Engine) -> Callable[[dict[str, Any]], list[Failure]]:
+    def replay(d: dict[str, Any]) -> list[Failure]:
+        try:
+            want = family_statuses(engine.recommend(_profile(d)))
+            return check_batch_families(engine, [d], [want])[0]
         except Exception:  # unavailable, or the engine refused the shrunk profile
             return []
 

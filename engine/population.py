@@ -20,7 +20,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from engine.columns import PROFILE_SPECS, child_column
+from engine.columns import PARTNER_LISTED, PARTNER_SPECS, PROFILE_SPECS, child_column
 from engine.profile import RESIDENCES
 
 # --- the marginals ---------------------------------------------------------------------
@@ -129,6 +129,21 @@ BUSINESS_START_RATE = 0.006
 
 MAX_GENERATED_CHILDREN = 6
 
+# The partner (profile.md, "Families"): every married adult's spouse is described; so is
+# the other parent of 25% of unmarried parents (cohabiting; assumption), the others being
+# single parents (``partner: false``). Unmarried adults without children: not considered.
+# Same-sex couples ≈ 1.5% of marriages since 2019 (MOI marriage registrations, approximate),
+# never with a birth event; a husband is ≈ 2.5 years older than his wife on average (MOI
+# median age at first marriage: 32.6 and 30.4), ± 3.5 years. Foreign and Mainland spouses
+# who are not naturalised ≈ 5% of the spouses (assumption, from ≈ 600,000 foreign and
+# Mainland spouses of whom about half are naturalised). The partner's work, insurance and
+# salary are drawn as the applicant's are, at the partner's age.
+COHABITING_PARENT_SHARE = 0.25
+SAME_SEX_SHARE = 0.015
+SPOUSE_AGE_GAP = 2.5
+SPOUSE_AGE_SD = 3.5
+FOREIGN_SPOUSE_SHARE = 0.05
+
 SPECIAL_CIRCUMSTANCES = (
     "spouse_deceased_or_missing",
     "divorced_abuse_or_desertion",
@@ -183,8 +198,14 @@ def _lognormal(rng: np.random.Generator, median: np.ndarray | float, sigma: floa
 # --- the generator ---------------------------------------------------------------------------
 
 
-def generate_population(n: int, seed: int = 0, as_of: date = date(2026, 3, 1)) -> pl.DataFrame:
-    """``n`` people in the dotted columns of profile.md, the same for the same seed."""
+def generate_population(
+    n: int, seed: int = 0, as_of: date = date(2026, 3, 1), partners: bool = True
+) -> pl.DataFrame:
+    """``n`` people in the dotted columns of profile.md, the same for the same seed.
+
+    With ``partners`` the rows also describe the partner (``partner.listed`` and
+    ``partner.*``); the partners are drawn last, so that the other columns are the same
+    with or without them."""
     rng = np.random.default_rng(seed)
     today = _days(as_of)
     cols: dict[str, pl.Series] = {}
@@ -217,19 +238,7 @@ def generate_population(n: int, seed: int = 0, as_of: date = date(2026, 3, 1)) -
     events = _events(rng, n, age, female, marital, employment, residence_idx, today)
     employment = np.where(events["job_loss_recent"] & (rng.random(n) < 0.6), 2, employment)  # now unemployed
 
-    working = np.isin(employment, (0, 1, 2))
-    years_worked = np.clip(age - 22, 0, 45)
-    li_days = np.where(
-        working, years_worked * 365 * rng.uniform(0.5, 1.0, n), years_worked * 365 * rng.uniform(0, 0.6, n)
-    ).astype(np.int64)
-    li_days = np.where(age < 16, 0, li_days)
-    ei_months = np.where(np.isin(employment, (0, 2)), years_worked * 12 * rng.uniform(0.4, 1.0, n), 0).astype(
-        np.int64
-    )
-    salary = (
-        np.clip(_lognormal(rng, 38_000, 0.35, n), 28_590, 45_800).round().astype(np.int64)
-    )  # LI grades 2025
-    months_job = np.where(np.isin(employment, (0, 1)), np.minimum(rng.exponential(80, n), (age - 16) * 12), 0)
+    working, li_days, ei_months, salary, months_job = _work(rng, n, age, employment)
 
     cols["person.birth_date"] = _dates(birth)
     cols["person.sex"] = _strings(("male", "female"), female.astype(np.int64))
@@ -274,12 +283,106 @@ def generate_population(n: int, seed: int = 0, as_of: date = date(2026, 3, 1)) -
     cols["student_loan.has_loan"] = pl.Series(has_loan)
     cols["student_loan.monthly_income"] = pl.Series(np.where(working, salary, 0).astype(np.int64))
     cols["student_loan.children_raised"] = pl.Series(np.minimum(count, 30).astype(np.int64))
+    if partners:
+        couple = {"age": age, "female": female, "marital": marital, "since": since, "indigenous": indigenous}
+        cols |= _partners(rng, n, couple, count, events["birth"], today, residence_idx)
     return pl.DataFrame(cols).select(_column_order(cols))
+
+
+def _work(
+    rng: np.random.Generator, n: int, age: np.ndarray, employment: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Working or not, Labor Insurance days, Employment Insurance months, insured salary
+    and months in the current job, by age and employment."""
+    working = np.isin(employment, (0, 1, 2))
+    years_worked = np.clip(age - 22, 0, 45)
+    li_days = np.where(
+        working, years_worked * 365 * rng.uniform(0.5, 1.0, n), years_worked * 365 * rng.uniform(0, 0.6, n)
+    ).astype(np.int64)
+    li_days = np.where(age < 16, 0, li_days)
+    ei_months = np.where(np.isin(employment, (0, 2)), years_worked * 12 * rng.uniform(0.4, 1.0, n), 0).astype(
+        np.int64
+    )
+    salary = (
+        np.clip(_lognormal(rng, 38_000, 0.35, n), 28_590, 45_800).round().astype(np.int64)
+    )  # LI grades 2025
+    months_job = np.where(np.isin(employment, (0, 1)), np.minimum(rng.exponential(80, n), (age - 16) * 12), 0)
+    return working, li_days, ei_months, salary, months_job
+
+
+def _partners(
+    rng: np.random.Generator,
+    n: int,
+    couple: dict[str, np.ndarray],
+    count: np.ndarray,
+    birth_event: np.ndarray,
+    today: int,
+    residence_idx: np.ndarray,
+) -> dict[str, pl.Series]:
+    """The ``partner.*`` columns: a spouse for every married adult, the other parent for
+    some unmarried parents, ``partner.listed`` false for the other single parents."""
+    age, female, marital = couple["age"], couple["female"], couple["marital"]
+    adult = age >= 18
+    married = adult & (marital == 1)
+    parent = adult & ~married & (count > 0)
+    cohabiting = parent & (rng.random(n) < COHABITING_PARENT_SHARE)
+    has = married | cohabiting
+    # A couple with a birth event is a woman and a man (the generator's births are theirs).
+    same_sex = (rng.random(n) < SAME_SEX_SHARE) & ~birth_event
+    p_female = np.where(same_sex, female, ~female)
+    gap = rng.normal(SPOUSE_AGE_GAP, SPOUSE_AGE_SD, n)
+    p_age = np.where(same_sex, age + rng.normal(0.0, 4.0, n), np.where(p_female, age - gap, age + gap))
+    p_age = np.clip(np.round(p_age), 18, 100).astype(np.int64)
+    p_age = np.where(birth_event & p_female, np.clip(p_age, 18, 49), p_age)  # the mother of the birth
+    p_birth = today - np.floor((p_age + rng.random(n)) * 365.2425).astype(np.int64)
+    foreign = rng.random(n) < FOREIGN_SPOUSE_SHARE
+    indigenous = np.where(
+        couple["indigenous"],
+        rng.random(n) < 0.6,
+        rng.random(n) < 0.5 * np.array([INDIGENOUS_SHARE[r] for r in RESIDENCES])[residence_idx],
+    )
+    disabled = rng.random(n) < _by_band(p_age, DISABILITY_BY_AGE)
+    disability = np.where(disabled, _pick(rng, n, [w for _, w in DISABILITY_LEVELS]) + 1, 0)
+    employment = _employment(rng, p_age)
+    working, li_days, ei_months, salary, months_job = _work(rng, n, p_age, employment)
+    education = _education(rng, p_age)
+    # The same household: registered at the same address since the couple's date, or the
+    # partner's birth if later.
+    since = np.maximum(couple["since"], p_birth)
+
+    absent = ~has
+    cols: dict[str, pl.Series] = {}
+    cols["partner.listed"] = _null_where(pl.Series(has), ~has & ~parent)  # false: a single parent
+    cols["partner.birth_date"] = _dates(p_birth)
+    cols["partner.sex"] = _strings(("male", "female"), p_female.astype(np.int64))
+    cols["partner.nationality"] = _strings(("roc", "foreign"), foreign.astype(np.int64))
+    cols["partner.household_registered"] = pl.Series(~foreign & (rng.random(n) < 0.998))
+    cols["partner.days_in_taiwan_last_year"] = pl.Series(
+        np.where(rng.random(n) < 0.97, 365, 300).astype(np.int64)
+    )
+    cols["partner.residence_registered_since"] = _dates(since)
+    cols["partner.indigenous"] = pl.Series(indigenous)
+    cols["partner.disability_level"] = _strings(
+        ("none", "mild", "moderate", "severe", "profound"), disability
+    )
+    cols["partner.employment"] = _strings(EMPLOYMENT, employment)
+    cols["partner.months_in_current_job"] = pl.Series(np.maximum(months_job, 0).astype(np.int64))
+    cols["partner.labor_insurance_days"] = pl.Series(np.minimum(li_days, 100_000))
+    cols["partner.employment_insurance_months"] = pl.Series(ei_months)
+    cols["partner.insured_salary"] = _null_where(pl.Series(salary), ~working)
+    cols["partner.marital_status"] = _strings(MARITAL, np.where(married, 1, 0))
+    cols["partner.education"] = _strings(EDUCATION, education)
+    cols["partner.special_circumstances"] = pl.repeat(pl.lit([], dtype=pl.List(pl.String)), n, eager=True)
+    cols["partner.in_residential_care"] = pl.Series(np.zeros(n, dtype=bool))
+    return {
+        name: series if name == "partner.listed" else _null_where(series, absent)
+        for name, series in cols.items()
+    }
 
 
 def _column_order(cols: dict[str, pl.Series]) -> list[str]:
     ordered = [c for c in ("as_of", "residence") if c in cols]
-    ordered += [c for c in PROFILE_SPECS if c in cols and c not in ordered]
+    ordered += [c for c in (*PROFILE_SPECS, PARTNER_LISTED, *PARTNER_SPECS) if c in cols and c not in ordered]
     ordered += [c for c in cols if c not in ordered]
     return ordered
 

@@ -680,9 +680,12 @@ def gen_profile(
             continue
         data[spec.key] = gen_value(src, spec, model, day)
     for section, specs in shape.sections.items():
+        if section == "partner":
+            continue  # below: a partner is absent, null, {}, false or an object
         fields = _gen_fields(src, specs, model, day, keep)
         if fields or keep == 1 or src.flag(0.5):
             data[section] = fields
+    gen_partner(src, model, data, day, keep)
     if keep == 1 or src.flag(0.8):
         data["children"] = gen_children(src, model, day, keep)
     elif src.flag(0.3):
@@ -693,6 +696,29 @@ def gen_profile(
         data["events"] = None
     _newborn_in_children(src, data)
     return data
+
+
+PARTNER_KINDS = ("absent", "null", "empty", "false", "object", "object", "object")
+"""profile.md, "Families": absent or null, not considered; ``{}``, a partner whose facts
+are unknown; ``false``, no partner; an object, a partner with some facts."""
+
+
+def gen_partner(src: Source, model: RuleModel | None, data: dict[str, Any], as_of: date, keep: float) -> None:
+    """Give ``data`` a partner of a drawn kind. An object's facts are drawn as the
+    person's are (the person's paths, so that the rules' thresholds are met: the partner's
+    view reads them as ``person.*``); mostly of the other sex, as in a birth's couple."""
+    # A complete profile (keep 1) knows every fact: its partner is not one whose facts are unknown.
+    kind = src.choice(PARTNER_KINDS if keep < 1 else tuple(k for k in PARTNER_KINDS if k != "empty"))
+    if kind == "absent":
+        return
+    if kind in ("null", "empty", "false"):
+        data["partner"] = {"null": None, "empty": {}, "false": False}[kind]
+        return
+    partner = _gen_fields(src, profile_shape().sections["person"], model, as_of, keep)
+    sex = (data.get("person") or {}).get("sex")
+    if sex is not None and partner.get("sex") is not None and src.flag(0.7):
+        partner["sex"] = "male" if sex == "female" else "female"
+    data["partner"] = partner
 
 
 def _newborn_in_children(src: Source, data: dict[str, Any]) -> None:

@@ -31,16 +31,22 @@ from engine.fuzz import (
     Fill,
     Nudge,
     check_agreement,
+    check_batch_families,
     check_invalid,
     check_learning,
     check_nudge,
     check_order,
+    check_partner_absent,
+    check_partner_swap,
     check_recommend,
+    check_steps,
+    family_statuses,
     monotone_families,
     plan_learning,
     plan_nudge,
     run_fuzz_isolated,
     shrink,
+    step_criteria_of,
     unexplained,
     unknown_slots,
 )
@@ -266,6 +272,8 @@ def test_every_property_holds_on_the_generated_profiles(report):
     assert {p.name for p in report.properties} == set(PROPERTIES)
     ran = {p.name: p.examples for p in report.properties if not p.skipped}
     assert ran["valid-accepted"] == 400 and ran["invalid-rejected"] == 400 and ran["order-independent"] > 0
+    for family in ("partner-absent", "partner-swap", "steps-never-block", "batch-families-agree"):
+        assert ran[family] > 0, family
 
 
 def test_every_criterion_is_seen_met_and_unmet_or_exempt(report):
@@ -604,3 +612,75 @@ def test_a_crash_of_the_rule_engine_is_reported_not_fatal(tmp_path, monkeypatch)
     (ce,) = report.counterexamples
     assert ce.property == "no-crash" and "signal 11" in ce.message
     assert set(ce.profile) == {"as_of", "person"} and ce.cases[0]["input"] == ce.profile
+
+
+# --- families: the partner's properties ---------------------------------------------------------
+
+
+def test_generated_profiles_carry_every_kind_of_partner():
+    model = rule_model(CATALOGUE)
+    kinds = set()
+    for k in range(200):
+        src = RandomSource(random.Random(f"partners:{k}"))
+        data = gen_edge(src, model) if k % 2 else partial_profiles_data(src, model)
+        partner = data.get("partner", "absent")
+        kinds.add("object" if isinstance(partner, dict) and partner else json_kind(partner))
+        valid(data)
+    assert kinds == {"absent", "null", "empty", "false", "object"}
+
+
+def partial_profiles_data(src: RandomSource, model: Any) -> dict[str, Any]:
+    from engine.strategies import gen_profile
+
+    return gen_profile(src, model, keep=0.5)
+
+
+def json_kind(partner: Any) -> str:
+    if partner is None or partner is False:
+        return "null" if partner is None else "false"
+    return "empty" if partner == {} else str(partner)
+
+
+def test_the_family_checks_hold_for_the_father_answering_and_can_fail(engine):
+    father = {
+        "as_of": "2026-03-01",
+        "residence": "taichung",
+        "person": {"sex": "male", "employment": "employed", "marital_status": "married"},
+        "partner": {
+            "sex": "female",
+            "employment": "employed",
+            "labor_insurance_days": 900,
+            "insured_salary": 30000,
+        },
+        "children": [{"birth_date": "2026-02-20", "order": 1}],
+        "events": {
+            "birth": {"date": "2026-02-20", "kind": "live"},
+            "job_loss": {"date": "2026-02-01", "involuntary": True, "registered_job_seeker": False},
+        },
+    }
+    assert check_partner_absent(engine, father) == []
+    assert check_partner_swap(engine, father) == []
+    assert check_steps(engine, father) == []
+    assert check_partner_absent(engine, father | {"partner": False}) == []
+    want = family_statuses(engine.recommend(validate_profile(father)))
+    assert want["partner:labor-insurance-maternity-benefit"] == "eligible"
+    assert check_batch_families(engine, [father], [want]) == ([], 1)
+    wrong = want | {
+        "partner:maternity-leave": "ineligible"
+        if want["partner:maternity-leave"] != "ineligible"
+        else "eligible"
+    }
+    failures, _ = check_batch_families(engine, [father], [wrong])
+    assert [f.signature for f in failures] == ["batch-families-agree:partner:maternity-leave"]
+
+
+def test_steps_are_found_in_the_rules_by_id():
+    engine = Engine(CATALOGUE)
+    steps = step_criteria_of(engine)
+    assert (
+        "unemployment-benefit",
+        "registered-job-seeker",
+        "events.job_loss.registered_job_seeker",
+        True,
+    ) in steps
+    assert steps == sorted(steps, key=lambda t: (t[0], t[1]))

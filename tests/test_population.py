@@ -68,10 +68,50 @@ def test_marginals_are_taiwans(people):
 
 def test_the_batch_reads_generated_people_as_the_engine_reads_them(engine, evaluator_for_population):
     people = generate_population(400, seed=9, as_of=AS_OF)
-    statuses = evaluator_for_population.statuses(normalise(people, 0, AS_OF))
-    for row, got in zip(people.iter_rows(named=True), statuses.iter_rows(named=True), strict=True):
+    chunk = normalise(people, 0, AS_OF)
+    assert chunk.partner
+    statuses = evaluator_for_population.statuses(chunk, families=False)
+    families = evaluator_for_population.statuses(chunk)
+    rows = zip(
+        people.iter_rows(named=True),
+        statuses.iter_rows(named=True),
+        families.iter_rows(named=True),
+        strict=True,
+    )
+    for k, (row, got, family) in enumerate(rows):
         profile = Profile.model_validate(unflatten_row(row))
         assert got == engine.statuses(profile, AS_OF)
+        if k % 3 == 0:  # the families, as Engine.recommend gives them (two views: slower)
+            rec = engine.recommend(profile, AS_OF)
+            want = {r.service: r.status for r in rec.results}
+            want |= {f"partner:{r.service}": r.status for r in rec.partner_results}
+            assert {c: v for c, v in family.items() if v is not None} == want
+
+
+def test_partners_are_plausible_and_drawn_last(people):
+    listed = people["partner.listed"]
+    married_adults = (people["person.marital_status"] == "married") & (
+        people["person.birth_date"] <= date(2008, 3, 1)
+    )
+    assert listed.filter(married_adults).all()  # every married adult's spouse
+    couples = people.filter(pl.col("partner.listed"))
+    share = couples.select(
+        opposite=(pl.col("partner.sex") != pl.col("person.sex")).mean(),
+        gap=(pl.col("partner.birth_date") - pl.col("person.birth_date")).dt.total_days().abs().median() / 365,
+        working=pl.col("partner.employment").is_in(["employed", "self_employed"]).mean(),
+    ).row(0, named=True)
+    assert 0.97 <= share["opposite"] < 1 and 1 <= share["gap"] <= 5 and 0.3 <= share["working"] <= 0.8
+    single_parents = people.filter(pl.col("partner.listed") == False)  # noqa: E712
+    assert single_parents.height and (single_parents["children.count"] > 0).all()
+    assert single_parents.select(pl.col("^partner\\..*$").exclude("partner.listed").is_null().all()).row(
+        0
+    ) == ((True,) * 17)
+    # a birth's couple is a woman and a man
+    births = couples.filter(pl.col("events.birth.listed"))
+    assert (births["partner.sex"] != births["person.sex"]).all()
+    without = generate_population(3000, seed=1, partners=False)
+    assert not any(c.startswith("partner.") for c in without.columns)
+    assert generate_population(3000, seed=1).select(without.columns).equals(without)
 
 
 @pytest.fixture(scope="module")
