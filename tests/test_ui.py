@@ -553,7 +553,12 @@ def test_the_partner_answer_makes_the_three_readings_of_the_profile():
 
 
 def test_a_partner_survives_the_share_token_and_a_profile_file():
-    answers = {"partner": True, "partner.sex": "female", "partner.insured_salary": 30000, "person.sex": "male"}
+    answers = {
+        "partner": True,
+        "partner.sex": "female",
+        "partner.insured_salary": 30000,
+        "person.sex": "male",
+    }
     token = encode_token(["birth"], answers)
     assert decode_token(token, {"birth"}) == (["birth"], answers)
     for profile in (
