@@ -384,6 +384,13 @@ def plan_section(rec: Recommendation, engine: Engine, w: Words, key: str) -> Non
         st.caption(md(w.t("plan.empty")))
         return
     st.caption(md(w.t("plan.intro")))
+    t = rec.totals
+    st.markdown(
+        f"**{md(w.t('results.totals.heading'))}:** "
+        f"{md(w.t('results.totals.one_off'))} {md(explain.total(t.one_off, w))} · "
+        f"{md(w.t('results.totals.monthly'))} {md(explain.total(t.monthly, w))}"
+        + (f" · {md(w.t('results.totals.unknown', count=t.unknown))}" if t.unknown else "")
+    )
     by_key = {(r.service, r.for_): r for r in (*rec.results, *rec.partner_results)}
     unlocks = explain.unlocked(rec)
     steps = []
