@@ -154,11 +154,12 @@ st.caption(w.t("counter.intro"))
 all_events = list(engine.catalogue.events)
 chosen = st.session_state.counter_events
 # No event is on by default: the clerk picks what happened, so the read-out and the
-# hand-out hold only what applies (issue 13 item 11).
+# hand-out hold only what applies (issue 13 item 11). A citizen who brings a share link
+# arrives with the events they chose.
 st.multiselect(
     w.t("counter.events"),
     all_events,
-    default=[] if chosen is None else chosen,
+    default=list(st.session_state.life_events) if chosen is None else chosen,
     format_func=w.event,
     key=f"w{generation()}:counter_events",
     on_change=_keep_events,
