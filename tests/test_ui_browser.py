@@ -430,7 +430,7 @@ def test_a_father_answers_the_birth_questionnaire_for_his_family(server, page):
     # His paternity leave closes two weeks after the birth: urgent, and first.
     first = next(line for line in between(for_you, "Likely eligible", None).splitlines() if " · " in line)
     assert first.startswith("⚠ Urgent · Paternity"), for_you
-    expect(page.get_by_text("Urgent: apply within 14 days", exact=False)).to_be_visible()
+    expect(page.get_by_text("Urgent, the deadline is close", exact=False)).to_be_visible()
     # The plan says who does each step.
     plan = between(text, "Your one-stop plan", None)
     assert "Your partner: Labor Insurance maternity benefit" in plan, plan
