@@ -29,12 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.plan import build_plan  # noqa: E402
-from engine.questions import next_questions  # noqa: E402
 from ui.answers import answers_from_profile, with_answer  # noqa: E402
-from ui.questionnaire import amount_questions, refresh  # noqa: E402
+from ui.questionnaire import refresh  # noqa: E402
 from ui.runtime import build_engine  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "newborn.json"
+
+
+def amount_only(results, fact: str) -> bool:
+    """Whether a fact only sets an eligible service's amount (no status depends on it)."""
+    return any(fact in r.amount_missing for r in results if r.status == "eligible") and not any(
+        fact in r.missing for r in results if r.status == "unknown"
+    )
 
 
 def questionnaire(engine, life_events: list[str], known: dict[str, Any], as_of: date, lang: str = "zh-TW"):
@@ -53,9 +59,7 @@ def questionnaire(engine, life_events: list[str], known: dict[str, Any], as_of: 
             return cards, timings, snapshot
         fact = snapshot.questions[0].fact
         card = [fact]
-        if fact in {q.fact for q in amount_questions(snapshot.recommendation, lang)} - {
-            q.fact for q in next_questions(snapshot.recommendation, engine.catalogue, lang)
-        }:
+        if amount_only(snapshot.all_results(), fact):
             card = ["amount:" + fact]
         answers = with_answer(answers, fact, known.get(fact))
         if known.get(fact) is True and snapshot.follow_ups:

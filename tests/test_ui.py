@@ -121,20 +121,36 @@ def choose_birth(at: AppTest) -> AppTest:
     return at
 
 
-def status_names(at: AppTest) -> dict[str, list[str]]:
-    """Service names under each of the three group headings (as the page shows them)."""
-    heading = {
-        "### " + load_text()[f"results.group.{s}"][at.session_state.lang]: s
-        for s in ("eligible", "unknown", "ineligible")
+def audience_names(at: AppTest) -> dict[str, dict[str, list[str]]]:
+    """Service names under each heading, as the page shows them: for you, for your
+    partner, for the household; in each, likely eligible, need more information, not
+    eligible. An urgent mark before the name is left out."""
+    text = load_text()
+    lang = at.session_state.lang
+    audiences = {"### " + text[f"results.for.{a}"][lang]: a for a in ("person", "partner", "household")}
+    statuses = {"#### " + text[f"results.group.{s}"][lang]: s for s in ("eligible", "unknown", "ineligible")}
+    urgent = text["results.urgent"][lang] + " · "
+    out: dict[str, dict[str, list[str]]] = {
+        a: {"eligible": [], "unknown": [], "ineligible": []} for a in audiences.values()
     }
-    out: dict[str, list[str]] = {"eligible": [], "unknown": [], "ineligible": []}
-    current = None
+    audience = status = None
     for element in _flatten(at.main):
         if getattr(element, "type", "") == "markdown":
-            text = element.value
-            current = next((s for h, s in heading.items() if text.startswith(h)), current)
-        if getattr(element, "type", "") == "expander" and current:
-            out[current].append(element.label.split(" · ")[0])
+            value = element.value
+            if value in audiences:
+                audience, status = audiences[value], None
+            status = next((s for h, s in statuses.items() if value.startswith(h)), status)
+        if getattr(element, "type", "") == "expander" and audience and status:
+            out[audience][status].append(element.label.removeprefix(urgent).split(" · ")[0])
+    return out
+
+
+def status_names(at: AppTest) -> dict[str, list[str]]:
+    """Service names under each status, whoever they are for."""
+    out: dict[str, list[str]] = {"eligible": [], "unknown": [], "ineligible": []}
+    for groups in audience_names(at).values():
+        for status, names in groups.items():
+            out[status] += names
     return out
 
 
@@ -158,7 +174,9 @@ def test_a_citizen_answering_the_birth_questionnaire_sees_the_right_services(ui_
     at = choose_birth(app())
     at.sidebar.radio(key="w:lang").set_value("en").run()
     asked = answer_in_order(at, FAMILY)
-    assert asked[0] == "events.birth"
+    # First the family (a partner or not: "I don't know" here, so only she is
+    # considered), then the birth's card.
+    assert asked[:2] == ["partner", "events.birth"], asked
     # At most 12 questions decide the statuses; the insured salary only sets an amount.
     assert len([f for f in asked if f != "person.insured_salary"]) <= 12, asked
     assert asked[-1] == "person.insured_salary"
@@ -224,11 +242,12 @@ def test_the_language_can_be_switched_at_any_time():
     at.sidebar.radio(key="w:lang").set_value("en").run()
     assert at.title[0].value == text["citizen.title"]["en"]
     assert any(b.label == text["question.dont_know"]["en"] for b in at.button)
-    # The engine's words follow: the reason for asking names the services in English.
-    assert any("Birth registration" in c.value for c in at.caption)
+    # The engine's words follow: the reason for asking (the first card: is there a partner?)
+    # names the services in English.
+    assert any("Birth grant top" in c.value for c in at.caption)
     at.sidebar.radio(key="w:lang").set_value("zh-TW").run()
     assert at.title[0].value == text["citizen.title"]["zh-TW"]
-    assert any("出生登記" in c.value for c in at.caption)
+    assert any("生育補助差額" in c.value for c in at.caption)
 
 
 def test_a_share_link_restores_the_answers_and_leaves_the_address_bar():
@@ -254,31 +273,47 @@ def test_a_broken_share_link_restores_nothing():
     assert at.error
 
 
-def test_the_counter_page_takes_the_whole_profile_at_once(ui_engine):
+def counter_key(at: AppTest, path: str) -> str:
+    """A counter widget's key: the form's generation, then the path (``c0:person.sex``)."""
+    return f"c{at.session_state.counter_generation}:{path}"
+
+
+def open_counter(events: list[str] | None = None) -> AppTest:
     at = app()
     at.switch_page("app_pages/counter.py").run()
-    assert not at.exception
+    assert not at.exception, at.exception
     at.sidebar.radio(key="w:lang").set_value("en").run()
-    at.number_input(key="w:children").set_value(1).run()
+    if events:
+        at.multiselect(key=f"w{at.session_state.counter_generation}:counter_events").set_value(events).run()
+    return at
+
+
+def test_the_counter_page_takes_the_whole_profile_at_once(ui_engine):
+    at = open_counter()
+    # No event is on by default: the clerk picks them first (issue 13 item 11).
+    assert at.multiselect(key="w0:counter_events").value == []
+    assert not at.get("download_button")
+    at.multiselect(key="w0:counter_events").set_value(["birth"]).run()
+    at.number_input(key="w0:children").set_value(1).run()
     values = {
-        "c:residence": "taichung",
-        "c:person.sex": "female",
-        "c:person.nationality": "roc",
-        "c:person.employment": "employed",
-        "c:person.months_in_current_job": 30,
-        "c:person.labor_insurance_days": 300,
-        "c:person.employment_insurance_months": 40,
-        "c:person.insured_salary": 30000,
-        "c:events.birth": True,
-        "c:events.birth.date": date.fromisoformat(BIRTH),
-        "c:events.birth.kind": "live",
-        "c:events.move": False,
-        "c:children[0].order": 1,
-        "c:children[0].childcare": "home",
+        "residence": "taichung",
+        "person.sex": "female",
+        "person.nationality": "roc",
+        "person.employment": "employed",
+        "person.months_in_current_job": 30,
+        "person.labor_insurance_days": 300,
+        "person.employment_insurance_months": 40,
+        "person.insured_salary": 30000,
+        "events.birth": True,
+        "events.birth.date": date.fromisoformat(BIRTH),
+        "events.birth.kind": "live",
+        "events.move": False,
+        "children[0].order": 1,
+        "children[0].childcare": "home",
     }
-    for key, value in values.items():
-        element = widget(at, key)
-        assert element is not None, key
+    for path, value in values.items():
+        element = widget(at, counter_key(at, path))
+        assert element is not None, path
         element.set_value(value)
     at.button(key="counter:submit").click().run()
     assert not at.exception, at.exception
@@ -287,21 +322,102 @@ def test_the_counter_page_takes_the_whole_profile_at_once(ui_engine):
     groups = status_names(at)
     assert ui_engine.catalogue.services["birth-registration"].name.en in groups["eligible"]
     assert ui_engine.catalogue.services["labor-insurance-maternity-benefit"].name.en in groups["eligible"]
-    # Every life event is checked at once, and the clerk has a text to read out and a hand-out.
-    assert set(at.multiselect(key="w:counter_events").value) == set(ui_engine.catalogue.events)
+    # The clerk has a text to read out, with what applies and what is open, and a hand-out.
     readout = "\n".join(m.value for m in at.markdown)
     assert "you are likely eligible" in readout
+    assert "because this is not met" not in readout  # the "not eligible" ones are counted only
     assert at.get("download_button")
     # Nothing is kept for the next person.
     at.button(key="counter:clear").click().run()
     assert at.session_state.answers == {}
 
 
+def test_the_counter_page_takes_both_adults_and_says_who_does_what(ui_engine):
+    at = open_counter(["birth"])
+    values = {
+        "person.sex": "male",
+        "person.employment": "employed",
+        "person.marital_status": "married",
+        "partner": True,
+        "partner.sex": "female",
+        "partner.labor_insurance_days": 300,
+        "partner.insured_salary": 30000,
+        "events.birth": True,
+        "events.birth.date": date.fromisoformat(BIRTH),
+        "events.birth.kind": "live",
+    }
+    for path, value in values.items():
+        element = widget(at, counter_key(at, path))
+        assert element is not None, path
+        element.set_value(value)
+    at.button(key="counter:submit").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state.answers["partner"] is True
+    groups = audience_names(at)
+    maternity = ui_engine.catalogue.services["labor-insurance-maternity-benefit"].name.en
+    assert maternity in groups["partner"]["eligible"]
+    assert maternity not in groups["person"]["ineligible"]  # hers, not a "no" for him
+    readout = "\n".join(m.value for m in at.markdown).replace("\\", "")  # markdown escapes
+    assert "For your partner:" in readout and "NT$60,000" in readout
+    # "No partner" is a choice of its own, and then her facts no longer count.
+    widget(at, counter_key(at, "partner")).set_value(False)
+    at.button(key="counter:submit").click().run()
+    assert at.session_state.answers["partner"] is False
+    assert not audience_names(at)["partner"]["eligible"]
+
+
+def fill_value(element, today: date):
+    """A non-empty value for any counter widget (the last choice, a number, a date)."""
+    kind = element.type
+    if kind == "selectbox":
+        return element.options[-1]
+    if kind == "multiselect":
+        return [element.options[0]]
+    if kind == "number_input":
+        return 1 if element.step == 1 else 1.5
+    if kind == "date_input":
+        return today - timedelta(days=3)
+    if kind == "text_input":
+        return "x"
+    if kind == "radio":
+        return element.options[0]
+    raise AssertionError(f"no value for a {kind}")
+
+
+def counter_widgets(at: AppTest) -> list:
+    mine = f"c{at.session_state.counter_generation}:"
+    return [e for kind in WIDGETS for e in at.get(kind) if e.key and e.key.startswith(mine)]
+
+
+def test_clearing_the_counter_page_leaves_every_field_empty(ui_engine):
+    # Issue 13 item 10: the previous person's dates and numbers leaked into the next
+    # submission. Every widget of the form is filled, then cleared.
+    at = open_counter(list(ui_engine.catalogue.events))
+    at.number_input(key="w0:children").set_value(2).run()
+    filled = counter_widgets(at)
+    assert len(filled) > 80, len(filled)  # both adults, two children, every event
+    for element in filled:
+        element.set_value(fill_value(element, TODAY))
+    at.button(key="counter:submit").click().run()
+    assert not at.exception, at.exception
+    assert len(at.session_state.answers) > 50 or at.session_state.counter_error
+    at.button(key="counter:clear").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state.answers == {}
+    assert at.multiselect(key=f"w{at.session_state.counter_generation}:counter_events").value == []
+    assert at.number_input(key=f"w{at.session_state.counter_generation}:children").value is None
+    after = counter_widgets(at)
+    assert after, "the form is still there"
+    for element in after:
+        value = element.value
+        assert value in (None, [], ""), (element.key, value)
+    at.button(key="counter:submit").click().run()
+    assert at.session_state.answers == {}
+
+
 def test_the_counter_page_shows_a_refused_profile_next_to_the_form():
-    at = app()
-    at.switch_page("app_pages/counter.py").run()
-    at.sidebar.radio(key="w:lang").set_value("en").run()
-    widget(at, "c:person.days_in_taiwan_last_year").set_value(400)
+    at = open_counter(["welfare"])
+    widget(at, counter_key(at, "person.days_in_taiwan_last_year")).set_value(400)
     at.button(key="counter:submit").click().run()
     assert not at.exception
     assert any("Days in Taiwan" in e.value for e in at.error)
@@ -381,7 +497,9 @@ def test_answers_from_a_profile_make_that_profile_again():
 
 
 def test_results_refresh_with_the_answers(ui_engine):
-    empty = refresh(ui_engine, ["birth"], {}, "en")
+    family = refresh(ui_engine, ["birth"], {}, "en")
+    assert family.questions and family.questions[0].fact == "partner"  # who the family is, first
+    empty = refresh(ui_engine, ["birth"], {"partner": None}, "en")
     assert empty.questions and empty.questions[0].fact == "events.birth"
     assert empty.follow_ups and {q.fact for q in empty.follow_ups} >= {
         "events.birth.date",
@@ -417,3 +535,73 @@ def test_an_empty_profile_does_not_crash_the_server():
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
+
+
+def test_the_partner_answer_makes_the_three_readings_of_the_profile():
+    # profile.md, "Families: the partner": yes is {} filled by partner.* answers, no is
+    # false, not answered (or "I don't know") leaves the partner out.
+    assert build_profile({"partner": True, "partner.sex": "female"})["partner"] == {"sex": "female"}
+    assert build_profile({"partner": True})["partner"] == {}
+    assert build_profile({"partner": False, "partner.sex": "female"})["partner"] is False
+    assert "partner" not in build_profile({"partner": None, "partner.sex": "female"})
+    assert "partner" not in build_profile({"person.sex": "male"})
+    # Saying "no partner" drops what was said about one.
+    answers = with_answer({"partner": True, "partner.labor_insurance_days": 300}, "partner", False)
+    assert answers == {"partner": False}
+    with pytest.raises(ProfileError, match=r"partner\.labor_insurance_days"):
+        with_answer({"partner": True}, "partner.labor_insurance_days", -1)
+
+
+def test_a_partner_survives_the_share_token_and_a_profile_file():
+    answers = {
+        "partner": True,
+        "partner.sex": "female",
+        "partner.insured_salary": 30000,
+        "person.sex": "male",
+    }
+    token = encode_token(["birth"], answers)
+    assert decode_token(token, {"birth"}) == (["birth"], answers)
+    for profile in (
+        {"person": {"sex": "male"}, "partner": {"sex": "female", "labor_insurance_days": 300}},
+        {"person": {"sex": "female"}, "partner": {}},
+        {"person": {"sex": "female"}, "partner": False},
+    ):
+        again = build_profile(answers_from_profile(profile))
+        assert again["partner"] == profile["partner"] and again["person"] == profile["person"]
+    assert "partner" not in answers_from_profile({"person": {"sex": "female"}})
+
+
+def test_the_partners_facts_are_asked_in_the_engines_order(ui_engine):
+    # A father answers for the birth: the engine names her facts ("your partner"), the
+    # amount's fact (her insured salary) after those that decide a status.
+    answers = {
+        "partner": True,
+        "events.birth": True,
+        "events.birth.date": BIRTH,
+        "events.birth.kind": "live",
+        "children": 1,
+        "person.sex": "male",
+        "partner.sex": "female",
+        "partner.labor_insurance_days": 300,
+    }
+    snapshot = refresh(ui_engine, ["birth"], answers, "en")
+    facts = [q.fact for q in snapshot.questions]
+    assert "partner.insured_salary" in facts
+    assert facts.index("partner.insured_salary") > facts.index("partner.employment")
+    snapshot = refresh(ui_engine, ["birth"], {**answers, "partner.insured_salary": 30000}, "en")
+    theirs = {r.service: r for r in snapshot.recommendation.partner_results}
+    assert theirs["labor-insurance-maternity-benefit"].amount.value == 60000
+    ours = {r.service: r for r in snapshot.recommendation.results}
+    assert ours["birth-grant-top-up"].amount.value == 40000
+    assert snapshot.recommendation.totals.one_off == 100000
+    # His "not eligible" for her benefit is not shown; hers is.
+    shown = [(r.for_, r.service) for r in snapshot.shown()]
+    assert ("partner", "labor-insurance-maternity-benefit") in shown
+    assert ("person", "labor-insurance-maternity-benefit") not in shown
+
+
+def test_the_move_date_is_asked_when_the_registration_needs_it_for_its_deadline(ui_engine):
+    snapshot = refresh(ui_engine, ["moving"], {"events.move": True, "partner": None}, "en")
+    by_id = {r.service: r for r in snapshot.recommendation.results}
+    assert by_id["moving-registration"].status == "eligible"
+    assert "events.move.date" in [q.fact for q in snapshot.questions]

@@ -12,7 +12,11 @@ The profile follows spec/profile.md:
 - ``children`` is the number of children; ``children[i].field`` fills one of them;
 - a birth adds no child by itself (rules.md), but the newborn is one of the children:
   with a birth listed, ``children[0]`` is the newborn and takes the birth's date, so one
-  answer does both.
+  answer does both;
+- the partner (profile.md, "Families: the partner"): ``"partner": True`` is a partner
+  (``partner: {}``, filled in by the ``partner.*`` answers), ``False`` no partner
+  (``partner: false``), and not answered or "I don't know" leaves ``partner`` out (not
+  considered). ``partner.*`` answers count only while the answer is ``True``.
 
 The share token is the answers as base64url JSON, for a link that carries them.
 """
@@ -34,6 +38,8 @@ Answers = dict[str, Any]
 EVENT_PATH = re.compile(r"^events\.([a-z_]+)$")
 EVENT_FIELD = re.compile(r"^events\.([a-z_]+)\.([a-z0-9_]+)$")
 CHILD_FIELD = re.compile(r"^children\[(\d+)\]\.([a-z_]+)$")
+PARTNER = "partner"
+PARTNER_FIELD = re.compile(r"^partner\.([a-z_]+)$")
 NEWBORN = 0  # with a birth listed, children[0] is the newborn
 TOKEN_VERSION = 1
 MAX_TOKEN_CHARS = 16_000  # far above any real profile; refuses junk before decoding it
@@ -43,9 +49,17 @@ def birth_listed(answers: Mapping[str, Any]) -> bool:
     return answers.get("events.birth") is True
 
 
+def partner_listed(answers: Mapping[str, Any]) -> bool:
+    return answers.get(PARTNER) is True
+
+
 def build_profile(answers: Mapping[str, Any]) -> dict[str, Any]:
     """The profile dict (spec/profile.md) that the answers describe."""
     profile: dict[str, Any] = {}
+    if answers.get(PARTNER) is True:
+        profile[PARTNER] = {}
+    elif answers.get(PARTNER) is False:
+        profile[PARTNER] = False
     events: dict[str, Any] = {name: None for name in EVENT_NAMES}
     count = answers.get("children")
     children: list[dict[str, Any]] | None = (
@@ -59,7 +73,11 @@ def build_profile(answers: Mapping[str, Any]) -> dict[str, Any]:
             elif value is False:
                 del events[match.group(1)]
     for path, value in answers.items():
-        if value is None or path == "children" or EVENT_PATH.match(path):
+        if value is None or path in ("children", PARTNER) or EVENT_PATH.match(path):
+            continue
+        if match := PARTNER_FIELD.match(path):
+            if isinstance(profile.get(PARTNER), dict):
+                profile[PARTNER][match.group(1)] = value
             continue
         if match := EVENT_FIELD.match(path):
             record = events.get(match.group(1))
@@ -119,6 +137,10 @@ def with_answer(answers: Mapping[str, Any], path: str, value: Any) -> Answers:
     elif (match := EVENT_PATH.match(path)) and value is not True:
         prefix = f"events.{match.group(1)}."
         for other in [p for p in updated if p.startswith(prefix)]:
+            del updated[other]
+    elif path == PARTNER and value is not True:
+        # No partner, or not considered: what was said about one no longer applies.
+        for other in [p for p in updated if PARTNER_FIELD.match(p)]:
             del updated[other]
     check(updated)
     return updated
@@ -199,6 +221,12 @@ def answers_from_profile(profile: Mapping[str, Any]) -> Answers:
             for event in EVENT_NAMES:
                 if value is not None and event not in value:
                     out[f"events.{event}"] = False
+        elif key == PARTNER:
+            if value is False:
+                out[PARTNER] = False
+            elif isinstance(value, Mapping):
+                out[PARTNER] = True
+                walk(f"{PARTNER}.", value)
         elif key == "children":
             if value is not None:
                 out["children"] = len(value)

@@ -6,7 +6,7 @@ Pure functions over the engine's results and the UI's words; the pages only lay 
 from __future__ import annotations
 
 from engine.plan import OneStopPlan
-from engine.results import EligibilityResult, Money, ReasonOut
+from engine.results import EligibilityResult, Money, ReasonOut, Recommendation, Totals
 from ui.text import Words
 
 MET_MARK = {True: "✔", False: "✘", None: "？"}
@@ -20,6 +20,44 @@ def money(amount: Money | None, w: Words) -> str | None:
     if not w.has(key):
         return w.t("results.amount_unit.other", value=f"{amount.value:,}", unit=amount.unit)
     return w.t(key, value=f"{amount.value:,}")
+
+
+def total(value: int, w: Words) -> str:
+    """A sum of money in the language's way (NT$1,000 / 新臺幣 1,000 元)."""
+    return w.t("results.totals.money", value=f"{value:,}")
+
+
+def with_amount(r: EligibilityResult, w: Words) -> str:
+    amount = money(r.amount, w)
+    return f"{r.name} ({amount})" if amount else r.name
+
+
+def step_lines(r: EligibilityResult, w: Words) -> list[str]:
+    """A result's steps of applying, each as what to do by when and what it unlocks
+    ("First: Job-seeker registration by DATE. This unlocks Unemployment benefit, about
+    NT$24,060 a month")."""
+    out = []
+    amount = money(r.amount, w)
+    for step in r.steps:
+        if step.deadline:
+            text = w.t("results.step", step=step.name, date=step.deadline.isoformat(), service=r.name)
+        else:
+            text = w.t("results.step_no_date", step=step.name, service=r.name)
+        if amount:
+            text += w.t("results.step_amount", amount=amount)
+        out.append(text)
+    return out
+
+
+def unlocked(rec: Recommendation) -> dict[str, list[EligibilityResult]]:
+    """step service -> the results (of either adult) it is a step of."""
+    out: dict[str, list[EligibilityResult]] = {}
+    for r in (*rec.results, *rec.partner_results):
+        if r.status == "ineligible":
+            continue
+        for step in r.steps:
+            out.setdefault(step.service, []).append(r)
+    return out
 
 
 def reason(r: ReasonOut, w: Words) -> str:
@@ -48,37 +86,65 @@ def channel(kind: str, where: str | None, url: str | None, w: Words) -> str:
 
 
 def summary_line(result: EligibilityResult, w: Words) -> str:
-    """The one line under a service's name: amount, deadline, confidence mark."""
+    """The one line under a service's name: urgent mark, amount (of an open result:
+    "if eligible"), deadline, confidence mark."""
     parts = [result.name]
+    if result.urgent and result.status != "ineligible":
+        parts.insert(0, w.t("results.urgent"))
     amount = money(result.amount, w)
     if amount:
-        parts.append(amount)
+        parts.append(w.t("results.amount_if", amount=amount) if result.status == "unknown" else amount)
     if result.deadline:
         parts.append(f"{w.t('results.deadline')} {result.deadline.isoformat()}")
     parts.append(result.confidence)
     return " · ".join(parts)
 
 
-def readout(results: list[EligibilityResult], plan: OneStopPlan, w: Words) -> list[str]:
-    """What a clerk can read out: one sentence or two per service, then the documents."""
-    lines: list[str] = []
-    for r in results:
-        if r.status == "eligible":
-            text = w.t("readout.eligible", name=r.name)
-            amount = money(r.amount, w)
-            if amount:
-                text += " " + w.t("readout.amount", amount=amount)
-            if r.deadline:
-                text += " " + w.t("readout.deadline", date=r.deadline.isoformat())
-            text += " " + w.t("readout.where", office=r.office)
-        elif r.status == "unknown":
-            text = w.t("readout.unknown", name=r.name, missing=w.join(missing(r, w)) or "—")
-        else:
-            failed = next((x.text for x in r.reasons if x.met is False), "—")
-            text = w.t("readout.ineligible", name=r.name, reason=failed)
-        lines.append(text)
-    if not lines:
+AUDIENCES = ("person", "partner", "household")
+
+
+def family_readout(shown: list[EligibilityResult], totals: Totals, plan: OneStopPlan, w: Words) -> list[str]:
+    """What a clerk reads out to a family: the total, then for you, for your partner and
+    for the household what applies (urgent first, each step before what it unlocks) and
+    what is still open; the "not eligible" ones are only counted, not read out."""
+    lines = [
+        w.t(
+            "readout.totals",
+            one_off=total(totals.one_off, w),
+            monthly=total(totals.monthly, w),
+            unknown=totals.unknown,
+        )
+    ]
+    for audience in AUDIENCES:
+        mine = [r for r in shown if r.for_ == audience and r.status != "ineligible"]
+        if not mine:
+            continue
+        lines.append(w.t(f"readout.for.{audience}"))
+        for r in mine:
+            if r.status == "eligible":
+                text = w.t("readout.eligible", name=r.name)
+                for step in r.steps:
+                    text += " " + (
+                        w.t("readout.step", step=step.name, date=step.deadline.isoformat())
+                        if step.deadline
+                        else w.t("readout.step_no_date", step=step.name)
+                    )
+                amount = money(r.amount, w)
+                if amount:
+                    text += " " + w.t("readout.amount", amount=amount)
+                if r.deadline:
+                    text += " " + w.t("readout.deadline", date=r.deadline.isoformat())
+                text += " " + w.t("readout.where", office=r.office)
+            else:
+                text = w.t("readout.unknown", name=r.name, missing=w.join(missing(r, w)) or "—")
+            if r.urgent:
+                text = f"{w.t('readout.urgent')} {text}"
+            lines.append(text)
+    if len(lines) == 1:
         lines.append(w.t("readout.none"))
+    left_out = sum(1 for r in shown if r.status == "ineligible")
+    if left_out:
+        lines.append(w.t("counter.not_eligible_count", count=left_out))
     if plan.to_bring:
         lines.append(w.t("readout.bring", documents=w.join([d.name for d in plan.to_bring])))
     if plan.no_need_to_bring:

@@ -1,10 +1,13 @@
 """One refresh of the questionnaire: answers in, results and the next questions out.
 
 Everything here is computed from the engine on every answer: the results of the
-services of the chosen life events, grouped by status, and the questions that can still
-change one of them, ranked by ``engine.questions.next_questions`` (the fact that
-settles the most open services first). Nothing here keeps state, so the same function
-serves the citizen page, the counter page, the tests and the benchmark.
+services of the chosen life events (the applicant's, the partner's and the household's),
+and the questions that can still change one of them, ranked by
+``engine.questions.next_questions`` alone (issue 14: the next question is decided in one
+place, the engine). The UI adds only what the engine cannot rank: whether there is a
+partner (asked first when a chosen event reads both adults), and the newborn's birth
+date, which is the birth's date. Nothing here keeps state, so the same function serves
+the citizen page, the counter page, the tests and the benchmark.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ from typing import Any
 
 from engine import Engine, Profile, ProfileError
 from engine.facts import fact_types
+from engine.family import family_totals
 from engine.questions import Question, next_questions
 from engine.results import EligibilityResult, Recommendation
 from engine.validate import enum_values
-from ui.answers import CHILD_FIELD, EVENT_PATH, NEWBORN, birth_listed, check
+from ui.answers import CHILD_FIELD, EVENT_PATH, NEWBORN, PARTNER, PARTNER_FIELD, birth_listed, check
 from ui.text import load_text
 
 GROUPS = ("eligible", "unknown", "ineligible")
+AUDIENCES = ("person", "partner", "household")
 BIRTH_DATE = "events.birth.date"
+# Services decided for the household from one adult's facts (the top-up deducts the
+# mother's benefit; a city grant needs either parent): an event with one of them reads
+# both adults, so the questionnaire asks first whether there is a partner.
+BOTH_ADULTS = ("mother", "either_parent")
 
 
 @dataclass(frozen=True)
@@ -36,13 +45,39 @@ class Snapshot:
     # event's fields that the open services read, asked on the same card after "yes".
     follow_ups: list[Question] = field(default_factory=list)
 
-    def group(self, status: str) -> list[EligibilityResult]:
+    def all_results(self) -> list[EligibilityResult]:
         if self.recommendation is None:
             return []
-        return [r for r in self.recommendation.results if r.status == status]
+        return [*self.recommendation.results, *self.recommendation.partner_results]
+
+    def shown(self) -> list[EligibilityResult]:
+        """The results to show, urgent first within each status. An applicant's "not
+        eligible" is left out where the partner's result for the same service is eligible
+        or open (a father's maternity benefit: it is hers, shown for the partner)."""
+        rec = self.recommendation
+        if rec is None:
+            return []
+        theirs = {r.service: r.status for r in rec.partner_results}
+        mine = [
+            r
+            for r in rec.results
+            if not (r.for_ == "person" and r.status == "ineligible" and theirs.get(r.service) in GROUPS[:2])
+        ]
+        return sorted([*mine, *rec.partner_results], key=_urgency)
+
+    def group(self, status: str, audience: str | None = None) -> list[EligibilityResult]:
+        return [r for r in self.shown() if r.status == status and audience in (None, r.for_)]
 
     def counts(self) -> dict[str, int]:
         return {status: len(self.group(status)) for status in GROUPS}
+
+    def urgent(self) -> list[EligibilityResult]:
+        return [r for r in self.shown() if r.urgent and r.status != "ineligible"]
+
+
+def _urgency(r: EligibilityResult) -> tuple[int, bool, date]:
+    """Status order, then the urgent ones, then the earliest deadline (stable sort)."""
+    return (GROUPS.index(r.status), not r.urgent, r.deadline or date.max)
 
 
 def services_of(engine: Engine, life_events: list[str]) -> list[str]:
@@ -67,6 +102,9 @@ def refresh(
         return Snapshot(None, error=str(exc))
     rec = _recommend(engine, life_events, profile, lang, as_of)
     questions = open_questions(rec, engine, lang, answers)
+    family = partner_question(engine, life_events, lang)
+    if family is not None and PARTNER not in answers:
+        questions.insert(0, family)
     follow_ups: list[Question] = []
     if questions and questions[0].kind == "event":
         follow_ups = event_fields(engine, life_events, answers, questions[0].fact, lang, as_of)
@@ -78,11 +116,33 @@ def _recommend(
 ) -> Recommendation:
     full = engine.recommend(profile, as_of=as_of, lang=lang)
     wanted = set(services_of(engine, life_events))
-    return Recommendation(
-        as_of=full.as_of,
-        rules_version=full.rules_version,
-        results=[r for r in full.results if r.service in wanted],
+    results = [r for r in full.results if r.service in wanted]
+    partner_results = [r for r in full.partner_results if r.service in wanted]
+    # The total of what is shown: the chosen life events' services only.
+    return full.model_copy(
+        update={
+            "results": results,
+            "partner_results": partner_results,
+            "totals": family_totals([*results, *partner_results], engine.catalogue),
+        }
     )
+
+
+def asks_partner(engine: Engine, life_events: list[str]) -> list[str]:
+    """The services of the chosen events that read both adults (empty: no need to ask
+    whether there is a partner)."""
+    return [sid for sid in services_of(engine, life_events) if engine.readings.get(sid) in BOTH_ADULTS]
+
+
+def partner_question(engine: Engine, life_events: list[str], lang: str) -> Question | None:
+    services = asks_partner(engine, life_events)
+    if not services:
+        return None
+    names = ("、" if lang.startswith("zh") else ", ").join(
+        engine.catalogue.services[s].name.get(lang) or s for s in services
+    )
+    why = load_text()["question.why_partner"][lang].format(services=names)
+    return Question(PARTNER, PARTNER, PARTNER, [], services, why)
 
 
 def event_fields(
@@ -118,12 +178,13 @@ def event_fields(
 
 
 def open_questions(rec: Recommendation, engine: Engine, lang: str, answers: dict[str, Any]) -> list[Question]:
-    """The engine's ranked questions less those already answered ("I don't know" counts
-    as an answer). With a birth listed, the newborn's birth date is the birth's date:
-    it is asked once, as the event's field."""
+    """The engine's ranked questions (status facts, then amount facts, then deadline
+    facts) less those already answered ("I don't know" counts as an answer). With a birth
+    listed, the newborn's birth date is the birth's date: it is asked once, as the
+    event's field."""
     out: list[Question] = []
     seen: set[str] = set()
-    for question in [*next_questions(rec, engine.catalogue, lang), *amount_questions(rec, lang)]:
+    for question in next_questions(rec, engine.catalogue, lang):
         if _is_newborn_birth_date(question.fact, answers):
             question = replace(question, fact=BIRTH_DATE, kind="date")
         if question.fact in answers or question.fact in seen:
@@ -145,7 +206,11 @@ def question_for(path: str) -> Question:
     vocab = path
     if match := CHILD_FIELD.match(path):
         vocab = f"child.{match.group(2)}"
-    if path == "children":
+    elif match := PARTNER_FIELD.match(path):
+        vocab = f"person.{match.group(1)}"  # the partner's facts are the applicant's fields
+    if path == PARTNER:
+        kind = PARTNER
+    elif path == "children":
         kind = "children"
     elif EVENT_PATH.match(path):
         kind = "event"
@@ -153,34 +218,3 @@ def question_for(path: str) -> Question:
         types = fact_types()
         kind = types["child"].get(vocab) or types["profile"].get(vocab) or "str"
     return Question(path, path, kind, list(enum_values().get(vocab, ())), [], "")
-
-
-# The engine lists ``missing`` facts only for unknown results; an eligible result whose
-# amount needs a fact says so in a reason ("Amount: unknown (needs person.insured_salary)").
-# Until the engine exposes those facts as data, they are read from that reason's text.
-def amount_questions(rec: Recommendation, lang: str) -> list[Question]:
-    """Questions for the facts an eligible service's amount (or fee) still needs,
-    after every question that can change a status."""
-    settles: dict[str, list[str]] = {}
-    names: dict[str, str] = {}
-    for result in rec.results:
-        if result.status != "eligible":
-            continue
-        for path in result.amount_missing:
-            if not path.startswith(("parameters.", "rules.")):
-                settles.setdefault(path, []).append(result.service)
-                names[result.service] = result.name
-    why = load_text()["question.why_amount"][lang]
-    out = []
-    for path, services in sorted(settles.items(), key=lambda item: (-len(item[1]), item[0])):
-        question = question_for(path)
-        out.append(
-            replace(
-                question,
-                services=services,
-                why=why.format(
-                    services=("、" if lang.startswith("zh") else ", ").join(names[s] for s in services)
-                ),
-            )
-        )
-    return out

@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "editing": None,  # the path of an answer being changed
     "question_error": None,  # (path, text key, message) of a refused answer
     "flash": None,  # (kind, text key, message) shown once at the top of the page
-    "counter_events": None,  # the counter page's life events (None: all)
+    "counter_events": None,  # the counter page's life events (None: none picked yet)
 }
 
 

@@ -61,6 +61,8 @@ class Words:
         """The label of a profile path: ``person.sex``, ``children[0].order``, ``events.birth``."""
         if path == "children":
             return self.t("question.children")
+        if path == "partner":
+            return self.t("counter.partner")
         match = _CHILD.match(path)
         if match:
             base = self.vocabulary(f"child.{match.group(2)}") or _humanise(match.group(2))
@@ -70,6 +72,13 @@ class Words:
         if path.startswith("parameters."):
             return path
         return self.vocabulary(path) or _humanise(path.rsplit(".", 1)[-1])
+
+    def ask(self, path: str) -> str:
+        """A fact as the citizen's questionnaire asks it: the applicant is "you" (next
+        to "your partner"); other facts as :meth:`fact` names them."""
+        if path == "partner":
+            return self.t("question.partner")
+        return self.t(f"you.{path}") if self.has(f"you.{path}") else self.fact(path)
 
     def value(self, value: object) -> str:
         """A categorical value as words (``taichung`` → 臺中市); other values as given."""

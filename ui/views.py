@@ -22,7 +22,7 @@ from engine.questions import Question
 from engine.results import EligibilityResult, Recommendation
 from ui import explain
 from ui.answers import birth_listed, with_answer
-from ui.questionnaire import GROUPS, Snapshot
+from ui.questionnaire import AUDIENCES, GROUPS, Snapshot
 from ui.text import Words
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
@@ -47,10 +47,17 @@ def widget_key(path: str) -> str:
 
 
 def question_input(
-    q: Question, w: Words, key: str, current: Any, answers: dict[str, Any], today: date
+    q: Question,
+    w: Words,
+    key: str,
+    current: Any,
+    answers: dict[str, Any],
+    today: date,
+    label: str | None = None,
 ) -> None:
-    """The input for one question, by the kind of its fact; ``current`` pre-fills it."""
-    label = w.fact(q.fact)
+    """The input for one question, by the kind of its fact; ``current`` pre-fills it.
+    The label is the citizen's ("you", "your partner") unless one is given."""
+    label = label or w.ask(q.fact)
     hint_key = "hint." + re.sub(r"^children\[\d+\]", "children", q.fact)
     help_text = None
     hint = w.t(hint_key) if w.has(hint_key) else None
@@ -58,7 +65,17 @@ def question_input(
         hint = w.t("question.event_hint")
     elif q.kind == "list":
         hint = w.t("question.none_of_these")
-    if q.kind in ("bool", "event"):
+    if q.kind == "partner":
+        hint = w.t("question.partner_hint")
+        options = [True, False]
+        st.radio(
+            label,
+            options,
+            index=options.index(current) if current in options else None,
+            format_func=lambda v: w.t("question.partner_yes" if v else "question.partner_no"),
+            key=key,
+        )
+    elif q.kind in ("bool", "event"):
         options = [True, False]
         st.radio(
             label,
@@ -232,7 +249,11 @@ def question_card(
 
 
 def answer_text(path: str, value: Any, w: Words) -> str:
-    return w.t("question.dont_know_given") if value is None else w.value(value)
+    if value is None:
+        return w.t("question.partner_unknown" if path == "partner" else "question.dont_know_given")
+    if path == "partner":
+        return w.t("question.partner_yes" if value else "question.partner_no")
+    return w.value(value)
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -242,12 +263,15 @@ def result_details(r: EligibilityResult, w: Words) -> None:
     lines = []
     amount = explain.money(r.amount, w)
     if amount:
+        if r.status == "unknown":
+            amount = w.t("results.amount_if", amount=amount)
         lines.append(f"**{md(w.t('results.amount'))}:** {md(amount)}")
     fee = explain.money(r.fee, w)
     if fee:
         lines.append(f"**{md(w.t('results.fee'))}:** {md(fee)}")
     if r.deadline:
-        lines.append(f"**{md(w.t('results.deadline'))}:** {r.deadline.isoformat()}")
+        urgent = f" **{md(w.t('results.urgent'))}**" if r.urgent else ""
+        lines.append(f"**{md(w.t('results.deadline'))}:** {r.deadline.isoformat()}{urgent}")
     lines.append(f"**{md(w.t('results.agency'))}:** {md(r.agency)}")
     lines.append(f"**{md(w.t('results.office'))}:** {md(r.office)}")
     st.markdown("  \n".join(lines))
@@ -296,40 +320,103 @@ def result_details(r: EligibilityResult, w: Words) -> None:
     st.caption(f"{md(w.t('results.legal_basis'))}: {md(r.legal_basis)}")
 
 
+def totals_box(snapshot: Snapshot, w: Words) -> None:
+    """The family's total at the top of the results: one-off and monthly sums of what is
+    likely eligible, and how many amounts are still unknown (counted, never guessed)."""
+    rec = snapshot.recommendation
+    if rec is None:
+        return
+    t = rec.totals
+    with st.container(border=True, key="totals"):
+        st.markdown(
+            f"**{md(w.t('results.totals.heading'))}**  \n"
+            f"{md(w.t('results.totals.one_off'))}: **{md(explain.total(t.one_off, w))}** · "
+            f"{md(w.t('results.totals.monthly'))}: **{md(explain.total(t.monthly, w))}**"
+        )
+        st.caption(
+            md(
+                w.t("results.totals.unknown", count=t.unknown)
+                if t.unknown
+                else w.t("results.totals.none_unknown")
+            )
+        )
+
+
 def results_section(snapshot: Snapshot, w: Words, heading_level: str = "##") -> None:
+    """The family's total, what is urgent, then the results for you, for your partner
+    and for the household, each by status (likely eligible first, urgent first)."""
     counts = snapshot.counts()
     st.markdown(f"{heading_level} {md(w.t('results.heading'))}")
+    totals_box(snapshot, w)
+    urgent = snapshot.urgent()
+    if urgent:
+        items = w.join(
+            [
+                w.t("results.urgent_item", name=r.name, date=r.deadline.isoformat())
+                for r in urgent
+                if r.deadline
+            ]
+        )
+        st.warning(md(w.t("results.urgent_list", items=items)), icon="⏰")
     st.caption(md(w.t("results.summary", **counts)))
-    for status in GROUPS:
-        group = snapshot.group(status)
-        st.markdown(f"{heading_level}# {md(w.t('results.group.' + status))} ({len(group)})")
-        if not group:
-            st.caption(md(w.t("results.empty_group")))
-        for r in group:
-            with st.expander(explain.summary_line(r, w)):
-                result_details(r, w)
+    for audience in AUDIENCES:
+        shown = [r for r in snapshot.shown() if r.for_ == audience]
+        if not shown:
+            continue
+        st.markdown(f"{heading_level}# {md(w.t('results.for.' + audience))}")
+        for status in GROUPS:
+            group = [r for r in shown if r.status == status]
+            if not group:
+                continue
+            st.markdown(f"{heading_level}## {md(w.t('results.group.' + status))} ({len(group)})")
+            for r in group:
+                for line in explain.step_lines(r, w):
+                    st.markdown(f"➡️ {md(line)}")
+                with st.expander(explain.summary_line(r, w)):
+                    result_details(r, w)
 
 
 # --- the plan and the share link --------------------------------------------------------------------
 
 
 def plan_section(rec: Recommendation, engine: Engine, w: Words, key: str) -> None:
+    """The one-stop plan as a checklist: who does each step, urgent marks, the steps
+    of applying first with what they unlock; then the hand-out to download."""
     plan = build_plan(rec, engine.catalogue, w.lang)
     st.markdown(f"## {md(w.t('plan.heading'))}")
     if not plan.steps:
         st.caption(md(w.t("plan.empty")))
         return
     st.caption(md(w.t("plan.intro")))
+    t = rec.totals
+    st.markdown(
+        f"**{md(w.t('results.totals.heading'))}:** "
+        f"{md(w.t('results.totals.one_off'))} {md(explain.total(t.one_off, w))} · "
+        f"{md(w.t('results.totals.monthly'))} {md(explain.total(t.monthly, w))}"
+        + (f" · {md(w.t('results.totals.unknown', count=t.unknown))}" if t.unknown else "")
+    )
+    by_key = {(r.service, r.for_): r for r in (*rec.results, *rec.partner_results)}
+    unlocks = explain.unlocked(rec)
     steps = []
     for n, step in enumerate(plan.steps, 1):
-        bits = [f"**{md(step.name)}**"]
+        result = by_key.get((step.service, step.who))
+        bits = [f"{md(w.t('plan.who.' + step.who))}: **{md(step.name)}**"]
         if step.status != "eligible":
             bits.append(md(w.t("plan.step_unknown")))
         if step.deadline:
             bits.append(f"{md(w.t('results.deadline'))} {step.deadline.isoformat()}")
-        if step.amount:
-            bits.append(md(step.amount))
-        steps.append(f"{n}. ☐ " + " · ".join(bits) + f"  \n   {md(step.agency)}")
+        if step.urgent:
+            bits.append(f"**{md(w.t('results.urgent'))}**")
+        amount = explain.money(result.amount, w) if result is not None else None
+        if amount:
+            bits.append(md(amount))
+        opened = unlocks.get(step.service, [])
+        line = f"{n}. ☐ " + " · ".join(bits)
+        if opened:
+            line += "  \n   ➡️ " + md(
+                w.t("plan.unlocks", services=w.join([explain.with_amount(u, w) for u in opened]))
+            )
+        steps.append(line + f"  \n   {md(step.agency)}")
     st.markdown("\n".join(steps))
     if plan.to_bring:
         st.markdown(f"**{md(w.t('plan.bring'))}**")

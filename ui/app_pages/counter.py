@@ -1,10 +1,16 @@
-"""The counter-staff page: the whole profile in one form, every life event at once,
-the results, a text to read out and the plan to print as a hand-out.
+"""The counter-staff page: the clerk picks the life events, then fills the whole
+profile (both adults) in one form; the page gives the results, a text to read out (who
+does what: what applies and what is still open) and the plan to print as a hand-out.
 
 The form is built from the profile model itself (engine.facts, engine.validate), not
-from a list in code, so a field added to the contract shows up here by itself. The
-answers are the same session answers the questionnaire uses: a citizen who brings a
-share link arrives with the form filled in.
+from a list in code, so a field added to the contract shows up here by itself; the
+partner's section has the applicant's fields. The answers are the same session answers
+the questionnaire uses: a citizen who brings a share link arrives with the form filled in.
+
+"Clear the form for the next person" must leave every field empty (issue 13 item 10):
+a browser keeps a widget's value as long as a widget with the same id is on the page,
+whatever the server's state says. So every widget's key carries the form's generation
+(``c3:person.birth_date``), and clearing starts a new generation: new widgets, empty.
 """
 
 from __future__ import annotations
@@ -36,10 +42,19 @@ ENUMS = enum_values()
 SECTIONS = ("person", "household", "assets", "student_loan")
 SKIP = {"as_of"}  # the evaluation date is today's
 _ERROR_PATH = re.compile(r"^answers: ([^:]+): (.*)$")
+_YES_NO = re.compile(r"^(events\.[a-z_]+|partner)$")  # a yes / no / not known choice
+
+
+def generation() -> int:
+    return st.session_state.setdefault("counter_generation", 0)
+
+
+def prefix() -> str:
+    return f"c{generation()}:"
 
 
 def field_key(path: str) -> str:
-    return f"c:{path}"
+    return f"{prefix()}{path}"
 
 
 def counter_input(path: str, kind: str, choices: list[str], label_path: str | None = None) -> None:
@@ -47,8 +62,24 @@ def counter_input(path: str, kind: str, choices: list[str], label_path: str | No
     answers = st.session_state.answers
     current = answers.get(path)
     key = field_key(path)
+    if kind == "partner":
+        options: list[Any] = [None, True, False]
+        st.selectbox(
+            w.t("counter.partner"),
+            options,
+            index=options.index(current) if current in options else 0,
+            key=key,
+            format_func=lambda v: w.t(
+                "counter.partner.unknown"
+                if v is None
+                else "counter.partner.yes"
+                if v
+                else "counter.partner.no"
+            ),
+        )
+        return
     if kind in ("bool", "event") or (kind == "str" and choices):
-        options: list[Any] = [None, *([True, False] if kind in ("bool", "event") else choices)]
+        options = [None, *([True, False] if kind in ("bool", "event") else choices)]
         label = (
             w.t("counter.event_happened", event=w.fact(path))
             if kind == "event"
@@ -63,15 +94,15 @@ def counter_input(path: str, kind: str, choices: list[str], label_path: str | No
         )
         return
     question = Question(path, path, kind, choices, [], "")
-    question_input(question, w, key, current, answers, today)
+    question_input(question, w, key, current, answers, today, label=w.fact(label_path or path))
 
 
 def _keep_events() -> None:
-    st.session_state.counter_events = list(st.session_state["w:counter_events"])
+    st.session_state.counter_events = list(st.session_state[f"w{generation()}:counter_events"])
 
 
 def _set_children() -> None:
-    count = st.session_state["w:children"]
+    count = st.session_state[f"w{generation()}:children"]
     answers = dict(st.session_state.answers)
     if count is None:
         answers.pop("children", None)
@@ -88,11 +119,12 @@ def _submit() -> None:
     answers: dict[str, Any] = {}
     if "children" in st.session_state.answers:
         answers["children"] = st.session_state.answers["children"]
+    mine = prefix()
     for key, raw in st.session_state.items():
-        if not (isinstance(key, str) and key.startswith("c:")):
+        if not (isinstance(key, str) and key.startswith(mine)):
             continue
-        path = key[2:]
-        kind = "event" if re.fullmatch(r"events\.[a-z_]+", path) else "value"
+        path = key[len(mine) :]
+        kind = "event" if _YES_NO.match(path) else "value"
         value = raw if kind == "event" else answer_value("list" if isinstance(raw, list) else "value", raw)
         if value is None or value is NOT_GIVEN or value == []:
             continue  # empty: not known
@@ -107,9 +139,13 @@ def _submit() -> None:
 
 
 def _clear() -> None:
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(("c:", "w:children"))]:
+    """Nothing of this person is left: the answers, the events, and every widget (a new
+    generation of widgets, which the browser shows empty)."""
+    old = generation()
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith((f"c{old}:", f"w{old}:"))]:
         del st.session_state[key]
     session.reset()
+    st.session_state.counter_generation = old + 1
     st.session_state.counter_error = None
 
 
@@ -117,15 +153,19 @@ st.title(w.t("counter.title"))
 st.caption(w.t("counter.intro"))
 all_events = list(engine.catalogue.events)
 chosen = st.session_state.counter_events
+# No event is on by default: the clerk picks what happened, so the read-out and the
+# hand-out hold only what applies (issue 13 item 11). A citizen who brings a share link
+# arrives with the events they chose.
 st.multiselect(
     w.t("counter.events"),
     all_events,
-    default=all_events if chosen is None else chosen,
+    default=list(st.session_state.life_events) if chosen is None else chosen,
     format_func=w.event,
-    key="w:counter_events",
+    key=f"w{generation()}:counter_events",
     on_change=_keep_events,
+    placeholder=w.t("events.placeholder"),
 )
-life_events = list(st.session_state["w:counter_events"])
+life_events = list(st.session_state[f"w{generation()}:counter_events"])
 count = st.session_state.answers.get("children")
 st.number_input(
     w.t("counter.children_count"),
@@ -133,7 +173,7 @@ st.number_input(
     max_value=20,
     step=1,
     value=count,
-    key="w:children",
+    key=f"w{generation()}:children",
     on_change=_set_children,
 )
 
@@ -145,6 +185,14 @@ with st.form("counter", enter_to_submit=True):
             for path, kind in TYPES.items():
                 if path.startswith(section + ".") and path not in SKIP:
                     counter_input(path, kind, list(ENUMS.get(path, ())))
+        if section == "person":
+            # The partner: the applicant's fields again (profile.md, "Families: the partner").
+            with st.expander(w.t("counter.section.partner"), expanded=True):
+                counter_input("partner", "partner", [])
+                for path, kind in TYPES.items():
+                    if path.startswith("person."):
+                        name = path.split(".", 1)[1]
+                        counter_input(f"partner.{name}", kind, list(ENUMS.get(path, ())))
     n_children = st.session_state.answers.get("children") or 0
     if n_children:
         with st.expander(w.t("counter.section.children"), expanded=True):
@@ -167,14 +215,18 @@ with st.form("counter", enter_to_submit=True):
 
 st.button(w.t("counter.clear"), on_click=_clear, key="counter:clear")
 
+if not life_events:
+    st.info(w.t("counter.no_events"))
+    st.stop()
 snapshot = refresh(engine, life_events, st.session_state.answers, w.lang, today)
 if snapshot.recommendation is not None:
     rec = snapshot.recommendation
     results_section(snapshot, w)
     st.markdown(f"## {md(w.t('counter.readout'))}")
     plan = build_plan(rec, engine.catalogue, w.lang)
-    ordered = [r for status in ("eligible", "unknown", "ineligible") for r in snapshot.group(status)]
-    st.markdown("\n".join(f"- {md(line)}" for line in explain.readout(ordered, plan, w)))
+    st.markdown(
+        "\n".join(f"- {md(line)}" for line in explain.family_readout(snapshot.shown(), rec.totals, plan, w))
+    )
     if snapshot.questions:
         st.markdown(
             f"**{md(w.t('counter.questions_left'))}:** "
