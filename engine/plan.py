@@ -15,6 +15,7 @@ from html import escape
 
 from engine.catalog import Catalogue
 from engine.logic import Describer
+from engine.report import totals_text
 from engine.results import ChannelOut, EligibilityResult, Recommendation
 
 
@@ -55,6 +56,7 @@ class OneStopPlan:
     to_bring: list[PlanDocument]
     no_need_to_bring: list[PlanDocument]
     left_out: list[str] = field(default_factory=list)  # ineligible services, for the record
+    totals: str = ""  # the family's total, in words (engine.report.totals_text)
 
 
 def _key(r: EligibilityResult) -> tuple[str, str]:
@@ -195,6 +197,7 @@ def build_plan(
         to_bring=[d for d in docs if not d.verified_electronically],
         no_need_to_bring=[d for d in docs if d.verified_electronically],
         left_out=[r.service for r in rec.results if r.status == "ineligible"],
+        totals=totals_text(rec.totals, words),
     )
 
 
@@ -253,6 +256,7 @@ th {{ background: #eee; text-align: left; }} @media print {{ body {{ margin: 0; 
 </style></head><body>
 <h1>{p("plan_title")}</h1>
 <p>{p("as_of")}: {plan.as_of.isoformat()} · {p("rules_version")}: {escape(plan.rules_version)}</p>
+<p><strong>{escape(plan.totals)}</strong></p>
 <h2>{p("steps")}</h2>
 <table><thead><tr><th>#</th><th>{p("service")}</th><th>{p("deadline")}</th><th>{p("amount")}</th><th>{p("how_to_apply")}</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engine.catalog import Catalogue
 from engine.logic import Describer
-from engine.results import EligibilityResult, Recommendation
+from engine.results import EligibilityResult, Recommendation, Totals
 
 ORDER = {"eligible": 0, "unknown": 1, "ineligible": 2}
 
@@ -36,9 +36,9 @@ def _line(r: EligibilityResult, d: Describer) -> list[str]:
     return lines
 
 
-def _totals(result: Recommendation, d: Describer) -> str:
+def totals_text(t: Totals, d: Describer) -> str:
+    """The family's total in one line (the table, the plan and its printed page)."""
     p = d.phrase
-    t = result.totals
     return (
         f"{p('totals')}: {d.money(t.one_off, 'TWD')} {p('totals.one_off')}"
         f" · {d.money(t.monthly, 'TWD')} {p('totals.monthly')} · {t.unknown} {p('totals.unknown')}"
@@ -65,7 +65,7 @@ def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str
     p = d.phrase
     out = [
         f"{p('as_of')}: {result.as_of.isoformat()} · {p('rules_version')}: {result.rules_version}",
-        _totals(result, d),
+        totals_text(result.totals, d),
     ]
     if result.partner_results:
         # A family: what each adult can claim, the household's services with the applicant's.
