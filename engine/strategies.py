@@ -582,15 +582,20 @@ def gen_number(src: Source, spec: FieldSpec, pool: Sequence[float] = ()) -> floa
     return _quantize(_clamp(whole + frac, spec), spec)
 
 
+def within_profile_dates(day: date) -> date:
+    """A date the profile model accepts: a birth 100 years before a 1990 as_of would be
+    1890, and the day before a parameter dated 1900-01-01 is 1899-12-31."""
+    return min(max(day, EARLIEST_DATE), LATEST_DATE)
+
+
 def gen_date(src: Source, path: str, as_of: date, pool: Sequence[date] = ()) -> date:
     if pool and src.flag(0.1):
-        return src.choice(pool) + DAY * src.choice((0, -1, 1))
+        return within_profile_dates(src.choice(pool) + DAY * src.choice((0, -1, 1)))
     if path.startswith("events."):
         lo, hi = EVENT_DATE_WINDOW
     else:
         lo, hi = DATE_WINDOWS.get(path, DEFAULT_DATE_WINDOW)
-    # Within the profile's dates: a birth 100 years before a 1990 as_of would be 1890.
-    return min(max(as_of + DAY * src.integer(lo, hi), EARLIEST_DATE), LATEST_DATE)
+    return within_profile_dates(as_of + DAY * src.integer(lo, hi))
 
 
 def gen_value(src: Source, spec: FieldSpec, model: RuleModel | None, as_of: date) -> Any:
@@ -615,7 +620,7 @@ def gen_as_of(src: Source, model: RuleModel | None, years: Sequence[int] | None 
     full = list(years or (model.full_years if model else ())) or [date.today().year]
     if years is None and model is not None and src.flag(0.3):
         if model.dates and src.flag(0.5):
-            return src.choice(model.dates) + DAY * src.choice((0, -1, 1))
+            return within_profile_dates(src.choice(model.dates) + DAY * src.choice((0, -1, 1)))
         lo = min(model.dates).year if model.dates else full[0] - 5
         year = src.integer(max(lo, 1990), max(full) + 1)
     else:
