@@ -987,6 +987,8 @@ def create_app(
                 status_code=409,
             )
         if new is old:
+            # Asked for, even if nothing was rebuilt: the audit says who reloaded when.
+            record_reload(rules_root, new.catalogue.version, old.catalogue.version, outcome="unchanged")
             return ReloadOut(
                 outcome="unchanged",
                 rules_version=new.catalogue.version,

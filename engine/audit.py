@@ -105,9 +105,11 @@ class AuditLog:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def record_reload(rules_root: Path | str, version: str, previous: str, who: str = "staff token") -> None:
+def record_reload(
+    rules_root: Path | str, version: str, previous: str, who: str = "staff token", outcome: str = "reloaded"
+) -> None:
     """One line for ``POST /admin/reload`` (engine/api.py): the API has no history folder of
     its own, so its log is the staff area's (``LIFEEVENTS_AUDIT_LOG``, else beside the
     history under ``LIFEEVENTS_HISTORY`` or ``ROOT/.history``)."""
     history = os.environ.get("LIFEEVENTS_HISTORY") or Path(rules_root) / ".history"
-    AuditLog.beside(history).record("rules.reload", who=who, version=version, detail=f"was {previous}")
+    AuditLog.beside(history).record("rules.reload", who=who, version=version, detail=f"{outcome}; was {previous}")

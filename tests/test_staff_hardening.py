@@ -81,8 +81,9 @@ def skip_checks(monkeypatch: pytest.MonkeyPatch) -> None:
 def edited(value: int) -> str:
     """The parameter file of the real rules with one more dated value."""
     text = (ROOT / PARAM).read_text(encoding="utf-8")
+    assert "1900-01-01: {value: 60}" in text
     return text.replace(
-        "2015-01-21: {value: 60}", f"2015-01-21: {{value: 60}}\n  2031-01-01: {{value: {value}}}"
+        "1900-01-01: {value: 60}", f"1900-01-01: {{value: 60}}\n  2031-01-01: {{value: {value}}}"
     )
 
 

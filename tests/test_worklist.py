@@ -447,6 +447,6 @@ def test_a_cases_plan_is_the_one_stop_plan_of_its_services(engine, store):
     plan = case_plan(case, engine, "en", as_of=AS_OF)
     # Prerequisites first: the birth is registered before the benefit is claimed.
     assert [s.service for s in plan.steps] == ["birth-registration", "labor-insurance-maternity-benefit"]
-    assert plan.steps[0].deadline == date(2026, 4, 1) and plan.steps[1].amount == "60,000 TWD"
+    assert plan.steps[0].deadline == date(2026, 4, 1) and plan.steps[1].amount == "NT$60,000"
     page = case_plan_html(case, engine, "zh-TW", as_of=AS_OF)
     assert '<html lang="zh-TW">' in page and "出生登記" in page and "v1" in page

@@ -143,7 +143,7 @@ def test_a_worker_signs_in_records_an_outcome_and_sees_it(staff_server, browser,
         with page.expect_download() as download:
             page.get_by_role("button", name="Print the one-stop plan for this person").click()
         plan = Path(download.value.path()).read_text(encoding="utf-8")
-        assert "Low-income household" in plan and "TWD/month" in plan
+        assert "Low-income household" in plan and "NT$8,329 a month" in plan
         full_shot(page, "staff-visits-worker.png")
 
         outcome = page.get_by_test_id("stForm").filter(has_text="Save the outcome")
