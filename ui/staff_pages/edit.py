@@ -12,7 +12,9 @@ from datetime import date
 import streamlit as st
 import yaml
 
+from engine.impact import effective_date
 from engine.versions import RejectedEdit, StaleEdit
+from ui.param_edit import ParamEditError, set_value
 from ui.staff_impact import default_size, run_impact, show_impact
 from ui.staff_runtime import editable_files, store, user, words
 
@@ -44,7 +46,9 @@ flash = S.pop("staff:flash", None)
 if flash:
     st.success(flash)
 
-picked = st.selectbox(w.t("edit.file"), files, key="staff:edit:pick", index=None)
+picked = st.selectbox(
+    w.t("edit.file"), files, key="staff:edit:pick", index=None, placeholder=w.t("edit.choose")
+)
 st.button(
     w.t("edit.open"), key="staff:edit:open", on_click=lambda: picked and _open(picked), disabled=not picked
 )
@@ -61,26 +65,26 @@ st.caption(w.t("edit.opened", file=edit["file"], version=edit["base"]))
 if "/parameters/" in edit["file"]:
 
     def _apply_form() -> None:
+        # Only the dated entry's line changes (ui/param_edit.py): the rest of the file,
+        # its comments and its quoting, stay as they were, and so does the saved diff.
+        S.pop("staff:form_error", None)
         try:
-            data = yaml.safe_load(S["staff:text"])
-            value = yaml.safe_load(S["staff:form:value"])
-            if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
-                raise ValueError("the file has no 'values' mapping")
-            if value is None or isinstance(value, str | list):
-                raise ValueError("give a number, or a mapping for a table")
-            values = data["values"]
-            if S["staff:form:mode"] == "add":
-                day = S["staff:form:date"]
-                values[day] = {"value": value}
-            else:
-                key = next(k for k in values if str(k) == S["staff:form:existing"])
-                entry = values[key] if isinstance(values[key], dict) else {}
-                values[key] = {**entry, "value": value}
-            data["values"] = dict(sorted(values.items(), key=lambda kv: str(kv[0])))
-            S["staff:text"] = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
-            S.pop("staff:form_error", None)
-        except (ValueError, yaml.YAMLError, StopIteration) as exc:
-            S["staff:form_error"] = str(exc)
+            value = yaml.safe_load(S.get("staff:form:value") or "")
+        except yaml.YAMLError:
+            value = None
+        if value is None or isinstance(value, str | list | bool):
+            S["staff:form_error"] = "edit.form_bad_value"
+            return
+        day = S.get("staff:form:date") if S.get("staff:form:mode") == "add" else S.get("staff:form:existing")
+        if not day:
+            S["staff:form_error"] = "edit.form_no_date"
+            return
+        try:
+            S["staff:text"] = set_value(S["staff:text"], day, value)
+        except (ParamEditError, yaml.YAMLError):
+            S["staff:form_error"] = "edit.form_no_values"
+            return
+        S["staff:form_applied"] = True
 
     with st.expander(w.t("edit.param_form"), expanded=True):
         try:
@@ -95,14 +99,28 @@ if "/parameters/" in edit["file"]:
             format_func=lambda m: w.t(f"edit.mode_{m}"),
             horizontal=True,
         )
-        if mode == "add":
-            st.date_input(w.t("edit.from"), value=date(date.today().year + 1, 1, 1), key="staff:form:date")
-        else:
-            st.selectbox(w.t("edit.existing"), dates, key="staff:form:existing")
-        st.text_input(w.t("edit.value"), key="staff:form:value")
-        st.button(w.t("edit.apply_form"), key="staff:form:apply", on_click=_apply_form)
+        # A form: the date and the value travel with the click. Outside one, a value
+        # still being typed is committed by the blur that the click causes, and the two
+        # reruns raced: the click was sometimes lost and nothing happened (issue 13.16).
+        with st.form("staff:form", border=False):
+            if mode == "add":
+                st.date_input(
+                    w.t("edit.from"), value=date(date.today().year + 1, 1, 1), key="staff:form:date"
+                )
+            else:
+                st.selectbox(
+                    w.t("edit.existing"),
+                    dates,
+                    index=None,
+                    key="staff:form:existing",
+                    placeholder=w.t("edit.choose"),
+                )
+            st.text_input(w.t("edit.value"), key="staff:form:value")
+            st.form_submit_button(w.t("edit.apply_form"), key="staff:form:apply", on_click=_apply_form)
         if S.get("staff:form_error"):
-            st.error(w.t("edit.form_error", message=S["staff:form_error"]))
+            st.error(w.t("edit.form_error", message=w.t(S["staff:form_error"])))
+        elif S.pop("staff:form_applied", False):
+            st.success(w.t("edit.form_applied"))
 
 st.text_area(w.t("edit.yaml"), key="staff:text", height=420)
 text = S["staff:text"]
@@ -145,8 +163,11 @@ if unchanged:
 if proposal is not None and current_check and proposal.catalogue is not None:
     st.subheader(w.t("impact.heading"))
     n = st.number_input(w.t("impact.people"), 100, 1_000_000, default_size(), step=1000, key="staff:impact:n")
+    # the day the change takes effect (a value dated next 1 January is invisible today)
+    effective = effective_date(catalogue, proposal.catalogue, date.today())
+    day = st.date_input(w.t("impact.day"), value=effective, key=f"staff:impact:as_of:{effective}")
     if st.button(w.t("impact.run"), key="staff:impact:run"):
-        S["staff:impact"] = run_impact(catalogue, proposal.catalogue, int(n))
+        S["staff:impact"] = run_impact(catalogue, proposal.catalogue, int(n), day)
     if S.get("staff:impact") is not None:
         show_impact(S["staff:impact"], w, "staff:impact")
 
