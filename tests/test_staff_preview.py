@@ -214,3 +214,56 @@ def test_history_times_are_taipei_time(tree, credentials):  # noqa: F811
     when = table["時間（臺北）"].iloc[0]
     assert "T" not in when and "+00:00" not in when
     assert when == local_time(store.history()[-1].when)
+
+
+# -- item 14: a threshold and the cases that pin it, checked together ---------------------------
+
+
+def _fix_deadlines(body: str) -> str:
+    """The cases' expectations for a 30-day registration period instead of 60."""
+    return "\n".join(
+        line.replace("deadline: 2026-04-02", "deadline: 2026-03-03")
+        if ("birth-registration:" in line or "newborn-health-insurance:" in line)
+        else line
+        for line in body.split("\n")
+    )
+
+
+def test_a_threshold_and_its_cases_are_checked_together(tree, credentials):  # noqa: F811
+    live_cases = {p: p.read_text(encoding="utf-8") for p in (tree / "tests" / "cases").rglob("*.yaml")}
+    at = _open(login(staff_app()), PARAM)
+    case_keys = [t.key for t in at.text_area if str(t.key).startswith("staff:case:")]
+    assert "staff:case:birth/birth-grant-top-up.yaml" in case_keys
+    assert "staff:case:birth/newborn-health-insurance.yaml" in case_keys
+
+    original = (tree / PARAM).read_text(encoding="utf-8")
+    at.text_area(key="staff:text").input(original.replace("{value: 60}", "{value: 30}")).run()
+    at.button(key="staff:check").click().run()
+    failures = [e.value for e in at.error if "未通過的測試案例" in e.value]
+    assert failures, [e.value for e in at.error]
+    assert str(tree) not in failures[0] and "/tmp" not in failures[0]
+    assert "tests/cases/birth/birth-grant-top-up.yaml" in failures[0]
+
+    for key in case_keys:
+        area = at.text_area(key=key)
+        area.input(_fix_deadlines(area.value))
+    at.run()
+    at.button(key="staff:check").click().run()
+    assert not at.exception
+    assert any("檢查通過" in s.value for s in at.success), [e.value for e in at.error]
+    # nothing live was touched by the check
+    assert {
+        p: p.read_text(encoding="utf-8") for p in (tree / "tests" / "cases").rglob("*.yaml")
+    } == live_cases
+
+
+def test_a_broken_case_file_is_named_by_its_relative_path(tree):  # noqa: F811
+    from engine.versions import RuleStore
+
+    store = RuleStore(tree, history=tree.parent / "history", cases=tree / "tests" / "cases")
+    text = store.read(PARAM).replace(REGISTRATION_60, REGISTRATION_60 + "\n  2031-01-01: {value: 90}")
+    proposal = store.propose(PARAM, text, cases={"birth/birth-grant-top-up.yaml": "- [not: a case\n"})
+    assert proposal.failed_cases and all(
+        str(tree) not in m and "/tmp" not in m for m in proposal.failed_cases
+    )
+    assert proposal.failed_cases[0].startswith("tests/cases/birth/birth-grant-top-up.yaml")
