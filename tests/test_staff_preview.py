@@ -267,3 +267,11 @@ def test_a_broken_case_file_is_named_by_its_relative_path(tree):  # noqa: F811
         str(tree) not in m and "/tmp" not in m for m in proposal.failed_cases
     )
     assert proposal.failed_cases[0].startswith("tests/cases/birth/birth-grant-top-up.yaml")
+
+
+def test_browse_tables_have_chinese_headers(tree, credentials):  # noqa: F811
+    at = login(staff_app())
+    assert not at.exception
+    headers = [list(df.value.columns) for df in at.dataframe]
+    assert ["服務代碼", "名稱", "管轄", "法源依據", "檔案"] in headers
+    assert all("service" not in h and "effective_from" not in h for h in headers)

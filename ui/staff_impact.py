@@ -81,7 +81,9 @@ def show_impact(report: ImpactReport, w: Words, key: str) -> None:
     _chart(table.set_index("service")[["gained", "lost"]], w)
     changed = [s.service for s in report.services if s.gained or s.lost]
     if changed:
-        sid = st.selectbox(w.t("impact.service"), changed, key=f"{key}:service")
+        sid = st.selectbox(
+            w.t("impact.service"), changed, key=f"{key}:service", placeholder=w.t("edit.choose")
+        )
         for rows, group, title in (
             (report.by_residence, "residence", "impact.by_residence"),
             (report.by_age, "age_band", "impact.by_age"),

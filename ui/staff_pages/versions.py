@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
+from engine.impact import effective_date
 from engine.loader import CatalogueError, load_catalogue
 from engine.versions import RejectedEdit
 from ui.staff_impact import default_size, run_impact, show_impact
@@ -65,7 +68,8 @@ if diff:
             except CatalogueError as exc:
                 st.error(str(exc.problems[0]))
             else:
-                S["staff:diff:report"] = ((a, b), run_impact(old, new, int(n)))
+                day = effective_date(old, new, date.today())  # the day the newer rules start to differ
+                S["staff:diff:report"] = ((a, b), run_impact(old, new, int(n), day))
         found = S.get("staff:diff:report")
         if found and found[0] == (a, b):
             show_impact(found[1], w, "staff:diff:report")
