@@ -186,6 +186,7 @@ def test_the_chinese_preview_has_no_english_and_no_empty_chart(tree, credentials
     assert not at.exception
     shown = texts(at)
     assert "screened column-wise" not in shown and "amounts are not column-wise" not in shown
+    assert "batch evaluator" not in shown and "整欄批次" in shown
     table = at.dataframe[0].value
     assert list(table.columns)[:2] == ["服務代碼", "名稱"] and "gained" not in table.columns
     assert ZH_NO_CHANGE in shown  # nobody gains or loses: words, not an axis of 0.000000

@@ -64,7 +64,7 @@ def show_impact(report: ImpactReport, w: Words, key: str) -> None:
         w.t(
             "impact.summary",
             people=f"{report.people:,}",
-            method=report.method,
+            method=w.t(f"impact.method.{report.method}"),
             seconds=f"{report.seconds:.2f}",
         )
     )
