@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     dif.add_argument("new", help="catalogue root after the change")
     dif.add_argument("--population", type=_count, default=2000, help="synthetic people (default 2000)")
     dif.add_argument("--seed", type=_seed, default=0, help="population seed (default 0)")
+    dif.add_argument(
+        "--as-of",
+        type=_date,
+        dest="as_of",
+        help="evaluate everyone at this date (default: the earliest dated value the change "
+        "adds or alters, not before today)",
+    )
 
     bat = sub.add_parser("batch", help="statuses of every profile of a CSV, JSON Lines or Parquet file")
     bat.add_argument("input", help="profiles: .csv or .parquet (dotted columns) or .jsonl")
@@ -367,7 +374,7 @@ def cmd_staff_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from engine.impact import impact, population, render_impact, tree_diff
+    from engine.impact import effective_date, impact, population, render_impact, tree_diff
 
     old_root, new_root = Path(args.old), Path(args.new)
     for root in (old_root, new_root):
@@ -378,7 +385,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     print(f"{len(changed)} file(s) changed")
     for rel, added, removed in changed:
         print(f"  {rel}  +{added} -{removed}")
-    report = impact(old, new, population(args.population, args.seed))
+    as_of = args.as_of or effective_date(old, new, date.today())
+    report = impact(old, new, population(args.population, args.seed, as_of))
     print()
     print(render_impact(report))
     return 0

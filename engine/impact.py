@@ -58,6 +58,7 @@ class ImpactReport:
     by_age: list[dict[str, Any]] = field(default_factory=list)  # service, age_band, gained, lost
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    as_of: date | None = None  # the day every person was evaluated at
 
     def table(self) -> list[dict[str, Any]]:
         return [
@@ -90,6 +91,22 @@ def _age(birth: date | None, day: date) -> int | None:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
+def effective_date(old: Catalogue, new: Catalogue, default: date) -> date:
+    """The day an edit starts to matter: the earliest dated parameter value it adds,
+    removes or changes, but not before ``default`` (a correction of a value in force
+    since 1900 is seen today). An edit with no dated change (a rule, the catalogue)
+    is seen at ``default``."""
+    days: list[date] = []
+    for name in set(old.parameters) | set(new.parameters):
+        a, b = old.parameters.get(name), new.parameters.get(name)
+        if a == b:
+            continue
+        before = {v.effective_from: v.value for v in a.values} if a else {}
+        after = {v.effective_from: v.value for v in b.values} if b else {}
+        days += [day for day in set(before) | set(after) if before.get(day) != after.get(day)]
+    return max(default, min(days)) if days else default
+
+
 def population(n: int, seed: int = 0, as_of: date = AS_OF) -> Any:
     """The synthetic population the preview runs on, as columns."""
     from engine.population import generate_population
@@ -113,6 +130,8 @@ def impact(
     wanted = services if services is not None else affected_services(old, new)
     wanted = [s for s in wanted if s in new.services or s in old.services]
     report = _impact_batch(old, new, people, wanted, cost_sample, seed)
+    if "as_of" in people.columns and people.height:
+        report.as_of = people["as_of"][0]
     report.seconds = time.perf_counter() - started
     return report
 
@@ -343,7 +362,8 @@ def tree_diff(old_root: Path, new_root: Path) -> list[tuple[str, int, int]]:
 
 
 def render_impact(report: ImpactReport) -> str:
-    lines = [f"impact on {report.people:,} synthetic people ({report.method}, {report.seconds:.2f} s)"]
+    day = f" as of {report.as_of.isoformat()}" if report.as_of else ""
+    lines = [f"impact on {report.people:,} synthetic people{day} ({report.method}, {report.seconds:.2f} s)"]
     if not report.services:
         lines.append("no service is affected")
         return "\n".join(lines)

@@ -243,9 +243,16 @@ class RuleStore:
 
     # -- proposing ----------------------------------------------------------------------
 
-    def propose(self, rel: str, text: str, base_version: str | None = None) -> Proposal:
-        """Apply the edit to a scratch copy and check it; nothing live is touched."""
-        from engine.cases import check_case, load_cases
+    def propose(
+        self, rel: str, text: str, base_version: str | None = None, cases: dict[str, str] | None = None
+    ) -> Proposal:
+        """Apply the edit to a scratch copy and check it; nothing live is touched.
+
+        ``cases`` maps case files (relative to the cases folder) to edited text: a
+        threshold change is checked against the boundary cases edited with it. Every
+        message names files relative to the rules root or the cases folder, never a
+        server path."""
+        from engine.cases import CaseFileError, check_case, load_cases
         from engine.lint import lint_catalogue
         from engine.recommend import Engine
 
@@ -261,22 +268,51 @@ class RuleStore:
                 line = text.count("\n", 0, exc.start) + 1
                 return Proposal(rel, base, None, problems=[f"{rel}:{line}: not valid Unicode text"])
             (tree / rel_path).write_bytes(data)
+            case_dir = self.cases_dir
+            if cases:
+                case_dir = tree / ".cases"
+                if self.cases_dir.is_dir():
+                    shutil.copytree(self.cases_dir, case_dir)
+                for name, body in cases.items():
+                    target = case_dir / case_path(name)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(body, encoding="utf-8")
+
+            def tidy(message: str) -> str:
+                for prefix, shown in ((case_dir, "tests/cases"), (self.cases_dir, "tests/cases"), (tree, "")):
+                    message = message.replace(f"{prefix}/", f"{shown}/" if shown else "")
+                return message
+
             try:
                 candidate = load_catalogue(tree)
             except CatalogueError as exc:
-                return Proposal(rel, base, None, problems=[str(p) for p in exc.problems])
+                return Proposal(rel, base, None, problems=[tidy(str(p)) for p in exc.problems])
             except RecursionError:  # the loader bounds nesting; this is the last guard
                 return Proposal(rel, base, None, problems=[f"{rel}:1: nested too deeply"])
             try:
                 engine = Engine(candidate)
             except (ValueError, ArithmeticError, RecursionError) as exc:
-                return Proposal(rel, base, candidate, problems=[f"{rel}: does not compile: {exc}"])
-            proposal = Proposal(rel, base, candidate, lint=[str(p) for p in lint_catalogue(candidate)])
+                return Proposal(rel, base, candidate, problems=[f"{rel}: does not compile: {tidy(str(exc))}"])
+            proposal = Proposal(rel, base, candidate, lint=[tidy(str(p)) for p in lint_catalogue(candidate)])
             proposal.affected = affected_services(self.current_or_none(), candidate)
             if proposal.affected:
-                for case in load_cases(self.cases_dir, set(proposal.affected)):
-                    proposal.failed_cases.extend(check_case(engine, case))
+                try:
+                    for case in load_cases(case_dir, set(proposal.affected)):
+                        proposal.failed_cases.extend(tidy(m) for m in check_case(engine, case))
+                except CaseFileError as exc:
+                    proposal.failed_cases.append(tidy(str(exc)))
         return proposal
+
+    def case_files(self, services: set[str]) -> dict[str, str]:
+        """The case files (relative to the cases folder) that check one of ``services``."""
+        from engine.cases import load_cases
+
+        if not self.cases_dir.is_dir():
+            return {}
+        names = {
+            Path(c.file).relative_to(self.cases_dir).as_posix() for c in load_cases(self.cases_dir, services)
+        }
+        return {name: (self.cases_dir / name).read_text(encoding="utf-8") for name in sorted(names)}
 
     def current_or_none(self) -> Catalogue | None:
         try:
@@ -518,6 +554,14 @@ class RuleStore:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def case_path(name: str) -> Path:
+    """A case file's path relative to the cases folder, refused if it would leave it."""
+    path = Path(name)
+    if path.is_absolute() or ".." in path.parts or path.suffix != ".yaml":
+        raise RejectedEdit([f"{name}: a case file is a .yaml file inside the cases folder"])
+    return path
 
 
 def affected_services(old: Catalogue | None, new: Catalogue) -> list[str]:

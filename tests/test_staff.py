@@ -190,8 +190,8 @@ def test_edit_check_preview_save_diff_restore(tree, credentials):
     at.radio(key="staff:form:mode").set_value("add").run()
     from datetime import date
 
-    at.date_input(key="staff:form:date").set_value(date(2030, 1, 1)).run()
-    at.text_input(key="staff:form:value").input("90").run()
+    at.date_input(key="staff:form:date").set_value(date(2030, 1, 1))  # a form: sent with the click
+    at.text_input(key="staff:form:value").input("90")
     at.button(key="staff:form:apply").click().run()
     new_text = at.text_area(key="staff:text").value
     parsed = yaml.safe_load(new_text)

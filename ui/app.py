@@ -45,6 +45,7 @@ with st.sidebar:
 w = words(engine.catalogue, st.session_state.lang)
 with st.sidebar:
     st.caption(w.t("sidebar.privacy"))
+    st.caption(w.t("sidebar.rules_version", version=engine.catalogue.version))
 
 flash = st.session_state.flash
 if flash:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import streamlit as st
@@ -82,6 +83,26 @@ def credentials() -> Credentials:
 def words(catalogue: Catalogue) -> Words:
     lang = st.session_state.get("staff_lang", LANGS[0])
     return Words(catalogue, lang if lang in LANGS else LANGS[0], load_text(STAFF_TEXT))
+
+
+def _taipei() -> timezone:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("Asia/Taipei")  # type: ignore[return-value]
+    except Exception:  # no time zone data on the host: Taiwan keeps UTC+8 all year
+        return timezone(timedelta(hours=8), "Asia/Taipei")
+
+
+def local_time(stamp: str) -> str:
+    """A history timestamp (UTC, ISO 8601) as Taiwan's local time, to the minute."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_taipei()).strftime("%Y-%m-%d %H:%M")
 
 
 def user() -> str:

@@ -12,6 +12,11 @@ catalogue = rules.current()
 w = words(catalogue)
 
 
+def _headed(rows: list[dict]) -> list[dict]:
+    """The rows with their column headers in the interface language."""
+    return [{w.t(f"browse.col.{k}"): v for k, v in row.items()} for row in rows]
+
+
 def _open_in_editor(rel: str) -> None:
     st.session_state["staff:open_request"] = rel
     st.switch_page("staff_pages/edit.py")
@@ -38,9 +43,14 @@ with services_tab:
         and (not query or query in r["service"] or query in r["name"].lower())
     ]
     st.caption(w.t("browse.count", count=len(shown)))
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(_headed(shown), hide_index=True, width="stretch")
     if shown:
-        picked = st.selectbox(w.t("browse.file"), [r["file"] for r in shown], key="staff:browse:file")
+        picked = st.selectbox(
+            w.t("browse.file"),
+            [r["file"] for r in shown],
+            key="staff:browse:file",
+            placeholder=w.t("edit.choose"),
+        )
         row = next(r for r in shown if r["file"] == picked)
         st.markdown(f"**{w.t('browse.legal_basis')}**: {row['legal_basis']}")
         st.code(rules.read(picked), language="yaml")
@@ -63,24 +73,28 @@ with params_tab:
     )
     shown_params = [p for p in params if where == "*" or p.jurisdiction == where]
     st.dataframe(
-        [
-            {
-                "name": p.name,
-                "label": p.label.zh if w.lang == "zh-TW" else p.label.en,
-                "jurisdiction": p.jurisdiction,
-                "unit": p.unit,
-                "confidence": p.confidence,
-                "values": len(p.values),
-                "used_by": ", ".join(users.get(p.name, [])),
-            }
-            for p in shown_params
-        ],
+        _headed(
+            [
+                {
+                    "name": p.name,
+                    "label": p.label.zh if w.lang == "zh-TW" else p.label.en,
+                    "jurisdiction": p.jurisdiction,
+                    "unit": p.unit,
+                    "confidence": p.confidence,
+                    "values": len(p.values),
+                    "used_by": ", ".join(users.get(p.name, [])),
+                }
+                for p in shown_params
+            ]
+        ),
         hide_index=True,
         width="stretch",
     )
     if shown_params:
         names = [p.name for p in shown_params]
-        name = st.selectbox(w.t("browse.parameters"), names, key="staff:browse:param")
+        name = st.selectbox(
+            w.t("browse.parameters"), names, key="staff:browse:param", placeholder=w.t("edit.choose")
+        )
         param = next(p for p in shown_params if p.name == name)
         st.markdown(
             f"**{w.t('browse.unit')}**: {param.unit}  \n"
@@ -92,16 +106,18 @@ with params_tab:
         st.markdown(f"**{w.t('browse.used_by')}**: " + (", ".join(used) if used else w.t("browse.unused")))
         st.markdown(f"**{w.t('browse.history')}**")
         st.dataframe(
-            [
-                {
-                    "effective_from": v.effective_from.isoformat(),
-                    "value": str(v.value),
-                    "confidence": v.confidence or "",
-                    "reference": v.reference or "",
-                    "note": v.note or "",
-                }
-                for v in param.values
-            ],
+            _headed(
+                [
+                    {
+                        "effective_from": v.effective_from.isoformat(),
+                        "value": str(v.value),
+                        "confidence": v.confidence or "",
+                        "reference": v.reference or "",
+                        "note": v.note or "",
+                    }
+                    for v in param.values
+                ]
+            ),
             hide_index=True,
             width="stretch",
         )

@@ -7,14 +7,17 @@ text in the editor came back clean.
 
 from __future__ import annotations
 
+import inspect
 from datetime import date
 
 import streamlit as st
 import yaml
 
+from engine.impact import effective_date
 from engine.versions import RejectedEdit, StaleEdit
+from ui.param_edit import ParamEditError, set_value
 from ui.staff_impact import default_size, run_impact, show_impact
-from ui.staff_runtime import editable_files, store, user, words
+from ui.staff_runtime import editable_files, parameter_users, rule_files, store, user, words
 
 author = user()
 rules = store()
@@ -24,9 +27,29 @@ files = editable_files(catalogue)
 S = st.session_state
 
 
+def _services_of(rel: str) -> set[str]:
+    """The services whose rules this file holds or whose rules read its parameter."""
+    found = {row["service"] for row in rule_files(catalogue) if row["file"] == rel}
+    users = parameter_users(catalogue)
+    for parameter in catalogue.parameters.values():
+        if parameter.file == rel:
+            found |= set(users.get(parameter.name, []))
+    return found
+
+
 def _open(rel: str) -> None:
-    S["staff:edit"] = {"file": rel, "base": rules.current_version(), "original": rules.read(rel)}
+    cases = rules.case_files(_services_of(rel))
+    S["staff:edit"] = {
+        "file": rel,
+        "base": rules.current_version(),
+        "original": rules.read(rel),
+        "cases": cases,
+    }
     S["staff:text"] = S["staff:edit"]["original"]
+    for key in [k for k in S if str(k).startswith("staff:case:")]:
+        del S[key]
+    for name, body in cases.items():
+        S[f"staff:case:{name}"] = body
     S.pop("staff:proposal", None)
     S.pop("staff:impact", None)
 
@@ -34,6 +57,8 @@ def _open(rel: str) -> None:
 def _close() -> None:
     for key in ("staff:edit", "staff:text", "staff:proposal", "staff:impact", "staff:reason"):
         S.pop(key, None)
+    for key in [k for k in S if str(k).startswith("staff:case:")]:
+        del S[key]
 
 
 request = S.pop("staff:open_request", None)
@@ -44,7 +69,9 @@ flash = S.pop("staff:flash", None)
 if flash:
     st.success(flash)
 
-picked = st.selectbox(w.t("edit.file"), files, key="staff:edit:pick", index=None)
+picked = st.selectbox(
+    w.t("edit.file"), files, key="staff:edit:pick", index=None, placeholder=w.t("edit.choose")
+)
 st.button(
     w.t("edit.open"), key="staff:edit:open", on_click=lambda: picked and _open(picked), disabled=not picked
 )
@@ -61,26 +88,26 @@ st.caption(w.t("edit.opened", file=edit["file"], version=edit["base"]))
 if "/parameters/" in edit["file"]:
 
     def _apply_form() -> None:
+        # Only the dated entry's line changes (ui/param_edit.py): the rest of the file,
+        # its comments and its quoting, stay as they were, and so does the saved diff.
+        S.pop("staff:form_error", None)
         try:
-            data = yaml.safe_load(S["staff:text"])
-            value = yaml.safe_load(S["staff:form:value"])
-            if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
-                raise ValueError("the file has no 'values' mapping")
-            if value is None or isinstance(value, str | list):
-                raise ValueError("give a number, or a mapping for a table")
-            values = data["values"]
-            if S["staff:form:mode"] == "add":
-                day = S["staff:form:date"]
-                values[day] = {"value": value}
-            else:
-                key = next(k for k in values if str(k) == S["staff:form:existing"])
-                entry = values[key] if isinstance(values[key], dict) else {}
-                values[key] = {**entry, "value": value}
-            data["values"] = dict(sorted(values.items(), key=lambda kv: str(kv[0])))
-            S["staff:text"] = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
-            S.pop("staff:form_error", None)
-        except (ValueError, yaml.YAMLError, StopIteration) as exc:
-            S["staff:form_error"] = str(exc)
+            value = yaml.safe_load(S.get("staff:form:value") or "")
+        except yaml.YAMLError:
+            value = None
+        if value is None or isinstance(value, str | list | bool):
+            S["staff:form_error"] = "edit.form_bad_value"
+            return
+        day = S.get("staff:form:date") if S.get("staff:form:mode") == "add" else S.get("staff:form:existing")
+        if not day:
+            S["staff:form_error"] = "edit.form_no_date"
+            return
+        try:
+            S["staff:text"] = set_value(S["staff:text"], day, value)
+        except (ParamEditError, yaml.YAMLError):
+            S["staff:form_error"] = "edit.form_no_values"
+            return
+        S["staff:form_applied"] = True
 
     with st.expander(w.t("edit.param_form"), expanded=True):
         try:
@@ -95,23 +122,58 @@ if "/parameters/" in edit["file"]:
             format_func=lambda m: w.t(f"edit.mode_{m}"),
             horizontal=True,
         )
-        if mode == "add":
-            st.date_input(w.t("edit.from"), value=date(date.today().year + 1, 1, 1), key="staff:form:date")
-        else:
-            st.selectbox(w.t("edit.existing"), dates, key="staff:form:existing")
-        st.text_input(w.t("edit.value"), key="staff:form:value")
-        st.button(w.t("edit.apply_form"), key="staff:form:apply", on_click=_apply_form)
+        # A form: the date and the value travel with the click. Outside one, a value
+        # still being typed is committed by the blur that the click causes, and the two
+        # reruns raced: the click was sometimes lost and nothing happened (issue 13.16).
+        with st.form("staff:form", border=False):
+            if mode == "add":
+                st.date_input(
+                    w.t("edit.from"), value=date(date.today().year + 1, 1, 1), key="staff:form:date"
+                )
+            else:
+                st.selectbox(
+                    w.t("edit.existing"),
+                    dates,
+                    index=None,
+                    key="staff:form:existing",
+                    placeholder=w.t("edit.choose"),
+                )
+            st.text_input(w.t("edit.value"), key="staff:form:value")
+            st.form_submit_button(w.t("edit.apply_form"), key="staff:form:apply", on_click=_apply_form)
         if S.get("staff:form_error"):
-            st.error(w.t("edit.form_error", message=S["staff:form_error"]))
+            st.error(w.t("edit.form_error", message=w.t(S["staff:form_error"])))
+        elif S.pop("staff:form_applied", False):
+            st.success(w.t("edit.form_applied"))
 
-st.text_area(w.t("edit.yaml"), key="staff:text", height=420)
+original_cases: dict[str, str] = edit.get("cases", {})
+rule_column, case_column = st.columns([3, 2]) if original_cases else (st.container(), None)
+with rule_column:
+    st.text_area(w.t("edit.yaml"), key="staff:text", height=420)
+if case_column is not None:
+    # The test cases of the changed rule, beside it: a threshold that a boundary case pins
+    # is changed together with that case, checked together and saved together.
+    with case_column:
+        st.markdown(f"**{w.t('edit.cases')}**")
+        st.caption(w.t("edit.cases_help"))
+        for name in original_cases:
+            st.text_area(f"tests/cases/{name}", key=f"staff:case:{name}", height=200)
 text = S["staff:text"]
 
 
+def _edited_cases() -> dict[str, str]:
+    return {
+        name: S.get(f"staff:case:{name}", body)
+        for name, body in original_cases.items()
+        if S.get(f"staff:case:{name}", body) != body
+    }
+
+
 def _check() -> None:
+    cases = _edited_cases()
     S["staff:proposal"] = {
         "text": S["staff:text"],
-        "proposal": rules.propose(edit["file"], S["staff:text"], edit["base"]),
+        "cases": cases,
+        "proposal": rules.propose(edit["file"], S["staff:text"], edit["base"], cases=cases or None),
     }
     S.pop("staff:impact", None)
 
@@ -120,7 +182,8 @@ st.button(w.t("edit.check"), key="staff:check", on_click=_check, type="primary")
 
 checked = S.get("staff:proposal")
 proposal = checked["proposal"] if checked else None
-current_check = bool(checked) and checked["text"] == text
+edited_cases = _edited_cases()
+current_check = bool(checked) and checked["text"] == text and checked.get("cases", {}) == edited_cases
 if checked and not current_check:
     st.warning(w.t("edit.recheck"))
 if proposal is not None and current_check:
@@ -137,7 +200,7 @@ if proposal is not None and current_check:
         st.success(w.t("edit.clean", count=len(proposal.affected)))
 
 clean = bool(proposal is not None and current_check and proposal.ok)
-unchanged = text == edit["original"]
+unchanged = text == edit["original"] and not edited_cases
 if unchanged:
     st.caption(w.t("edit.unchanged"))
 
@@ -145,17 +208,26 @@ if unchanged:
 if proposal is not None and current_check and proposal.catalogue is not None:
     st.subheader(w.t("impact.heading"))
     n = st.number_input(w.t("impact.people"), 100, 1_000_000, default_size(), step=1000, key="staff:impact:n")
+    # the day the change takes effect (a value dated next 1 January is invisible today)
+    effective = effective_date(catalogue, proposal.catalogue, date.today())
+    day = st.date_input(w.t("impact.day"), value=effective, key=f"staff:impact:as_of:{effective}")
     if st.button(w.t("impact.run"), key="staff:impact:run"):
-        S["staff:impact"] = run_impact(catalogue, proposal.catalogue, int(n))
+        S["staff:impact"] = run_impact(catalogue, proposal.catalogue, int(n), day)
     if S.get("staff:impact") is not None:
         show_impact(S["staff:impact"], w, "staff:impact")
 
 # -- save ----------------------------------------------------------------------------
 reason = st.text_input(w.t("edit.reason"), key="staff:reason")
-can_save = clean and not unchanged and bool(reason.strip())
+# The rule and its edited cases are saved as one; a store whose save() cannot take the
+# cases yet (engine/versions.py's save path) refuses rather than saving the rule alone.
+cases_saveable = not edited_cases or "cases" in inspect.signature(rules.save).parameters
+if not cases_saveable:
+    st.warning(w.t("edit.cases_unsaveable"))
+can_save = clean and not unchanged and bool(reason.strip()) and cases_saveable
 if st.button(w.t("edit.save"), key="staff:save", disabled=not can_save, type="primary"):
+    extra = {"cases": edited_cases} if edited_cases else {}
     try:
-        version = rules.save(edit["file"], text, edit["base"], author=author, reason=reason)
+        version = rules.save(edit["file"], text, edit["base"], author=author, reason=reason, **extra)
     except StaleEdit as exc:
         st.error(w.t("edit.stale", message=str(exc)))
     except RejectedEdit as exc:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
+from engine.impact import effective_date
 from engine.loader import CatalogueError, load_catalogue
 from engine.versions import RejectedEdit
 from ui.staff_impact import default_size, run_impact, show_impact
-from ui.staff_runtime import store, user, words
+from ui.staff_runtime import local_time, store, user, words
 
 author = user()
 rules = store()
@@ -28,12 +31,12 @@ st.subheader(w.t("versions.history"))
 st.dataframe(
     [
         {
-            "id": v.id,
-            "when": v.when,
-            "author": v.author,
-            "reason": v.reason,
-            "files": ", ".join(v.files),
-            "version": v.version,
+            w.t("versions.col.id"): v.id,
+            w.t("versions.col.when"): local_time(v.when),
+            w.t("versions.col.author"): v.author,
+            w.t("versions.col.reason"): v.reason,
+            w.t("versions.col.files"): ", ".join(v.files),
+            w.t("versions.col.version"): v.version,
         }
         for v in reversed(history)
     ],
@@ -41,7 +44,10 @@ st.dataframe(
     width="stretch",
 )
 ids = [v.id for v in history]
-label = {v.id: w.t("versions.label", id=v.id, when=v.when, author=v.author, reason=v.reason) for v in history}
+label = {
+    v.id: w.t("versions.label", id=v.id, when=local_time(v.when), author=v.author, reason=v.reason)
+    for v in history
+}
 
 st.subheader(w.t("versions.diff"))
 left, right = st.columns(2)
@@ -62,7 +68,8 @@ if diff:
             except CatalogueError as exc:
                 st.error(str(exc.problems[0]))
             else:
-                S["staff:diff:report"] = ((a, b), run_impact(old, new, int(n)))
+                day = effective_date(old, new, date.today())  # the day the newer rules start to differ
+                S["staff:diff:report"] = ((a, b), run_impact(old, new, int(n), day))
         found = S.get("staff:diff:report")
         if found and found[0] == (a, b):
             show_impact(found[1], w, "staff:diff:report")
