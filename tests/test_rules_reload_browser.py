@@ -3,16 +3,11 @@ version saved after it started, and its sidebar says which version (no restart).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from test_ui_browser import CHROMIUM_ARGS, ROOT, chromium_path, free_port, sync_api
+from test_ui_browser import CHROMIUM_ARGS, ROOT, chromium_path, streamlit_app, sync_api
 
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
 REGISTRATION_60 = "1900-01-01: {value: 60}"
@@ -30,36 +25,9 @@ def rules_copy(tmp_path) -> Path:
 
 @pytest.fixture
 def app_url(rules_copy, tmp_path):
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LIFEEVENTS_ROOT": str(rules_copy)}
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "ui/app.py",
-            "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-        ],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() - started > 60:
-            process.kill()
-            pytest.fail("streamlit did not start")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    env = {"LIFEEVENTS_ROOT": str(rules_copy)}
+    with streamlit_app("ui/app.py", env) as url:
+        yield url
 
 
 def test_a_saved_version_reaches_the_running_app(app_url, rules_copy, tmp_path):

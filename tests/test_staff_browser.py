@@ -3,15 +3,10 @@ Enter, no Tab: the click is what commits it) puts the value into the editor ever
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
-from test_ui_browser import CHROMIUM_ARGS, ROOT, chromium_path, free_port, sync_api
+from test_ui_browser import CHROMIUM_ARGS, ROOT, chromium_path, streamlit_app, sync_api
 
 from engine.staffauth import credential_line
 
@@ -28,43 +23,14 @@ def staff_url(tmp_path):
     shutil.copytree(ROOT / "tests" / "cases", root / "tests" / "cases")
     creds = tmp_path / "creds"
     creds.write_text(credential_line("policy.lin", PASSWORD) + "\n")
-    port = free_port()
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "LIFEEVENTS_ROOT": str(root),
         "LIFEEVENTS_HISTORY": str(tmp_path / "history"),
         "LIFEEVENTS_CASES": str(root / "tests" / "cases"),
         "LIFEEVENTS_STAFF_CREDENTIALS": str(creds),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "ui/staff_app.py",
-            "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-        ],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() - started > 60:
-            process.kill()
-            pytest.fail("streamlit did not start")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    with streamlit_app("ui/staff_app.py", env) as url:
+        yield url
 
 
 def test_apply_to_editor_right_after_typing_works_every_time(staff_url):

@@ -12,6 +12,7 @@ Skipped, with the reason, when Playwright or the browser is missing; CI installs
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -58,43 +60,52 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def streamlit_app(script: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``streamlit run SCRIPT`` on a free localhost port, with ``env`` added to this
+    process's; yields its address once it answers, and stops it afterwards. The one way
+    every browser test starts an app (citizen, staff, worklist)."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "ui/app.py",
+            sys.executable, "-m", "streamlit", "run", script,
             "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
         ],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            if process.stdout:
-                process.stdout.close()
-            pytest.fail(f"streamlit did not start on port {port}:\n{output[-3000:]}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    if process.stdout:
-        process.stdout.close()
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                pytest.fail(f"{script} did not start on port {port}:\n{output[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_app("ui/app.py") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

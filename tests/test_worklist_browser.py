@@ -6,15 +6,10 @@ test-output/ (staff-visits-worker.png, staff-visits-saved.png, staff-visits-supe
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from test_ui_browser import CHROMIUM_ARGS, OUT, ROOT, chromium_path, free_port, settle
+from test_ui_browser import CHROMIUM_ARGS, OUT, chromium_path, settle, streamlit_app
 
 from engine.staffauth import credential_line
 from engine.worklist import CaseService, Screened, open_store
@@ -51,45 +46,13 @@ def worklist_db(tmp_path_factory):
 @pytest.fixture(scope="module")
 def staff_server(worklist_db):
     db, credentials = worklist_db
-    port = free_port()
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "LIFEEVENTS_WORKLIST": str(db),
         "LIFEEVENTS_STAFF_CREDENTIALS": str(credentials),
         "LIFEEVENTS_HISTORY": str(db.parent / "history"),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "ui/staff_app.py",
-            "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-        ],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            pytest.fail(f"the staff app did not start on port {port}:\n{output[-3000:]}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    if process.stdout:
-        process.stdout.close()
+    with streamlit_app("ui/staff_app.py", env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
