@@ -41,8 +41,6 @@ def _paths_of(rule_parts: Iterable[object]) -> set[str]:
             continue
         if isinstance(part, FactRef):
             paths.add(part.path)
-        elif isinstance(part, str):
-            paths.add(part)
         else:
             for node in expr_parts(part):
                 if isinstance(node, FactRef):

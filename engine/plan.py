@@ -122,9 +122,7 @@ def _unlocked(chosen: list[EligibilityResult]) -> dict[str, list[EligibilityResu
     return out
 
 
-def _step_results(
-    chosen: list[EligibilityResult], rec: Recommendation, catalogue: Catalogue, lang: str
-) -> list[EligibilityResult]:
+def _step_results(chosen: list[EligibilityResult], rec: Recommendation) -> list[EligibilityResult]:
     """A step whose service is not in the plan yet (the moving registration of a bought
     home when no move was reported) enters it, for whoever has to take it."""
     present = {r.service for r in chosen}
@@ -151,7 +149,7 @@ def build_plan(
 ) -> OneStopPlan:
     wanted = {"eligible", "unknown"} if include_unknown else {"eligible"}
     chosen = [r for r in (*rec.results, *rec.partner_results) if r.status in wanted]
-    chosen += _step_results(chosen, rec, catalogue, lang)
+    chosen += _step_results(chosen, rec)
     ordered = order_steps(chosen)
     in_plan = {r.service for r in ordered}
     unlocks = _unlocked(chosen)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_outreach import POOR_ALONE as OUTREACH_POOR_ALONE  # the same person, registered in Taipei
 
 from engine.batch import Writer, evaluate_profiles
 from engine.cli import main
@@ -34,17 +35,9 @@ from engine.outreach import FORMULA_STARTS, run_outreach
 from engine.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile, validate_profile
 
 ROOT = Path(__file__).resolve().parent.parent
+
 AS_OF = date(2026, 3, 1)
-POOR_ALONE = {
-    "residence": "taipei",
-    "household.size": "1",
-    "household.monthly_income": "8000",
-    "household.movable_assets": "0",
-    "household.real_estate_value": "0",
-    "person.days_in_taiwan_last_year": "365",
-    "household.welfare_status": "none",
-    "person.birth_date": "1940-05-01",
-}
+POOR_ALONE = {"residence": "taipei", **OUTREACH_POOR_ALONE}
 
 
 def _csv(path: Path, rows: list[dict[str, str]]) -> Path:

@@ -9,9 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_loader import edit, line_of, problems
 
 from engine.cli import main
-from engine.loader import CatalogueError, load_catalogue
+from engine.loader import load_catalogue
 from engine.versions import RuleStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,26 +30,6 @@ def tree(tmp_path) -> Path:
     shutil.copy(ROOT / "catalog.yaml", root / "catalog.yaml")
     shutil.copytree(ROOT / "rules", root / "rules")
     return root
-
-
-def problems(tree: Path) -> list[str]:
-    with pytest.raises(CatalogueError) as info:
-        load_catalogue(tree)
-    return [str(p) for p in info.value.problems]
-
-
-def edit(tree: Path, rel: Path, old: str, new: str) -> None:
-    path = tree / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(tree: Path, rel: Path, fragment: str) -> int:
-    for n, line in enumerate((tree / rel).read_text(encoding="utf-8").splitlines(), 1):
-        if fragment in line:
-            return n
-    raise AssertionError(fragment)
 
 
 def validate_exits_1_naming(tree: Path, capsys, where: str, words: str) -> None:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from test_outreach import POOR_ALONE as OUTREACH_POOR_ALONE
 from worklist_support import BACKENDS, fresh_store, store_url
 
 from engine.cli import main
@@ -27,15 +28,7 @@ from engine.worklist_report import by_district, by_service, case_frame, time_to_
 from engine.worklist_screen import run_outreach_to_worklist
 
 AS_OF = date(2026, 3, 1)
-POOR_ALONE = {
-    "household.size": "1",
-    "household.monthly_income": "8000",
-    "household.movable_assets": "0",
-    "household.real_estate_value": "0",
-    "person.days_in_taiwan_last_year": "365",
-    "household.welfare_status": "none",
-    "person.birth_date": "1940-05-01",
-}
+POOR_ALONE = dict(OUTREACH_POOR_ALONE)
 LOW_INCOME = "low-income-household"
 
 
