@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,22 @@ from engine.parameters import CONFIDENCE, Parameter, ParameterValue
 from engine.profile import RESIDENCES
 from engine.rules import (
     MAX_NUMBER,
+    All,
+    AmountRule,
+    AnyOf,
+    Cases,
+    Compare,
+    Condition,
+    Const,
+    DeadlineRule,
+    Expr,
+    FactRef,
+    Literal,
     Note,
     ParseContext,
     RuleSyntaxError,
     Text,
+    Unencoded,
     number_problem,
     parse_amount,
     parse_condition,
@@ -219,6 +233,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
     parameters: dict[str, Parameter] = {}
     rules: dict[str, dict[str, ServiceRule]] = {}
     labels: dict[str, Text] = {}
+    versions: dict[tuple[str, str], list[RuleVersion]] = {}
     for path, doc in docs.items():
         if path == catalog_path:
             continue
@@ -233,6 +248,12 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
                 labels = parse_vocabulary(doc)
             else:
                 rule = parse_rule_file(doc, rel)
+                dated = effective_dates(doc)
+                if dated is not None:
+                    versions.setdefault((rule.service, rule.jurisdiction), []).append(
+                        RuleVersion(dated[0], dated[1], rule, doc)
+                    )
+                    continue
                 layer = rules.setdefault(rule.service, {})
                 if rule.jurisdiction in layer:
                     other = layer[rule.jurisdiction]
@@ -252,6 +273,13 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
                     layer[rule.jurisdiction] = rule
         except RuleSyntaxError as exc:
             problems.append(Problem(doc.file, doc.line(exc.path), exc.message))
+    for (service, jurisdiction), dated_rules in sorted(versions.items()):
+        layer = rules.setdefault(service, {})
+        found = version_problems(dated_rules, layer.get(jurisdiction))
+        if found:
+            problems.extend(found)
+            continue
+        layer[jurisdiction] = merge_versions(dated_rules, labels)
     if problems or catalog is None:
         raise CatalogueError(problems)
     catalogue = Catalogue(
@@ -441,6 +469,8 @@ def parse_note(raw: Any, i: int, ctx: ParseContext) -> Note:
 
 _RULE_KEYS = {
     "service",
+    "effective_from",
+    "effective_until",
     "jurisdiction",
     "legal_basis",
     "eligibility",
@@ -516,4 +546,197 @@ def parse_rule_file(doc: YamlDoc, rel: Path) -> ServiceRule:
         else None,
         coverage_exempt={str(k): str(v) for k, v in exempt.items()},
         same_visit_as=str(data["same_visit_as"]) if data.get("same_visit_as") else None,
+    )
+
+
+# --- dated rules: versions of one rule, each in force for a period ------------------------
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    """One rule file in force from ``start`` to ``end`` (both days included; None: open)."""
+
+    start: date | None
+    end: date | None
+    rule: ServiceRule
+    doc: YamlDoc
+
+
+def effective_dates(doc: YamlDoc) -> tuple[date | None, date | None] | None:
+    """A rule file's ``effective_from`` / ``effective_until``; None when it gives neither
+    (an undated rule, in force on every date)."""
+    data = doc.data
+    if "effective_from" not in data and "effective_until" not in data:
+        return None
+    start = parse_date(data["effective_from"], ("effective_from",)) if "effective_from" in data else None
+    end = parse_date(data["effective_until"], ("effective_until",)) if "effective_until" in data else None
+    if start is not None and end is not None and end < start:
+        raise RuleSyntaxError(("effective_until",), f"effective_until {end} is before effective_from {start}")
+    return start, end
+
+
+def version_problems(dated: list[RuleVersion], undated: ServiceRule | None) -> list[Problem]:
+    """Versions of one rule must follow each other day after day: an overlap would make
+    two rules apply on the same date, a gap would leave dates with none (say so with an
+    explicit version instead, e.g. one whose eligibility is ``unencoded``)."""
+    out: list[Problem] = []
+    first = dated[0]
+    where = f"'{first.rule.service}' in {first.rule.jurisdiction}"
+    if undated is not None:
+        for version in dated:
+            out.append(
+                Problem(
+                    version.doc.file,
+                    version.doc.line(("service",)),
+                    f"{where} has dated versions and an undated rule ({undated.file}), which would apply "
+                    "on every date: give it effective_from / effective_until too",
+                )
+            )
+        return out
+    ordered = sorted(dated, key=lambda v: v.start or date.min)
+    for before, after in pairwise(ordered):
+        line = after.doc.line(("effective_from",))
+        if before.end is None or after.start is None or before.end >= after.start:
+            out.append(
+                Problem(
+                    after.doc.file,
+                    line,
+                    f"versions of {where} overlap: {before.doc.file} is in force until "
+                    f"{before.end or 'further notice'}, this one from {after.start or 'any date'}",
+                )
+            )
+        elif before.end + timedelta(days=1) != after.start:
+            out.append(
+                Problem(
+                    after.doc.file,
+                    line,
+                    f"versions of {where} leave a gap: {before.doc.file} ends on {before.end}, this one "
+                    f"starts on {after.start}; no rule would be in force from {before.end + timedelta(days=1)}",
+                )
+            )
+    return out
+
+
+def _in_force(version: RuleVersion, labels: dict[str, Text]) -> Condition:
+    """The evaluation date lies within the version's period: a criterion on ``as_of``."""
+
+    def said(key: str, day: date) -> Text:
+        phrase = labels.get(f"phrase.{key}")
+        if phrase is None:
+            return Text(day.isoformat(), day.isoformat())
+        return Text(phrase.en.format(date=day.isoformat()), phrase.zh.format(date=day.isoformat()))
+
+    tests: list[Condition] = []
+    if version.start is not None:
+        tests.append(
+            Compare(
+                id=f"rules-in-force-from-{version.start.isoformat()}",
+                lhs=FactRef("as_of"),
+                op="gte",
+                rhs=Literal(version.start),
+                text=said("rules_in_force_from", version.start),
+            )
+        )
+    if version.end is not None:
+        tests.append(
+            Compare(
+                id=f"rules-in-force-until-{version.end.isoformat()}",
+                lhs=FactRef("as_of"),
+                op="lte",
+                rhs=Literal(version.end),
+                text=said("rules_in_force_until", version.end),
+            )
+        )
+    if not tests:
+        return Const(True)
+    return tests[0] if len(tests) == 1 else All(tuple(tests))
+
+
+def _when(force: Condition, cond: Condition | None) -> Condition:
+    if cond is None:
+        return force
+    return cond if isinstance(force, Const) else All((force, cond))
+
+
+def _by_period(parts: list[tuple[Condition, Expr | None]]) -> Expr | None:
+    """One expression per version, the one in force chosen by the evaluation date."""
+    given = [(force, expr) for force, expr in parts if expr is not None]
+    if not given:
+        return None
+    if len(given) == 1 and isinstance(given[0][0], Const):
+        return given[0][1]
+    return Cases(tuple(given), None)
+
+
+def _merge_amounts(rules: list[tuple[Condition, AmountRule | None]], service: str) -> AmountRule | None:
+    """The amount of the version in force. A version without one, beside versions with
+    one, leaves the amount of its period unknown (``rules.SERVICE``): not encoded, never 0."""
+    given = [(force, amount) for force, amount in rules if amount is not None]
+    if not given:
+        return None
+    first = given[0][1]
+    value = _by_period(
+        [
+            (force, a.value) if a is not None else (All((force, Unencoded(f"rules.{service}"))), Literal(0))
+            for force, a in rules
+        ]
+    )
+    assert value is not None
+    wheres = [_when(force, a.where if a is not None else None) for force, a in rules]
+    return AmountRule(
+        unit=first.unit,
+        value=value,
+        per_child=first.per_child,
+        where=wheres[0] if len(wheres) == 1 else AnyOf(tuple(wheres)),
+        at=first.at,
+    )
+
+
+def _merge_deadlines(rules: list[tuple[Condition, DeadlineRule | None]]) -> DeadlineRule | None:
+    given = [(force, deadline) for force, deadline in rules if deadline is not None]
+    if not given:
+        return None
+    if len(given) == 1 and given[0][1].next_month_day is not None:
+        return given[0][1]
+    whens = [_when(force, d.when) for force, d in given]
+    return DeadlineRule(
+        base=_by_period([(force, d.base) for force, d in given]),
+        days=_by_period([(force, d.days or Literal(0)) for force, d in given]),
+        months=_by_period([(force, d.months or Literal(0)) for force, d in given]),
+        years=_by_period([(force, d.years or Literal(0)) for force, d in given]),
+        when=whens[0] if len(whens) == 1 else AnyOf(tuple(whens)),
+    )
+
+
+def merge_versions(dated: list[RuleVersion], labels: dict[str, Text]) -> ServiceRule:
+    """The versions of one rule as one rule whose every part is the version in force on
+    the evaluation date: the eligibility of the version in force (none in force:
+    ineligible), its amount, fee and deadline, and its notes. Every backend reads it as
+    an ordinary rule."""
+    ordered = sorted(dated, key=lambda v: v.start or date.min)
+    forces = [_in_force(v, labels) for v in ordered]
+    rules = [v.rule for v in ordered]
+    latest = rules[-1]
+    eligibility = [_when(force, r.eligibility) for force, r in zip(forces, rules, strict=True)]
+    marks = [r.confidence for r in rules if r.confidence]
+    bases = list(dict.fromkeys(r.legal_basis for r in rules))
+    return ServiceRule(
+        service=latest.service,
+        file=ordered[0].rule.file,
+        jurisdiction=latest.jurisdiction,
+        legal_basis="；".join(bases),
+        eligibility=eligibility[0] if len(eligibility) == 1 else AnyOf(tuple(eligibility)),
+        amount=_merge_amounts(list(zip(forces, (r.amount for r in rules), strict=True)), latest.service),
+        fee=_merge_amounts(list(zip(forces, (r.fee for r in rules), strict=True)), latest.service),
+        deadline=_merge_deadlines(list(zip(forces, (r.deadline for r in rules), strict=True))),
+        notes=tuple(
+            replace(note, when=_when(force, note.when))
+            for force, r in zip(forces, rules, strict=True)
+            for note in r.notes
+        ),
+        priority=latest.priority,
+        confidence=max(marks, key=CONFIDENCE.index) if marks else None,
+        confidence_note=latest.confidence_note,
+        coverage_exempt={k: v for r in rules for k, v in r.coverage_exempt.items()},
+        same_visit_as=latest.same_visit_as,
     )

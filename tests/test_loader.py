@@ -239,3 +239,71 @@ def test_a_childs_quantifier_text_quotes_its_parameter():
     texts = [r.text for r in found.reasons]
     assert any(t.startswith("有未滿 3 歲之子女") for t in texts), texts
     assert not any("{param:" in t for t in texts), texts
+
+
+# --- dated rules: versions in force one after another (issue 14, item 3) ----------------
+
+REGISTRATION = Path("rules/birth/birth-registration.yaml")
+OLD_REGISTRATION = Path("rules/birth/birth-registration-until-2025.yaml")
+
+
+def _dated_registration(tree: Path, until: str, start: str) -> None:
+    """birth-registration in two versions: live births only until ``until``, live or
+    premature from ``start``."""
+    text = (tree / REGISTRATION).read_text(encoding="utf-8")
+    old = text.replace("in: [live, premature]", "in: [live]")
+    (tree / OLD_REGISTRATION).write_text(
+        old.replace("eligibility:", f"effective_until: {until}\neligibility:", 1), encoding="utf-8"
+    )
+    edit(tree, REGISTRATION, "eligibility:", f"effective_from: {start}\neligibility:")
+
+
+def _registration(catalogue, day: str, kind: str) -> str:
+    from datetime import date
+
+    from engine.profile import validate_profile
+    from engine.recommend import Engine
+
+    profile = validate_profile({"events": {"birth": {"date": "2025-06-01", "kind": kind}}})
+    result = Engine(catalogue).recommend(profile, as_of=date.fromisoformat(day))
+    (found,) = [r for r in result.results if r.service == "birth-registration"]
+    return found.status
+
+
+def test_the_version_of_a_rule_in_force_on_the_evaluation_date_decides(tree):
+    _dated_registration(tree, "2025-12-31", "2026-01-01")
+    catalogue = load_catalogue(tree)
+    assert _registration(catalogue, "2025-12-31", "premature") == "ineligible"
+    assert _registration(catalogue, "2025-12-31", "live") == "eligible"
+    assert _registration(catalogue, "2026-01-01", "premature") == "eligible"
+    # Both versions keep the deadline: it is the version in force that gives it.
+    assert catalogue.rules["birth-registration"]["national"].deadline is not None
+
+
+def test_a_rule_in_force_from_a_date_applies_to_nothing_before_it(tree):
+    edit(tree, REGISTRATION, "eligibility:", "effective_from: 2026-01-01\neligibility:")
+    catalogue = load_catalogue(tree)
+    assert _registration(catalogue, "2025-12-31", "live") == "ineligible"
+    assert _registration(catalogue, "2026-01-01", "live") == "eligible"
+
+
+def test_overlapping_versions_are_refused(tree):
+    _dated_registration(tree, "2026-01-01", "2026-01-01")
+    (found,) = problems(tree)
+    line = line_of(tree, REGISTRATION, "effective_from")
+    assert found.startswith(f"{REGISTRATION.as_posix()}:{line}:") and "overlap" in found
+
+
+def test_a_gap_between_versions_is_refused(tree):
+    _dated_registration(tree, "2025-12-30", "2026-01-01")
+    (found,) = problems(tree)
+    assert found.startswith(REGISTRATION.as_posix()) and "gap" in found and "2025-12-31" in found
+
+
+def test_dated_versions_beside_an_undated_rule_are_refused(tree):
+    text = (tree / REGISTRATION).read_text(encoding="utf-8")
+    (tree / OLD_REGISTRATION).write_text(
+        text.replace("eligibility:", "effective_until: 2025-12-31\neligibility:", 1), encoding="utf-8"
+    )
+    (found,) = problems(tree)
+    assert found.startswith(OLD_REGISTRATION.as_posix()) and "undated rule" in found
