@@ -8,7 +8,9 @@ tree along the key path the problem was found at.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import re
 import stat
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -239,6 +241,14 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
             continue
         rel = path.relative_to(rules_dir)
         try:
+            if is_breakdown_file(rel):
+                for parameter in parse_breakdown(doc, rel):
+                    parameters[parameter.name] = parameter
+                continue
+            if is_local_definition(rel):
+                for rule, place_doc in expand_local_definition(doc, rel):
+                    problems.extend(_add_rule(rules, rule, place_doc))
+                continue
             if rel.parts[0] == PARAMETERS_DIR or (
                 len(rel.parts) > 2 and rel.parts[0] == "local" and rel.parts[2] == PARAMETERS_DIR
             ):
@@ -254,23 +264,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
                         RuleVersion(dated[0], dated[1], rule, doc)
                     )
                     continue
-                layer = rules.setdefault(rule.service, {})
-                if rule.jurisdiction in layer:
-                    other = layer[rule.jurisdiction]
-                    winner, _loser = _by_priority(other, rule)
-                    if winner is None:
-                        problems.append(
-                            Problem(
-                                doc.file,
-                                doc.line(("service",)),
-                                f"two rules for '{rule.service}' in {rule.jurisdiction} both apply without a "
-                                f"priority: {other.file} and {rule.file}",
-                            )
-                        )
-                        continue
-                    layer[rule.jurisdiction] = winner
-                else:
-                    layer[rule.jurisdiction] = rule
+                problems.extend(_add_rule(rules, rule, doc))
         except RuleSyntaxError as exc:
             problems.append(Problem(doc.file, doc.line(exc.path), exc.message))
     for (service, jurisdiction), dated_rules in sorted(versions.items()):
@@ -297,6 +291,28 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return catalogue
+
+
+def _add_rule(rules: dict[str, dict[str, ServiceRule]], rule: ServiceRule, doc: YamlDoc) -> list[Problem]:
+    """Put ``rule`` in its service's layer; a second rule for the same place needs a
+    priority that settles which one applies."""
+    layer = rules.setdefault(rule.service, {})
+    other = layer.get(rule.jurisdiction)
+    if other is None:
+        layer[rule.jurisdiction] = rule
+        return []
+    winner, _loser = _by_priority(other, rule)
+    if winner is None:
+        return [
+            Problem(
+                doc.file,
+                doc.line(("service",)),
+                f"two rules for '{rule.service}' in {rule.jurisdiction} both apply without a "
+                f"priority: {other.file} and {rule.file}",
+            )
+        ]
+    layer[rule.jurisdiction] = winner
+    return []
 
 
 def _by_priority(a: ServiceRule, b: ServiceRule) -> tuple[ServiceRule | None, ServiceRule | None]:
@@ -740,3 +756,229 @@ def merge_versions(dated: list[RuleVersion], labels: dict[str, Text]) -> Service
         coverage_exempt={k: v for r in rules for k, v in r.coverage_exempt.items()},
         same_visit_as=latest.same_visit_as,
     )
+
+
+# --- the local layer as one definition: breakdowns by place, labelled exceptions ---------
+#
+# rules/local/<service>.yaml is one rule for every place it lists (PolicyEngine's
+# breakdown, Catala's exceptions): the general rule's keys, then
+#   places:     {<residence>: {legal_basis, confidence, confidence_note, same_visit_as,
+#                              priority, words: {place: …, born_from: …}}}
+#   exceptions: [{label, places: [...], priority, criteria: {id: item | null},
+#                 notes: {id: note | null}, deadline: … | null, amount: … | null}]
+# ``${word}`` in any string is the place's word (``${jurisdiction}`` is its id). Each place
+# gets an ordinary rule (as if written in rules/local/<residence>/), so every backend reads
+# it unchanged. rules/local/parameters/<topic>/<name>.yaml is one parameter broken down by
+# place: ``metadata: {breakdown: residence}`` and ``values: {<residence>: <a parameter>}``,
+# named local.<residence>.<topic>.<name> as if written under each place's folder.
+
+_WORD = re.compile(r"\$\{([a-z_]+)\}")
+_PLACE_KEYS = {"legal_basis", "confidence", "confidence_note", "same_visit_as", "priority", "words"}
+_EXCEPTION_KEYS = {"label", "places", "priority", "criteria", "notes", "deadline", "amount", "fee"}
+
+
+def is_breakdown_file(rel: Path) -> bool:
+    return len(rel.parts) > 2 and rel.parts[0] == "local" and rel.parts[1] == PARAMETERS_DIR
+
+
+def is_local_definition(rel: Path) -> bool:
+    return len(rel.parts) == 2 and rel.parts[0] == "local"
+
+
+def parse_breakdown(doc: YamlDoc, rel: Path) -> list[Parameter]:
+    """One parameter per place of a breakdown file."""
+    data = doc.data
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    if not isinstance(meta, dict) or meta.get("breakdown") != "residence":
+        raise RuleSyntaxError(
+            ("metadata",),
+            "a parameter under rules/local/parameters/ is broken down: metadata: {breakdown: residence}",
+        )
+    if not isinstance(data.get("values"), dict) or not data["values"]:
+        raise RuleSyntaxError(("values",), "values maps each residence to its parameter")
+    shared = {k: v for k, v in meta.items() if k != "breakdown"}
+    out = []
+    for place, entry in data["values"].items():
+        where = ("values", place)
+        if place not in RESIDENCES:
+            raise RuleSyntaxError(where, f"'{place}' is not one of the 22 residences")
+        if not isinstance(entry, dict) or "values" not in entry:
+            raise RuleSyntaxError(where, "each place holds {label, metadata, values} like a parameter file")
+        one = {
+            "description": entry.get("description", data.get("description")),
+            "metadata": {**shared, **(entry.get("metadata") or {})},
+            "values": entry["values"],
+        }
+        if "label" in entry:
+            one["label"] = entry["label"]
+        try:
+            out.append(
+                parse_parameter(
+                    YamlDoc(doc.file, one, None), Path("local", place, PARAMETERS_DIR, *rel.parts[2:])
+                )
+            )
+        except RuleSyntaxError as exc:
+            raise RuleSyntaxError((*where, *exc.path), f"{place}: {exc.message}") from None
+    return out
+
+
+def _words(raw: Any, words: dict[str, Any], place: str) -> Any:
+    """``raw`` with every ``${word}`` replaced by the place's word."""
+    if isinstance(raw, dict):
+        return {k: _words(v, words, place) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_words(v, words, place) for v in raw]
+    if not isinstance(raw, str) or "${" not in raw:
+        return raw
+
+    def word(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in words:
+            raise RuleSyntaxError(
+                (), f"{place}: no word '{name}' for '${{{name}}}' (give it under places.{place}.words)"
+            )
+        return str(words[name])
+
+    return _WORD.sub(word, raw)
+
+
+def _item_id(item: Any) -> str | None:
+    """A criterion's id; for an all/any group, the id of its first criterion."""
+    if not isinstance(item, dict):
+        return None
+    if "id" in item:
+        return str(item["id"])
+    for key in ("all", "any"):
+        if isinstance(item.get(key), list) and item[key]:
+            return _item_id(item[key][0])
+    return None
+
+
+def _targets(exception: dict) -> set[tuple[str, ...]]:
+    """What an exception changes: criteria and notes by id, the deadline, the amount, the fee."""
+    out: set[tuple[str, ...]] = set()
+    for kind in ("criteria", "notes"):
+        out |= {(kind, str(key)) for key in exception.get(kind) or {}}
+    out |= {(key,) for key in ("deadline", "amount", "fee") if key in exception}
+    return out
+
+
+def chosen_exceptions(exceptions: list[dict], place: str) -> tuple[list[dict], list[str]]:
+    """The exceptions that apply in ``place``, and the conflicts: two that change the same
+    part of the rule there need distinct priorities (the higher one applies there); without
+    them it is an error, not a silent pick (Catala)."""
+    applying = [e for e in exceptions if place in e.get("places", [])]
+    conflicts = []
+    for target in sorted(set().union(*(_targets(e) for e in applying)) if applying else ()):
+        rivals = [e for e in applying if target in _targets(e)]
+        priorities = [r.get("priority") for r in rivals]
+        if len(rivals) > 1 and (None in priorities or len(set(priorities)) < len(priorities)):
+            labels = " and ".join(f"'{r['label']}'" for r in rivals)
+            conflicts.append(
+                f"exceptions {labels} both change {' '.join(target)} in {place} without distinct priorities"
+            )
+    return applying, conflicts
+
+
+def _apply(rule: dict, exception: dict, skip: set[tuple[str, ...]]) -> None:
+    items = rule["eligibility"]["all"]
+    for key, item in (exception.get("criteria") or {}).items():
+        if ("criteria", str(key)) in skip:
+            continue
+        at = next((i for i, old in enumerate(items) if _item_id(old) == str(key)), None)
+        if at is None:
+            if item is not None:
+                items.append(item)
+        elif item is None:
+            del items[at]
+        else:
+            items[at] = item
+    notes = rule.setdefault("notes", [])
+    for key, note in (exception.get("notes") or {}).items():
+        if ("notes", str(key)) in skip:
+            continue
+        at = next((i for i, old in enumerate(notes) if isinstance(old, dict) and old.get("id") == key), None)
+        if at is None:
+            if note is not None:
+                notes.append({"id": key, **note} if "id" not in note else note)
+        elif note is None:
+            del notes[at]
+        else:
+            notes[at] = {"id": key, **note} if "id" not in note else note
+    for key in ("deadline", "amount", "fee"):
+        if key in exception and (key,) not in skip:
+            if exception[key] is None:
+                rule.pop(key, None)
+            else:
+                rule[key] = exception[key]
+
+
+def expand_local_definition(doc: YamlDoc, rel: Path) -> list[tuple[ServiceRule, YamlDoc]]:
+    """The rule of every place of a local definition, with its exceptions applied."""
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("places"), dict) or not data["places"]:
+        raise RuleSyntaxError(
+            (), "a rule under rules/local/ itself is one definition for many places: it needs places: {…}"
+        )
+    exceptions = data.get("exceptions") or []
+    if not isinstance(exceptions, list):
+        raise RuleSyntaxError(("exceptions",), "exceptions is a list of {label, places, …}")
+    labels: set[str] = set()
+    for i, exception in enumerate(exceptions):
+        where = ("exceptions", i)
+        if not isinstance(exception, dict) or not exception.get("label"):
+            raise RuleSyntaxError(where, "an exception is labelled: {label: …, places: [...], …}")
+        extra = set(exception) - _EXCEPTION_KEYS
+        if extra:
+            raise RuleSyntaxError(
+                (*where, sorted(extra)[0]), f"unknown key '{sorted(extra)[0]}' in an exception"
+            )
+        if exception["label"] in labels:
+            raise RuleSyntaxError((*where, "label"), f"two exceptions are labelled '{exception['label']}'")
+        labels.add(exception["label"])
+        unknown = [p for p in exception.get("places") or [] if p not in data["places"]]
+        if not exception.get("places") or unknown:
+            raise RuleSyntaxError(
+                (*where, "places"), f"an exception lists places of this definition, got {unknown or 'none'}"
+            )
+    general = {k: v for k, v in data.items() if k not in ("places", "exceptions")}
+    if not isinstance(general.get("eligibility"), dict) or not isinstance(
+        general["eligibility"].get("all"), list
+    ):
+        raise RuleSyntaxError(
+            ("eligibility",), "a local definition's eligibility is all: [criteria with ids]"
+        )
+    out = []
+    for place, own in data["places"].items():
+        where = ("places", place)
+        if not isinstance(own, dict) or set(own) - _PLACE_KEYS:
+            raise RuleSyntaxError(where, f"a place holds {', '.join(sorted(_PLACE_KEYS))}")
+        applying, conflicts = chosen_exceptions(exceptions, place)
+        if conflicts:
+            raise RuleSyntaxError(("exceptions",), "; ".join(conflicts))
+        rule = copy.deepcopy(general)
+        skip_by_exception = _yielding(applying)
+        for exception in applying:
+            _apply(rule, copy.deepcopy(exception), skip_by_exception.get(id(exception), set()))
+        rule.update({k: v for k, v in own.items() if k != "words"})
+        rule["jurisdiction"] = place
+        words = {"jurisdiction": place, **(own.get("words") or {})}
+        try:
+            rule = _words(rule, words, place)
+        except RuleSyntaxError as exc:
+            raise RuleSyntaxError((*where, "words"), exc.message) from None
+        place_doc = YamlDoc(doc.file, rule, doc.node)
+        out.append((parse_rule_file(place_doc, Path("local", place, rel.name)), place_doc))
+    return out
+
+
+def _yielding(applying: list[dict]) -> dict[int, set[tuple[str, ...]]]:
+    """For each exception, the parts it yields to a higher-priority exception."""
+    out: dict[int, set[tuple[str, ...]]] = {}
+    for exception in applying:
+        for target in _targets(exception):
+            rivals = [r for r in applying if target in _targets(r)]
+            top = max(rivals, key=lambda r: r.get("priority") or 0)
+            if top is not exception:
+                out.setdefault(id(exception), set()).add(target)
+    return out

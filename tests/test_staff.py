@@ -265,7 +265,10 @@ def test_browse_lists_local_layers_and_where_a_parameter_is_used(tree, credentia
     assert not at.exception
     at.selectbox(key="staff:browse:jurisdiction").select("taipei").run()
     assert not at.exception
-    assert any("local/taipei" in str(df.value) for df in at.dataframe)
+    # Taipei's rule is its place in the one local birth-grant definition (issue 14 item 4).
+    assert any(
+        "taipei" in str(df.value) and "local/local-birth-grant" in str(df.value) for df in at.dataframe
+    )
     users = parameter_users(load_catalogue(tree))
     assert "low-income-household" in users["minimum_living_expense"]
 
