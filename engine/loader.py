@@ -243,7 +243,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         try:
             if is_breakdown_file(rel):
                 for parameter in parse_breakdown(doc, rel):
-                    parameters[parameter.name] = parameter
+                    problems.extend(_add_parameter(parameters, parameter, doc))
                 continue
             if is_local_definition(rel):
                 for rule, place_doc in expand_local_definition(doc, rel):
@@ -253,7 +253,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
                 len(rel.parts) > 2 and rel.parts[0] == "local" and rel.parts[2] == PARAMETERS_DIR
             ):
                 parameter = parse_parameter(doc, rel)
-                parameters[parameter.name] = parameter
+                problems.extend(_add_parameter(parameters, parameter, doc))
             elif rel.as_posix() == VOCABULARY_FILE:
                 labels = parse_vocabulary(doc)
             else:
@@ -291,6 +291,22 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return catalogue
+
+
+def _add_parameter(parameters: dict[str, Parameter], parameter: Parameter, doc: YamlDoc) -> list[Problem]:
+    """One home for each figure: a place's parameter written both in a breakdown file and
+    in the place's own folder is an error naming both files."""
+    other = parameters.get(parameter.name)
+    if other is not None:
+        return [
+            Problem(
+                doc.file,
+                doc.line(("values", parameter.jurisdiction)) if other.file != doc.file else 1,
+                f"parameter '{parameter.name}' is written twice: {other.file} and {parameter.file}",
+            )
+        ]
+    parameters[parameter.name] = parameter
+    return []
 
 
 def _add_rule(rules: dict[str, dict[str, ServiceRule]], rule: ServiceRule, doc: YamlDoc) -> list[Problem]:

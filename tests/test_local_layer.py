@@ -265,3 +265,17 @@ def test_equal_exception_priorities_are_an_error_too(repo: Path):
 def test_between_two_exceptions_the_higher_priority_applies(repo: Path):
     _add_exceptions(repo, _exception("first", "One", 2), _exception("second", "Two", 1))
     assert _residence_text(repo, "taipei") == "One"
+
+
+def test_a_figure_in_a_breakdown_and_in_the_place_folder_is_an_error(repo: Path):
+    own = repo / TAIPEI / "parameters" / "birth_grant" / "amount.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text(
+        "description: A second home for Taipei's amount\n"
+        "metadata: {unit: TWD, reference: a test, confidence: ❓}\n"
+        "values:\n  2023-01-01: {value: 1}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(repo)
+    assert "parameter 'local.taipei.birth_grant.amount' is written twice" in str(caught.value)
