@@ -287,7 +287,18 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         parameters=parameters,
         labels=labels,
     )
-    problems = validate_catalogue(catalogue, docs={d.file: d for d in docs.values()})
+    # Dated versions are checked one by one, so that a problem names its own file and line.
+    # The merged rule stays for the catalogue's own checks (its legal basis), without the
+    # versions' parts, which are checked where they are written.
+    checked = {sid: dict(layer) for sid, layer in rules.items()}
+    for (service, jurisdiction), dated_rules in versions.items():
+        merged = checked[service][jurisdiction]
+        checked[service][jurisdiction] = replace(
+            merged, eligibility=Const(True), amount=None, fee=None, deadline=None, notes=()
+        )
+        for i, version in enumerate(dated_rules):
+            checked[service][f"{jurisdiction}@{i}"] = version.rule
+    problems = validate_catalogue(replace(catalogue, rules=checked), docs={d.file: d for d in docs.values()})
     if problems:
         raise CatalogueError(problems)
     return catalogue
@@ -749,7 +760,8 @@ def merge_versions(dated: list[RuleVersion], labels: dict[str, Text]) -> Service
     forces = [_in_force(v, labels) for v in ordered]
     rules = [v.rule for v in ordered]
     latest = rules[-1]
-    eligibility = [_when(force, r.eligibility) for force, r in zip(forces, rules, strict=True)]
+    # The newest version first: its reasons lead the explanation.
+    eligibility = [_when(force, r.eligibility) for force, r in zip(forces, rules, strict=True)][::-1]
     marks = [r.confidence for r in rules if r.confidence]
     bases = list(dict.fromkeys(r.legal_basis for r in rules))
     return ServiceRule(

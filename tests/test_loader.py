@@ -307,3 +307,11 @@ def test_dated_versions_beside_an_undated_rule_are_refused(tree):
     )
     (found,) = problems(tree)
     assert found.startswith(OLD_REGISTRATION.as_posix()) and "undated rule" in found
+
+
+def test_a_problem_in_a_later_version_names_its_own_file_and_line(tree):
+    _dated_registration(tree, "2025-12-31", "2026-01-01")
+    edit(tree, REGISTRATION, "fact: events.birth.kind", "fact: events.birth.knd")
+    (found,) = problems(tree)
+    line = line_of(tree, REGISTRATION, "events.birth.knd")
+    assert found.startswith(f"{REGISTRATION.as_posix()}:{line}:") and "unknown fact" in found
