@@ -766,7 +766,7 @@ def merge_versions(dated: list[RuleVersion], labels: dict[str, Text]) -> Service
     bases = list(dict.fromkeys(r.legal_basis for r in rules))
     return ServiceRule(
         service=latest.service,
-        file=ordered[0].rule.file,
+        file=latest.file,  # the newest version: where the rule is read and edited
         jurisdiction=latest.jurisdiction,
         legal_basis="；".join(bases),
         eligibility=eligibility[0] if len(eligibility) == 1 else AnyOf(tuple(eligibility)),
