@@ -412,8 +412,19 @@ def round_half_up(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | None = None) -> str:
-    """Fill ``{param:NAME}``, ``{fact:PATH}`` and ``{value:NAME}`` placeholders."""
+def render_text(
+    text: str,
+    env: Env,
+    d: Describer,
+    values: dict[str, Expr] | None = None,
+    reads: dict[str, ParamRef] | None = None,
+) -> str:
+    """Fill ``{param:NAME}``, ``{fact:PATH}`` and ``{value:NAME}`` placeholders.
+
+    ``{param:NAME}`` is the parameter's value at the evaluation date, in the language's
+    formatting; when the criterion itself reads NAME (``reads``), it is read the same way
+    (``at: events.birth.date``, a table ``key``), so the sentence quotes the very figure
+    the criterion compares with."""
     from engine.rules import PLACEHOLDER
 
     def value(match) -> str:
@@ -423,7 +434,7 @@ def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | Non
                 return match.group(0)
             expr = values[name]
         else:
-            expr = ParamRef(name) if kind == "param" else FactRef(name)
+            expr = ((reads or {}).get(name) or ParamRef(name)) if kind == "param" else FactRef(name)
         try:
             found = eval_expr(expr, env)
         except KeyError:
@@ -438,13 +449,26 @@ def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | Non
     return d.plain(PLACEHOLDER.sub(value, text))
 
 
+def params_read(cond: Condition) -> dict[str, ParamRef]:
+    """The parameters a criterion compares with, as it reads them (for its text)."""
+    from engine.rules import expr_parts, walk
+
+    out: dict[str, ParamRef] = {}
+    for node in walk(cond.body if isinstance(cond, SomeChild) else cond):
+        if isinstance(node, Compare):
+            for part in (*expr_parts(node.lhs), *expr_parts(node.rhs)):
+                if isinstance(part, ParamRef):
+                    out.setdefault(part.name, part)
+    return out
+
+
 def _describe_compare(
     cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
 ) -> str:
     core = d.comparison(cond, left, right, verdict)
     if cond.text is None:
         return core
-    text = render_text(cond.text.get(d.lang), env, d)
+    text = render_text(cond.text.get(d.lang), env, d, reads=params_read(cond))
     if isinstance(cond.lhs, FactRef) and text == d.label(cond.lhs.path):
         return core  # the rule's text is the fact's own label: say it once
     return d.phrase("explained", text=text, detail=core)
@@ -591,7 +615,11 @@ def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None)
 
 
 def _quantifier_text(cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env) -> str:
-    what = d.plain(cond.text.get(d.lang)) if cond.text else d.phrase(f"quantifier.{cond.range}")
+    what = (
+        render_text(cond.text.get(d.lang), env, d, reads=params_read(cond))
+        if cond.text
+        else d.phrase(f"quantifier.{cond.range}")
+    )
     if value is None:
         shown = d.phrase("unknown")
     elif value:

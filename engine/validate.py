@@ -393,6 +393,8 @@ class _Checker:
         for node in walk(rule.eligibility):
             if isinstance(node, Compare) and node.text is not None:
                 self.placeholders(node.text, rule.file, node.where)
+            if isinstance(node, Compare | SomeChild) and node.text is not None:
+                self.copied_figures(node, rule.file)
             if isinstance(node, Compare) and node.step is not None and node.step not in self.cat.services:
                 self.add(
                     rule.file, node.where + ("step",), f"step names unknown service '{node.step}'"
@@ -409,6 +411,35 @@ class _Checker:
                     self.add(file, where, f"unknown fact '{name}' in a text placeholder")
                 if kind == "value" and name not in (values or set()):
                     self.add(file, where, f"'{{value:{name}}}' names no entry of the note's values")
+
+    def copied_figures(self, node: Compare | SomeChild, file: str) -> None:
+        """One home for each figure: a criterion's text that states the value of a
+        parameter the criterion reads (any of its dated values) is a copy that goes stale
+        when the parameter changes; it must quote it as ``{param:NAME}``. Only parameters
+        the same criterion reads count, so "2 standard deviations" beside an age limit of
+        2 elsewhere is no copy."""
+        from decimal import Decimal
+
+        from engine.figures import copied
+        from engine.logic import params_read
+
+        values: dict[Decimal, str] = {}
+        for name in params_read(node):
+            param = self.cat.parameters.get(name)
+            for dated in param.values if param else ():
+                table = dated.value.values() if isinstance(dated.value, dict) else (dated.value,)
+                for number in table:
+                    values.setdefault(Decimal(str(number)), name)
+        if not values:
+            return
+        for lang, said in (("en", node.text.en), ("zh-TW", node.text.zh)):
+            for written, value in copied(said, set(values)):
+                self.add(
+                    file,
+                    node.where + ("text",),
+                    f"the {lang} text copies the figure {written!r} of parameter '{values[value]}': "
+                    f"write {{param:{values[value]}}} instead, so the text follows the parameter",
+                )
 
     def catalogue(self) -> None:
         cat = self.cat

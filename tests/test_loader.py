@@ -131,3 +131,187 @@ def test_household_record_must_be_verified_electronically(tree):
         "    household_record: true\n    verified_electronically: false\n",
     )
     assert any("免附戶籍謄本" in p for p in problems(tree))
+
+
+# --- criterion texts quote parameters (issue 14, item 3) --------------------------------
+
+MATERNITY = Path("rules/birth/labor-insurance-maternity-benefit.yaml")
+CLAIM_WINDOW = "{param:labor_insurance.claim_window_years}"
+
+
+def test_a_text_that_copies_the_parameter_it_reads_is_refused_with_its_line(tree):
+    edit(tree, MATERNITY, f'"Claimed within {CLAIM_WINDOW} years', '"Claimed within 5 years')
+    edit(tree, MATERNITY, f'"分娩後 {CLAIM_WINDOW} 年內', '"分娩後五年內')
+    line = line_of(tree, MATERNITY, "Claimed within 5 years")
+    found = problems(tree)
+    assert len(found) == 2, found
+    assert all(p.startswith(f"{MATERNITY.as_posix()}:{line}:") for p in found)
+    assert "the en text copies the figure '5'" in found[0] and CLAIM_WINDOW in found[0]
+    assert "the zh-TW text copies the figure '五'" in found[1]
+
+
+def test_a_stale_copy_of_an_earlier_value_is_refused_too(tree):
+    # The parameter was 4 before 2027: a text saying 4 is as stale as one saying 5.
+    edit(
+        tree,
+        Path("rules/parameters/labor_insurance/claim_window_years.yaml"),
+        "values:\n",
+        "values:\n  1800-01-01: {value: 4}\n",
+    )
+    edit(tree, MATERNITY, f'"Claimed within {CLAIM_WINDOW} years', '"Claimed within 4 years')
+    (found,) = problems(tree)
+    assert "copies the figure '4'" in found
+
+
+def test_figures_that_are_no_copy_pass(tree):
+    # A figure equal to the value of a parameter the criterion does not read, a date, a
+    # year, an article number and 一 inside a word are not copies.
+    edit(
+        tree,
+        MATERNITY,
+        f'"Claimed within {CLAIM_WINDOW} years of the birth"',
+        f'"Claimed within {CLAIM_WINDOW} years of the birth (§30, 2025, 5 May, 2025-05-05; 180 days)"',
+    )
+    edit(
+        tree,
+        MATERNITY,
+        f'"分娩後 {CLAIM_WINDOW} 年內請領"',
+        f'"下一年度起，分娩後 {CLAIM_WINDOW} 年內請領（第 5 條，五月五日）"',
+    )
+    assert load_catalogue(tree).services
+
+
+def test_the_figures_a_text_states():
+    from decimal import Decimal
+
+    from engine.figures import figures
+
+    def values(text: str) -> list[Decimal]:
+        return [v for _, v in figures(text)]
+
+    assert values("at most 2.5 million, plus 250,000 each") == [Decimal("2500000.0"), 250000]
+    assert values("未超過 200 萬元，每增加一人增加 25 萬元") == [2000000, 250000, 1]
+    assert values("年滿六十五歲，十五日內，二百五十萬") == [65, 15, 2500000]
+    assert values("{param:x} on 1 September 2025 (§12–13, 第 4 條, 九月一日)") == []
+
+
+def _claim_window_reason(catalogue, day: str, lang: str) -> str:
+    from datetime import date
+
+    from engine.profile import validate_profile
+    from engine.recommend import Engine
+
+    profile = validate_profile(
+        {
+            "person": {"sex": "female", "labor_insurance_days": 300, "insured_salary": 30000},
+            "events": {"birth": {"date": "2026-02-01", "kind": "live"}},
+        }
+    )
+    result = Engine(catalogue).recommend(profile, as_of=date.fromisoformat(day), lang=lang)
+    (found,) = [r for r in result.results if r.service == "labor-insurance-maternity-benefit"]
+    (reason,) = [r.text for r in found.reasons if r.criterion == "claim-window"]
+    return reason
+
+
+def test_a_text_follows_its_parameter_when_the_dated_value_changes(tree):
+    edit(
+        tree,
+        Path("rules/parameters/labor_insurance/claim_window_years.yaml"),
+        "values:\n",
+        "values:\n  2027-01-01: {value: 6}\n",
+    )
+    catalogue = load_catalogue(tree)
+    assert _claim_window_reason(catalogue, "2026-03-01", "en").startswith("Claimed within 5 years")
+    assert _claim_window_reason(catalogue, "2027-03-01", "en").startswith("Claimed within 6 years")
+    assert _claim_window_reason(catalogue, "2027-03-01", "zh-TW").startswith("分娩後 6 年內請領")
+
+
+def test_a_childs_quantifier_text_quotes_its_parameter():
+    from datetime import date
+
+    from engine.profile import validate_profile
+    from engine.recommend import Engine
+
+    catalogue = load_catalogue(ROOT)
+    profile = validate_profile({"children": [{"birth_date": "2025-06-01", "order": 1}]})
+    result = Engine(catalogue).recommend(profile, as_of=date(2026, 3, 1), lang="zh-TW")
+    (found,) = [r for r in result.results if r.service == "child-medical-subsidy"]
+    texts = [r.text for r in found.reasons]
+    assert any(t.startswith("有未滿 3 歲之子女") for t in texts), texts
+    assert not any("{param:" in t for t in texts), texts
+
+
+# --- dated rules: versions in force one after another (issue 14, item 3) ----------------
+
+REGISTRATION = Path("rules/birth/birth-registration.yaml")
+OLD_REGISTRATION = Path("rules/birth/birth-registration-until-2025.yaml")
+
+
+def _dated_registration(tree: Path, until: str, start: str) -> None:
+    """birth-registration in two versions: live births only until ``until``, live or
+    premature from ``start``."""
+    text = (tree / REGISTRATION).read_text(encoding="utf-8")
+    old = text.replace("in: [live, premature]", "in: [live]")
+    (tree / OLD_REGISTRATION).write_text(
+        old.replace("eligibility:", f"effective_until: {until}\neligibility:", 1), encoding="utf-8"
+    )
+    edit(tree, REGISTRATION, "eligibility:", f"effective_from: {start}\neligibility:")
+
+
+def _registration(catalogue, day: str, kind: str) -> str:
+    from datetime import date
+
+    from engine.profile import validate_profile
+    from engine.recommend import Engine
+
+    profile = validate_profile({"events": {"birth": {"date": "2025-06-01", "kind": kind}}})
+    result = Engine(catalogue).recommend(profile, as_of=date.fromisoformat(day))
+    (found,) = [r for r in result.results if r.service == "birth-registration"]
+    return found.status
+
+
+def test_the_version_of_a_rule_in_force_on_the_evaluation_date_decides(tree):
+    _dated_registration(tree, "2025-12-31", "2026-01-01")
+    catalogue = load_catalogue(tree)
+    assert _registration(catalogue, "2025-12-31", "premature") == "ineligible"
+    assert _registration(catalogue, "2025-12-31", "live") == "eligible"
+    assert _registration(catalogue, "2026-01-01", "premature") == "eligible"
+    # Both versions keep the deadline: it is the version in force that gives it.
+    assert catalogue.rules["birth-registration"]["national"].deadline is not None
+
+
+def test_a_rule_in_force_from_a_date_applies_to_nothing_before_it(tree):
+    edit(tree, REGISTRATION, "eligibility:", "effective_from: 2026-01-01\neligibility:")
+    catalogue = load_catalogue(tree)
+    assert _registration(catalogue, "2025-12-31", "live") == "ineligible"
+    assert _registration(catalogue, "2026-01-01", "live") == "eligible"
+
+
+def test_overlapping_versions_are_refused(tree):
+    _dated_registration(tree, "2026-01-01", "2026-01-01")
+    (found,) = problems(tree)
+    line = line_of(tree, REGISTRATION, "effective_from")
+    assert found.startswith(f"{REGISTRATION.as_posix()}:{line}:") and "overlap" in found
+
+
+def test_a_gap_between_versions_is_refused(tree):
+    _dated_registration(tree, "2025-12-30", "2026-01-01")
+    (found,) = problems(tree)
+    assert found.startswith(REGISTRATION.as_posix()) and "gap" in found and "2025-12-31" in found
+
+
+def test_dated_versions_beside_an_undated_rule_are_refused(tree):
+    text = (tree / REGISTRATION).read_text(encoding="utf-8")
+    (tree / OLD_REGISTRATION).write_text(
+        text.replace("eligibility:", "effective_until: 2025-12-31\neligibility:", 1), encoding="utf-8"
+    )
+    (found,) = problems(tree)
+    assert found.startswith(OLD_REGISTRATION.as_posix()) and "undated rule" in found
+
+
+def test_a_problem_in_a_later_version_names_its_own_file_and_line(tree):
+    _dated_registration(tree, "2025-12-31", "2026-01-01")
+    edit(tree, REGISTRATION, "fact: events.birth.kind", "fact: events.birth.knd")
+    (found,) = problems(tree)
+    line = line_of(tree, REGISTRATION, "events.birth.knd")
+    assert found.startswith(f"{REGISTRATION.as_posix()}:{line}:") and "unknown fact" in found

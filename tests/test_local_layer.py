@@ -1,6 +1,7 @@
 """The local layer's validation: two rules for one service and city need distinct
-priorities (Catala's rule: no silent pick between two applicable rules), and a city's
-exception to a national parameter needs a stated priority too.
+priorities (Catala's rule: no silent pick between two applicable rules), and so do two
+labelled exceptions of the one birth-grant definition that change the same part of one
+city's rule; a city's exception to a national parameter needs a stated priority too.
 
 Each test copies the repository's catalogue to a temporary directory and edits the copy.
 """
@@ -19,7 +20,8 @@ from engine.profile import parse_profile_text, validate_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 TAIPEI = Path("rules/local/taipei")
-ORIGINAL = TAIPEI / "local-birth-grant.yaml"
+# The one definition of the birth grant for every place (its Taipei rule among them).
+ORIGINAL = Path("rules/local/local-birth-grant.yaml")
 COPY = TAIPEI / "local-birth-grant-copy.yaml"
 
 # A Taipei first child born 2026-02-01 to a parent registered there since 2020:
@@ -36,6 +38,9 @@ events: {birth: {date: 2026-02-01, kind: live}}
 def repo(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    # Taipei has no folder of its own (its rule is a place of the one definition): a
+    # second Taipei rule is written where a city's own rules live.
+    (tmp_path / TAIPEI).mkdir(parents=True, exist_ok=True)
     return tmp_path
 
 
@@ -183,3 +188,94 @@ def test_every_city_figure_of_the_birth_grant_is_read_at_the_birth_date(catalogu
                 if local and part.at != FactRef("events.birth.date"):
                     wrong.append(f"{city}: {part.name}")
     assert not wrong, wrong
+
+
+# One definition for the 22 places: parameters broken down by place, labelled exceptions.
+
+EXCEPTIONS = "\nexceptions:\n"
+
+
+def _exception(label: str, text: str, priority: int | None) -> str:
+    """An exception rewording Taipei's residence criterion."""
+    lines = [
+        f"  - label: {label}",
+        "    places: [taipei]",
+        *([f"    priority: {priority}"] if priority is not None else []),
+        "    criteria:",
+        "      residence-period:",
+        "        id: residence-period",
+        "        fact: person.registered_months_before_birth",
+        "        gte: {param: 'local.${jurisdiction}.birth_grant.residence_months', at: events.birth.date}",
+        f"        text: {{en: '{text}', zh-TW: '{text}'}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _add_exceptions(root: Path, *exceptions: str) -> None:
+    text = (root / ORIGINAL).read_text(encoding="utf-8")
+    assert EXCEPTIONS in text
+    (root / ORIGINAL).write_text(
+        text.replace(EXCEPTIONS, EXCEPTIONS + "".join(exceptions), 1), encoding="utf-8"
+    )
+
+
+def _residence_text(root: Path, city: str) -> str | None:
+    rule = load_catalogue(root).rules["local-birth-grant"][city]
+    (item,) = [i for i in rule.eligibility.items if getattr(i, "id", None) == "residence-period"]
+    return item.text.en if item.text else None
+
+
+def test_each_place_gets_the_general_rule_with_its_own_words_and_figures(catalogue):
+    layer = catalogue.rules["local-birth-grant"]
+    taipei, kaohsiung = layer["taipei"], layer["kaohsiung"]
+    assert taipei.file == kaohsiung.file == ORIGINAL.as_posix()
+    assert "Taipei City" in str(taipei.eligibility) and "Kaohsiung City" in str(kaohsiung.eligibility)
+    # The breakdown: one file, one parameter per place, each with its own dated values.
+    months = catalogue.parameters["local.kaohsiung.birth_grant.residence_months"]
+    assert months.jurisdiction == "kaohsiung" and months.file.endswith(
+        "parameters/birth_grant/residence_months.yaml"
+    )
+    assert [v.value for v in months.values] == [12, 10]
+    assert catalogue.parameters["local.taipei.birth_grant.residence_months"].file == months.file
+
+
+def test_an_exception_replaces_the_general_criterion_only_where_it_applies(repo: Path):
+    _add_exceptions(repo, _exception("taipei-test-wording", "A Taipei wording", None))
+    assert _residence_text(repo, "taipei") == "A Taipei wording"
+    assert _residence_text(repo, "kaohsiung") == (
+        "One parent registered in Kaohsiung City for the required period before the birth"
+    )
+
+
+def test_two_exceptions_changing_the_same_criterion_without_priorities_are_an_error(repo: Path):
+    _add_exceptions(repo, _exception("first", "One", None), _exception("second", "Two", None))
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(repo)
+    message = str(caught.value)
+    assert ORIGINAL.as_posix() in message
+    assert "'first' and 'second' both change criteria residence-period in taipei" in message
+
+
+def test_equal_exception_priorities_are_an_error_too(repo: Path):
+    _add_exceptions(repo, _exception("first", "One", 1), _exception("second", "Two", 1))
+    with pytest.raises(CatalogueError):
+        load_catalogue(repo)
+
+
+def test_between_two_exceptions_the_higher_priority_applies(repo: Path):
+    _add_exceptions(repo, _exception("first", "One", 2), _exception("second", "Two", 1))
+    assert _residence_text(repo, "taipei") == "One"
+
+
+def test_a_figure_in_a_breakdown_and_in_the_place_folder_is_an_error(repo: Path):
+    own = repo / TAIPEI / "parameters" / "birth_grant" / "amount.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text(
+        "description: A second home for Taipei's amount\n"
+        "metadata: {unit: TWD, reference: a test, confidence: ❓}\n"
+        "values:\n  2023-01-01: {value: 1}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(repo)
+    assert "parameter 'local.taipei.birth_grant.amount' is written twice" in str(caught.value)

@@ -265,7 +265,9 @@ def test_browse_lists_local_layers_and_where_a_parameter_is_used(tree, credentia
     assert not at.exception
     at.selectbox(key="staff:browse:jurisdiction").select("taipei").run()
     assert not at.exception
-    assert any("local/taipei" in str(df.value) for df in at.dataframe)
+    # Taipei's rule is its place in the one local birth-grant definition (issue 14 item 4).
+    shown = [df.value.to_csv() for df in at.dataframe]
+    assert any("taipei" in table and "rules/local/local-birth-grant.yaml" in table for table in shown)
     users = parameter_users(load_catalogue(tree))
     assert "low-income-household" in users["minimum_living_expense"]
 
