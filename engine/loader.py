@@ -38,6 +38,10 @@ from engine.yamlsafe import YamlShapeError, check_shape, decode_yaml_text, error
 
 PARAMETERS_DIR = "parameters"
 VOCABULARY_FILE = "vocabulary.yaml"
+# Data beside the rules, each read by its own module (not a service's rule):
+# engine/outreach_policy.py and engine/residences.py.
+OUTREACH_FILE = "outreach.yaml"
+RESIDENCES_FILE = "residences.yaml"
 
 
 @dataclass(frozen=True, order=True)
@@ -231,6 +235,8 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
                 parameters[parameter.name] = parameter
             elif rel.as_posix() == VOCABULARY_FILE:
                 labels = parse_vocabulary(doc)
+            elif rel.as_posix() in (OUTREACH_FILE, RESIDENCES_FILE):
+                continue
             else:
                 rule = parse_rule_file(doc, rel)
                 layer = rules.setdefault(rule.service, {})
@@ -266,9 +272,30 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         labels=labels,
     )
     problems = validate_catalogue(catalogue, docs={d.file: d for d in docs.values()})
+    problems += _data_beside_rules(catalogue, docs.get(rules_dir / OUTREACH_FILE), rules_dir / RESIDENCES_FILE)
     if problems:
         raise CatalogueError(problems)
     return catalogue
+
+
+def _data_beside_rules(catalogue: Catalogue, outreach: YamlDoc | None, residences: Path) -> list[Problem]:
+    """The outreach policy and the residences of the tree, checked with the rules (so that
+    ``lifeevents validate`` reports them); the policy is parsed once, here, and kept."""
+    from engine.outreach_policy import parse_outreach_policy, remember
+    from engine.residences import ResidencesError, read_residences
+
+    problems: list[Problem] = []
+    if outreach is not None:
+        try:
+            remember(catalogue, parse_outreach_policy(outreach, catalogue))
+        except CatalogueError as exc:
+            problems += exc.problems
+    if residences.is_file():
+        try:
+            read_residences(residences.parent.parent)
+        except ResidencesError as exc:
+            problems += [Problem(exc.file, line, message) for line, message in exc.problems]
+    return problems
 
 
 def _by_priority(a: ServiceRule, b: ServiceRule) -> tuple[ServiceRule | None, ServiceRule | None]:
