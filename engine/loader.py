@@ -272,7 +272,9 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         labels=labels,
     )
     problems = validate_catalogue(catalogue, docs={d.file: d for d in docs.values()})
-    problems += _data_beside_rules(catalogue, docs.get(rules_dir / OUTREACH_FILE), rules_dir / RESIDENCES_FILE)
+    problems += _data_beside_rules(
+        catalogue, docs.get(rules_dir / OUTREACH_FILE), rules_dir / RESIDENCES_FILE
+    )
     if problems:
         raise CatalogueError(problems)
     return catalogue

@@ -257,6 +257,7 @@ def run_outreach(
                 raise
             writer.close()
         if html_target is not None:
-            write_html(listed, partials[-1], catalogue, policy, services, as_of or day, lang, shown=html_target)
+            write_html(
+                listed, partials[-1], catalogue, policy, services, as_of or day, lang, shown=html_target
+            )
     return summary
-

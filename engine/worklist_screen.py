@@ -82,7 +82,15 @@ def screen_rows(
         kept_raw = raw.filter(chunk.valid)
         rows = pl.Series(range(offset, offset + raw.height)).filter(chunk.valid).to_list()
         listed = select_candidates(
-            kept_raw, typed, statuses.filter(chunk.valid), 0, compiler, services, include_unknown, "en", policy
+            kept_raw,
+            typed,
+            statuses.filter(chunk.valid),
+            0,
+            compiler,
+            services,
+            include_unknown,
+            "en",
+            policy,
         )
         reason_ids = compiler.evaluate(
             typed,
