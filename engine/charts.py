@@ -19,7 +19,7 @@ CHART_CSS = (
     "table.bars{border-collapse:collapse;margin:0.5em 0 1em;width:100%;max-width:48em}"
     "table.bars caption{text-align:left;font-weight:bold;padding-bottom:0.3em}"
     "table.bars th,table.bars td{border:none;padding:2px 6px;text-align:left;vertical-align:middle}"
-    "table.bars td.n{text-align:right;white-space:nowrap}"
+    "table.bars .n{text-align:right;white-space:nowrap}"
     "table.bars td.bar{width:55%}"
     "table.bars td.bar span{display:block;height:0.8em;margin:1px 0;min-width:1px;"
     "-webkit-print-color-adjust:exact;print-color-adjust:exact}"
@@ -46,7 +46,7 @@ def bar_chart(title: str, label_header: str, series: Sequence[str], bars: Sequen
     if not any(v for bar in bars for v in bar.values):
         return f'<table class="bars">{caption}</table><p class="chart-empty">{html.escape(empty)}</p>'
     largest = max(abs(v) for bar in bars for v in bar.values)
-    head = "".join(f'<th scope="col">{html.escape(name)}</th>' for name in series)
+    head = "".join(f'<th scope="col" class="n">{html.escape(name)}</th>' for name in series)
     parts = [
         f'<table class="bars">{caption}<thead><tr><th scope="col">{html.escape(label_header)}</th>'
         f'{head}<td aria-hidden="true"></td></tr></thead><tbody>'
