@@ -21,7 +21,7 @@ import yaml
 
 from engine.catalog import Catalogue
 from engine.charts import CHART_CSS, Bar, bar_chart
-from engine.columns import write_error
+from engine.columns import FileError, write_error
 from engine.outreach_policy import OutreachPolicy
 from engine.profile import RESIDENCES
 from engine.residences import residence_name
@@ -30,8 +30,9 @@ WORDS_FILE = Path(__file__).with_name("data") / "outreach-report.yaml"
 LANGS = ("zh-TW", "en")
 
 
-class ReportTextError(ValueError):
-    """The report's language file breaks its shape: the message names the file and key."""
+class ReportTextError(FileError):
+    """The report's language file breaks its shape: the message names the file and key
+    (the command line prints it and exits 2, as for any file it cannot use)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
+import pytest
 import yaml
 from test_loader import edit, problems
 
@@ -369,3 +370,15 @@ def test_every_user_of_the_residences_reads_the_one_file():
         assert residence_name(rid, "zh-TW") == entry["name"]["zh-TW"]
     outreach_source = (ROOT / "engine" / "outreach.py").read_text(encoding="utf-8")
     assert "臺北市" not in outreach_source and "PRIORITY" not in outreach_source
+
+
+def test_a_report_word_missing_a_language_is_named(tmp_path):
+    from engine.outreach_report import WORDS_FILE, ReportTextError
+
+    broken = tmp_path / "outreach-report.yaml"
+    text = WORDS_FILE.read_text(encoding="utf-8")
+    broken.write_text(text.replace("title: {en: Home-visit outreach list, ", "title: {"), encoding="utf-8")
+    with pytest.raises(
+        ReportTextError, match=r"outreach-report.yaml: words.title: needs exactly the languages"
+    ):
+        report_words("en", broken)
