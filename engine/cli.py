@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--html", help="also a printable HTML list, one section per residence and district")
     out.add_argument("--as-of", type=_date, dest="as_of")
     out.add_argument("--include-unknown", action="store_true", help="also list those whose status is unknown")
+    out.add_argument(
+        "--lang", choices=("zh-TW", "en"), default="en", help="the language of the needs and the HTML list"
+    )
     out.add_argument("--chunk-rows", type=_positive, default=200_000)
     pop = sub.add_parser("population", help="a synthetic population of Taiwan (dotted profile columns)")
     pop.add_argument("-n", type=_positive, default=100_000, help="number of people")
@@ -455,6 +458,7 @@ def cmd_outreach(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         include_unknown=args.include_unknown,
         chunk_rows=args.chunk_rows,
+        lang=args.lang,
     )
     print(
         f"outreach: {summary.listed:,} of {summary.rows:,} people to visit ({summary.invalid:,} invalid rows) "

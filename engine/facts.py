@@ -12,7 +12,7 @@ settle it. Their names and labels are data: ``rules/vocabulary.yaml``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.profile import EVENT_NAMES, Child, Profile
+from engine.residences import MLE_AREAS
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +35,9 @@ class Unknown:
 
 FactValue = Any  # int | float | str | bool | date | Unknown
 
-MLE_AREA = {
-    "taipei": "taipei",
-    "new_taipei": "new_taipei",
-    "taoyuan": "taoyuan",
-    "taichung": "taichung",
-    "tainan": "tainan",
-    "kaohsiung": "kaohsiung",
-    "kinmen": "fujian",
-    "lienchiang": "fujian",
-}
-"""Minimum-living-expense areas: the six municipalities, 福建省 (Kinmen, Lienchiang),
-and 臺灣省 for every other county (rules.md)."""
+MLE_AREA: Mapping[str, str] = MLE_AREAS
+"""Minimum-living-expense areas by residence: rules/residences.yaml (the six
+municipalities, 福建省 for Kinmen and Lienchiang, 臺灣省 for every other county)."""
 
 
 def mle_area(residence: str) -> str:

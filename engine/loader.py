@@ -54,6 +54,10 @@ from engine.yamlsafe import YamlShapeError, check_shape, decode_yaml_text, error
 
 PARAMETERS_DIR = "parameters"
 VOCABULARY_FILE = "vocabulary.yaml"
+# Data beside the rules, each read by its own module (not a service's rule):
+# engine/outreach_policy.py and engine/residences.py.
+OUTREACH_FILE = "outreach.yaml"
+RESIDENCES_FILE = "residences.yaml"
 
 
 @dataclass(frozen=True, order=True)
@@ -256,6 +260,8 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
                 problems.extend(_add_parameter(parameters, parameter, doc))
             elif rel.as_posix() == VOCABULARY_FILE:
                 labels = parse_vocabulary(doc)
+            elif rel.as_posix() in (OUTREACH_FILE, RESIDENCES_FILE):
+                continue
             else:
                 rule = parse_rule_file(doc, rel)
                 dated = effective_dates(doc)
@@ -299,6 +305,9 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         for i, version in enumerate(dated_rules):
             checked[service][f"{jurisdiction}@{i}"] = version.rule
     problems = validate_catalogue(replace(catalogue, rules=checked), docs={d.file: d for d in docs.values()})
+    problems += _data_beside_rules(
+        catalogue, docs.get(rules_dir / OUTREACH_FILE), rules_dir / RESIDENCES_FILE
+    )
     if problems:
         raise CatalogueError(problems)
     return catalogue
@@ -340,6 +349,26 @@ def _add_rule(rules: dict[str, dict[str, ServiceRule]], rule: ServiceRule, doc: 
         ]
     layer[rule.jurisdiction] = winner
     return []
+
+
+def _data_beside_rules(catalogue: Catalogue, outreach: YamlDoc | None, residences: Path) -> list[Problem]:
+    """The outreach policy and the residences of the tree, checked with the rules (so that
+    ``lifeevents validate`` reports them); the policy is parsed once, here, and kept."""
+    from engine.outreach_policy import parse_outreach_policy, remember
+    from engine.residences import ResidencesError, read_residences
+
+    problems: list[Problem] = []
+    if outreach is not None:
+        try:
+            remember(catalogue, parse_outreach_policy(outreach, catalogue))
+        except CatalogueError as exc:
+            problems += exc.problems
+    if residences.is_file():
+        try:
+            read_residences(residences.parent.parent)
+        except ResidencesError as exc:
+            problems += [Problem(exc.file, line, message) for line, message in exc.problems]
+    return problems
 
 
 def _by_priority(a: ServiceRule, b: ServiceRule) -> tuple[ServiceRule | None, ServiceRule | None]:

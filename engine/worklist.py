@@ -71,7 +71,7 @@ class CaseRow(Base):
     visit_order: Mapped[int | None]
     state: Mapped[str] = mapped_column(sa.String(16))  # open | closed
     priority: Mapped[int]
-    reasons: Mapped[list] = mapped_column(sa.JSON)  # reason ids of outreach.PRIORITY
+    reasons: Mapped[list] = mapped_column(sa.JSON)  # need ids of rules/outreach.yaml
     services: Mapped[list] = mapped_column(sa.JSON)  # [{service, status, amount, unit, deadline}]
     rules_version: Mapped[str] = mapped_column(sa.String(64))
     opened_at: Mapped[datetime]

@@ -30,6 +30,7 @@ from engine.catalog import Catalogue
 from engine.columns import FileError, unflatten_row
 from engine.facts import Unknown
 from engine.outreach import REGISTER_COLUMNS, home_visit_services, priority_reasons, select_candidates
+from engine.outreach_policy import outreach_policy
 from engine.profile import validate_profile
 from engine.recommend import Engine, deadline_value, money_value
 from engine.worklist import CaseService, Screened, ScreeningSummary, WorklistStore
@@ -58,6 +59,7 @@ def screen_rows(
             "a JSON Lines profile has no place for it"
         )
     services = home_visit_services(catalogue)
+    policy = outreach_policy(catalogue)
     evaluator = BatchEvaluator(catalogue)
     engine = Engine(catalogue)
     compilers: dict[int, Compiler] = {}
@@ -80,15 +82,23 @@ def screen_rows(
         kept_raw = raw.filter(chunk.valid)
         rows = pl.Series(range(offset, offset + raw.height)).filter(chunk.valid).to_list()
         listed = select_candidates(
-            kept_raw, typed, statuses.filter(chunk.valid), 0, compiler, services, include_unknown, "en"
+            kept_raw,
+            typed,
+            statuses.filter(chunk.valid),
+            0,
+            compiler,
+            services,
+            include_unknown,
+            "en",
+            policy,
         )
         reason_ids = compiler.evaluate(
             typed,
             {
                 "ids": pl.concat_list(
                     [
-                        pl.when(c.fill_null(False)).then(pl.lit(r))
-                        for r, c in priority_reasons(compiler, compiler.as_of_expr())
+                        pl.when(c.fill_null(False)).then(pl.lit(need.id))
+                        for need, c in priority_reasons(compiler, policy)
                     ]
                 ).list.drop_nulls()
             },

@@ -3,6 +3,7 @@ pick up a saved rules version without a restart, and a staff area in its own lan
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -12,8 +13,11 @@ from streamlit.testing.v1 import AppTest
 from test_staff import CITIZEN_APP, PARAM, REGISTRATION_60, _open, credentials, login, staff_app, texts, tree  # noqa: F401
 
 from engine.cli import main
-from engine.impact import effective_date, impact, population
+from engine.impact import ImpactReport, ServiceImpact, effective_date, impact, population
 from engine.loader import load_catalogue
+from ui.staff_impact import cost_chart, group_chart, service_chart
+from ui.staff_runtime import STAFF_TEXT
+from ui.text import Words, load_text
 
 AGE_LIMIT = "rules/parameters/childcare/allowance_max_age.yaml"
 ALWAYS_2 = "  1900-01-01: {value: 2,"
@@ -276,3 +280,60 @@ def test_browse_tables_have_chinese_headers(tree, credentials):  # noqa: F811
     headers = [list(df.value.columns) for df in at.dataframe]
     assert ["服務代碼", "名稱", "管轄", "法源依據", "檔案"] in headers
     assert all("service" not in h and "effective_from" not in h for h in headers)
+
+
+# -- issue 15 item 5: the preview's charts, in the interface language ---------------------------
+
+
+def _report() -> ImpactReport:
+    return ImpactReport(
+        people=1000,
+        method="batch",
+        affected=["childcare-allowance", "birth-registration"],
+        services=[
+            ServiceImpact("childcare-allowance", "x", 40, 52, 14, 2, "TWD/month", 84000),
+            ServiceImpact("birth-registration", "x", 5, 5, 0, 0),
+        ],
+        by_residence=[
+            {"service": "childcare-allowance", "residence": "kinmen", "gained": 3, "lost": 0},
+            {"service": "childcare-allowance", "residence": "taipei", "gained": 11, "lost": 2},
+        ],
+        by_age=[
+            {"service": "childcare-allowance", "age_band": "30-44", "gained": 14, "lost": 2},
+            {"service": "childcare-allowance", "age_band": "unknown", "gained": 0, "lost": 0},
+        ],
+    )
+
+
+def _bars(chart: str) -> dict[str, list[int]]:
+    rows = re.findall(r'<th scope="row">([^<]*)</th>((?:<td class="n">[\d,-]+</td>)+)', chart)
+    return {
+        label: [int(n.replace(",", "")) for n in re.findall(r">([\d,-]+)<", cells)] for label, cells in rows
+    }
+
+
+def test_the_preview_charts_show_the_reports_counts_in_chinese(catalogue):
+    w = Words(catalogue, "zh-TW", load_text(STAFF_TEXT))
+    report = _report()
+    by_service = service_chart(report, w)
+    assert by_service is not None
+    assert _bars(by_service) == {"育有未滿二歲兒童育兒津貼": [14, 2], "出生登記": [0, 0]}
+    assert "<caption>依服務：新增與喪失資格人數</caption>" in by_service and "新增資格" in by_service
+    by_place = group_chart(report, w, "childcare-allowance", "residence")
+    assert by_place is not None and _bars(by_place) == {"金門縣": [3, 0], "臺北市": [11, 2]}
+    by_age = group_chart(report, w, "childcare-allowance", "age_band")
+    assert by_age is not None and _bars(by_age) == {"30-44": [14, 2], "不詳": [0, 0]}
+    cost = cost_chart(report, w)
+    assert cost is not None and _bars(cost) == {"育有未滿二歲兒童育兒津貼": [84000]}
+    for chart in (by_service, by_place, by_age, cost):
+        shown = re.sub(r"<style>.*?</style>|<[^>]+>", " ", chart)
+        assert not re.search(r"[A-Za-z]{3,}", shown), shown
+        assert "0.000000" not in chart and 'aria-hidden="true"' in chart
+
+
+def test_a_chart_with_nothing_to_show_is_no_chart(catalogue):
+    w = Words(catalogue, "en", load_text(STAFF_TEXT))
+    report = _report()
+    assert group_chart(report, w, "birth-registration", "residence") is None
+    report.services = [ServiceImpact("birth-registration", "x", 5, 5, 0, 0)]
+    assert service_chart(report, w) is None and cost_chart(report, w) is None

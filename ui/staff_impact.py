@@ -1,4 +1,9 @@
-"""Showing an ImpactReport: tables and bar charts (shared by the edit and versions pages)."""
+"""Showing an ImpactReport: tables and bar charts (shared by the edit and versions pages).
+
+The charts are the outreach list's (engine/charts.py: a table of labels and numbers with
+CSS bars), in the interface language: gained and lost by service, then by city or county
+and by age group for the service picked, and the change in amounts paid. A chart whose
+bars would all be zero is the words "no change" instead."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from engine.catalog import Catalogue
-from engine.impact import AS_OF, ImpactReport, impact, population
+from engine.charts import CHART_CSS, Bar, bar_chart
+from engine.impact import AS_OF, UNKNOWN, ImpactReport, impact, population
 from ui.text import Words
 
 COLUMNS = (
@@ -50,13 +56,58 @@ def _headed(frame: pd.DataFrame, w: Words) -> pd.DataFrame:
     return frame.rename(columns={c: w.t(f"impact.col.{c}") for c in frame.columns if c in COLUMNS})
 
 
-def _chart(frame: pd.DataFrame, w: Words) -> None:
-    """A bar chart, or the words "no change" when every bar would be zero (an axis of
-    0.000000 says nothing)."""
-    if frame.empty or not frame.fillna(0).to_numpy().any():
-        st.caption(w.t("impact.no_change"))
-        return
-    st.bar_chart(_headed(frame, w), stack=False)
+def service_name(sid: str, w: Words) -> str:
+    found = w.catalogue.services.get(sid)
+    return found.name.get(w.lang) if found else sid
+
+
+def place_name(group: str, value: str, w: Words) -> str:
+    """A residence's name (rules/residences.yaml) or an age band, in the interface language."""
+    if value == UNKNOWN:
+        return w.t("impact.unknown")
+    return w.value(value) if group == "residence" else value
+
+
+def chart_html(title: str, header: str, series: list[str], bars: list[Bar]) -> str | None:
+    """The chart, or None when every bar is zero (the page then says "no change")."""
+    if not any(v for bar in bars for v in bar.values):
+        return None
+    return f"<style>{CHART_CSS}</style>" + bar_chart(title, header, series, bars, "")
+
+
+def service_chart(report: ImpactReport, w: Words) -> str | None:
+    series = [w.t("impact.col.gained"), w.t("impact.col.lost")]
+    bars = [Bar(service_name(s.service, w), (s.gained, s.lost)) for s in report.services]
+    return chart_html(w.t("impact.by_service"), w.t("impact.col.service"), series, bars)
+
+
+def group_chart(report: ImpactReport, w: Words, sid: str, group: str) -> str | None:
+    """Gained and lost for one service by ``group``: ``residence`` or ``age_band``."""
+    rows = report.by_residence if group == "residence" else report.by_age
+    series = [w.t("impact.col.gained"), w.t("impact.col.lost")]
+    bars = [
+        Bar(place_name(group, str(r[group]), w), (r["gained"], r["lost"]))
+        for r in rows
+        if r["service"] == sid
+    ]
+    title = w.t("impact.by_residence" if group == "residence" else "impact.by_age")
+    return chart_html(title, w.t(f"impact.col.{group}"), series, bars)
+
+
+def cost_chart(report: ImpactReport, w: Words) -> str | None:
+    bars = [
+        Bar(service_name(s.service, w), (s.cost_change,))
+        for s in report.services
+        if s.cost_change is not None
+    ]
+    return chart_html(w.t("impact.cost"), w.t("impact.col.service"), [w.t("impact.col.change")], bars)
+
+
+def _show(chart: str | None, w: Words) -> None:
+    if chart is None:
+        st.caption(w.t("impact.no_change"))  # not an empty axis of 0.000000
+    else:
+        st.html(chart)
 
 
 def show_impact(report: ImpactReport, w: Words, key: str) -> None:
@@ -78,22 +129,15 @@ def show_impact(report: ImpactReport, w: Words, key: str) -> None:
         return
     table = pd.DataFrame(report.table())
     st.dataframe(_headed(table, w), hide_index=True, width="stretch")
-    _chart(table.set_index("service")[["gained", "lost"]], w)
+    _show(service_chart(report, w), w)
     changed = [s.service for s in report.services if s.gained or s.lost]
     if changed:
         sid = st.selectbox(
             w.t("impact.service"), changed, key=f"{key}:service", placeholder=w.t("edit.choose")
         )
-        for rows, group, title in (
-            (report.by_residence, "residence", "impact.by_residence"),
-            (report.by_age, "age_band", "impact.by_age"),
-        ):
-            frame = pd.DataFrame([r for r in rows if r["service"] == sid])
+        for group, title in (("residence", "impact.by_residence"), ("age_band", "impact.by_age")):
             st.markdown(f"**{w.t(title)}**")
-            if not frame.empty:
-                frame = frame.set_index(group)[["gained", "lost"]]
-                st.dataframe(_headed(frame, w), width="stretch")
-                _chart(frame, w)
+            _show(group_chart(report, w, sid, group), w)
     costs = [s for s in report.services if s.cost_change is not None]
     if costs:
         st.markdown(f"**{w.t('impact.cost')}**")
@@ -115,9 +159,4 @@ def show_impact(report: ImpactReport, w: Words, key: str) -> None:
             hide_index=True,
             width="stretch",
         )
-        _chart(
-            pd.DataFrame(
-                {"service": [s.service for s in costs], "change": [s.cost_change for s in costs]}
-            ).set_index("service"),
-            w,
-        )
+        _show(cost_chart(report, w), w)

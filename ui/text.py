@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 
 from engine.catalog import Catalogue
+from engine.profile import RESIDENCES
+from engine.residences import residence_name
 
 LANGS = ("zh-TW", "en")
 TEXT_FILE = Path(__file__).with_name("text.yaml")
@@ -84,6 +86,8 @@ class Words:
         """A categorical value as words (``taichung`` → 臺中市); other values as given."""
         if isinstance(value, bool):
             return self.t("question.yes") if value else self.t("question.no")
+        if isinstance(value, str) and value in RESIDENCES:
+            return residence_name(value, self.lang)  # rules/residences.yaml, the one home of the names
         if isinstance(value, str):
             return (
                 self.t(f"value.{value}")

@@ -12,7 +12,7 @@ from datetime import date
 
 import streamlit as st
 
-from engine.outreach import REASON_TEXT
+from engine.outreach_policy import outreach_policy
 from engine.worklist import OUTCOMES, Case, StaleCase, WorklistError
 from engine.worklist_plan import case_plan_html
 from ui.staff_runtime import store, user, words
@@ -43,7 +43,7 @@ def services_text(case: Case) -> str:
 
 
 def reasons_text(case: Case) -> str:
-    return "; ".join(REASON_TEXT.get(r, {}).get(w.lang, r) for r in case.reasons)
+    return "; ".join(outreach_policy(catalogue).need_text(r, w.lang) for r in case.reasons)
 
 
 def place_text(place: tuple[str, str]) -> str:
