@@ -51,15 +51,21 @@ PAGE_CSS = """<style>
 # card is in the page when this runs; it is retried briefly for a slow render.
 FOCUS_SCRIPT = """<script data-run="%(nonce)s">
 (() => {
-  let tries = 0;
+  const FIELD = 'input:not([type=hidden]):not([tabindex="-1"]):not([disabled]), textarea, ' +
+    '[role=combobox], [role=spinbutton]';
+  let tries = 0, scrolled = false;
+  // The card's inputs may be replaced just after this runs (a rerun renders in steps):
+  // check for a while that the focus is still on its field.
   const go = () => {
     const card = document.querySelector('.st-key-active_card [data-testid="stForm"]');
-    if (!card) { if (tries++ < 40) setTimeout(go, 50); return; }
-    const field = card.querySelector(
-      'input:not([type=hidden]):not([tabindex="-1"]):not([disabled]), textarea, [role=combobox], ' +
-      '[role=spinbutton], button');
-    card.closest('.st-key-active_card').scrollIntoView({block: 'start'});
-    if (field) field.focus({preventScroll: true});
+    const field = card && card.querySelector(FIELD);
+    if (field) {
+      if (!scrolled) { card.closest('.st-key-active_card').scrollIntoView({block: 'start'}); scrolled = true; }
+      if (!card.contains(document.activeElement) || document.activeElement.tagName === 'BUTTON') {
+        field.focus({preventScroll: true});
+      }
+    }
+    if (tries++ < 15) setTimeout(go, 80);
   };
   setTimeout(go, 30);
 })();
