@@ -65,7 +65,7 @@ FOCUS_SCRIPT = """<script data-run="%(nonce)s">
         field.focus({preventScroll: true});
       }
     }
-    if (tries++ < 15) setTimeout(go, 80);
+    if (tries++ < 40) setTimeout(go, 80);
   };
   setTimeout(go, 30);
 })();
