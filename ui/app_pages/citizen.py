@@ -50,6 +50,7 @@ st.multiselect(
 )
 life_events = st.session_state.life_events
 if not life_events:
+    st.session_state.focus_card = False
     st.info(w.t("events.none_chosen"))
     st.stop()
 
@@ -76,6 +77,9 @@ elif snapshot.questions:
     question_card(snapshot.questions[0], len(cards) + 1, w, today, follow_ups=snapshot.follow_ups)
     st.caption(md(w.t("question.progress", answered=len(cards), left=len(snapshot.questions))))
 else:
+    # No card to take the focus: drop the request, or it would pull the focus away later
+    # (from the event picker, when another event brings a first card).
+    st.session_state.focus_card = False
     dont_know_note(w)
     st.success(w.t("question.done"))
 
