@@ -605,3 +605,46 @@ def test_the_move_date_is_asked_when_the_registration_needs_it_for_its_deadline(
     by_id = {r.service: r for r in snapshot.recommendation.results}
     assert by_id["moving-registration"].status == "eligible"
     assert "events.move.date" in [q.fact for q in snapshot.questions]
+
+
+# --- issue 13: the citizen questionnaire as a user meets it -------------------------------------
+
+
+def test_the_browser_language_decides_the_first_page():
+    from ui.text import browser_language
+
+    assert browser_language("en-US,en;q=0.9") == "en"
+    assert browser_language("zh-TW,zh;q=0.9,en;q=0.8") == "zh-TW"
+    assert browser_language("fr-FR,en;q=0.5,zh;q=0.7") == "zh-TW"  # by q-value, not position
+    assert browser_language("fr-FR", "en-GB") == "en"  # navigator.language when no header fits
+    assert browser_language(None, None) == LANGS[0]
+    assert browser_language("de;q=x", None) == LANGS[0]
+
+
+def test_the_draft_token_carries_the_cards_and_older_links_count_every_answer():
+    from ui.answers import cards_after, decode_draft
+
+    answers = {"partner": False, "events.birth": True, "events.birth.kind": "live", "person.sex": None}
+    cards = ["partner", "events.birth", "person.sex"]
+    draft = decode_draft(encode_token(["birth"], answers, "en", cards), {"birth"})
+    assert (draft.life_events, draft.answers, draft.lang, draft.cards) == (["birth"], answers, "en", cards)
+    assert decode_draft(encode_token(["birth"], answers), {"birth"}).cards == list(answers)
+    # A card whose answer was dropped goes; a changed answer keeps its number.
+    assert cards_after(cards, {"partner": False, "person.sex": "female"}, "person.sex") == [
+        "partner",
+        "person.sex",
+    ]
+    assert cards_after(cards, answers, "partner") == cards
+
+
+def test_every_where_to_find_hint_names_a_fact_of_the_profile():
+    from engine.facts import fact_types
+
+    types = fact_types()
+    facts = set(types["profile"]) | {
+        f"partner.{k.split('.', 1)[1]}" for k in types["profile"] if k.startswith("person.")
+    }
+    facts |= {f"children.{k.split('.', 1)[1]}" for k in types["child"]}
+    hints = [k.removeprefix("where.") for k in load_text() if k.startswith("where.")]
+    assert "person.insured_salary" in hints
+    assert not [h for h in hints if h not in facts], [h for h in hints if h not in facts]

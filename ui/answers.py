@@ -18,7 +18,11 @@ The profile follows spec/profile.md:
   (``partner: false``), and not answered or "I don't know" leaves ``partner`` out (not
   considered). ``partner.*`` answers count only while the answer is ``True``.
 
-The share token is the answers as base64url JSON, for a link that carries them.
+The share token is the answers as base64url JSON, for a link that carries them; the
+same token, in the page's address, is the draft that Back and reload bring back. It
+also carries the questions answered on their own card, in order ("cards"), so that
+question numbers count cards (an event's card answers several facts at once) and
+"Previous" walks them back.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine import Profile, ProfileError, validate_profile
@@ -153,10 +158,27 @@ def without_answer(answers: Mapping[str, Any], path: str) -> Answers:
 # --- the share token --------------------------------------------------------------------------
 
 
-def encode_token(life_events: list[str], answers: Mapping[str, Any], lang: str | None = None) -> str:
+@dataclass(frozen=True)
+class Draft:
+    """What a token carries: the questionnaire as the citizen left it."""
+
+    life_events: list[str]
+    answers: Answers
+    lang: str | None = None
+    cards: list[str] = field(default_factory=list)
+
+
+def encode_token(
+    life_events: list[str],
+    answers: Mapping[str, Any],
+    lang: str | None = None,
+    cards: list[str] | None = None,
+) -> str:
     payload: dict[str, Any] = {"v": TOKEN_VERSION, "e": list(life_events), "a": dict(answers)}
     if lang:
         payload["l"] = lang
+    if cards:
+        payload["c"] = list(cards)
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -169,6 +191,13 @@ def decode_token(token: str, known_events: set[str]) -> tuple[list[str], Answers
 
 def decode_share(token: str, known_events: set[str]) -> tuple[list[str], Answers, str | None]:
     """Life events, answers and the language (if the link names one) of a share token."""
+    draft = decode_draft(token, known_events)
+    return draft.life_events, draft.answers, draft.lang
+
+
+def decode_draft(token: str, known_events: set[str]) -> Draft:
+    """The whole draft a token carries; ProfileError when it is not one. A token without
+    cards (an older link) counts every answer as a card."""
     if len(token) > MAX_TOKEN_CHARS:
         raise ProfileError("link: too long to be a profile")
     try:
@@ -195,7 +224,25 @@ def decode_share(token: str, known_events: set[str]) -> tuple[list[str], Answers
     except (ValueError, TypeError, RecursionError):  # e.g. children[<5,000 digits>].order
         raise ProfileError("link: not a saved questionnaire") from None
     lang = payload.get("l")
-    return [str(e) for e in life_events], dict(answers), lang if isinstance(lang, str) else None
+    cards = payload.get("c")
+    if not isinstance(cards, list):
+        cards = list(answers)
+    return Draft(
+        [str(e) for e in life_events],
+        dict(answers),
+        lang if isinstance(lang, str) else None,
+        [c for c in dict.fromkeys(cards) if isinstance(c, str) and c in answers],
+    )
+
+
+def cards_after(cards: list[str], answers: Mapping[str, Any], path: str | None = None) -> list[str]:
+    """The cards answered, once ``path`` has been answered on its own card: those whose
+    answer was dropped (fewer children, an event answered "no") go, ``path`` is added
+    at the end unless it was there (a changed answer keeps its number)."""
+    kept = [c for c in cards if c in answers]
+    if path is not None and path in answers and path not in kept:
+        kept.append(path)
+    return kept
 
 
 def answers_from_profile(profile: Mapping[str, Any]) -> Answers:

@@ -1,7 +1,8 @@
 """The entry point: ``streamlit run ui/app.py`` opens on the citizen questionnaire.
 
 This script runs on every interaction of every session: it sets up the page, restores
-answers from a share link, offers the language switch, and hands over to the page.
+answers from a share link or the draft in the address, offers the language switch (in
+the sidebar, and on top of every page where a phone shows it), and hands over to the page.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import streamlit as st  # noqa: E402
 from ui import session  # noqa: E402
 from ui.runtime import get_engine  # noqa: E402
 from ui.text import LANGS, words  # noqa: E402
+from ui.views import page_language, page_style  # noqa: E402
 
-st.set_page_config(page_title="lifeevents", page_icon="🧭", layout="centered")
 session.init()
 engine = get_engine()
 session.restore_from_link(set(engine.catalogue.events))
+session.sync_draft(set(engine.catalogue.events))
 
 
 def _switch_language() -> None:
@@ -32,7 +34,18 @@ def _switch_language() -> None:
     st.session_state.lang = st.session_state["w:lang"]
 
 
+def _other_language() -> None:
+    st.session_state.lang = next(code for code in LANGS if code != st.session_state.lang)
+    st.session_state.pop("w:lang", None)  # the sidebar's radio follows
+
+
 w = words(engine.catalogue, st.session_state.lang)
+# The tab's title is the app's name in the page's language (set once the language is known).
+st.set_page_config(page_title=w.t("app.name"), page_icon="🧭", layout="centered")
+page_style()
+page_language(w.lang)
+with st.container(horizontal=True, horizontal_alignment="right", key="language_bar"):
+    st.button(w.t("language.switch"), key="language:switch", on_click=_other_language, type="tertiary")
 with st.sidebar:
     st.radio(
         w.t("language.label"),

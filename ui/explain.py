@@ -79,6 +79,12 @@ def missing(result: EligibilityResult, w: Words) -> list[str]:
     return out
 
 
+def missing_paths(result: EligibilityResult) -> list[str]:
+    """The citizen's facts still needed by an open result (parameters and unencoded
+    parts are not questions), each once."""
+    return list(dict.fromkeys(p for p in result.missing if not p.startswith(("parameters.", "rules."))))
+
+
 def channel(kind: str, where: str | None, url: str | None, w: Words) -> str:
     name = w.t(f"channel.{kind}") if w.has(f"channel.{kind}") else kind
     detail = url if kind == "online" and url else where

@@ -100,6 +100,11 @@ class Words:
             return f"{value:,}"
         return str(value)
 
+    def where(self, path: str) -> str | None:
+        """Where a citizen can look the fact up (``where.*`` in ui/text.yaml), if said."""
+        key = "where." + re.sub(r"^children\[\d+\]", "children", path)
+        return self.t(key) if self.has(key) else None
+
     def event(self, event_id: str) -> str:
         found = self.catalogue.events.get(event_id)
         return found.name.get(self.lang) if found else event_id
@@ -110,6 +115,29 @@ class Words:
 
 def _humanise(key: str) -> str:
     return key.replace("_", " ")
+
+
+def browser_language(accept_language: str | None, locale: str | None = None) -> str:
+    """The first of the browser's languages (``Accept-Language``, by its q-values, then
+    ``navigator.language``) that the app speaks: any Chinese is zh-TW (the one we have),
+    any English is en; neither gives the first of LANGS."""
+    ranked: list[tuple[float, int, str]] = []
+    for n, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, n, tag.strip().lower()))
+    for _, _, tag in [*sorted(ranked), (0.0, 0, (locale or "").lower())]:
+        if tag.startswith("zh"):
+            return "zh-TW"
+        if tag.startswith("en"):
+            return "en"
+    return LANGS[0]
 
 
 def words(catalogue: Catalogue, lang: str) -> Words:

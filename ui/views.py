@@ -8,6 +8,7 @@ offices) is escaped before it reaches Markdown, where ``$`` would start a formul
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from engine.profile import EARLIEST_DATE, LATEST_DATE
 from engine.questions import Question
 from engine.results import EligibilityResult, Recommendation
 from ui import explain
-from ui.answers import birth_listed, with_answer
+from ui.answers import birth_listed, cards_after, with_answer
 from ui.questionnaire import AUDIENCES, GROUPS, Snapshot
 from ui.text import Words
 
@@ -32,6 +33,63 @@ NOT_GIVEN = object()  # a widget left empty: neither an answer nor "I don't know
 def md(text: str) -> str:
     """Data text made literal for ``st.markdown``."""
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+# Streamlit's keyboard focus mark on a radio option is a 25 % grey wash (1.16:1 on
+# white); WCAG 2.2 asks 3:1 for a focus indicator, so draw an outline in the text colour.
+# The question card keeps clear of the fixed header when it is scrolled to.
+PAGE_CSS = """<style>
+[data-testid="stRadioOption"][data-focus-visible="true"] {
+  outline: 2px solid var(--st-text-color, #31333f); outline-offset: 2px; border-radius: 4px;
+}
+.st-key-active_card { scroll-margin-top: 4.5rem; }
+</style>"""
+
+# After an answer, the next question (or the one being changed) is scrolled into view
+# and its first field takes the focus, so that a screen reader reads the question and a
+# keyboard user is on it. Streamlit renders an element after those above it, so the
+# card is in the page when this runs; it is retried briefly for a slow render.
+FOCUS_SCRIPT = """<script data-run="%(nonce)s">
+(() => {
+  const FIELD = 'input:not([type=hidden]):not([tabindex="-1"]):not([disabled]), textarea, ' +
+    '[role=combobox], [role=spinbutton]';
+  let tries = 0, scrolled = false;
+  // The card's inputs may be replaced just after this runs (a rerun renders in steps):
+  // check for a while that the focus is still on its field.
+  const go = () => {
+    const card = document.querySelector('.st-key-active_card [data-testid="stForm"]');
+    const field = card && card.querySelector(FIELD);
+    if (field) {
+      if (!scrolled) { card.closest('.st-key-active_card').scrollIntoView({block: 'start'}); scrolled = true; }
+      if (!card.contains(document.activeElement) || document.activeElement.tagName === 'BUTTON') {
+        field.focus({preventScroll: true});
+      }
+    }
+    if (tries++ < 40) setTimeout(go, 80);
+  };
+  setTimeout(go, 30);
+})();
+</script>"""
+
+LANGUAGE_SCRIPT = """<script>document.documentElement.lang = %(lang)s;</script>"""
+
+
+def page_style() -> None:
+    st.html(PAGE_CSS)
+
+
+def page_language(lang: str) -> None:
+    """``<html lang>`` follows the page's language (Streamlit's page says "en")."""
+    st.html(LANGUAGE_SCRIPT % {"lang": json.dumps(lang)}, unsafe_allow_javascript=True)
+
+
+def focus_active_card() -> None:
+    """Move the view and the focus to the question card, once, after an action."""
+    if not st.session_state.get("focus_card"):
+        return
+    st.session_state.focus_card = False
+    st.session_state.focus_runs = st.session_state.get("focus_runs", 0) + 1
+    st.html(FOCUS_SCRIPT % {"nonce": st.session_state.focus_runs}, unsafe_allow_javascript=True)
 
 
 def latest_date(today: date) -> date:
@@ -95,7 +153,8 @@ def question_input(
             value=current if isinstance(current, int) else None,
             key=key,
             help=help_text,
-            placeholder="0",
+            # not "0": with a birth the fewest is 1, and a grey 0 reads as an answer
+            placeholder=w.t("question.children_placeholder", low=low),
         )
     elif q.kind == "int":
         st.number_input(
@@ -196,56 +255,97 @@ def _submit(path: str, kind: str, key: str, dont_know: bool, follow_ups: tuple =
         st.session_state.question_error = (path, "question.invalid", str(exc))
         return
     st.session_state.answers = answers
+    st.session_state.cards = cards_after(st.session_state.get("cards", []), answers, path)
     st.session_state.question_error = None
     st.session_state.editing = None
+    st.session_state.dont_know = path if dont_know else None
+    st.session_state.focus_card = True
 
 
 def _cancel_edit() -> None:
     st.session_state.editing = None
     st.session_state.question_error = None
+    st.session_state.focus_card = True
+
+
+def edit_answer(path: str) -> None:
+    """Callback: open the question of ``path`` to change (or give) its answer."""
+    st.session_state.editing = path
+    st.session_state.question_error = None
+    st.session_state.dont_know = None
+    st.session_state.focus_card = True
+
+
+def previous_card(path: str | None) -> str | None:
+    """The card before ``path`` (the question on screen; None: the next new one)."""
+    cards = st.session_state.get("cards", [])
+    if path in cards:
+        at = cards.index(path)
+        return cards[at - 1] if at > 0 else None
+    return cards[-1] if cards else None
+
+
+def dont_know_note(w: Words) -> None:
+    """After "I don't know": where the citizen can look the fact up, if we can say."""
+    dont_know = st.session_state.get("dont_know")
+    where = w.where(dont_know) if dont_know else None
+    if where:
+        st.info(md(w.t("question.dont_know_where", fact=w.ask(dont_know), where=where)), icon="🔎")
 
 
 def question_card(
     q: Question,
-    number: int,
+    number: int | None,
     w: Words,
     today: date,
     editing: bool = False,
     follow_ups: list[Question] | None = None,
 ) -> None:
-    """One question as a form: the input, why it is asked, "Next" and "I don't know".
-    An event's question carries its fields, to fill in after "yes"."""
+    """One question as a form: the input, why it is asked, where to look it up, "Next",
+    "I don't know" and "Previous". An event's question carries its fields, to fill in
+    after "yes". The card is the page's active card: the view and the focus go to it."""
     answers = st.session_state.answers
     key = widget_key(q.fact)
     follow_ups = follow_ups or []
-    with st.form(key=f"form:{q.fact}", border=True):
-        st.markdown(f"**{md(w.t('question.heading', number=number))}**")
-        question_input(q, w, key, answers.get(q.fact), answers, today)
-        if q.why:
-            st.caption(f"ℹ️ {md(q.why)}")
-        if follow_ups:
-            st.markdown(md(w.t("question.if_yes")))
-            for extra in follow_ups:
-                question_input(extra, w, widget_key(extra.fact), answers.get(extra.fact), answers, today)
-        fields = tuple((x.fact, x.kind, widget_key(x.fact)) for x in follow_ups)
-        error = st.session_state.question_error
-        if error and error[0] == q.fact:
-            st.error(w.t(error[1], message=error[2]))
-        st.form_submit_button(
-            w.t("question.save" if editing else "question.next"),
-            type="primary",
-            key="submit:answer",
-            on_click=_submit,
-            args=(q.fact, q.kind, key, False, fields),
-        )
-        st.form_submit_button(
-            w.t("question.dont_know"),
-            key="submit:dont_know",
-            on_click=_submit,
-            args=(q.fact, q.kind, key, True),
-        )
-        if editing:
-            st.form_submit_button(w.t("question.cancel"), key="submit:cancel", on_click=_cancel_edit)
+    with st.container(key="active_card"):
+        dont_know_note(w)
+        with st.form(key=f"form:{q.fact}", border=True):
+            heading = w.t("question.heading", number=number) if number else w.t("question.change_heading")
+            st.markdown(f"**{md(heading)}**")
+            question_input(q, w, key, answers.get(q.fact), answers, today)
+            if q.why:
+                st.caption(f"ℹ️ {md(q.why)}")
+            if w.where(q.fact):
+                st.caption(f"🔎 {md(w.t('question.where', where=w.where(q.fact)))}")
+            if follow_ups:
+                st.markdown(md(w.t("question.if_yes")))
+                for extra in follow_ups:
+                    question_input(extra, w, widget_key(extra.fact), answers.get(extra.fact), answers, today)
+            fields = tuple((x.fact, x.kind, widget_key(x.fact)) for x in follow_ups)
+            error = st.session_state.question_error
+            if error and error[0] == q.fact:
+                st.error(w.t(error[1], message=error[2], field=w.ask(q.fact)))
+            st.form_submit_button(
+                w.t("question.save" if editing else "question.next"),
+                type="primary",
+                key="submit:answer",
+                on_click=_submit,
+                args=(q.fact, q.kind, key, False, fields),
+            )
+            st.form_submit_button(
+                w.t("question.dont_know"),
+                key="submit:dont_know",
+                on_click=_submit,
+                args=(q.fact, q.kind, key, True),
+            )
+            back = previous_card(q.fact if editing else None)
+            if back is not None:
+                st.form_submit_button(
+                    w.t("question.previous"), key="submit:previous", on_click=edit_answer, args=(back,)
+                )
+            if editing:
+                st.form_submit_button(w.t("question.cancel"), key="submit:cancel", on_click=_cancel_edit)
+        focus_active_card()
 
 
 def answer_text(path: str, value: Any, w: Words) -> str:
@@ -259,7 +359,9 @@ def answer_text(path: str, value: Any, w: Words) -> str:
 # --- results ------------------------------------------------------------------------------------
 
 
-def result_details(r: EligibilityResult, w: Words) -> None:
+def result_details(r: EligibilityResult, w: Words, answer_now: bool = False) -> None:
+    """A result's details; ``answer_now`` (the citizen's page) adds, to an open result, a
+    button back to each question that would decide it, and where to look the fact up."""
     lines = []
     amount = explain.money(r.amount, w)
     if amount:
@@ -281,6 +383,18 @@ def result_details(r: EligibilityResult, w: Words) -> None:
         need = explain.missing(r, w)
         if need:
             st.markdown(f"**{md(w.t('results.missing'))}:** {md(w.join(need))}")
+        if answer_now:
+            for path in explain.missing_paths(r):
+                st.button(
+                    w.t("results.answer_now", fact=w.ask(path)),
+                    key=f"answer_now:{r.for_}:{r.service}:{path}",
+                    on_click=edit_answer,
+                    args=(path,),
+                    type="tertiary",
+                    icon="✏️",
+                )
+                if w.where(path):
+                    st.caption(f"🔎 {md(w.t('question.where', where=w.where(path)))}")
     st.markdown(f"**{md(w.t('results.why'))}**")
     st.markdown("\n".join(f"- {md(explain.reason(x, w))}" for x in r.reasons) or "-")
     if r.notes:
@@ -342,9 +456,12 @@ def totals_box(snapshot: Snapshot, w: Words) -> None:
         )
 
 
-def results_section(snapshot: Snapshot, w: Words, heading_level: str = "##") -> None:
+def results_section(
+    snapshot: Snapshot, w: Words, heading_level: str = "##", answer_now: bool = False
+) -> None:
     """The family's total, what is urgent, then the results for you, for your partner
-    and for the household, each by status (likely eligible first, urgent first)."""
+    and for the household, each by status (likely eligible first, urgent first).
+    ``answer_now``: open results link back to their questions (the citizen's page)."""
     counts = snapshot.counts()
     st.markdown(f"{heading_level} {md(w.t('results.heading'))}")
     totals_box(snapshot, w)
@@ -359,6 +476,7 @@ def results_section(snapshot: Snapshot, w: Words, heading_level: str = "##") -> 
         )
         st.warning(md(w.t("results.urgent_list", items=items)), icon="⏰")
     st.caption(md(w.t("results.summary", **counts)))
+    st.caption(md(w.t("results.legend")))  # the marks ending each line below
     for audience in AUDIENCES:
         shown = [r for r in snapshot.shown() if r.for_ == audience]
         if not shown:
@@ -373,7 +491,7 @@ def results_section(snapshot: Snapshot, w: Words, heading_level: str = "##") -> 
                 for line in explain.step_lines(r, w):
                     st.markdown(f"➡️ {md(line)}")
                 with st.expander(explain.summary_line(r, w)):
-                    result_details(r, w)
+                    result_details(r, w, answer_now)
 
 
 # --- the plan and the share link --------------------------------------------------------------------
@@ -433,6 +551,11 @@ def plan_section(rec: Recommendation, engine: Engine, w: Words, key: str) -> Non
         type="primary",
         on_click="ignore",
     )
+
+
+def share_qr(link: str, w: Words) -> None:
+    """The link's QR code, with a text alternative (axe: images need one)."""
+    st.image(qr_png(link), caption=w.t("share.qr_caption"), width=240, alt=w.t("share.qr_alt"))
 
 
 def qr_png(link: str) -> bytes:
