@@ -188,3 +188,10 @@ def test_the_progress_bar_writes_nothing_off_a_terminal():
         bar.set_description("fuzz: shrinking")
         bar.refresh()
     assert stream.getvalue() == ""
+
+
+def test_serve_refuses_a_root_path_that_is_not_a_path():
+    # It is written into the documentation pages' URLs.
+    for bad in ("api", "/api/", "/a b", "/x'onload='y"):
+        done = run("serve", "--root-path", bad)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--root-path" in done.stderr, bad
