@@ -598,10 +598,10 @@ class ObservedRequestsMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except BaseException:
-            status = 500
+        except Exception:
+            status = 500  # past QuietErrors: starlette's last-resort handler answers 500
             raise
-        finally:
+        finally:  # a cancelled request (the client left) keeps 499 or what was sent
             seconds = time.perf_counter() - started
             route = self.route_of(scope)
             method = scope.get("method", "")
