@@ -259,7 +259,7 @@ def overhead(args: argparse.Namespace, body: bytes, body_file: Path, tmp: Path, 
     pieces_in_process(body, tmp, args.rules)
     duration = 3 if args.quick else args.duration
     rounds = 2 if args.quick else args.rounds
-    n = 200 if args.quick else max(300, args.requests // 4)
+    n = 200 if args.quick else max(100, args.requests // 4)
     load = wrk_throughput if use_wrk else python_throughput
     source = body_file if use_wrk else body
     throughput: dict[str, list[float]] = {m: [] for m in MODES}
