@@ -445,7 +445,7 @@ def _tabular(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     from engine.batch import input_format, run_batch
     from engine.outputs import check_readable, refuse_overwriting_input
-    from engine.progress import count_rows, is_terminal, progress_bar
+    from engine.progress import AroundTheBar, count_rows, is_terminal, progress_bar
 
     source, target = Path(args.input), Path(args.output)
     input_format(source)  # bad files fail before the catalogue is loaded
@@ -455,7 +455,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     catalogue = load_catalogue(catalogue_root(args.rules))
     with progress_bar("batch", count_rows(source) if is_terminal() else None, "rows") as bar:
         summary = run_batch(
-            catalogue, source, target, as_of=args.as_of, chunk_rows=args.chunk_rows, progress=bar.update
+            catalogue,
+            source,
+            target,
+            as_of=args.as_of,
+            chunk_rows=args.chunk_rows,
+            err=AroundTheBar(sys.stderr),  # type: ignore[arg-type]
+            progress=bar.update,
         )
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.statuses.items() if v)
     print(
@@ -470,7 +476,7 @@ def cmd_outreach(args: argparse.Namespace) -> int:
     from engine.batch import input_format
     from engine.outputs import check_readable, refuse_overwriting_input
     from engine.outreach import run_outreach
-    from engine.progress import count_rows, is_terminal, progress_bar
+    from engine.progress import AroundTheBar, count_rows, is_terminal, progress_bar
 
     if args.output is None and args.to is None:
         raise UsageError("lifeevents outreach: give -o OUTPUT, --to DB_URL, or both")
@@ -493,6 +499,7 @@ def cmd_outreach(args: argparse.Namespace) -> int:
             as_of=args.as_of,
             include_unknown=args.include_unknown,
             chunk_rows=args.chunk_rows,
+            err=AroundTheBar(sys.stderr),  # type: ignore[arg-type]
             progress=bar.update,
         )
     print(

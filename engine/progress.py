@@ -8,6 +8,7 @@ is not a terminal, so a pipe, a log file or CI sees only the command's summary l
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,31 @@ def progress_bar(
         yield bar
     finally:
         bar.close()
+
+
+class AroundTheBar(io.TextIOBase):
+    """A stream for the messages a command writes while its bar is drawn (a batch's invalid
+    rows): each write clears the bar and draws it again after, so that a message starts a
+    line of its own instead of running on from the bar."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.pending = ""  # print() writes a message and its newline apart: whole lines only
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        if "\n" in self.pending:
+            lines, _, self.pending = self.pending.rpartition("\n")
+            with tqdm.external_write_mode(file=self.stream):
+                self.stream.write(lines + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            with tqdm.external_write_mode(file=self.stream):
+                self.stream.write(self.pending)
+            self.pending = ""
+        self.stream.flush()
 
 
 def count_rows(path: Path) -> int | None:

@@ -195,3 +195,13 @@ def test_serve_refuses_a_root_path_that_is_not_a_path():
     for bad in ("api", "/api/", "/a b", "/x'onload='y"):
         done = run("serve", "--root-path", bad)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--root-path" in done.stderr, bad
+
+
+def test_an_invalid_row_is_reported_on_a_line_of_its_own_beside_the_bar(tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{}\nnot json\n{"person": {"sex": "female"}}\n', encoding="utf-8")
+    code, screen = run_on_a_terminal("batch", str(rows), "-o", str(tmp_path / "out.csv"))
+    assert code == 0, screen
+    # The bar is cleared before the message and drawn again after its line, never over it.
+    assert "\rrow 1: not valid JSON" in screen, screen
+    assert "%|" not in screen.split("row 1:")[1].split("\n")[0], screen
