@@ -7,17 +7,25 @@ Starts ``lifeevents serve`` as a subprocess on 127.0.0.1 (loopback only), waits 
    process over one kept-alive connection: median and p99 of N requests
    (targets < 10 ms median, < 50 ms p99);
 2. throughput on 1 and on 2 workers, with wrk (a Lua script sends the POST body) when it
-   is installed, else with a multi-process Python load generator; the output says which.
+   is installed, else with a multi-process Python load generator; the output says which;
+3. the cost of the metrics and the JSON access log (issue 15, target <= 5% of
+   throughput): three servers side by side, with both off (``--no-metrics
+   --no-access-log``), the log only, and both on (the default), measured in interleaved
+   rounds (the order rotates each round) so that other work on the machine falls on all
+   three alike; per round the throughput and the median latency of sequential requests,
+   and the overhead from the medians over the rounds.
 
 Every run is bounded: N requests, a fixed duration per throughput run, and timeouts on
 start and stop.
 
     python bench/api_bench.py [--requests 2000] [--duration 10] [--rules DIR] [--quick]
+    python bench/api_bench.py --overhead-only [--rounds 5] [--overhead-workers 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -51,13 +59,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(workers: int, rules: str | None, log: Path) -> Iterator[int]:
+def server(workers: int, rules: str | None, log: Path, options: tuple[str, ...] = ()) -> Iterator[int]:
     """A `lifeevents serve` subprocess on a free loopback port, stopped on exit."""
     port = free_port()
     args = [sys.executable, "-m", "engine"]
     if rules:
         args += ["--rules", rules]
-    args += ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    args += ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers), *options]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("w") as out:
         # The access log goes to a file: a pipe nobody reads would fill and stall the server.
@@ -192,6 +200,102 @@ def python_throughput(port: int, body: bytes, duration: int, connections: int) -
     return f"{total / elapsed:,.0f} req/s{f'; {bad} non-200 answers' if bad else ''}"
 
 
+# --- the cost of the metrics and the access log -------------------------------------------------
+
+MODES = {
+    "off": ("--no-metrics", "--no-access-log"),
+    "log only": ("--no-metrics",),
+    "metrics + log": (),
+}
+
+
+def _rps(summary: str) -> float:
+    found = re.match(r"([\d,]+) req/s", summary)
+    return float(found.group(1).replace(",", "")) if found else float("nan")
+
+
+def pieces_in_process(body: bytes, tmp: Path, rules: str | None, n: int = 5000) -> None:
+    """The two pieces' own cost per request, in this process, beside the engine's answer to
+    the same profile: a figure that the machine's load inflates on both sides alike."""
+    import logging
+    import timeit
+
+    from engine import Engine, load_catalogue, validate_profile
+    from engine.logs import ACCESS_LOGGER, JsonFormatter
+    from engine.metrics import ServiceMetrics
+
+    metrics = ServiceMetrics()
+    observe = timeit.timeit(lambda: metrics.observe_request("POST", "/recommend", 200, 0.005), number=n) / n
+    with (tmp / "access.log").open("w") as sink:
+        handler = logging.StreamHandler(sink)
+        handler.setFormatter(JsonFormatter())
+        access = logging.getLogger(ACCESS_LOGGER)
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
+        fields = {
+            "method": "POST",
+            "route": "/recommend",
+            "path": "/recommend",
+            "status": 200,
+            "duration_ms": 5.0,
+        }
+        line = (
+            timeit.timeit(lambda: access.info("%s %s %s", "POST", "/recommend", 200, extra=fields), number=n)
+            / n
+        )
+        access.removeHandler(handler)
+    engine = Engine(load_catalogue(rules or ROOT))
+    profile = validate_profile(json.loads(body))
+    answer = statistics.median(timeit.repeat(lambda: engine.recommend(profile), number=1, repeat=200))
+    print(
+        f"in process: metrics {observe * 1e6:.1f} µs and the JSON access line {line * 1e6:.1f} µs per request, "
+        f"against {answer * 1000:.2f} ms for the engine's answer: "
+        f"{(observe + line) / answer * 100:.2f}% of a request's time"
+    )
+
+
+def overhead(args: argparse.Namespace, body: bytes, body_file: Path, tmp: Path, use_wrk: bool) -> None:
+    pieces_in_process(body, tmp, args.rules)
+    duration = 3 if args.quick else args.duration
+    rounds = 2 if args.quick else args.rounds
+    n = 200 if args.quick else max(100, args.requests // 4)
+    load = wrk_throughput if use_wrk else python_throughput
+    source = body_file if use_wrk else body
+    throughput: dict[str, list[float]] = {m: [] for m in MODES}
+    medians: dict[str, list[float]] = {m: [] for m in MODES}
+    with contextlib.ExitStack() as stack:
+        ports = {
+            mode: stack.enter_context(
+                server(args.overhead_workers, args.rules, tmp / f"server-{i}.log", options)
+            )
+            for i, (mode, options) in enumerate(MODES.items())
+        }
+        for port in ports.values():  # warm every server up before the first measured round
+            latency(port, body, 50, warmup=50)
+        order = list(MODES)
+        for r in range(rounds):
+            turn = order[r % len(order) :] + order[: r % len(order)]
+            for mode in turn:
+                got = load(ports[mode], source, duration, args.connections)  # type: ignore[arg-type]
+                throughput[mode].append(_rps(got))
+                medians[mode].append(statistics.median(latency(ports[mode], body, n, warmup=20)) * 1000)
+            print(
+                f"  round {r + 1}: "
+                + "; ".join(f"{m} {throughput[m][-1]:,.0f} req/s, {medians[m][-1]:.2f} ms" for m in MODES)
+            )
+    base_rps = statistics.median(throughput["off"])
+    base_ms = statistics.median(medians["off"])
+    for mode in MODES:
+        rps, ms = statistics.median(throughput[mode]), statistics.median(medians[mode])
+        print(
+            f"{mode:>14}: median {rps:,.0f} req/s over {rounds} rounds "
+            f"({(1 - rps / base_rps) * 100:+.1f}% throughput lost against off), "
+            f"median latency {ms:.2f} ms ({(ms / base_ms - 1) * 100:+.1f}%)"
+        )
+    print("target: metrics + log cost <= 5% of throughput")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="latency requests (default 2000)")
@@ -203,6 +307,11 @@ def main() -> None:
     parser.add_argument(
         "--python-load", action="store_true", help="use the Python load generator even if wrk is here"
     )
+    parser.add_argument(
+        "--overhead-only", action="store_true", help="only the cost of the metrics and the access log"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the overhead runs")
+    parser.add_argument("--overhead-workers", type=int, default=1, help="workers of each overhead server")
     args = parser.parse_args()
     n = 300 if args.quick else args.requests
     duration = 3 if args.quick else args.duration
@@ -213,6 +322,20 @@ def main() -> None:
         tmp = Path(scratch)
         body_file = tmp / "profile.json"
         body_file.write_bytes(body)
+        use_wrk = shutil.which("wrk") is not None and not args.python_load
+        if args.overhead_only:
+            tool = "wrk" if use_wrk else "the Python load generator"
+            print(
+                f"metrics and access log overhead: {args.overhead_workers} worker(s) per server, "
+                f"{tool} with {args.connections} connections for {3 if args.quick else args.duration} s "
+                "per run, then sequential requests for the median latency"
+            )
+            overhead(args, body, body_file, tmp, use_wrk)
+            print(
+                f"machine: {os.cpu_count()} CPUs, shared by the servers and the load tool; load average "
+                f"{load_before:.1f} -> {os.getloadavg()[0]:.1f} (above ~2 means other work competed)"
+            )
+            return
 
         # The engine alone, in this process, for the HTTP overhead in comparison.
         sys.path.insert(0, str(ROOT))
@@ -240,7 +363,6 @@ def main() -> None:
                 f"p99 {percentile(times, 99) * 1000:.2f} ms, max {max(times) * 1000:.2f} ms "
                 "(targets < 10 ms median, < 50 ms p99)"
             )
-            use_wrk = shutil.which("wrk") is not None and not args.python_load
             tool = (
                 f"wrk ({args.connections} connections, 2 threads, {duration} s)"
                 if use_wrk
@@ -251,6 +373,8 @@ def main() -> None:
             print(f"throughput, 1 worker, {tool}: {load(port, source, duration, args.connections)}")  # type: ignore[arg-type]
         with server(2, args.rules, tmp / "server-2.log") as port:
             print(f"throughput, 2 workers, {tool}: {load(port, source, duration, args.connections)}")  # type: ignore[arg-type]
+        print("the cost of the metrics and the access log, interleaved:")
+        overhead(args, body, body_file, tmp, use_wrk)
         print(
             f"machine: {os.cpu_count()} CPUs, shared by the server and the load tool; "
             f"load average over the run {load_before:.1f} -> {os.getloadavg()[0]:.1f} "

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import difflib
 import hashlib
 import inspect
@@ -38,7 +37,6 @@ import socket
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, fields, is_dataclass
@@ -49,7 +47,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +56,11 @@ from engine.catalog import Agency, Bilingual, Catalogue, Document, Ended, Servic
 from engine.cli import EVENTS, catalogue_root
 from engine.durable_backend import CompileError, DurableError
 from engine.loader import CatalogueError, content_version, load_catalogue
+from engine.logs import ACCESS_LOG_ENV, ACCESS_LOGGER, cut, log_config, request_id_from, where
+from engine.logs import current_request_id as request_id_var
+from engine.logs import enabled_by_environment as access_log_by_environment
+from engine.metrics import METRICS_ENV, MULTIPROC_ENV, UNMATCHED, ServiceMetrics
+from engine.metrics import enabled_by_environment as metrics_by_environment
 from engine.parameters import Parameter
 from engine.plan import OneStopPlan, build_plan, render_plan_html
 from engine.profile import LooseDate, Profile, ProfileProblem, profile_problems
@@ -67,6 +70,7 @@ from engine.results import Recommendation
 from engine.rules import Text
 
 log = logging.getLogger("lifeevents.api")
+access = logging.getLogger(ACCESS_LOGGER)
 
 MAX_BODY_BYTES = 64 * 1024
 STAFF_TOKEN_ENV = "LIFEEVENTS_STAFF_TOKEN"
@@ -77,9 +81,6 @@ RELOAD_POLL_SECONDS = 1.0
 # At most one reload that loads the rules per this many seconds: each keeps ~6 MiB that
 # durable-rules cannot free. A reload of unchanged rules only hashes the files.
 RELOAD_INTERVAL_SECONDS = 60.0
-# Query strings in the access log are cut to this many characters (a 50 MB query string
-# would otherwise be written whole, per request).
-MAX_LOGGED_QUERY = 200
 
 # The OpenAPI example, and the profile a new engine answers once before it serves.
 _EXAMPLE_PROFILE = {
@@ -302,28 +303,45 @@ def read_stable_catalogue(root: Path, attempts: int = 3) -> Catalogue:
 class RulesHolder:
     """The current rules of this process. ``current`` is replaced, never mutated."""
 
-    def __init__(self, root: Path, engine: Engine | None = None):
+    def __init__(self, root: Path, engine: Engine | None = None, metrics: ServiceMetrics | None = None):
         self.root = root
         built = engine if engine is not None else Engine(load_catalogue(root))
         self.current = LoadedRules(built, datetime.now(UTC))
         self._reload_lock = threading.Lock()  # one build at a time: each costs a compile
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.rules_in_use(built.catalogue.version)
 
-    def reload(self) -> tuple[LoadedRules, LoadedRules]:
+    def reload(self, via: str = "hook") -> tuple[LoadedRules, LoadedRules]:
         """Build the engine for the rules on disk, then swap it in; (old, new), the same
         object twice when the files hash to the version in use (nothing is rebuilt).
+        ``via`` says what asked, for the metrics: a staff ``hook`` or another worker's
+        ``signal``.
 
         Raises CatalogueError or a compile error and keeps the old rules when the saved
         version does not load.
         """
         with self._reload_lock:
             old = self.current
-            if content_version(self.root) == old.catalogue.version:
-                return old, old  # the rules in use: building them again would only cost memory
-            engine = Engine(read_stable_catalogue(self.root))
+            try:
+                if content_version(self.root) == old.catalogue.version:
+                    self._count("unchanged", via)
+                    return old, old  # the rules in use: building them again would only cost memory
+                engine = Engine(read_stable_catalogue(self.root))
+            except BaseException:
+                self._count("failed", via)
+                raise
             # One reference assignment: requests that already took the old rules finish
             # with them, the next request takes the new ones.
             self.current = LoadedRules(engine, datetime.now(UTC))
+            self._count("reloaded", via)
+            if self.metrics is not None:
+                self.metrics.rules_in_use(engine.catalogue.version, old.catalogue.version)
             return old, self.current
+
+    def _count(self, outcome: str, via: str) -> None:
+        if self.metrics is not None:
+            self.metrics.reload(outcome, via)
 
 
 class ReloadSignal:
@@ -359,7 +377,7 @@ class ReloadSignal:
             return False
         self.seen = token
         try:
-            old, new = holder.reload()
+            old, new = holder.reload(via="signal")
         except Exception as exc:  # keep serving the rules we have
             log.warning("reload on another worker's signal failed, keeping the old rules: %s", exc)
             return False
@@ -534,22 +552,90 @@ class QuietErrorsMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             error_id = uuid.uuid4().hex[:12]
-            frames = " < ".join(
-                f"{Path(f.filename).name}:{f.lineno} {f.name}"
-                for f in reversed(traceback.extract_tb(exc.__traceback__)[-8:])
-            )
-            text = f": {exc}" if isinstance(exc, _LOGGABLE) else ""
+            text = f" ({exc})" if isinstance(exc, _LOGGABLE) else ""
             log.error(
-                "error %s in %s %s: %s%s at %s",
+                "error %s in %s %s: %s%s",
                 error_id,
                 scope.get("method"),
-                scope.get("path"),
-                type(exc).__name__,
+                cut(str(scope.get("path"))),
+                where(exc),
                 text,
-                frames,
             )
             if not started:
                 await _send_json(send, 500, {"detail": f"internal error {error_id}; it has been logged"})
+
+
+class ObservedRequestsMiddleware:
+    """The outermost layer: every request gets an id (the caller's ``X-Request-ID`` when
+    sane, else a new one) that its answer carries back and every log line written while
+    it runs names; then one access line (engine/logs.py) and the metrics
+    (engine/metrics.py), both from one measurement of its duration. Neither reads the body.
+    """
+
+    def __init__(self, app: ASGIApp, owner: FastAPI, metrics: ServiceMetrics | None, access_log: bool):
+        self.app = app
+        self.owner = owner  # its routes name the route of a request the router did not see
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope.get("headers", ()))
+        header = (b"x-request-id", request_id.encode("ascii"))
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        # 499 (nginx's "client closed request") if no answer was started: the client left.
+        status = 499
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            status = 500  # past QuietErrors: starlette's last-resort handler answers 500
+            raise
+        finally:  # a cancelled request (the client left) keeps 499 or what was sent
+            seconds = time.perf_counter() - started
+            route = self.route_of(scope)
+            method = scope.get("method", "")
+            if self.metrics is not None:
+                self.metrics.observe_request(method, route, status, seconds)
+            if self.access_log:
+                access.info(
+                    "%s %s %s",
+                    method,
+                    route,
+                    status,
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "path": cut(scope.get("path", "")),
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+    def route_of(self, scope: Scope) -> str:
+        """The route's template: the router leaves it in the scope; a request answered
+        before routing (413, 400) is matched here against the routes."""
+        route = scope.get("route")
+        if route is not None and hasattr(route, "path"):
+            return str(route.path)
+        from starlette.routing import Match
+
+        for candidate in self.owner.router.routes:
+            match, _ = candidate.matches(scope)
+            if match is not Match.NONE:
+                return str(getattr(candidate, "path", UNMATCHED))
+        return UNMATCHED
 
 
 def _encodable(value: Any) -> Any:
@@ -611,37 +697,78 @@ _QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-# The documentation pages load Swagger UI and ReDoc from jsDelivr (and ReDoc's fonts from
-# Google). Their one inline script is allowed by its hash, computed from the page itself.
+# The documentation pages load Swagger UI and ReDoc from this server, never a CDN: an
+# offline government network showed blank pages. The files come with the fastapi-offline
+# package (swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js, favicon.png in its
+# static folder), so upgrading them is a pip upgrade. The pages' one inline script is
+# allowed by its hash, computed from the page itself.
+DOCS_ASSETS_PATH = "/docs-assets"
 _DOCS_POLICY = (
-    "default-src 'none'; script-src https://cdn.jsdelivr.net {hashes}; "
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 
-def _documentation_pages(app: FastAPI) -> None:
-    """/docs and /redoc as FastAPI draws them, with a policy that lets exactly them run."""
+def docs_assets() -> Path:
+    """The folder of the Swagger UI and ReDoc files that the installed fastapi-offline ships."""
+    from importlib.resources import files
+
+    return Path(str(files("fastapi_offline").joinpath("static")))
+
+
+def _documentation_page(app: FastAPI, page: str, root_path: str) -> tuple[bytes, str]:
+    """The page and its Content-Security-Policy. ``root_path`` (``serve --root-path``, for
+    a proxy that serves the API under a prefix) goes before every URL the page loads."""
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
-    openapi_url = app.openapi_url or "/openapi.json"
-    pages = {
-        "/docs": get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} - Swagger UI").body,
-        "/redoc": get_redoc_html(openapi_url=openapi_url, title=f"{app.title} - ReDoc").body,
-    }
-    for path, body in pages.items():
-        hashes = " ".join(
-            f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
-            for script in _INLINE_SCRIPT.findall(bytes(body))
-        )
-        policy = _DOCS_POLICY.format(hashes=hashes).replace("  ", " ")
+    openapi_url = f"{root_path}{app.openapi_url or '/openapi.json'}"
+    assets = f"{root_path}{DOCS_ASSETS_PATH}"
+    if page == "swagger":
+        body = get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
+            # No validator badge: Swagger UI would send the document's URL to swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        ).body
+    else:
+        body = get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{assets}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon.png",
+            with_google_fonts=False,
+        ).body
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in _INLINE_SCRIPT.findall(bytes(body))
+    )
+    return bytes(body), _DOCS_POLICY.format(hashes=hashes)
 
-        def page(body: bytes = bytes(body), policy: str = policy) -> HTMLResponse:
+
+def _documentation_pages(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc, with their files under DOCS_ASSETS_PATH."""
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=docs_assets()), name="docs-assets")
+    drawn: dict[tuple[str, str], tuple[bytes, str]] = {}  # root paths are the server's, few
+
+    def route(page: str) -> Callable[[Request], HTMLResponse]:
+        def show(request: Request) -> HTMLResponse:
+            root_path = request.scope.get("root_path", "")
+            if (page, root_path) not in drawn:
+                drawn[(page, root_path)] = _documentation_page(app, page, root_path)
+            body, policy = drawn[(page, root_path)]
             return HTMLResponse(body, headers={"Content-Security-Policy": policy})
 
-        app.get(path, include_in_schema=False)(page)
+        return show
+
+    app.get("/docs", include_in_schema=False)(route("swagger"))
+    app.get("/redoc", include_in_schema=False)(route("redoc"))
 
 
 def _version() -> str:
@@ -659,15 +786,24 @@ def create_app(
     staff_token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     reload_interval: float = RELOAD_INTERVAL_SECONDS,
+    metrics: bool | None = None,
+    access_log: bool | None = None,
 ) -> FastAPI:
     """The API over ``engine`` (or over the rules under ``root``; by default
     ``LIFEEVENTS_ROOT`` or this repository, as the CLI). ``staff_token`` defaults to
     ``LIFEEVENTS_STAFF_TOKEN``; without one, ``/admin/reload`` is refused. A reload that
-    loads the rules is allowed once per ``reload_interval`` seconds (429 otherwise)."""
+    loads the rules is allowed once per ``reload_interval`` seconds (429 otherwise).
+
+    ``metrics`` (``/metrics``) and ``access_log`` default to on, unless
+    ``LIFEEVENTS_METRICS`` or ``LIFEEVENTS_ACCESS_LOG`` is ``0``; with both off, the
+    request layer is left out entirely (no request id either): the baseline that
+    bench/api_bench.py measures their cost against."""
     rules_root = Path(root) if root is not None else catalogue_root(None)
     if engine is not None and root is None:
         rules_root = Path(engine.catalogue.root)
-    holder = RulesHolder(rules_root, engine)
+    measured = ServiceMetrics() if (metrics_by_environment() if metrics is None else metrics) else None
+    logged = access_log_by_environment() if access_log is None else access_log
+    holder = RulesHolder(rules_root, engine, measured)
     token = staff_token if staff_token is not None else os.environ.get(STAFF_TOKEN_ENV, "")
     reload_file = os.environ.get(RELOAD_FILE_ENV)
     signal = ReloadSignal(Path(reload_file)) if reload_file else None
@@ -687,6 +823,8 @@ def create_app(
             stop.set()
             if watcher is not None:
                 watcher.join(timeout=2 * RELOAD_POLL_SECONDS)
+            if measured is not None:
+                measured.process_exits()
 
     app = FastAPI(
         title="lifeevents",
@@ -700,12 +838,16 @@ def create_app(
         redoc_url=None,
     )
     app.state.rules = holder
+    app.state.metrics = measured
     _documentation_pages(app)
     # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that; the
-    # privacy headers wrap both, so a 413 or a 500 carries them too.
+    # privacy headers wrap both, so a 413 or a 500 carries them too; the request's id, log
+    # line and metrics wrap everything, so they see every answer, a 413 or a 500 included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(QuietErrorsMiddleware)
     app.add_middleware(PrivacyHeadersMiddleware)
+    if measured is not None or logged:
+        app.add_middleware(ObservedRequestsMiddleware, owner=app, metrics=measured, access_log=logged)
     reload_gate = threading.Lock()
     last_load = [-math.inf]  # time.monotonic() of the last reload that loaded the rules
 
@@ -927,6 +1069,15 @@ def create_app(
             worker=os.getpid(),
         )
 
+    if measured is not None:
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics_scrape() -> Response:
+            """Prometheus's text format; every worker's samples when there are several.
+            Not in the OpenAPI document, and for the monitoring network only (docs/deployment.md)."""
+            body, content_type = measured.exposition()
+            return Response(body, media_type=content_type)
+
     @app.post(
         "/admin/reload",
         response_model=ReloadOut,
@@ -960,6 +1111,8 @@ def create_app(
                 unchanged = False  # the load below names the problem
             wait = last_load[0] + reload_interval - time.monotonic()
             if not unchanged and wait > 0:
+                if measured is not None:
+                    measured.reload("rate_limited")
                 raise HTTPException(
                     429,
                     f"the rules were reloaded less than {reload_interval:g} s ago; try again later",
@@ -1023,8 +1176,15 @@ def serve(
     workers: int,
     request_timeout: float | None = None,
     max_connections: int | None = None,
+    metrics: bool = True,
+    access_log: bool = True,
+    root_path: str = "",
 ) -> None:
     """``lifeevents serve``: uvicorn with one worker, or a supervisor and ``workers``.
+
+    ``metrics`` and ``access_log`` turn ``/metrics`` and the access lines on or off (the
+    workers read them from the environment, as the other settings); ``root_path`` is the
+    prefix a reverse proxy serves the API under (docs/deployment.md).
 
     Slow clients are bounded (engine/connection_guard.py): each request must arrive
     whole within ``request_timeout`` seconds, idle kept-alive connections close after
@@ -1041,6 +1201,8 @@ def serve(
     # Through the environment, so that worker processes read the same limits.
     os.environ[guard.REQUEST_TIMEOUT_ENV] = str(request_timeout or guard.REQUEST_TIMEOUT)
     os.environ[guard.MAX_CONNECTIONS_ENV] = str(guard.max_connections(max_connections))
+    os.environ[METRICS_ENV] = "1" if metrics else "0"
+    os.environ[ACCESS_LOG_ENV] = "1" if access_log else "0"
     limits: dict[str, Any] = {
         "http": guard.GuardedH11Protocol,
         "timeout_keep_alive": guard.KEEP_ALIVE,
@@ -1048,64 +1210,28 @@ def serve(
         "backlog": guard.BACKLOG,
         # Not limit_concurrency: once full it answers 503 to every request, so a flood of
         # slow clients would refuse the prompt ones too; the guard evicts the slow instead.
+        "log_config": log_config(access_log),
+        "access_log": False,  # uvicorn's own: ours (engine/logs.py) has the request id
+        "root_path": root_path,
     }
     if workers == 1:
-        uvicorn.run(
-            create_app(engine=engine, root=root), host=host, port=port, log_config=log_config(), **limits
-        )
+        uvicorn.run(create_app(engine=engine, root=root), host=host, port=port, **limits)
         return
     # Several workers are processes that build the app themselves: they get the rules
-    # directory, and a file to tell each other about reloads, through the environment.
+    # directory, a file to tell each other about reloads, and a directory for their
+    # metrics (prometheus-client's several-processes mode: a scrape of any worker sums
+    # them all) through the environment. The metrics directory must start empty, so it is
+    # made here, unless the operator named one (then emptying it is theirs).
     with tempfile.TemporaryDirectory(prefix="lifeevents-serve-") as scratch:
         os.environ["LIFEEVENTS_ROOT"] = str(root.resolve())
         os.environ[RELOAD_FILE_ENV] = str(Path(scratch) / "reload")
+        if metrics and not os.environ.get(MULTIPROC_ENV):
+            (Path(scratch) / "metrics").mkdir()
+            os.environ[MULTIPROC_ENV] = str(Path(scratch) / "metrics")
         config = uvicorn.Config(
-            "engine.api:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=log_config(),
-            **limits,
+            "engine.api:create_app", factory=True, host=host, port=port, workers=workers, **limits
         )
         _run_workers(config)
-
-
-class CappedAccessLog(logging.Filter):
-    """uvicorn's access log with the request target cut to MAX_LOGGED_QUERY characters of
-    path and as many of query: a client chooses its length (up to the 16 KiB head)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            path, mark, query = args[2].partition("?")
-            record.args = (*args[:2], _cut(path) + mark + _cut(query), *args[3:])
-        return True
-
-
-def _cut(text: str) -> str:
-    if len(text) <= MAX_LOGGED_QUERY:
-        return text
-    return f"{text[:MAX_LOGGED_QUERY]}…[{len(text) - MAX_LOGGED_QUERY} more characters]"
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus our logger on its handler: without one, Python shows only
-    warnings, and the reload and error lines belong in the same stream as the access log.
-    (uvicorn's access log has the request line and status, never a body.) Repeated lines
-    (asyncio's failed accept() under a flood, uvicorn's warnings) are limited per kind, and
-    the access log's request targets are cut short."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})
-    config["filters"]["repeat_limit"] = {"()": "engine.connection_guard.RepeatLimit"}
-    config["filters"]["capped_access"] = {"()": "engine.api.CappedAccessLog"}
-    config["handlers"]["default"].setdefault("filters", []).append("repeat_limit")
-    config["handlers"]["access"].setdefault("filters", []).append("capped_access")
-    config["loggers"]["lifeevents"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    config["loggers"]["asyncio"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
-    return config
 
 
 def with_tcp_protocol(sock: socket.socket) -> socket.socket:

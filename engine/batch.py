@@ -1002,6 +1002,7 @@ def run_batch(
     err: IO[str] | None = None,
     today: date | None = None,
     evaluator: BatchEvaluator | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> Summary:
     """``lifeevents batch``: statuses of every row, in input order, chunk by chunk.
 
@@ -1029,6 +1030,8 @@ def run_batch(
                 summary.rows += raw.height
                 summary.invalid += len(chunk.problems)
                 _count(summary, statuses.select(evaluator.services))  # the partner's cells apart
+                if progress is not None:
+                    progress(raw.height)  # rows done (the CLI's bar: engine/progress.py)
             if writer.first:  # no row at all: still the header, so that the output's shape is known
                 schema = {"row": pl.Int64(), **dict.fromkeys(evaluator.output_columns(partner), STATUS_DTYPE)}
                 writer.write(pl.DataFrame(schema=schema))

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -112,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--request-timeout", type=_seconds, help="seconds for a request to arrive whole (default 10)"
     )
     srv.add_argument("--max-connections", type=_positive, help="open connections per worker (default 1000)")
+    srv.add_argument(
+        "--no-metrics", action="store_false", dest="metrics", help="no /metrics (Prometheus) and no measuring"
+    )
+    srv.add_argument(
+        "--no-access-log", action="store_false", dest="access_log", help="no JSON line per request"
+    )
+    srv.add_argument(
+        "--root-path",
+        type=_root_path,
+        default="",
+        help="the prefix a reverse proxy serves the API under, e.g. /api",
+    )
     pw = sub.add_parser("staff-passwd", help="print a staff credential line (docs/staff.md)")
     pw.add_argument("user", help="the staff member's username")
     dif = sub.add_parser("diff", help="what changed between two rule trees, and who it affects")
@@ -183,6 +196,13 @@ def _days(text: str) -> int:
 
 
 MAX_ROWS = 100_000_000  # rows per chunk, people generated: far above Taiwan's 23 million
+
+
+def _root_path(text: str) -> str:
+    # It is written into the documentation pages' URLs: a path and nothing else.
+    if text and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", text):
+        raise argparse.ArgumentTypeError(f"a path such as /api (letters, digits, ._~-), got {shown(text)!r}")
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -331,6 +351,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.workers,
         args.request_timeout,
         args.max_connections,
+        metrics=args.metrics,
+        access_log=args.access_log,
+        root_path=args.root_path,
     )
     return 0
 
@@ -378,18 +401,27 @@ def cmd_staff_passwd(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from engine.impact import effective_date, impact, population, render_impact, tree_diff
+    from engine.progress import progress_bar
 
     old_root, new_root = Path(args.old), Path(args.new)
     for root in (old_root, new_root):
         if not (root / "catalog.yaml").is_file():
             raise UsageError(f"lifeevents diff: {root}: no catalog.yaml here")
-    old, new = load_catalogue(old_root), load_catalogue(new_root)
-    changed = tree_diff(old_root, new_root)
+    # Steps, not rows: the screening is one column-wise pass (engine.impact).
+    with progress_bar("diff: loading both rule trees", 3, "step") as bar:
+        old, new = load_catalogue(old_root), load_catalogue(new_root)
+        changed = tree_diff(old_root, new_root)
+        as_of = args.as_of or effective_date(old, new, date.today())
+        bar.update()
+        bar.set_description(f"diff: generating {args.population:,} people")
+        people = population(args.population, args.seed, as_of)
+        bar.update()
+        bar.set_description("diff: screening them under both")
+        report = impact(old, new, people)
+        bar.update()
     print(f"{len(changed)} file(s) changed")
     for rel, added, removed in changed:
         print(f"  {rel}  +{added} -{removed}")
-    as_of = args.as_of or effective_date(old, new, date.today())
-    report = impact(old, new, population(args.population, args.seed, as_of))
     print()
     print(render_impact(report))
     return 0
@@ -416,6 +448,7 @@ def _tabular(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     from engine.batch import input_format, run_batch
     from engine.outputs import check_readable, refuse_overwriting_input
+    from engine.progress import AroundTheBar, count_rows, is_terminal, progress_bar
 
     source, target = Path(args.input), Path(args.output)
     input_format(source)  # bad files fail before the catalogue is loaded
@@ -423,7 +456,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
     check_readable(source)
     refuse_overwriting_input([source], [target])
     catalogue = load_catalogue(catalogue_root(args.rules))
-    summary = run_batch(catalogue, source, target, as_of=args.as_of, chunk_rows=args.chunk_rows)
+    with progress_bar("batch", count_rows(source) if is_terminal() else None, "rows") as bar:
+        summary = run_batch(
+            catalogue,
+            source,
+            target,
+            as_of=args.as_of,
+            chunk_rows=args.chunk_rows,
+            err=AroundTheBar(sys.stderr),  # type: ignore[arg-type]
+            progress=bar.update,
+        )
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.statuses.items() if v)
     print(
         f"batch: {summary.rows:,} rows ({summary.invalid:,} invalid) × {len(catalogue.services)} services "
@@ -437,6 +479,7 @@ def cmd_outreach(args: argparse.Namespace) -> int:
     from engine.batch import input_format
     from engine.outputs import check_readable, refuse_overwriting_input
     from engine.outreach import run_outreach
+    from engine.progress import AroundTheBar, count_rows, is_terminal, progress_bar
 
     if args.output is None and args.to is None:
         raise UsageError("lifeevents outreach: give -o OUTPUT, --to DB_URL, or both")
@@ -450,16 +493,19 @@ def cmd_outreach(args: argparse.Namespace) -> int:
     html = Path(args.html) if args.html and Path(args.html) != target else None
     refuse_overwriting_input([source], [target, *([html] if html else [])])
     catalogue = load_catalogue(catalogue_root(args.rules))
-    summary = run_outreach(
-        catalogue,
-        source,
-        target,
-        html=Path(args.html) if args.html else None,
-        as_of=args.as_of,
-        include_unknown=args.include_unknown,
-        chunk_rows=args.chunk_rows,
-        lang=args.lang,
-    )
+    with progress_bar("outreach", count_rows(source) if is_terminal() else None, "rows") as bar:
+        summary = run_outreach(
+            catalogue,
+            source,
+            target,
+            html=Path(args.html) if args.html else None,
+            as_of=args.as_of,
+            include_unknown=args.include_unknown,
+            chunk_rows=args.chunk_rows,
+            err=AroundTheBar(sys.stderr),  # type: ignore[arg-type]
+            progress=bar.update,
+            lang=args.lang,
+        )
     print(
         f"outreach: {summary.listed:,} of {summary.rows:,} people to visit ({summary.invalid:,} invalid rows) "
         f"for {summary.services} home-visit service(s) → {target}",
@@ -533,7 +579,10 @@ def cmd_worklist(args: argparse.Namespace) -> int:
                 print(f"{user}\t{residence}\t{district}")
         elif what == "purge":
             deleted = store.purge(args.older_than, actor=os.environ.get("USER") or "cli")
-            print(f"worklist: {deleted:,} closed case(s) older than {args.older_than} days deleted", file=sys.stderr)
+            print(
+                f"worklist: {deleted:,} closed case(s) older than {args.older_than} days deleted",
+                file=sys.stderr,
+            )
     except WorklistError as exc:
         raise UsageError(f"lifeevents worklist {args.worklist_command}: {exc}") from None
     finally:
@@ -547,19 +596,26 @@ def cmd_population(args: argparse.Namespace) -> int:
     from engine.columns import write_error
     from engine.outputs import atomic_output
     from engine.population import csv_ready, generate_population
+    from engine.progress import progress_bar
 
     target = Path(args.output)
     if target.suffix.lower() not in (".parquet", ".csv"):
         raise UsageError(f"{target}: the population is written as .parquet or .csv")
-    frame = generate_population(args.n, seed=args.seed, as_of=args.as_of, partners=args.partners)
-    with atomic_output(target) as partial:
-        try:
-            if target.suffix.lower() == ".csv":
-                csv_ready(frame).write_csv(partial)
-            else:
-                frame.write_parquet(partial)
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise write_error(target, exc) from None
+    # Two steps, not rows: the people are drawn in one vectorised pass (the same seed must
+    # give the same people, which drawing in chunks would change).
+    with progress_bar(f"population: drawing {args.n:,} people", 2, "step") as bar:
+        frame = generate_population(args.n, seed=args.seed, as_of=args.as_of, partners=args.partners)
+        bar.update()
+        bar.set_description(f"population: writing {target.name}")
+        with atomic_output(target) as partial:
+            try:
+                if target.suffix.lower() == ".csv":
+                    csv_ready(frame).write_csv(partial)
+                else:
+                    frame.write_parquet(partial)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                raise write_error(target, exc) from None
+        bar.update()
     print(
         f"population: {frame.height:,} people, seed {args.seed}, as of {args.as_of} → {target}",
         file=sys.stderr,
@@ -573,20 +629,19 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     The run happens in a child process (engine.fuzz.run_fuzz_isolated): when the C rule
     engine crashes on a profile, the report shows that profile, shrunk, instead of dying."""
     from engine.fuzz import run_fuzz_isolated
+    from engine.progress import progress_bar
 
     root = catalogue_root(args.rules)
     load_catalogue(root)  # bad rules: the usual one-line error and exit 2, before the run
-    tty = sys.stderr.isatty()
+    with progress_bar("fuzz", args.n, "profiles") as bar:
 
-    def progress(done: int, total: int, stage: str) -> None:
-        text = f"{done}/{total} {stage}" if total else stage
-        if tty:
-            print(f"\r{text:<70}", end="", file=sys.stderr, flush=True)
-        elif not total or done % max(1, total // 10) == 0:  # a log: one line per tenth
-            print(f"fuzz: {text}", file=sys.stderr, flush=True)
+        def progress(done: int, total: int, stage: str) -> None:
+            if total:  # profiles checked; total 0 is a stage without a count (shrinking)
+                bar.total = total
+                bar.n = done
+            bar.set_description(f"fuzz: {stage}", refresh=False)
+            bar.refresh()
 
-    report = run_fuzz_isolated(root, args.n, args.seed, progress)
-    if tty:
-        print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
+        report = run_fuzz_isolated(root, args.n, args.seed, progress)
     print(report.render())
     return 0 if report.ok else 1

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -207,6 +208,7 @@ def run_outreach(
     lang: str = "en",
     err: IO[str] | None = None,
     today: date | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> OutreachSummary:
     err = err or sys.stderr
     policy = outreach_policy(catalogue)
@@ -242,6 +244,8 @@ def run_outreach(
             )
             # select_candidates numbers the kept rows 0…; map them back to input rows.
             parts.append(part.with_columns(rows.gather(part["row"]).alias("row")))
+            if progress is not None:
+                progress(raw.height)  # rows done (the CLI's bar: engine/progress.py)
         listed = (
             order(pl.concat(parts))
             if parts

@@ -588,6 +588,6 @@ def test_serve_with_two_workers_reloads_all_and_logs_no_profile(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             output, _ = server.communicate()
-    assert '"POST /recommend HTTP/1.1" 422' in output  # the access log is there…
+    assert '"route": "/recommend", "path": "/recommend", "status": 422' in output  # the access log is there…
     assert "rules reloaded: version" in output and "rules reloaded on another worker's signal" in output
     assert SECRET not in output  # …and carries no body

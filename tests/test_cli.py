@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_KEYS = {
     "service",
@@ -100,3 +102,106 @@ def test_validate_reports_problems_with_file_and_line(tmp_path):
     assert done.returncode == 1
     assert "rules/birth/birth-registration.yaml:" in done.stdout
     assert "unknown fact 'events.birth.knd'" in done.stdout
+
+
+# --- progress bars: on a terminal only (engine/progress.py) --------------------------------
+
+
+def run_on_a_terminal(*args: str, cwd: Path = ROOT) -> tuple[int, str]:
+    """The command with its stderr on a pseudo-terminal 100 columns wide (stdout a pipe), as
+    a person at a shell sees it; returns the exit code and what the terminal received."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+        cwd=cwd,
+    )
+    os.close(terminal)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the command closed its end
+            break
+        if not chunk:
+            break
+        received += chunk
+    os.close(controller)
+    return proc.wait(timeout=600), received.decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def register(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("register")
+    done = run("population", "-n", "400", "-o", str(folder / "people.csv"))
+    assert done.returncode == 0, done.stderr
+    return folder / "people.csv"
+
+
+def _commands(register: Path, out: Path) -> dict[str, list[str]]:
+    return {
+        "batch": ["batch", str(register), "-o", str(out / "statuses.csv")],
+        "outreach": ["outreach", str(register), "-o", str(out / "visits.csv")],
+        "population": ["population", "-n", "300", "-o", str(out / "people.parquet")],
+        "diff": ["diff", str(ROOT), str(ROOT), "--population", "100"],
+        "fuzz": ["fuzz", "--n", "10"],
+    }
+
+
+@pytest.mark.parametrize("command", ["batch", "outreach", "population", "diff", "fuzz"])
+def test_a_progress_bar_is_drawn_on_a_terminal(command, register, tmp_path):
+    code, screen = run_on_a_terminal(*_commands(register, tmp_path)[command])
+    assert code in ((0, 1) if command == "fuzz" else (0,)), screen[-1000:]  # fuzz: 1 on coverage gaps
+    # tqdm's bar: the command's name, a percentage and the bar itself, redrawn in place.
+    assert f"\r{command}" in screen and "%|" in screen, screen[-1000:]
+
+
+# fuzz is left out here to keep CI short (a run costs ~20 s): its bar is the same
+# progress_bar, whose silence off a terminal the next test checks directly.
+@pytest.mark.parametrize("command", ["batch", "outreach", "population", "diff"])
+def test_no_progress_bar_in_a_pipe(command, register, tmp_path):
+    done = run(*_commands(register, tmp_path)[command])
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "%|" not in done.stderr
+    # Only the summary line of the commands that write a file; nothing from diff.
+    expected = 0 if command == "diff" else 1
+    assert len(done.stderr.splitlines()) == expected, done.stderr
+
+
+def test_the_progress_bar_writes_nothing_off_a_terminal():
+    import io
+
+    from engine.progress import progress_bar
+
+    stream = io.StringIO()  # isatty() is False, as for a pipe or a file
+    with progress_bar("fuzz", 10, "profiles", stream) as bar:
+        bar.update(5)
+        bar.set_description("fuzz: shrinking")
+        bar.refresh()
+    assert stream.getvalue() == ""
+
+
+def test_serve_refuses_a_root_path_that_is_not_a_path():
+    # It is written into the documentation pages' URLs.
+    for bad in ("api", "/api/", "/a b", "/x'onload='y"):
+        done = run("serve", "--root-path", bad)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--root-path" in done.stderr, bad
+
+
+def test_an_invalid_row_is_reported_on_a_line_of_its_own_beside_the_bar(tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{}\nnot json\n{"person": {"sex": "female"}}\n', encoding="utf-8")
+    code, screen = run_on_a_terminal("batch", str(rows), "-o", str(tmp_path / "out.csv"))
+    assert code == 0, screen
+    # The bar is cleared before the message and drawn again after its line, never over it.
+    assert "\rrow 1: not valid JSON" in screen, screen
+    assert "%|" not in screen.split("row 1:")[1].split("\n")[0], screen
