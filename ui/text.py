@@ -16,8 +16,9 @@ from pathlib import Path
 import yaml
 
 from engine.catalog import Catalogue
+from engine.i18n import LANGUAGES
 
-LANGS = ("zh-TW", "en")
+LANGS = LANGUAGES  # engine/data/languages.yaml: the one list of languages
 TEXT_FILE = Path(__file__).with_name("text.yaml")
 _CHILD = re.compile(r"^children\[(\d+)\]\.(.+)$")
 
