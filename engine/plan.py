@@ -263,7 +263,7 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue, calendar: str | No
 
     rows = []
     for n, step in enumerate(plan.steps, 1):
-        how = words.phrase("list_sep").join(
+        how = "<br>".join(  # one channel a line: their descriptions hold commas
             escape(
                 c.url
                 if c.kind == "online" and c.url
