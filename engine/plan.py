@@ -232,13 +232,26 @@ th { background: #eee; }
   td[data-label]::before { content: attr(data-label) LABEL_SEP; font-weight: 600; }
   td[data-label="#"]::before { content: none; }
 }
-@media print { body { margin: 0; } tr { break-inside: avoid; } }
+fieldset.calendar { border: 1px solid #999; margin: 0 0 1rem; }
+fieldset.calendar label { margin-right: 1rem; white-space: nowrap; }
+@media print { body { margin: 0; } tr { break-inside: avoid; } fieldset.calendar { display: none; } }
 """
 
 
 def _css_string(text: str) -> str:
     """A text as a CSS string literal (the label before a card's value)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ") + '"'
+
+
+def _calendar_style(offered: tuple[str, ...]) -> str:
+    """Show each date in the calendar the switch has chosen (CSS only: the page works
+    saved and offline, and prints what it shows)."""
+    return "".join(
+        f'body:has(input[value="{chosen}"]:checked) .cal-{other} {{ display: none; }}\n'
+        for chosen in offered
+        for other in offered
+        if other != chosen
+    )
 
 
 def plan_calendar(lang: str, calendar: str | None = None) -> str:
@@ -258,8 +271,21 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue, calendar: str | No
     p = lambda key: escape(_phrase(catalogue, key, lang))  # noqa: E731
     sep = p("label_sep")
 
+    offered = calendars(lang)
+
     def when(day: date) -> str:
-        return f'<time class="date" datetime="{day.isoformat()}">{escape(words.date(day, calendar))}</time>'
+        # Every calendar the language offers is in the page; the switch shows one.
+        forms = "".join(f'<span class="cal-{c}">{escape(words.date(day, c))}</span>' for c in offered)
+        return f'<time class="date" datetime="{day.isoformat()}">{forms}</time>'
+
+    switch = ""
+    if len(offered) > 1:
+        choices = "".join(
+            f'<label><input type="radio" name="calendar" value="{c}"{" checked" if c == calendar else ""}> '
+            f"{p('calendar.' + c)}</label> "
+            for c in offered
+        )
+        switch = f'<fieldset class="calendar"><legend>{p("calendar")}</legend>{choices}</fieldset>'
 
     rows = []
     for n, step in enumerate(plan.steps, 1):
@@ -301,8 +327,9 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue, calendar: str | No
 <html lang="{escape(lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{p("plan_title")}</title>
-<style>{PLAN_STYLE.replace("LABEL_SEP", _css_string(_phrase(catalogue, "label_sep", lang)))}</style></head><body>
+<style>{PLAN_STYLE.replace("LABEL_SEP", _css_string(_phrase(catalogue, "label_sep", lang)))}{_calendar_style(offered)}</style></head><body>
 <h1>{p("plan_title")}</h1>
+{switch}
 <p>{p("as_of")}{sep}{when(plan.as_of)} · {p("rules_version")}{sep}{escape(plan.rules_version)}</p>
 <p><strong>{escape(plan.totals)}</strong></p>
 <h2>{p("steps")}</h2>

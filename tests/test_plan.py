@@ -94,10 +94,16 @@ def test_the_legend_names_only_the_marks_the_steps_show(engine, catalogue):
 def test_the_chinese_plan_offers_roc_dates_and_words_money_as_taiwan_does(engine, catalogue):
     plan = _plan(engine, catalogue, "zh-TW")
     gregorian = render_plan_html(plan, catalogue)
-    assert "2026-04-02" in gregorian and "民國" not in gregorian  # the default
+    # Both forms of each date are in the page; the switch shows one, Gregorian by default.
+    assert (
+        '<span class="cal-gregorian">2026-04-02</span><span class="cal-roc">民國 115 年 4 月 2 日</span>'
+        in gregorian
+    )
+    assert 'value="gregorian" checked' in gregorian and 'value="roc">' in gregorian
     roc = render_plan_html(plan, catalogue, calendar="roc")
-    assert "民國 115 年 4 月 2 日" in roc and '<time class="date" datetime="2026-04-02">' in roc
+    assert 'value="roc" checked' in roc and 'value="gregorian">' in roc
     assert "新臺幣 60,000 元" in roc and "每月新臺幣" in roc and "TWD" not in roc
-    # English has no ROC calendar: the option falls back to the language's default.
+    # English has no ROC calendar: no switch, and the option falls back to its default.
     english = render_plan_html(_plan(engine, catalogue, "en"), catalogue, calendar="roc")
-    assert "2026-04-02" in english and "ROC" not in english and "NT$60,000" in english
+    assert "2026-04-02" in english and "ROC" not in english and 'name="calendar"' not in english
+    assert "NT$60,000" in english

@@ -73,9 +73,15 @@ def test_the_plan_fits_a_phone_and_no_date_breaks(phone, engine, catalogue, lang
 
 
 def test_the_chinese_plan_words_money_and_roc_dates_as_taiwan_does(phone, engine, catalogue):
-    phone.set_content(plan_page(engine, catalogue, "zh-TW", "roc"))
+    phone.set_content(plan_page(engine, catalogue, "zh-TW"))
     text = phone.inner_text("body")
     assert re.search(r"每月新臺幣 \d{1,3}(,\d{3})+ 元", text), text
     assert re.search(r"(?<!每月)新臺幣 \d{1,3}(,\d{3})+ 元", text), text
     assert "TWD" not in text and "NT$" not in text
-    assert "民國 115 年 3 月 1 日" in text  # the date the plan was made: 2026-03-01
+    # Gregorian by default; the switch in the page shows ROC years instead (民國 115 年 =
+    # 2026), with no app and no script: the saved page keeps the choice for printing.
+    assert "評估日期：2026-03-01" in text and "民國 115 年" not in text
+    phone.get_by_label("民國紀年").check()
+    text = phone.inner_text("body")
+    assert "評估日期：民國 115 年 3 月 1 日" in text and "2026-03-01" not in text
+    phone.screenshot(path=str(OUT / "plan-phone-zh-TW-roc-switched.png"), full_page=False)
