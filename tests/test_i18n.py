@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -69,3 +70,20 @@ def test_a_language_not_listed_or_a_broken_list_is_a_clear_error(tmp_path):
     broken.write_text("xx: {locale: en, date: yyyy, calendars: [lunar]}\n", encoding="utf-8")
     with pytest.raises(LanguageError, match=r"xx\.calendars"):
         load_languages(broken)
+
+
+def test_the_api_offers_the_listed_languages_and_the_plan_in_roc_years(engine):
+    from fastapi.testclient import TestClient
+
+    from engine.api import create_app
+
+    profile = json.loads((ROOT / "examples" / "newborn.json").read_text(encoding="utf-8"))
+    with TestClient(create_app(engine=engine, staff_token="")) as client:
+        parameters = client.get("/openapi.json").json()["paths"]["/plan"]["post"]["parameters"]
+        lang = next(p for p in parameters if p["name"] == "lang")
+        assert tuple(lang["schema"]["enum"]) == LANGUAGES
+        page = client.post(
+            "/plan", params={"lang": "zh-TW", "format": "html", "calendar": "roc"}, json=profile
+        )
+        assert page.status_code == 200 and 'value="roc" checked' in page.text
+        assert client.post("/plan", params={"calendar": "lunar"}, json=profile).status_code == 422
