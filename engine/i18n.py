@@ -12,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date as babel_date
-from babel.numbers import format_currency, format_decimal
-from babel.numbers import format_percent as babel_percent
+from babel.dates import DateTimePattern
+from babel.dates import parse_pattern as parse_date_pattern
+from babel.numbers import NumberPattern
+from babel.numbers import parse_pattern as parse_number_pattern
 
 LANGUAGES_FILE = Path(__file__).with_name("data") / "languages.yaml"
 CALENDARS = ("gregorian", "roc")
@@ -79,42 +80,61 @@ def round_half_up(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+# Babel parses its pattern on every call (about 50 times an f-string's cost); explaining
+# one profile formats a few hundred numbers, mostly the same thresholds and amounts. So
+# the patterns are parsed once and the formatted figures kept.
+@cache
+def _number_pattern(pattern: str) -> NumberPattern:
+    return parse_number_pattern(pattern)
+
+
+@cache
+def _date_pattern(pattern: str) -> DateTimePattern:
+    return parse_date_pattern(pattern)
+
+
+@lru_cache(maxsize=8192)
 def format_number(value: float, lang: str) -> str:
     """A number with the language's grouping, to at most 2 decimals, no trailing zeros."""
-    return format_decimal(value, format="#,##0.##", locale=language(lang).locale)
+    return _number_pattern("#,##0.##").apply(value, language(lang).locale)
 
 
+@lru_cache(maxsize=8192)
 def format_whole(value: float, lang: str) -> str:
     """A whole number (a count, an amount's figure), rounded half up, grouped."""
-    return format_decimal(round_half_up(value), format="#,##0", locale=language(lang).locale)
+    return _number_pattern("#,##0").apply(round_half_up(value), language(lang).locale)
 
 
+@lru_cache(maxsize=8192)
 def format_money(value: float, lang: str) -> str:
     """Whole New Taiwan dollars with the locale's currency sign (NT$5,000)."""
-    return format_currency(
-        round_half_up(value), CURRENCY, format="¤#,##0", currency_digits=False, locale=language(lang).locale
+    return _number_pattern("¤#,##0").apply(
+        round_half_up(value), language(lang).locale, currency=CURRENCY, currency_digits=False
     )
 
 
+@lru_cache(maxsize=1024)
 def format_percent(rate: float, lang: str) -> str:
     """A rate (0.125) as a percentage (12.5%), to at most 2 decimals."""
-    return babel_percent(rate, format="#,##0.##%", locale=language(lang).locale)
+    return _number_pattern("#,##0.##%").apply(rate, language(lang).locale)
 
 
+@lru_cache(maxsize=8192)
 def format_date(day: date, lang: str) -> str:
     """A Gregorian date in the language's pattern (languages.yaml ``date``)."""
     found = language(lang)
-    return babel_date(day, found.date_pattern, locale=found.locale)
+    return _date_pattern(found.date_pattern).apply(day, found.locale)
 
 
 def roc_parts(day: date, lang: str) -> dict[str, str]:
     """The fields of a date in the Republic of China era (民國 116 年 1 月 23 日), for
     the language's ``phrase.date.roc`` to word; numbers formatted by Babel."""
     locale = language(lang).locale
+    plain = _number_pattern("0")
     return {
-        "year": format_decimal(day.year - ROC_OFFSET, format="0", locale=locale),
-        "month": format_decimal(day.month, format="0", locale=locale),
-        "day": format_decimal(day.day, format="0", locale=locale),
+        "year": plain.apply(day.year - ROC_OFFSET, locale),
+        "month": plain.apply(day.month, locale),
+        "day": plain.apply(day.day, locale),
     }
 
 
