@@ -55,6 +55,7 @@ from engine.audit import record_reload
 from engine.catalog import Agency, Bilingual, Catalogue, Document, Ended, Service
 from engine.cli import EVENTS, catalogue_root
 from engine.durable_backend import CompileError, DurableError
+from engine.i18n import CALENDARS, LANGUAGES
 from engine.loader import CatalogueError, content_version, load_catalogue
 from engine.logs import ACCESS_LOG_ENV, ACCESS_LOGGER, cut, log_config, request_id_from, where
 from engine.logs import current_request_id as request_id_var
@@ -92,7 +93,8 @@ _EXAMPLE_PROFILE = {
 }
 
 EventId = Literal[EVENTS]  # type: ignore[valid-type]
-Lang = Literal["en", "zh-TW"]
+Lang = Literal[LANGUAGES]  # type: ignore[valid-type]
+Calendar = Literal[CALENDARS]  # type: ignore[valid-type]
 
 # --- response models ---------------------------------------------------------------------
 # Every response has a pydantic model, so that the OpenAPI document describes what is
@@ -936,11 +938,15 @@ def create_app(
             bool, Query(description="also list services that still need information")
         ] = True,
         output: Annotated[Literal["json", "html"], Query(alias="format")] = "json",
+        calendar: Annotated[
+            Calendar | None,
+            Query(description="the page's dates: gregorian, or roc (民國 years) where the language has it"),
+        ] = None,
     ) -> Any:
         rec = current.engine.recommend(profile, as_of=as_of, event=event, lang=lang)
         one_stop = build_plan(rec, current.catalogue, lang, include_unknown)
         if output == "html":
-            return HTMLResponse(render_plan_html(one_stop, current.catalogue))
+            return HTMLResponse(render_plan_html(one_stop, current.catalogue, calendar))
         return one_stop
 
     # -- the catalogue -------------------------------------------------------------------------

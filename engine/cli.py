@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from engine.i18n import LANGUAGES
 from engine.loader import CatalogueError, load_catalogue
 from engine.messages import shown
 from engine.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("profile", help="profile file (JSON or YAML)")
     rec.add_argument("--event", choices=EVENTS)
     rec.add_argument("--as-of", type=_date, dest="as_of")
-    rec.add_argument("--lang", choices=("zh-TW", "en"), default="en")
+    rec.add_argument("--lang", choices=LANGUAGES, default="en")
     rec.add_argument("--json", action="store_true", help="print the JSON of the contract")
     val = sub.add_parser("validate", help="check catalog.yaml and rules/")
     val.add_argument("dir", nargs="?", help="catalogue root (default: this repository)")

@@ -14,6 +14,7 @@ numbers (``§4``, ``第 4 條``, ``Article 4``), and 一 inside words (下一學
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 
 _CN_DIGIT = {
@@ -78,9 +79,17 @@ def _chinese_number(text: str) -> int | None:
     return total + (digit or 0)
 
 
+def _unaccented(text: str) -> str:
+    """The text with accents dropped and compatibility forms folded (Šeptember, １):
+    a month name or a digit is recognised however a language or the pseudo-locale
+    test writes it."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def figures(text: str) -> list[tuple[str, Decimal]]:
     """Each figure a text states: (as written, its value)."""
-    plain = _NOT_FIGURES.sub(" ", text)
+    plain = _NOT_FIGURES.sub(" ", _unaccented(text))
     out: list[tuple[str, Decimal]] = []
     for match in _ARABIC.finditer(plain):
         whole, fraction, scale = match.groups()

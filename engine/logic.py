@@ -20,6 +20,19 @@ from typing import Any
 
 from engine.catalog import Catalogue
 from engine.facts import Unknown, add_months
+from engine.i18n import (
+    CURRENCY,
+    calendars,
+    format_date,
+    format_money,
+    format_number,
+    format_percent,
+    format_whole,
+    roc_parts,
+)
+from engine.i18n import (
+    round_half_up as round_half_up,  # the engine rounds amounts as they are shown
+)
 from engine.parameters import Parameter
 from engine.profile import Profile
 from engine.rules import (
@@ -282,23 +295,28 @@ class Describer:
         return text
 
     def number(self, value: int | float, kind: str | None = None) -> str:
-        """Money in whole NT$, rates as percentages, anything else to 2 decimals at most.
-        Display only: the engine's values stay exact."""
+        """Money in whole NT$, rates as percentages, anything else to 2 decimals at most,
+        all formatted by Babel in the describer's language. Display only: the engine's
+        values stay exact."""
         if kind == "money":
-            return self.phrase("money", value=f"{round_half_up(value):,}")
+            return self.money(value, CURRENCY)
         if kind == "percent":
-            return self.phrase("percent", value=_short(value * 100))
-        if isinstance(value, int):
-            return f"{value:,}"
-        return _short(value)
+            return format_percent(value, self.lang)
+        return format_number(value, self.lang)
 
-    def money(self, value: int, unit: str) -> str:
-        key = f"money.{unit}"
+    def money(self, value: float, unit: str) -> str:
+        """An amount in its unit's phrase (``phrase.money.UNIT``; plain TWD is ``phrase.money``)."""
+        figures = {"number": format_whole(value, self.lang), "amount": format_money(value, self.lang)}
+        key = "money" if unit == CURRENCY else f"money.{unit}"
         if self.has(f"phrase.{key}"):
-            return self.phrase(key, value=f"{value:,}")
-        if unit == "TWD":
-            return self.phrase("money", value=f"{value:,}")
-        return f"{value:,} {unit}"
+            return self.phrase(key, **figures)
+        return self.phrase("money.other", number=figures["number"], unit=self.label(f"unit.{unit}", unit))
+
+    def date(self, day: date, calendar: str = "gregorian") -> str:
+        """A date in the language's pattern, or in the ROC era where the language has it."""
+        if calendar == "roc" and "roc" in calendars(self.lang):
+            return self.phrase("date.roc", **roc_parts(day, self.lang))
+        return format_date(day, self.lang)
 
     def value(self, value: Any, kind: str | None = None) -> str:
         if isinstance(value, Unknown):
@@ -306,7 +324,7 @@ class Describer:
         if isinstance(value, bool):
             return self.phrase("yes" if value else "no")
         if isinstance(value, date):
-            return value.isoformat()
+            return self.date(value)
         if isinstance(value, int | float):
             return self.number(value, kind)
         if isinstance(value, tuple):
@@ -335,7 +353,7 @@ class Describer:
         born = facts.get("child.birth_date")
         if isinstance(born, date):
             key = "child.born_on" if born <= env.as_of else "child.due_on"
-            return self.phrase(key, date=born.isoformat())
+            return self.phrase(key, date=self.date(born))
         return self.phrase("child.nth", n=index + 1)
 
     def fact_name(self, path: str, env: Env | None = None) -> str:
@@ -398,18 +416,6 @@ class Describer:
         if variant == ".today" and isinstance(cond.rhs, FactRef | ParamRef):
             threshold = self.value(right)
         return self.phrase(key, subject=subject, value=self.value(left, kind), threshold=threshold)
-
-
-def _short(value: float) -> str:
-    """A number to at most 2 decimals, with thousands separators and no trailing zeros."""
-    return f"{round(value, 2):,.2f}".rstrip("0").rstrip(".")
-
-
-def round_half_up(value: float) -> int:
-    """rules.md: amounts are rounded half up to whole NTD."""
-    from decimal import ROUND_HALF_UP, Decimal
-
-    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def render_text(

@@ -14,6 +14,7 @@ from datetime import date
 from html import escape
 
 from engine.catalog import Catalogue
+from engine.i18n import calendars
 from engine.logic import Describer
 from engine.report import totals_text
 from engine.results import ChannelOut, EligibilityResult, Recommendation
@@ -175,7 +176,10 @@ def build_plan(
                 same_visit_as=r.same_visit_as if r.same_visit_as in in_plan else None,
                 who=r.for_,
                 urgent=r.urgent or (deadline is not None and deadline != r.deadline and _urgent(opened)),
-                unlocks=[f"{u.name} ({_money(u, words)})" if u.amount else u.name for u in opened],
+                unlocks=[
+                    words.phrase("paren", text=u.name, detail=_money(u, words)) if u.amount else u.name
+                    for u in opened
+                ],
             )
         )
     documents: dict[str, dict] = {}
@@ -208,13 +212,84 @@ def _phrase(catalogue: Catalogue, key: str, lang: str) -> str:
     return text.get(lang) if text else key
 
 
-def render_plan_html(plan: OneStopPlan, catalogue: Catalogue) -> str:
-    """A print-ready page: the ordered checklist and the document list."""
+CONFIDENCE_ORDER = ("✅", "🟡", "❓")
+
+# Mobile first: a table on paper and on a desk, one card per step on a phone (under
+# 40rem), each cell labelled by its column's heading; dates never break inside.
+PLAN_STYLE = """
+body { font-family: system-ui, "Noto Sans TC", sans-serif; margin: 1.5rem; color: #111; }
+table { border-collapse: collapse; width: 100%; }
+td, th { border: 1px solid #999; padding: .4rem; vertical-align: top; text-align: left; }
+th { background: #eee; }
+.date { white-space: nowrap; }
+.how { overflow-wrap: anywhere; }
+@media (max-width: 40rem) {
+  body { margin: .75rem; }
+  thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table, tbody, tr, td { display: block; width: auto; }
+  tr { border: 1px solid #999; border-radius: .4rem; margin: 0 0 .75rem; padding: .4rem .6rem; }
+  td { border: 0; padding: .15rem 0; }
+  td[data-label]::before { content: attr(data-label) LABEL_SEP; font-weight: 600; }
+  td[data-label="#"]::before { content: none; }
+}
+fieldset.calendar { border: 1px solid #999; margin: 0 0 1rem; }
+fieldset.calendar label { margin-right: 1rem; white-space: nowrap; }
+@media print { body { margin: 0; } tr { break-inside: avoid; } fieldset.calendar { display: none; } }
+"""
+
+
+def _css_string(text: str) -> str:
+    """A text as a CSS string literal (the label before a card's value)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ") + '"'
+
+
+def _calendar_style(offered: tuple[str, ...]) -> str:
+    """Show each date in the calendar the switch has chosen (CSS only: the page works
+    saved and offline, and prints what it shows)."""
+    return "".join(
+        f'body:has(input[value="{chosen}"]:checked) .cal-{other} {{ display: none; }}\n'
+        for chosen in offered
+        for other in offered
+        if other != chosen
+    )
+
+
+def plan_calendar(lang: str, calendar: str | None = None) -> str:
+    """The calendar the plan's dates use: the one asked for if the language offers it
+    (the Chinese plan may print ROC years), else the language's default."""
+    offered = calendars(lang)
+    return calendar if calendar in offered else offered[0]
+
+
+def render_plan_html(plan: OneStopPlan, catalogue: Catalogue, calendar: str | None = None) -> str:
+    """A print-ready page that also reads on a phone: the ordered checklist, the legend
+    of the confidence marks it shows, and the document list. ``calendar`` is
+    ``gregorian`` or ``roc`` (民國 years, in the languages that offer it)."""
     lang = plan.lang
+    words = Describer(catalogue, lang)
+    calendar = plan_calendar(lang, calendar)
     p = lambda key: escape(_phrase(catalogue, key, lang))  # noqa: E731
+    sep = p("label_sep")
+
+    offered = calendars(lang)
+
+    def when(day: date) -> str:
+        # Every calendar the language offers is in the page; the switch shows one.
+        forms = "".join(f'<span class="cal-{c}">{escape(words.date(day, c))}</span>' for c in offered)
+        return f'<time class="date" datetime="{day.isoformat()}">{forms}</time>'
+
+    switch = ""
+    if len(offered) > 1:
+        choices = "".join(
+            f'<label><input type="radio" name="calendar" value="{c}"{" checked" if c == calendar else ""}> '
+            f"{p('calendar.' + c)}</label> "
+            for c in offered
+        )
+        switch = f'<fieldset class="calendar"><legend>{p("calendar")}</legend>{choices}</fieldset>'
+
     rows = []
     for n, step in enumerate(plan.steps, 1):
-        how = "; ".join(
+        how = "<br>".join(  # one channel a line: their descriptions hold commas
             escape(
                 c.url
                 if c.kind == "online" and c.url
@@ -226,17 +301,22 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue) -> str:
         if step.same_visit_as:
             status += f" <small>↳ {p('same_visit')}</small>"
         if step.unlocks:
-            status += f"<br><small>{p('step_unlocks')}: {escape('; '.join(step.unlocks))}</small>"
+            status += f"<br><small>{p('step_unlocks')}{sep}{escape(words.phrase('list_sep').join(step.unlocks))}</small>"
         who = f"<small>{p('for.' + step.who)}</small><br>"
+        mark = f' <span class="mark">{escape(step.confidence)}</span>'
         urgent = f" <strong>⚠ {p('urgent')}</strong>" if step.urgent else ""
         rows.append(
-            f"<tr><td>☐ {n}</td><td>{who}<strong>{escape(step.name)}</strong>{status}<br>"
+            f'<tr><td data-label="#">☐ {n}</td>'
+            f'<td data-label="{p("service")}">{who}<strong>{escape(step.name)}</strong>{mark}{status}<br>'
             f"<small>{escape(step.agency)} — {escape(step.office)}</small></td>"
-            f"<td>{step.deadline.isoformat() if step.deadline else '—'}{urgent}</td>"
-            f"<td>{escape(step.amount or '—')}</td><td><small>{how}</small></td></tr>"
+            f'<td data-label="{p("deadline")}">{when(step.deadline) if step.deadline else "—"}{urgent}</td>'
+            f'<td data-label="{p("amount")}">{escape(step.amount or "—")}</td>'
+            f'<td data-label="{p("how_to_apply")}" class="how"><small>{how}</small></td></tr>'
         )
+    shown = {step.confidence for step in plan.steps}
+    legend = "".join(f"<li>{p('confidence.' + mark)}</li>" for mark in CONFIDENCE_ORDER if mark in shown)
     bring = "".join(
-        f"<li>☐ {escape(d.name)} <small>({escape(', '.join(d.for_services))})</small></li>"
+        f"<li>☐ {escape(d.name)} <small>({escape(words.phrase('list_sep').join(d.for_services))})</small></li>"
         for d in plan.to_bring
     )
     skip = "".join(
@@ -247,17 +327,15 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue) -> str:
 <html lang="{escape(lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{p("plan_title")}</title>
-<style>
-body {{ font-family: system-ui, "Noto Sans TC", sans-serif; margin: 1.5rem; color: #111; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #999; padding: .4rem; vertical-align: top; }}
-th {{ background: #eee; text-align: left; }} @media print {{ body {{ margin: 0; }} }}
-</style></head><body>
+<style>{PLAN_STYLE.replace("LABEL_SEP", _css_string(_phrase(catalogue, "label_sep", lang)))}{_calendar_style(offered)}</style></head><body>
 <h1>{p("plan_title")}</h1>
-<p>{p("as_of")}: {plan.as_of.isoformat()} · {p("rules_version")}: {escape(plan.rules_version)}</p>
+{switch}
+<p>{p("as_of")}{sep}{when(plan.as_of)} · {p("rules_version")}{sep}{escape(plan.rules_version)}</p>
 <p><strong>{escape(plan.totals)}</strong></p>
 <h2>{p("steps")}</h2>
 <table><thead><tr><th>#</th><th>{p("service")}</th><th>{p("deadline")}</th><th>{p("amount")}</th><th>{p("how_to_apply")}</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
+{f'<h2>{p("confidence")}</h2><ul class="legend">{legend}</ul>' if legend else ""}
 <h2>{p("bring")}</h2><ul>{bring or "<li>—</li>"}</ul>
 <h2>{p("no_need_to_bring")}</h2><ul>{skip or "<li>—</li>"}</ul>
 <p><small>{p("plan_disclaimer")}</small></p>

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from engine.catalog import Catalogue
 from engine.facts import fact_types
+from engine.logic import Describer
 from engine.results import EligibilityResult, Recommendation
 from engine.validate import enum_values
 
@@ -96,15 +97,18 @@ def next_questions(
         settles.items(), key=lambda item: (stage_of[item[0]], -worth[item[0]], -len(item[1]), item[0])
     )
     out = []
-    why_word = catalogue.labels.get("phrase.asked_because")
+    # Every word from the vocabulary (the pseudo-locale test checks it): the label, a
+    # child's number, the list separator and "asked because".
+    d = Describer(catalogue, lang)
     for path, services in ranked[:limit]:
         vocab = _vocabulary_path(path)
-        label_text = catalogue.labels.get(path) or catalogue.labels.get(vocab)
+        listed = f"{path}.listed" if re.fullmatch(r"events\.[a-z_]+", path) else path
+        label_text = catalogue.labels.get(listed) or catalogue.labels.get(vocab)
         label = label_text.get(lang) if label_text else path
         match = _CHILD.match(path)
         if match:
-            label = f"{label} (#{int(match.group(1)) + 1})"
-        service_names = ("、" if lang.startswith("zh") else ", ").join(names[s] for s in services)
-        why = f"{why_word.get(lang) if why_word else 'Asked because it decides'}: {service_names}"
+            label = d.phrase("child.of", what=label, child=d.phrase("child.nth", n=int(match.group(1)) + 1))
+        service_names = d.phrase("list_sep").join(names[s] for s in services)
+        why = d.phrase("asked_because") + d.phrase("label_sep") + service_names
         out.append(Question(path, label, _kind(path, types), list(enums.get(vocab, ())), services, why))
     return out

@@ -694,7 +694,7 @@ def _change(reason: Reason, env: Env, d: Describer) -> str | None:
     if subject == "as_of" and isinstance(threshold, date):
         if reason.op in ("lt", "lte"):
             return None  # a window that has closed: the reason already says its last day
-        return d.phrase(f"change.today.{direction}", threshold=threshold.isoformat())
+        return d.phrase(f"change.today.{direction}", threshold=d.date(threshold))
     kind = d.kind(subject)
     if kind in ("age", "child_age") and isinstance(threshold, int | float):
         return _age_change(reason, kind, int(threshold), env, d)
@@ -721,7 +721,7 @@ def _age_change(reason: Reason, kind: str, age: int, env: Env, d: Describer) -> 
         day = shift_date(born, years=turns)
         if day > env.as_of:
             return d.phrase(
-                f"change.{kind}.{_DIRECTION[reason.op]}", date=day.isoformat(), threshold=age, child=child
+                f"change.{kind}.{_DIRECTION[reason.op]}", date=d.date(day), threshold=age, child=child
             )
     return d.phrase(f"change.{kind}.nodate", threshold=age)
 

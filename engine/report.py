@@ -12,26 +12,26 @@ ORDER = {"eligible": 0, "unknown": 1, "ineligible": 2}
 
 def _line(r: EligibilityResult, d: Describer) -> list[str]:
     p = d.phrase
-    lines = [f"  {r.name} [{r.confidence}]", f"    {p('agency')}: {r.agency} — {r.office}"]
+    lines = [f"  {r.name} [{r.confidence}]", f"    {p('agency')}{p('label_sep')}{r.agency} — {r.office}"]
     if r.amount:
-        lines.append(f"    {p('amount')}: {d.money(r.amount.value, r.amount.unit)}")
+        lines.append(f"    {p('amount')}{p('label_sep')}{d.money(r.amount.value, r.amount.unit)}")
     if r.fee:
-        lines.append(f"    {p('fee')}: {d.money(r.fee.value, r.fee.unit)}")
+        lines.append(f"    {p('fee')}{p('label_sep')}{d.money(r.fee.value, r.fee.unit)}")
     if r.deadline:
         urgent = f" ⚠ {p('urgent')}" if r.urgent else ""
-        lines.append(f"    {p('deadline')}: {r.deadline.isoformat()}{urgent}")
+        lines.append(f"    {p('deadline')}{p('label_sep')}{d.date(r.deadline)}{urgent}")
     for step in r.steps:
-        by = f" ({p('deadline')}: {step.deadline.isoformat()})" if step.deadline else ""
+        by = f" ({p('deadline')}{p('label_sep')}{d.date(step.deadline)})" if step.deadline else ""
         lines.append(f"    → {step.text}{by}")
     if r.missing:
-        lines.append(f"    {p('needs')}: {d.facts(r.missing)}")
+        lines.append(f"    {p('needs')}{p('label_sep')}{d.facts(r.missing)}")
     for reason in r.reasons:
         mark = {True: "✓", False: "✗", None: "?"}[reason.met]
         lines.append(f"    {mark} {reason.text}")
     for note in r.notes:
         lines.append(f"    • {note}")
     if r.what_would_change:
-        lines.append(f"    {p('what_would_change')}:")
+        lines.append(f"    {p('what_would_change')}{p('label_sep').rstrip()}")
         lines.extend(f"      → {text}" for text in r.what_would_change)
     return lines
 
@@ -40,8 +40,8 @@ def totals_text(t: Totals, d: Describer) -> str:
     """The family's total in one line (the table, the plan and its printed page)."""
     p = d.phrase
     return (
-        f"{p('totals')}: {d.money(t.one_off, 'TWD')} {p('totals.one_off')}"
-        f" · {d.money(t.monthly, 'TWD')} {p('totals.monthly')} · {t.unknown} {p('totals.unknown')}"
+        f"{p('totals')}{p('label_sep')}{d.money(t.one_off, 'TWD')} {p('totals.one_off')}"
+        f" · {d.money(t.monthly, 'TWD')} {p('totals.monthly')} · {d.number(t.unknown)} {p('totals.unknown')}"
     )
 
 
@@ -64,7 +64,7 @@ def render_table(result: Recommendation, catalogue: Catalogue, lang: str) -> str
     d = Describer(catalogue, lang)
     p = d.phrase
     out = [
-        f"{p('as_of')}: {result.as_of.isoformat()} · {p('rules_version')}: {result.rules_version}",
+        f"{p('as_of')}{p('label_sep')}{d.date(result.as_of)} · {p('rules_version')}{p('label_sep')}{result.rules_version}",
         totals_text(result.totals, d),
     ]
     if result.partner_results:

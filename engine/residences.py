@@ -150,9 +150,15 @@ def read_residences(root: Path) -> Residences:
 
 
 @cache
-def residences() -> Residences:
-    """The residences of the rules root in use, read once."""
-    return read_residences(rules_root())
+def _residences_at(root: str) -> Residences:
+    return read_residences(Path(root))
+
+
+def residences(root: Path | str | None = None) -> Residences:
+    """The residences of a rules tree (by default the rules root in use), read once per tree:
+    an app that answers from another tree (a staff draft, a test's copy) names places as
+    that tree does."""
+    return _residences_at(str(Path(root).resolve() if root is not None else rules_root().resolve()))
 
 
 @cache
@@ -179,6 +185,6 @@ class _AreasWhenRead(Mapping[str, str]):
 MLE_AREAS: Mapping[str, str] = _AreasWhenRead()
 
 
-def residence_name(residence: str, lang: str) -> str:
+def residence_name(residence: str, lang: str, root: Path | str | None = None) -> str:
     """``taichung`` → 臺中市 / Taichung City; an id the file does not know, as given."""
-    return residences().name(residence, lang)
+    return residences(root).name(residence, lang)

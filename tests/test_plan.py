@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine.plan import build_plan, order_steps, render_plan_html
 from engine.profile import validate_profile
 from engine.questions import next_questions
@@ -73,3 +75,35 @@ def test_kinmen_takes_its_grant_at_the_township_office_not_with_the_registration
     rec = engine.recommend(validate_profile(data), event="birth")
     grant = next(r for r in rec.results if r.service == "local-birth-grant")
     assert grant.same_visit_as is None
+
+
+def _plan(engine, catalogue, lang: str):
+    return build_plan(engine.recommend(validate_profile(NEWBORN), lang=lang), catalogue, lang)
+
+
+def test_the_legend_names_only_the_marks_the_steps_show(engine, catalogue):
+    plan = _plan(engine, catalogue, "en")
+    sure = replace(plan, steps=[replace(s, confidence="✅") for s in plan.steps])
+    html = render_plan_html(sure, catalogue)
+    assert "✅" in html and "🟡" not in html and "❓" not in html
+    mixed = replace(plan, steps=[replace(plan.steps[0], confidence="❓"), *plan.steps[1:]])
+    legend = render_plan_html(mixed, catalogue).split('class="legend">')[1].split("</ul>")[0]
+    assert "❓" in legend and ("✅" in legend) == any(s.confidence == "✅" for s in mixed.steps)
+
+
+def test_the_chinese_plan_offers_roc_dates_and_words_money_as_taiwan_does(engine, catalogue):
+    plan = _plan(engine, catalogue, "zh-TW")
+    gregorian = render_plan_html(plan, catalogue)
+    # Both forms of each date are in the page; the switch shows one, Gregorian by default.
+    assert (
+        '<span class="cal-gregorian">2026-04-02</span><span class="cal-roc">民國 115 年 4 月 2 日</span>'
+        in gregorian
+    )
+    assert 'value="gregorian" checked' in gregorian and 'value="roc">' in gregorian
+    roc = render_plan_html(plan, catalogue, calendar="roc")
+    assert 'value="roc" checked' in roc and 'value="gregorian">' in roc
+    assert "新臺幣 60,000 元" in roc and "每月新臺幣" in roc and "TWD" not in roc
+    # English has no ROC calendar: no switch, and the option falls back to its default.
+    english = render_plan_html(_plan(engine, catalogue, "en"), catalogue, calendar="roc")
+    assert "2026-04-02" in english and "ROC" not in english and 'name="calendar"' not in english
+    assert "NT$60,000" in english

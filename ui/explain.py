@@ -14,17 +14,12 @@ MET_WORD = {True: "results.met", False: "results.not_met", None: "results.unknow
 
 
 def money(amount: Money | None, w: Words) -> str | None:
-    if amount is None:
-        return None
-    key = f"results.amount_unit.{amount.unit}"
-    if not w.has(key):
-        return w.t("results.amount_unit.other", value=f"{amount.value:,}", unit=amount.unit)
-    return w.t(key, value=f"{amount.value:,}")
+    return None if amount is None else w.money(amount.value, amount.unit)
 
 
 def total(value: int, w: Words) -> str:
     """A sum of money in the language's way (NT$1,000 / 新臺幣 1,000 元)."""
-    return w.t("results.totals.money", value=f"{value:,}")
+    return w.total(value)
 
 
 def with_amount(r: EligibilityResult, w: Words) -> str:
@@ -40,7 +35,7 @@ def step_lines(r: EligibilityResult, w: Words) -> list[str]:
     amount = money(r.amount, w)
     for step in r.steps:
         if step.deadline:
-            text = w.t("results.step", step=step.name, date=step.deadline.isoformat(), service=r.name)
+            text = w.t("results.step", step=step.name, date=w.date(step.deadline), service=r.name)
         else:
             text = w.t("results.step_no_date", step=step.name, service=r.name)
         if amount:
@@ -101,7 +96,7 @@ def summary_line(result: EligibilityResult, w: Words) -> str:
     if amount:
         parts.append(w.t("results.amount_if", amount=amount) if result.status == "unknown" else amount)
     if result.deadline:
-        parts.append(f"{w.t('results.deadline')} {result.deadline.isoformat()}")
+        parts.append(f"{w.t('results.deadline')} {w.date(result.deadline)}")
     parts.append(result.confidence)
     return " · ".join(parts)
 
@@ -131,7 +126,7 @@ def family_readout(shown: list[EligibilityResult], totals: Totals, plan: OneStop
                 text = w.t("readout.eligible", name=r.name)
                 for step in r.steps:
                     text += " " + (
-                        w.t("readout.step", step=step.name, date=step.deadline.isoformat())
+                        w.t("readout.step", step=step.name, date=w.date(step.deadline))
                         if step.deadline
                         else w.t("readout.step_no_date", step=step.name)
                     )
@@ -139,7 +134,7 @@ def family_readout(shown: list[EligibilityResult], totals: Totals, plan: OneStop
                 if amount:
                     text += " " + w.t("readout.amount", amount=amount)
                 if r.deadline:
-                    text += " " + w.t("readout.deadline", date=r.deadline.isoformat())
+                    text += " " + w.t("readout.deadline", date=w.date(r.deadline))
                 text += " " + w.t("readout.where", office=r.office)
             else:
                 text = w.t("readout.unknown", name=r.name, missing=w.join(missing(r, w)) or "—")

@@ -22,7 +22,7 @@ import streamlit as st  # noqa: E402
 from engine.loader import CatalogueError  # noqa: E402
 from engine.staffauth import NoCredentials, StaffSession, session_end, sign_in  # noqa: E402
 from ui.staff_runtime import audit_log, client_address, credentials, store, throttle, words  # noqa: E402
-from ui.text import LANGS  # noqa: E402
+from ui.text import LANGS, load_text  # noqa: E402
 
 st.set_page_config(page_title="lifeevents staff", page_icon="🛠️", layout="wide")
 st.session_state.setdefault("staff_lang", LANGS[0])
@@ -96,7 +96,7 @@ with st.sidebar:
         LANGS,
         index=LANGS.index(st.session_state.staff_lang),
         key="staff:lang",
-        format_func=lambda code: {"zh-TW": "中文（繁體）", "en": "English"}[code],
+        format_func=lambda code: load_text()[f"language.{code}"][code],  # each in its own words
         on_change=lambda: st.session_state.update(staff_lang=st.session_state["staff:lang"]),
     )
     w = words(catalogue)

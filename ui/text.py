@@ -10,16 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from engine.catalog import Catalogue
+from engine.i18n import CURRENCY, LANGUAGES, format_date, format_money, format_number, format_whole
 from engine.profile import RESIDENCES
 from engine.residences import residence_name
 
-LANGS = ("zh-TW", "en")
+LANGS = LANGUAGES  # engine/data/languages.yaml: the one list of languages
 TEXT_FILE = Path(__file__).with_name("text.yaml")
 _CHILD = re.compile(r"^children\[(\d+)\]\.(.+)$")
 
@@ -87,7 +89,7 @@ class Words:
         if isinstance(value, bool):
             return self.t("question.yes") if value else self.t("question.no")
         if isinstance(value, str) and value in RESIDENCES:
-            return residence_name(value, self.lang)  # rules/residences.yaml, the one home of the names
+            return residence_name(value, self.lang, self.catalogue.root)  # rules/residences.yaml, the one home of the names
         if isinstance(value, str):
             return (
                 self.t(f"value.{value}")
@@ -96,14 +98,36 @@ class Words:
             )
         if isinstance(value, list):
             return self.t("list.separator").join(self.value(v) for v in value) or self.value("none")
-        if isinstance(value, int):
-            return f"{value:,}"
+        if isinstance(value, int | float):
+            return format_number(value, self.lang)
+        if isinstance(value, date):
+            return self.date(value)
         return str(value)
 
     def where(self, path: str) -> str | None:
         """Where a citizen can look the fact up (``where.*`` in ui/text.yaml), if said."""
         key = "where." + re.sub(r"^children\[\d+\]", "children", path)
         return self.t(key) if self.has(key) else None
+
+    def money(self, value: float, unit: str = CURRENCY) -> str:
+        """An amount in its unit's words (``results.amount_unit.UNIT``), its figure
+        formatted by Babel: {number} is 5,000 and {amount} NT$5,000 in the language's way."""
+        figures = {"number": format_whole(value, self.lang), "amount": format_money(value, self.lang)}
+        key = f"results.amount_unit.{unit}"
+        if not self.has(key):
+            return self.t("results.amount_unit.other", unit=unit, **figures)
+        return self.t(key, **figures)
+
+    def total(self, value: float) -> str:
+        """A sum of money in the language's way (NT$1,000 / 新臺幣 1,000 元)."""
+        return self.t(
+            "results.totals.money",
+            number=format_whole(value, self.lang),
+            amount=format_money(value, self.lang),
+        )
+
+    def date(self, day: date) -> str:
+        return format_date(day, self.lang)
 
     def event(self, event_id: str) -> str:
         found = self.catalogue.events.get(event_id)
