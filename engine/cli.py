@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     bat.add_argument("-o", "--output", required=True, help="statuses: .csv, .jsonl or .parquet")
     bat.add_argument("--as-of", type=_date, dest="as_of", help="evaluate every row at this date")
     bat.add_argument("--chunk-rows", type=_positive, default=200_000, help="rows per chunk (memory)")
+    bat.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="screen only part I of N (from 1) of the rows: the N outputs one after another are the whole run's",
+    )
     out = sub.add_parser(
         "outreach", help="who to visit: likely eligible for home-visit services not received"
     )
@@ -180,6 +186,15 @@ def _days(text: str) -> int:
 
 
 MAX_ROWS = 100_000_000  # rows per chunk, people generated: far above Taiwan's 23 million
+
+
+def _shard(text: str) -> Any:
+    from engine.batch import Shard
+
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and len(text) <= 20 and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"a part I/N with 1 ≤ I ≤ N (1/4 … 4/4), got {shown(text)!r}")
+    return Shard(int(index), int(count))
 
 
 def _seconds(text: str) -> float:
@@ -420,7 +435,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     check_readable(source)
     refuse_overwriting_input([source], [target])
     catalogue = load_catalogue(catalogue_root(args.rules))
-    summary = run_batch(catalogue, source, target, as_of=args.as_of, chunk_rows=args.chunk_rows)
+    summary = run_batch(
+        catalogue, source, target, as_of=args.as_of, chunk_rows=args.chunk_rows, shard=args.shard
+    )
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.statuses.items() if v)
     print(
         f"batch: {summary.rows:,} rows ({summary.invalid:,} invalid) × {len(catalogue.services)} services "
