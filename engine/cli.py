@@ -116,7 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("user", help="the staff member's username")
     dif = sub.add_parser("diff", help="what changed between two rule trees, and who it affects")
     dif.add_argument("old", help="catalogue root before the change")
-    dif.add_argument("new", help="catalogue root after the change")
+    dif.add_argument(
+        "new", nargs="+", help="catalogue root after the change; several: scenarios weighed in one pass"
+    )
+    dif.add_argument(
+        "--spark",
+        metavar="MASTER",
+        help="screen on Spark (local[2], spark://HOST:7077, yarn…; needs lifeevents[spark]: docs/scale.md)",
+    )
     dif.add_argument("--population", type=_count, default=2000, help="synthetic people (default 2000)")
     dif.add_argument("--seed", type=_seed, default=0, help="population seed (default 0)")
     dif.add_argument(
@@ -124,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_date,
         dest="as_of",
         help="evaluate everyone at this date (default: the earliest dated value the change "
-        "adds or alters, not before today)",
+        "adds or alters, not before today; with several scenarios the latest of theirs)",
     )
 
     bat = sub.add_parser("batch", help="statuses of every profile of a CSV, JSON Lines or Parquet file")
@@ -389,22 +396,65 @@ def cmd_staff_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from engine.impact import effective_date, impact, population, render_impact, tree_diff
+    """One scenario: the files changed and its impact, as always. Several: the same for
+    each, on one population screened in one pass, then the scenarios side by side."""
+    from engine.impact import (
+        effective_date,
+        impact_scenarios,
+        population,
+        render_impact,
+        render_scenarios,
+        tree_diff,
+    )
 
-    old_root, new_root = Path(args.old), Path(args.new)
-    for root in (old_root, new_root):
+    old_root, new_roots = Path(args.old), [Path(p) for p in args.new]
+    for root in (old_root, *new_roots):
         if not (root / "catalog.yaml").is_file():
             raise UsageError(f"lifeevents diff: {root}: no catalog.yaml here")
-    old, new = load_catalogue(old_root), load_catalogue(new_root)
-    changed = tree_diff(old_root, new_root)
-    print(f"{len(changed)} file(s) changed")
-    for rel, added, removed in changed:
-        print(f"  {rel}  +{added} -{removed}")
-    as_of = args.as_of or effective_date(old, new, date.today())
-    report = impact(old, new, population(args.population, args.seed, as_of))
-    print()
-    print(render_impact(report))
+    if len(set(args.new)) != len(args.new):
+        raise UsageError("lifeevents diff: a scenario is given twice")
+    old = load_catalogue(old_root)
+    scenarios = {name: load_catalogue(root) for name, root in zip(args.new, new_roots, strict=True)}
+    today = date.today()
+    as_of = args.as_of or max(effective_date(old, new, today) for new in scenarios.values())
+    people = population(args.population, args.seed, as_of)
+    with _verdict_runner(args.spark) as runner:
+        reports = impact_scenarios(old, scenarios, people, verdicts=runner)
+    for name, new_root in zip(args.new, new_roots, strict=True):
+        changed = tree_diff(old_root, new_root)
+        if len(scenarios) > 1:
+            print(f"== {name}")
+        print(f"{len(changed)} file(s) changed")
+        for rel, added, removed in changed:
+            print(f"  {rel}  +{added} -{removed}")
+        print()
+        print(render_impact(reports[name]))
+        if len(scenarios) > 1:
+            print()
+    if len(scenarios) > 1:
+        print(render_scenarios(reports))
     return 0
+
+
+@contextlib.contextmanager
+def _verdict_runner(master: str | None) -> Iterator[Any]:
+    """None (this machine), or Spark's runner on a session at ``master``, stopped after."""
+    if master is None:
+        yield None
+        return
+    try:
+        from pyspark.sql import SparkSession
+
+        from engine.spark import scenario_verdicts
+    except ImportError as exc:
+        raise UsageError(
+            f"lifeevents diff --spark: Spark needs its packages ({exc.name} is missing): pip install 'lifeevents[spark]'"
+        ) from None
+    session = SparkSession.builder.master(master).appName("lifeevents diff").getOrCreate()
+    try:
+        yield scenario_verdicts(session)
+    finally:
+        session.stop()
 
 
 def _tabular(args: argparse.Namespace) -> int:

@@ -17,17 +17,17 @@ executor screens with the rules version the driver loaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.catalog import Catalogue
 from engine.columns import check_header
-from engine.screening import dotted_name, output_columns, screen_arrow
+from engine.screening import dotted_name, evaluator_for, output_columns, screen_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 
 def screen(
@@ -94,3 +94,77 @@ class _BatchScreen:
                 problem=self.problem,
             )
             yield found.rename_columns(self.output)
+
+
+ROW = "row"
+
+
+def scenario_verdicts(session: SparkSession) -> Callable[..., dict[str, Any]]:
+    """A verdict runner for ``engine.impact.impact_scenarios`` on Spark: the population
+    goes to Spark once, and one ``mapInArrow`` pass evaluates every catalogue (the
+    current rules and each scenario) on each batch; the verdicts come back in row order."""
+
+    def run(frame: Any, jobs: Mapping[str, tuple[Catalogue, list[str]]]) -> dict[str, Any]:
+        import polars as pl
+        from pyspark.sql import types as T
+
+        wanted = {
+            name: [s for s in services if s in catalogue.services]
+            for name, (catalogue, services) in jobs.items()
+        }
+        outputs = [(name, sid) for name, services in wanted.items() for sid in services]
+        indexed = frame.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
+        columns = indexed.columns
+        df = session.createDataFrame(indexed.to_arrow()).toDF(*(f"in{i}" for i in range(len(columns))))
+        schema = T.StructType(
+            [T.StructField(ROW, T.LongType(), True)]
+            + [T.StructField(f"out{i}", T.BooleanType(), True) for i in range(len(outputs))]
+        )
+        catalogues = {name: jobs[name][0] for name in jobs}
+        evaluate = _ScenarioVerdicts(catalogues, wanted, columns, schema.names)
+        found = pl.from_arrow(df.mapInArrow(evaluate, schema).toArrow())
+        assert isinstance(found, pl.DataFrame)
+        found = found.sort(ROW)
+        out: dict[str, Any] = {}
+        for name, services in wanted.items():
+            picked = [f"out{outputs.index((name, sid))}" for sid in services]
+            out[name] = found.select([pl.col(c).alias(s) for c, s in zip(picked, services, strict=True)])
+        return out
+
+    return run
+
+
+class _ScenarioVerdicts:
+    """Each batch's verdicts under every catalogue (see :func:`scenario_verdicts`)."""
+
+    def __init__(
+        self,
+        catalogues: dict[str, Catalogue],
+        wanted: dict[str, list[str]],
+        columns: list[str],
+        output: list[str],
+    ):
+        self.catalogues, self.wanted, self.columns, self.output = catalogues, wanted, columns, output
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import polars as pl
+
+        from engine.columns import child_width
+
+        for batch in batches:
+            frame = pl.from_arrow(batch.rename_columns(self.columns))
+            assert isinstance(frame, pl.DataFrame)
+            width = child_width(frame.columns)
+            parts = [frame.select(ROW)]
+            for name, catalogue in self.catalogues.items():
+                services = tuple(self.wanted[name])
+                if services:
+                    parts.append(evaluator_for(catalogue).verdicts(frame, width, services))
+            found = pl.concat(parts, how="horizontal")
+            yield found.to_arrow().rename_columns(self.output).cast(_schema_of(self.output))
+
+
+def _schema_of(names: list[str]) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([pa.field(names[0], pa.int64())] + [pa.field(n, pa.bool_()) for n in names[1:]])
