@@ -158,10 +158,13 @@ class _ScenarioVerdicts:
             parts = [frame.select(ROW)]
             for name, catalogue in self.catalogues.items():
                 services = tuple(self.wanted[name])
-                if services:
-                    parts.append(evaluator_for(catalogue).verdicts(frame, width, services))
+                if services:  # the same service under two catalogues: named by position
+                    found = evaluator_for(catalogue).verdicts(frame, width, services)
+                    first = sum(p.width for p in parts)
+                    parts.append(found.rename(dict(zip(found.columns, self.output[first:], strict=False))))
             found = pl.concat(parts, how="horizontal")
-            yield found.to_arrow().rename_columns(self.output).cast(_schema_of(self.output))
+            table = found.to_arrow().rename_columns(self.output).cast(_schema_of(self.output))
+            yield from table.combine_chunks().to_batches()
 
 
 def _schema_of(names: list[str]) -> pa.Schema:
