@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--no-dask", action="store_true", dest="no_dask")
     args = parser.parse_args()
     n = 20_000 if args.quick else args.profiles
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # each figure as it comes
 
     import warnings
 

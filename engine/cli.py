@@ -450,6 +450,8 @@ def _verdict_runner(master: str | None) -> Iterator[Any]:
         raise UsageError(
             f"lifeevents diff --spark: Spark needs its packages ({exc.name} is missing): pip install 'lifeevents[spark]'"
         ) from None
+    if master.startswith("local"):  # the workers are this machine's: this Python, with this package
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = SparkSession.builder.master(master).appName("lifeevents diff").getOrCreate()
     try:
         yield scenario_verdicts(session)
