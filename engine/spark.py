@@ -25,6 +25,8 @@ from engine.catalog import Catalogue
 from engine.columns import check_header
 from engine.screening import dotted_name, evaluator_for, output_columns, screen_arrow
 
+ROWS_PER_SCREEN = 100_000
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
@@ -39,11 +41,18 @@ def screen(
     keep: Sequence[str] = (),
     separator: str = ".",
     problem: bool = False,
+    rows_per_screen: int = ROWS_PER_SCREEN,
 ) -> DataFrame:
     """The statuses of every row of ``df``; see :func:`engine.screening.screen_frame` for
     ``as_of``, ``keep``, ``separator`` and ``problem``. ``today`` (a row without
     ``as_of`` is read on it) is fixed here, on the driver, so that every executor reads
-    the same day. A column the profile does not know is refused here, before any job."""
+    the same day. A column the profile does not know is refused here, before any job.
+
+    Spark hands over batches of 10,000 rows (``spark.sql.execution.arrow.
+    maxRecordsPerBatch``); each executor gathers them up to ``rows_per_screen`` rows
+    before screening, since a screen costs a fixed part per batch (10,000-row batches
+    took twice the CPU of 100,000-row ones here) and memory grows with the rows held
+    (about 450 MiB per Python worker at 100,000: docs/scale.md)."""
     from pyspark.sql import types as T
 
     columns = list(df.columns)
@@ -57,7 +66,15 @@ def screen(
     )
     by_position = [f"in{i}" for i in range(len(columns))]
     screen_batches = _BatchScreen(
-        catalogue, columns, schema.names, as_of, today or date.today(), keep, separator, problem
+        catalogue,
+        columns,
+        schema.names,
+        as_of,
+        today or date.today(),
+        keep,
+        separator,
+        problem,
+        rows_per_screen,
     )
     return df.toDF(*by_position).mapInArrow(screen_batches, schema).toDF(*names)
 
@@ -76,14 +93,15 @@ class _BatchScreen:
         keep: tuple[str, ...],
         separator: str,
         problem: bool,
+        rows_per_screen: int,
     ):
         self.catalogue, self.columns, self.output = catalogue, columns, output
         self.as_of, self.today, self.keep = as_of, today, keep
-        self.separator, self.problem = separator, problem
+        self.separator, self.problem, self.rows_per_screen = separator, problem, rows_per_screen
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            named = batch.rename_columns(self.columns)
+        for table in _gathered(batches, self.rows_per_screen):
+            named = table.rename_columns(self.columns)
             found = screen_arrow(
                 named,
                 self.catalogue,
@@ -93,7 +111,23 @@ class _BatchScreen:
                 separator=self.separator,
                 problem=self.problem,
             )
-            yield found.rename_columns(self.output)
+            yield from found.rename_columns(self.output).combine_chunks().to_batches()
+
+
+def _gathered(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """The batches in tables of at least ``rows`` rows (the last one fewer), in order."""
+    import pyarrow as pa
+
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(held)
+            held, count = [], 0
+    if held:
+        yield pa.Table.from_batches(held)
 
 
 ROW = "row"
@@ -151,8 +185,8 @@ class _ScenarioVerdicts:
 
         from engine.columns import child_width
 
-        for batch in batches:
-            frame = pl.from_arrow(batch.rename_columns(self.columns))
+        for table in _gathered(batches, ROWS_PER_SCREEN):
+            frame = pl.from_arrow(table.rename_columns(self.columns))
             assert isinstance(frame, pl.DataFrame)
             width = child_width(frame.columns)
             parts = [frame.select(ROW)]

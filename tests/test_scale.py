@@ -203,6 +203,8 @@ def spark():
         .config("spark.driver.memory", "1g")
         # Small splits, so that the file is several partitions without a shuffle.
         .config("spark.sql.files.maxPartitionBytes", 64 * 1024)
+        # Small Arrow batches, so that an executor gathers several before it screens.
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", 300)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -225,7 +227,7 @@ def test_spark_screens_a_dataframe_as_lifeevents_batch_does(spark, catalogue, pe
     df = spark.read.parquet(str(people_with_ids))
     assert df.rdd.getNumPartitions() > 1
     assert any("." in c for c in df.columns)  # the names Spark alone cannot resolve
-    found = screen(df, catalogue, as_of=TODAY, keep=("id",))
+    found = screen(df, catalogue, as_of=TODAY, keep=("id",), rows_per_screen=700)
     got = pl.from_arrow(found.toArrow()).sort("id")
     assert got.columns == ["id", *whole_run.columns[1:]]
     assert got.drop("id").equals(whole_run.drop("row"))
@@ -243,6 +245,16 @@ def test_spark_reads_safe_names_and_reports_problems_on_their_rows(spark, catalo
     expected = screen_frame(rows, catalogue, problem=True, today=TODAY).statuses
     assert found.equals(_as_text(expected))
     assert found[PROBLEM].is_not_null().arg_true().to_list() == [5]
+
+
+def test_executors_gather_arrow_batches_in_order_before_screening():
+    from engine.spark import _gathered
+
+    batches = [pa.record_batch({"x": list(range(i * 300, (i + 1) * 300))}) for i in range(5)]
+    tables = list(_gathered(iter(batches), 700))
+    assert [t.num_rows for t in tables] == [900, 600]  # 300-row batches up to at least 700
+    assert pa.concat_tables(tables)["x"].to_pylist() == list(range(1500))
+    assert list(_gathered(iter([]), 700)) == []
 
 
 def test_spark_refuses_an_unknown_column_before_any_job(spark, catalogue, people):
