@@ -420,6 +420,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     people = population(args.population, args.seed, as_of)
     with _verdict_runner(args.spark) as runner:
         reports = impact_scenarios(old, scenarios, people, verdicts=runner)
+    if args.spark:
+        for report in reports.values():
+            report.notes.insert(0, f"screened on Spark ({args.spark}), every rule tree in one mapInArrow pass")
     for name, new_root in zip(args.new, new_roots, strict=True):
         changed = tree_diff(old_root, new_root)
         if len(scenarios) > 1:
