@@ -799,10 +799,37 @@ def _scan(path: Path, fmt: str) -> pl.LazyFrame:
     return pl.scan_parquet(path)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` of ``count`` (from 1) of a file's rows: contiguous ranges of
+    nearly equal size, so that the outputs of parts 1 … count, one after another, are
+    the output of the whole file (``lifeevents batch --shard I/N``)."""
+
+    index: int
+    count: int
+
+    def rows(self, total: int) -> range:
+        return range(total * (self.index - 1) // self.count, total * self.index // self.count)
+
+
+def count_rows(path: Path) -> int:
+    """How many rows (profiles) the input holds, as :func:`read_chunks` numbers them."""
+    fmt = input_format(path)
+    if fmt == ".jsonl":
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    try:
+        return int(_scan(path, fmt).select(pl.len()).collect().item())
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileError(f"{path}: cannot read {fmt[1:]}: {shown(first, 200)}") from None
+
+
 def read_chunks(
-    path: Path, chunk_rows: int, extra_columns: tuple[str, ...] = ()
+    path: Path, chunk_rows: int, extra_columns: tuple[str, ...] = (), rows: range | None = None
 ) -> Iterator[tuple[pl.DataFrame, dict[int, str]]]:
-    """The input in chunks of about ``chunk_rows`` rows, with problems found while reading.
+    """The input in chunks of about ``chunk_rows`` rows, with problems found while reading
+    (only the rows of ``rows``, when given: a shard).
 
     CSV and Parquet are streamed by polars; JSON Lines is read line by line and each
     line validated by pydantic, exactly as ``recommend`` reads a profile.
@@ -811,11 +838,13 @@ def read_chunks(
     if not path.is_file():
         raise FileError(f"{path}: no such file")
     if fmt == ".jsonl":
-        yield from _jsonl_chunks(path, chunk_rows)
+        yield from _jsonl_chunks(path, chunk_rows, rows)
         return
     try:
         lazy = _scan(path, fmt)
         check_header(lazy.collect_schema().names(), str(path), extra_columns)
+        if rows is not None:  # polars reads only the row groups (Parquet) it needs
+            lazy = lazy.slice(rows.start, len(rows))
         for batch in lazy.collect_batches(chunk_size=chunk_rows):
             yield batch, {}
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError) as exc:
@@ -823,13 +852,19 @@ def read_chunks(
         raise FileError(f"{path}: cannot read {fmt[1:]}: {shown(first, 200)}") from None
 
 
-def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pl.DataFrame, dict[int, str]]]:
+def _jsonl_chunks(
+    path: Path, chunk_rows: int, wanted: range | None = None
+) -> Iterator[tuple[pl.DataFrame, dict[int, str]]]:
     rows: list[dict[str, str]] = []
     problems: dict[int, str] = {}
     offset = 0
     # Bytes, decoded line by line: a line that is not UTF-8 is that row's problem, not the file's.
     with path.open("rb") as handle:
         for n, line in enumerate(handle):
+            if wanted is not None and n not in wanted:  # another shard's line: not even parsed
+                if n >= wanted.stop:
+                    break
+                continue
             rows.append(_jsonl_row(line, n, problems))
             if len(rows) >= chunk_rows:
                 yield _string_frame(rows), problems
@@ -981,12 +1016,14 @@ def iter_results(
     today: date | None = None,
     extra_columns: tuple[str, ...] = (),
     partner: bool | None = None,
+    rows: range | None = None,
 ) -> Iterator[tuple[pl.DataFrame, Chunk, pl.DataFrame, int]]:
-    """(raw chunk, typed chunk, statuses, first row number) for each chunk of the input."""
-    offset = 0
+    """(raw chunk, typed chunk, statuses, first row number) for each chunk of the input
+    (of its ``rows`` only, when given)."""
+    offset = rows.start if rows is not None else 0
     default = today or date.today()
     partner = input_has_partner(path) if partner is None else partner
-    for raw, prior in read_chunks(path, chunk_rows, extra_columns):
+    for raw, prior in read_chunks(path, chunk_rows, extra_columns, rows):
         profile_columns = raw.drop([c for c in extra_columns if c in raw.columns])
         chunk = normalise(profile_columns, offset, default, as_of, prior=prior, partner=partner)
         yield raw, chunk, evaluator.statuses(chunk), offset
@@ -1003,8 +1040,10 @@ def run_batch(
     today: date | None = None,
     evaluator: BatchEvaluator | None = None,
     progress: Callable[[int], object] | None = None,
+    shard: Shard | None = None,
 ) -> Summary:
-    """``lifeevents batch``: statuses of every row, in input order, chunk by chunk.
+    """``lifeevents batch``: statuses of every row, in input order, chunk by chunk (of
+    the ``shard``'s rows only, when given; ``row`` still numbers them in the whole file).
 
     The output appears only when the whole run succeeded (engine.outputs); an output
     that is the input is refused before anything is opened for writing."""
@@ -1017,11 +1056,12 @@ def run_batch(
     refuse_overwriting_input([source], [target])
     summary = Summary()
     partner = input_has_partner(source)
+    rows = shard.rows(count_rows(source)) if shard is not None else None
     with atomic_output(target) as partial:
         writer = Writer(partial, shown=target)
         try:
             for raw, chunk, statuses, offset in iter_results(
-                evaluator, source, as_of, chunk_rows, today, partner=partner
+                evaluator, source, as_of, chunk_rows, today, partner=partner, rows=rows
             ):
                 for _, message in chunk.problems:
                     print(message, file=err)

@@ -130,7 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("user", help="the staff member's username")
     dif = sub.add_parser("diff", help="what changed between two rule trees, and who it affects")
     dif.add_argument("old", help="catalogue root before the change")
-    dif.add_argument("new", help="catalogue root after the change")
+    dif.add_argument(
+        "new", nargs="+", help="catalogue root after the change; several: scenarios weighed in one pass"
+    )
+    dif.add_argument(
+        "--spark",
+        metavar="MASTER",
+        help="screen on Spark (local[2], spark://HOST:7077, yarn…; needs lifeevents[spark]: docs/scale.md)",
+    )
     dif.add_argument("--population", type=_count, default=2000, help="synthetic people (default 2000)")
     dif.add_argument("--seed", type=_seed, default=0, help="population seed (default 0)")
     dif.add_argument(
@@ -138,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_date,
         dest="as_of",
         help="evaluate everyone at this date (default: the earliest dated value the change "
-        "adds or alters, not before today)",
+        "adds or alters, not before today; with several scenarios the latest of theirs)",
     )
 
     bat = sub.add_parser("batch", help="statuses of every profile of a CSV, JSON Lines or Parquet file")
@@ -146,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     bat.add_argument("-o", "--output", required=True, help="statuses: .csv, .jsonl or .parquet")
     bat.add_argument("--as-of", type=_date, dest="as_of", help="evaluate every row at this date")
     bat.add_argument("--chunk-rows", type=_positive, default=200_000, help="rows per chunk (memory)")
+    bat.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="screen only part I of N (from 1) of the rows: the N outputs one after another are the whole run's",
+    )
     out = sub.add_parser(
         "outreach", help="who to visit: likely eligible for home-visit services not received"
     )
@@ -204,6 +217,15 @@ def _root_path(text: str) -> str:
     if text and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", text):
         raise argparse.ArgumentTypeError(f"a path such as /api (letters, digits, ._~-), got {shown(text)!r}")
     return text
+
+
+def _shard(text: str) -> Any:
+    from engine.batch import Shard
+
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and len(text) <= 20 and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"a part I/N with 1 ≤ I ≤ N (1/4 … 4/4), got {shown(text)!r}")
+    return Shard(int(index), int(count))
 
 
 def _seconds(text: str) -> float:
@@ -401,31 +423,78 @@ def cmd_staff_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from engine.impact import effective_date, impact, population, render_impact, tree_diff
+    """One scenario: the files changed and its impact, as always. Several: the same for
+    each, on one population screened in one pass, then the scenarios side by side."""
+    from engine.impact import (
+        effective_date,
+        impact_scenarios,
+        population,
+        render_impact,
+        render_scenarios,
+        tree_diff,
+    )
     from engine.progress import progress_bar
 
-    old_root, new_root = Path(args.old), Path(args.new)
-    for root in (old_root, new_root):
+    old_root, new_roots = Path(args.old), [Path(p) for p in args.new]
+    for root in (old_root, *new_roots):
         if not (root / "catalog.yaml").is_file():
             raise UsageError(f"lifeevents diff: {root}: no catalog.yaml here")
+    if len(set(args.new)) != len(args.new):
+        raise UsageError("lifeevents diff: a scenario is given twice")
     # Steps, not rows: the screening is one column-wise pass (engine.impact).
-    with progress_bar("diff: loading both rule trees", 3, "step") as bar:
-        old, new = load_catalogue(old_root), load_catalogue(new_root)
-        changed = tree_diff(old_root, new_root)
-        as_of = args.as_of or effective_date(old, new, date.today())
+    with progress_bar("diff: loading the rule trees", 3, "step") as bar:
+        old = load_catalogue(old_root)
+        scenarios = {name: load_catalogue(root) for name, root in zip(args.new, new_roots, strict=True)}
+        today = date.today()
+        as_of = args.as_of or max(effective_date(old, new, today) for new in scenarios.values())
         bar.update()
         bar.set_description(f"diff: generating {args.population:,} people")
         people = population(args.population, args.seed, as_of)
         bar.update()
-        bar.set_description("diff: screening them under both")
-        report = impact(old, new, people)
+        bar.set_description("diff: screening them under every rule tree")
+        with _verdict_runner(args.spark) as runner:
+            reports = impact_scenarios(old, scenarios, people, verdicts=runner)
         bar.update()
-    print(f"{len(changed)} file(s) changed")
-    for rel, added, removed in changed:
-        print(f"  {rel}  +{added} -{removed}")
-    print()
-    print(render_impact(report))
+    if args.spark:
+        for report in reports.values():
+            report.notes.insert(0, f"screened on Spark ({args.spark}), every rule tree in one mapInArrow pass")
+    for name, new_root in zip(args.new, new_roots, strict=True):
+        changed = tree_diff(old_root, new_root)
+        if len(scenarios) > 1:
+            print(f"== {name}")
+        print(f"{len(changed)} file(s) changed")
+        for rel, added, removed in changed:
+            print(f"  {rel}  +{added} -{removed}")
+        print()
+        print(render_impact(reports[name]))
+        if len(scenarios) > 1:
+            print()
+    if len(scenarios) > 1:
+        print(render_scenarios(reports))
     return 0
+
+
+@contextlib.contextmanager
+def _verdict_runner(master: str | None) -> Iterator[Any]:
+    """None (this machine), or Spark's runner on a session at ``master``, stopped after."""
+    if master is None:
+        yield None
+        return
+    try:
+        from pyspark.sql import SparkSession
+
+        from engine.spark import scenario_verdicts
+    except ImportError as exc:
+        raise UsageError(
+            f"lifeevents diff --spark: Spark needs its packages ({exc.name} is missing): pip install 'lifeevents[spark]'"
+        ) from None
+    if master.startswith("local"):  # the workers are this machine's: this Python, with this package
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = SparkSession.builder.master(master).appName("lifeevents diff").getOrCreate()
+    try:
+        yield scenario_verdicts(session)
+    finally:
+        session.stop()
 
 
 def _tabular(args: argparse.Namespace) -> int:
@@ -457,7 +526,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     check_readable(source)
     refuse_overwriting_input([source], [target])
     catalogue = load_catalogue(catalogue_root(args.rules))
-    with progress_bar("batch", count_rows(source) if is_terminal() else None, "rows") as bar:
+    with progress_bar("batch", count_rows(source) if is_terminal() and args.shard is None else None, "rows") as bar:
         summary = run_batch(
             catalogue,
             source,
@@ -466,6 +535,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             chunk_rows=args.chunk_rows,
             err=AroundTheBar(sys.stderr),  # type: ignore[arg-type]
             progress=bar.update,
+            shard=args.shard,
         )
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.statuses.items() if v)
     print(

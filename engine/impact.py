@@ -8,6 +8,10 @@ Amounts are not column-wise there, so the cost is computed with the per-profile 
 the rows whose eligibility changed, plus — when the amount itself depends on what
 changed — on a sample of the rows eligible under both (scaled up, and the report says so).
 
+Several edits (scenarios) are weighed against the same current rules in one pass
+(:func:`impact_scenarios`): the population is screened once under the current rules and
+once under each scenario, by one machine or by Spark (``engine.spark.scenario_verdicts``).
+
 "Unknown" is not eligible: a person counts as gaining when the old rules did not find
 them eligible (ineligible or unknown) and the new ones do, and as losing the other way.
 """
@@ -18,6 +22,7 @@ import difflib
 import random
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -124,16 +129,71 @@ def impact(
     seed: int = 0,
 ) -> ImpactReport:
     """Who gains and loses each affected service when ``old`` becomes ``new``."""
+    return impact_scenarios(old, {"new": new}, people, services=services, cost_sample=cost_sample, seed=seed)[
+        "new"
+    ]
+
+
+# The verdicts of a population under several catalogues, each for some services: one
+# Boolean column per service (null unknown), row for row. Local by default; Spark's
+# is engine.spark.scenario_verdicts.
+VerdictRunner = Callable[[Any, Mapping[str, tuple[Catalogue, list[str]]]], dict[str, Any]]
+BASELINE = "\x00current"  # the current rules' key among the scenarios' names
+
+
+def local_verdicts(frame: Any, catalogues: Mapping[str, tuple[Catalogue, list[str]]]) -> dict[str, Any]:
+    """Every catalogue's verdicts on ``frame`` (the typed population), on this machine."""
+    import polars as pl
+
+    from engine.batch import BatchEvaluator
+    from engine.columns import child_width
+
+    width = child_width(frame.columns)
+    out = {}
+    for name, (catalogue, services) in catalogues.items():
+        evaluator = BatchEvaluator(catalogue)
+        evaluator.services = [s for s in services if s in catalogue.services]  # compile only these
+        out[name] = evaluator.verdicts(frame, width) if evaluator.services else pl.DataFrame()
+    return out
+
+
+def impact_scenarios(
+    old: Catalogue,
+    scenarios: Mapping[str, Catalogue],
+    people: Any,
+    *,
+    services: list[str] | None = None,
+    cost_sample: int = 2000,
+    seed: int = 0,
+    verdicts: VerdictRunner | None = None,
+) -> dict[str, ImpactReport]:
+    """Who gains and loses each affected service under each scenario, against ``old``.
+
+    The population is screened in one pass: under ``old`` once, for every service some
+    scenario affects, and under each scenario for the services it affects (``services``
+    overrides the list for all). ``verdicts`` runs the screening (default: this
+    machine; ``engine.spark.scenario_verdicts(session)`` for Spark). Each report's
+    ``seconds`` is the whole pass's."""
     from engine.versions import affected_services
 
     started = time.perf_counter()
-    wanted = services if services is not None else affected_services(old, new)
-    wanted = [s for s in wanted if s in new.services or s in old.services]
-    report = _impact_batch(old, new, people, wanted, cost_sample, seed)
-    if "as_of" in people.columns and people.height:
-        report.as_of = people["as_of"][0]
-    report.seconds = time.perf_counter() - started
-    return report
+    wanted: dict[str, list[str]] = {}
+    for name, new in scenarios.items():
+        chosen = services if services is not None else affected_services(old, new)
+        wanted[name] = [s for s in chosen if s in new.services or s in old.services]
+    union = sorted({s for chosen in wanted.values() for s in chosen})
+    jobs = {BASELINE: (old, union), **{name: (scenarios[name], wanted[name]) for name in scenarios}}
+    found = (verdicts or local_verdicts)(people, jobs)
+    reports = {
+        name: _impact_batch(old, new, people, wanted[name], cost_sample, seed, (found[BASELINE], found[name]))
+        for name, new in scenarios.items()
+    }
+    seconds = time.perf_counter() - started
+    for report in reports.values():
+        if "as_of" in people.columns and people.height:
+            report.as_of = people["as_of"][0]
+        report.seconds = seconds
+    return reports
 
 
 # -- shared bookkeeping -----------------------------------------------------------------
@@ -234,20 +294,16 @@ def _count(tally: _Tally, sid: str, was: bool, now: bool, residence: str, band: 
 
 
 def _impact_batch(
-    old: Catalogue, new: Catalogue, frame: Any, services: list[str], cost_sample: int, seed: int
+    old: Catalogue,
+    new: Catalogue,
+    frame: Any,
+    services: list[str],
+    cost_sample: int,
+    seed: int,
+    verdicts: tuple[Any, Any],
 ) -> ImpactReport:
     import polars as pl
 
-    from engine.batch import BatchEvaluator
-    from engine.columns import child_width
-
-    width = child_width(frame.columns)
-    verdicts = []
-    for catalogue in (old, new):
-        evaluator = BatchEvaluator(catalogue)
-        evaluator.services = [s for s in services if s in catalogue.services]  # compile only these
-        got = evaluator.verdicts(frame, width) if evaluator.services else pl.DataFrame()
-        verdicts.append(got)
     n = frame.height
     as_of = frame["as_of"]
     birth = frame["person.birth_date"] if "person.birth_date" in frame.columns else pl.Series([None] * n)
@@ -377,4 +433,46 @@ def render_impact(report: ImpactReport) -> str:
         )
         lines.append(f"{s.service:<40} {s.before:>8,} {s.after:>8,} {s.gained:>8,} {s.lost:>8,} {cost:>16}")
     lines += [f"note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def scenario_totals(report: ImpactReport) -> dict[str, Any]:
+    """One scenario in a line: gains and losses over its services (a person counted once
+    per service), and the amount change summed per unit (a one-off grant and a monthly
+    allowance are not added together)."""
+    cost: dict[str, int] = {}
+    estimated = False
+    for s in report.services:
+        if s.cost_change is not None and s.unit:
+            cost[s.unit] = cost.get(s.unit, 0) + s.cost_change
+            estimated = estimated or s.cost_estimated
+    return {
+        "services": len(report.services),
+        "gained": sum(s.gained for s in report.services),
+        "lost": sum(s.lost for s in report.services),
+        "amount_change": cost,
+        "estimated": estimated,
+    }
+
+
+def render_scenarios(reports: Mapping[str, ImpactReport]) -> str:
+    """The scenarios side by side: gained, lost and the amount change of each."""
+    first = next(iter(reports.values()), None)
+    if first is None:
+        return "no scenario"
+    day = f" as of {first.as_of.isoformat()}" if first.as_of else ""
+    lines = [
+        f"{len(reports)} scenarios on the same {first.people:,} synthetic people{day} "
+        f"({first.method}, one pass, {first.seconds:.2f} s)"
+    ]
+    width = max(12, *(len(name) for name in reports))
+    header = f"{'scenario':<{width}} {'services':>8} {'gained':>9} {'lost':>9}  amount change"
+    lines += [header, "-" * (len(header) + 12)]
+    for name, report in reports.items():
+        totals = scenario_totals(report)
+        money = "; ".join(f"{v:+,} {unit}" for unit, v in sorted(totals["amount_change"].items()))
+        mark = " ~" if totals["estimated"] else ""
+        lines.append(
+            f"{name:<{width}} {totals['services']:>8} {totals['gained']:>9,} {totals['lost']:>9,}  {money}{mark}"
+        )
     return "\n".join(lines)
