@@ -1,0 +1,205 @@
+"""Issue 13, items 14 and 15, in the rule store: a threshold saved together with the cases
+that pin it, and a new service (catalogue entry, rule, parameter, cases) saved as one
+checked change; case files written by the same journaled, crash-safe protocol as the
+rules (tests/test_staff_hardening.py)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import staff_new_service as new
+from test_staff_hardening import ROOT, assert_consistent, copy_rules
+
+from engine.loader import load_catalogue
+from engine.versions import CASES, RejectedEdit, RuleStore, SaveFailed, _case_bytes, _snapshot_bytes
+
+PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
+PINNED = ("birth/birth-grant-top-up.yaml", "birth/newborn-health-insurance.yaml")
+
+
+def shorter_deadline(text: str) -> str:
+    return text.replace("1900-01-01: {value: 60}", "1900-01-01: {value: 30}")
+
+
+def fixed_cases(store: RuleStore) -> dict[str, str]:
+    """The cases that pin the 60-day deadline, expecting 30 days instead."""
+    out = {}
+    for name, body in store.case_files({"birth-registration", "newborn-health-insurance"}).items():
+        fixed = "\n".join(
+            line.replace("deadline: 2026-04-02", "deadline: 2026-03-03")
+            if ("birth-registration:" in line or "newborn-health-insurance:" in line)
+            else line
+            for line in body.split("\n")
+        )
+        if fixed != body:
+            out[name] = fixed
+    assert set(PINNED) <= set(out), sorted(out)
+    return out
+
+
+def with_entry(catalogue: str) -> str:
+    """catalog.yaml with the new service at the end of ``services:`` (its last block)."""
+    indented = "".join("  " + line if line.strip() else line for line in new.ENTRY.splitlines(True))
+    return catalogue.rstrip("\n") + "\n\n" + indented
+
+
+@pytest.fixture
+def store(tmp_path) -> RuleStore:
+    root = copy_rules(tmp_path / "rules")
+    return RuleStore(root, history=tmp_path / "history")
+
+
+# -- item 14 ------------------------------------------------------------------------------------
+
+
+def test_a_threshold_a_boundary_case_pins_is_saved_with_its_cases_as_one_version(store):
+    text = shorter_deadline(store.read(PARAM))
+    with pytest.raises(RejectedEdit) as refused:
+        store.save(PARAM, text, store.current_version(), "policy.lin", "30 days")
+    assert "tests/cases/birth/birth-grant-top-up.yaml" in str(refused.value)
+    assert str(store.root) not in str(refused.value) and "/tmp" not in str(refused.value)
+
+    cases = fixed_cases(store)
+    version = store.save(PARAM, text, store.current_version(), "policy.lin", "30 days", cases=cases)
+    assert store.read(PARAM) == text
+    for name, body in cases.items():
+        assert (store.cases_dir / name).read_text(encoding="utf-8") == body
+    assert [v.author for v in store.history()] == ["(baseline)", "policy.lin"]  # one version
+    assert version.files == sorted([PARAM, *(CASES + n for n in cases)])
+    assert f"+++ v{version.id}/tests/cases/birth/birth-grant-top-up.yaml" in store.diff(
+        version.id - 1, version.id
+    )
+    assert_consistent(store.root, store.history_dir)
+
+    # a restore brings the rule and its cases back together
+    restored = store.restore(version.id - 1, "policy.lin", "withdrawn")
+    assert "1900-01-01: {value: 60}" in store.read(PARAM)
+    assert _case_bytes(store.cases_dir) == {
+        k: v for k, v in _snapshot_bytes(store.snapshot_path(version.id - 1)).items() if k.startswith(CASES)
+    }
+    assert set(restored.files) == set(version.files)
+
+
+def test_a_case_file_outside_the_cases_folder_is_refused(store):
+    with pytest.raises(RejectedEdit, match="inside the cases folder"):
+        store.save(PARAM, store.read(PARAM), store.current_version(), "a", "b", cases={"../../x.yaml": "[]"})
+
+
+def test_a_full_disk_while_writing_a_case_file_leaves_rules_and_cases_as_they_were(store, monkeypatch):
+    text, cases = shorter_deadline(store.read(PARAM)), fixed_cases(store)
+    live = store._live_bytes()
+    target = store.cases_dir / PINNED[1]
+    real = os.replace
+
+    def full(src, dst):
+        if Path(dst) == target:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(SaveFailed, match="nothing was saved"):
+        store.save(PARAM, text, store.current_version(), "policy.lin", "30 days", cases=cases)
+    monkeypatch.undo()
+    assert store._live_bytes() == live  # the rule file written before it was put back too
+    assert [v.author for v in store.history()] == ["(baseline)"]
+    assert_consistent(store.root, store.history_dir)
+
+
+KILLED_SAVE = r"""
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+from test_staff_edit import PARAM, fixed_cases, shorter_deadline
+from engine.versions import RuleStore
+
+root, history, victim = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+store = RuleStore(root, history=history)
+text, cases = shorter_deadline(store.read(PARAM)), fixed_cases(store)
+real = os.replace
+
+def dying(src, dst):
+    if Path(dst).name == victim:  # SIGKILL just before this rename: a crash, no cleanup
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst)
+
+os.replace = dying
+store.save(PARAM, text, store.current_version(), "policy.lin", "30 days", cases=cases)
+"""
+
+
+@pytest.mark.parametrize(
+    ("victim", "outcome"), [("2", "dropped"), ("newborn-health-insurance.yaml", "forward")]
+)
+def test_a_kill_during_a_save_with_cases_is_rolled_forward_or_dropped_whole(tmp_path, victim, outcome):
+    """Killed before the record is named (the snapshot's rename to "2"): nothing changed.
+    Killed while the live files are replaced (after the rule, before a case file): the
+    next start finishes the save, cases included."""
+    root, history = copy_rules(tmp_path / "rules"), tmp_path / "history"
+    RuleStore(root, history=history)._ensure_baseline()
+    before = RuleStore(root, history=history)._live_bytes()
+    saver = subprocess.run(
+        [sys.executable, "-c", KILLED_SAVE, str(root), str(history), victim], cwd=ROOT, check=False
+    )
+    assert saver.returncode == -signal.SIGKILL
+    assert (history / "journal.json").exists()
+    store = assert_consistent(root, history)  # the repair at start, then the chain is whole
+    if outcome == "dropped":
+        assert store._live_bytes() == before and len(store.history()) == 1
+    else:
+        assert len(store.history()) == 2
+        assert "{value: 30}" in store.read(PARAM)
+        assert "2026-03-03" in (store.cases_dir / PINNED[1]).read_text(encoding="utf-8")
+
+
+def test_cases_changed_outside_the_staff_area_are_recorded_as_found(store):
+    store._ensure_baseline()
+    path = store.cases_dir / PINNED[0]
+    path.write_text(path.read_text(encoding="utf-8") + "\n# a developer's note\n", encoding="utf-8")
+    again = RuleStore(store.root, history=store.history_dir)
+    assert [v.author for v in again.history()] == ["(baseline)", "(recovery)"]
+    assert _snapshot_bytes(again.snapshot_path(2))[CASES + PINNED[0]] == path.read_bytes()
+
+
+# -- item 15 ------------------------------------------------------------------------------------
+
+
+def test_a_new_service_is_refused_piecemeal_and_saved_whole_as_one_version(store):
+    catalogue = with_entry(store.read("catalog.yaml"))
+    base = store.current_version()
+    alone = store.propose("catalog.yaml", catalogue)
+    assert not alone.ok and any("no rule file" in p for p in alone.problems)
+    assert not store.propose(new.RULE, new.RULE_TEXT).ok
+    without_cases = store.propose_change(
+        {"catalog.yaml": catalogue, new.RULE: new.RULE_TEXT, new.PARAM: new.PARAM_TEXT}
+    )
+    assert without_cases.failed_cases == [
+        f"{new.SERVICE}: a new service needs at least one test case under {CASES}"
+    ]
+    wrong = new.CASES_TEXT.replace("2026-05-02", "2026-05-01")
+    broken = store.propose_change(
+        {"catalog.yaml": catalogue, new.RULE: new.RULE_TEXT, new.PARAM: new.PARAM_TEXT},
+        cases={new.CASES: wrong},
+    )
+    assert any("deadline" in m and m.startswith(f"{CASES}{new.CASES}") for m in broken.failed_cases)
+    with pytest.raises(RejectedEdit):
+        store.save_change(
+            {"catalog.yaml": catalogue, new.RULE: new.RULE_TEXT, new.PARAM: new.PARAM_TEXT},
+            base, "policy.lin", "new", cases={new.CASES: wrong},
+        )  # fmt: skip
+    assert not (store.root / new.RULE).exists() and len(store.history()) <= 1
+
+    version = store.save_change(
+        {"catalog.yaml": catalogue, new.RULE: new.RULE_TEXT, new.PARAM: new.PARAM_TEXT},
+        base, "policy.lin", "a welcome kit for every newborn", cases={new.CASES: new.CASES_TEXT},
+    )  # fmt: skip
+    assert version.files == sorted(["catalog.yaml", new.RULE, new.PARAM, CASES + new.CASES])
+    assert [v.files for v in store.history()].count(version.files) == 1
+    assert new.SERVICE in load_catalogue(store.root).services
+    assert (store.cases_dir / new.CASES).read_text(encoding="utf-8") == new.CASES_TEXT
+    assert_consistent(store.root, store.history_dir)
