@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import staff_new_service as new
+from test_staff import _open, credentials, login, staff_app, tree  # noqa: F401
 from test_staff_hardening import ROOT, assert_consistent, copy_rules
 
 from engine.loader import load_catalogue
@@ -203,3 +204,92 @@ def test_a_new_service_is_refused_piecemeal_and_saved_whole_as_one_version(store
     assert new.SERVICE in load_catalogue(store.root).services
     assert (store.cases_dir / new.CASES).read_text(encoding="utf-8") == new.CASES_TEXT
     assert_consistent(store.root, store.history_dir)
+
+
+# -- in the app ---------------------------------------------------------------------------------
+
+
+def test_round_trip_editing_keeps_every_rules_file_byte_for_byte():
+    """ui/param_edit.py's settings: catalog.yaml and every parameter file load and dump back
+    unchanged, so a form's edit changes the lines of its entry only."""
+    from io import StringIO
+
+    from ui.param_edit import round_trip
+
+    for path in [ROOT / "catalog.yaml", *(ROOT / "rules" / "parameters").rglob("*.yaml")]:
+        text = path.read_text(encoding="utf-8")
+        out = StringIO()
+        rt = round_trip()
+        rt.dump(rt.load(text), out)
+        assert out.getvalue() == text, path
+
+
+def test_the_form_keeps_comments_between_dated_values():
+    """A new dated value is one added line, a correction one changed line; the comments and
+    the other entries stay (the old line editor only knew one-line entries)."""
+    import difflib
+
+    from ui.param_edit import set_value
+
+    text = (
+        "description: d\nvalues:\n  # the first amount\n  2020-01-01: {value: 1}  # law §3\n"
+        "  # raised\n  2024-01-01:\n    value: 2\n    note: block style\n"
+    )
+    added = list(difflib.ndiff(text.splitlines(), set_value(text, "2022-01-01", 5).splitlines()))
+    assert [line for line in added if line[0] in "+-"] == ["+   2022-01-01: {value: 5}"]
+    assert set_value(text, "2020-01-01", 7) == text.replace("{value: 1}", "{value: 7}")
+    assert set_value(text, "2024-01-01", 3) == text.replace("value: 2", "value: 3")
+
+
+def test_a_case_edited_beside_its_rule_is_saved_with_it_in_the_app(tree, credentials):  # noqa: F811
+    at = _open(login(staff_app()), PARAM)
+    at.text_area(key="staff:text").input(shorter_deadline(at.text_area(key="staff:text").value)).run()
+    at.button(key="staff:check").click().run()
+    failed = next(e.value for e in at.error if "未通過的測試案例" in e.value)
+    assert "`tests/cases/birth/newborn-health-insurance.yaml` 第" in failed  # reworded in Chinese
+    assert "的期限為 `2026-03-03`，案例預期為 `2026-04-02`" in failed
+    assert str(tree) not in failed and "/tmp" not in failed
+
+    store = RuleStore(tree, history=tree.parent / "history", cases=tree / "tests" / "cases")
+    for name, body in fixed_cases(store).items():
+        at.text_area(key=f"staff:case:{name}").input(body)
+    at.run()
+    at.button(key="staff:check").click().run()
+    assert any("檢查通過" in s.value for s in at.success), [e.value for e in at.error]
+    at.text_input(key="staff:reason").input("registration within 30 days").run()
+    assert not at.button(key="staff:save").disabled
+    at.button(key="staff:save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("已儲存為第 2 版" in s.value for s in at.success)
+    saved = store.history()[-1]
+    assert saved.author == "policy.lin" and PARAM in saved.files
+    assert CASES + PINNED[1] in saved.files
+    assert "2026-03-03" in (tree / "tests" / "cases" / PINNED[1]).read_text(encoding="utf-8")
+
+
+def test_a_new_service_is_added_in_one_save_in_the_app(tree, credentials):  # noqa: F811
+    at = login(staff_app())
+    at.switch_page("staff_pages/new_service.py").run()
+    assert not at.exception
+    at.text_input(key="staff:new:id").input(new.SERVICE).run()
+    at.selectbox(key="staff:new:event").select("birth")
+    at.text_area(key="staff:new:entry").input(new.ENTRY)
+    at.text_area(key="staff:new:rule").input(new.RULE_TEXT)
+    at.text_input(key="staff:new:param_path:0").input(new.PARAM)
+    at.text_area(key="staff:new:param:0").input(new.PARAM_TEXT)
+    at.run()
+    at.button(key="staff:new:check").click().run()
+    assert any("請至少為它加上一個測試案例" in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="staff:new:save").disabled
+
+    at.text_area(key="staff:new:cases").input(new.CASES_TEXT).run()
+    at.button(key="staff:new:check").click().run()
+    assert any("檢查通過" in s.value for s in at.success), [e.value for e in at.error]
+    at.text_input(key="staff:new:reason").input("a welcome kit for every newborn").run()
+    at.button(key="staff:new:save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store = RuleStore(tree, history=tree.parent / "history", cases=tree / "tests" / "cases")
+    assert [len(v.files) for v in store.history()] == [0, 4]
+    assert new.SERVICE in load_catalogue(tree).services
+    original = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
+    assert (tree / "catalog.yaml").read_text(encoding="utf-8").startswith(original)  # only lines added

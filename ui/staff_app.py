@@ -109,6 +109,7 @@ page = st.navigation(
     [
         st.Page(here / "browse.py", title=w.t("page.browse"), icon="📚", default=True),
         st.Page(here / "edit.py", title=w.t("page.edit"), icon="✏️", url_path="edit"),
+        st.Page(here / "new_service.py", title=w.t("page.new_service"), icon="➕", url_path="new-service"),
         st.Page(here / "versions.py", title=w.t("page.versions"), icon="🕘", url_path="versions"),
         st.Page(here / "tester.py", title=w.t("page.tester"), icon="🧪", url_path="tester"),
         st.Page(here / "visits.py", title=w.t("page.visits"), icon="🏠", url_path="visits"),
