@@ -116,4 +116,7 @@ page = st.navigation(
         st.Page(here / "visits_report.py", title=w.t("page.visits_report"), icon="📊", url_path="visits-report"),
     ]
 )
+# Each page under its own heading, one level below the app's title: the pages' sections
+# are subheaders (h3), and a jump from h1 to h3 is a heading-order failure (axe-core).
+st.header(page.title)
 page.run()

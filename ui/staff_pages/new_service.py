@@ -25,7 +25,6 @@ flash = S.pop("staff:new:flash", None)
 if flash:
     st.success(flash)
 
-st.header(w.t("new.heading"))
 st.caption(w.t("new.intro"))
 
 sid = st.text_input(w.t("new.id"), key="staff:new:id").strip()
