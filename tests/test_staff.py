@@ -337,4 +337,7 @@ def test_the_tester_page_runs_the_fuzzer_and_shows_its_findings(tree, credential
     tables = [df.value for df in at.dataframe]
     assert len(tables) == 2  # properties, coverage
     properties = tables[0]
-    assert {"valid-accepted", "no-crash", "engines-agree", "batch-agrees"} <= set(properties["property"])
+    # headed in the interface language (Chinese by default), as every staff table
+    assert list(properties.columns) == ["性質", "成立", "檢驗筆數", "失敗筆數", "範圍說明"]
+    assert list(tables[1].columns) == ["服務代碼", "已涵蓋條件", "未涵蓋"]
+    assert {"valid-accepted", "no-crash", "engines-agree", "batch-agrees"} <= set(properties["性質"])

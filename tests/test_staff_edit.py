@@ -293,3 +293,17 @@ def test_a_new_service_is_added_in_one_save_in_the_app(tree, credentials):  # no
     assert new.SERVICE in load_catalogue(tree).services
     original = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
     assert (tree / "catalog.yaml").read_text(encoding="utf-8").startswith(original)  # only lines added
+
+
+def test_the_chinese_impact_table_names_services_in_chinese_only(tree, credentials):  # noqa: F811
+    at = _open(login(staff_app()), PARAM)
+    text = at.text_area(key="staff:text").value
+    at.text_area(key="staff:text").input(
+        text.replace("1900-01-01: {value: 60}", "1900-01-01: {value: 60}\n  2030-01-01: {value: 90}")
+    ).run()
+    at.button(key="staff:check").click().run()
+    at.number_input(key="staff:impact:n").set_value(300).run()
+    at.button(key="staff:impact:run").click().run()
+    assert not at.exception
+    names = list(at.dataframe[0].value["名稱"])
+    assert "出生登記" in names and not [n for n in names if any("a" <= c.lower() <= "z" for c in n)], names
