@@ -198,7 +198,7 @@ def test_a_case_is_edited_beside_its_rule_and_saved_with_it(staff):
     click(page, "檢查")
     failure = page.get_by_test_id("stAlert").filter(has_text="未通過的測試案例")
     sync_api.expect(failure).to_contain_text(f"tests/cases/{PINNED} 第")
-    sync_api.expect(failure).to_contain_text("的期限為 2026-03-02")  # 30 days after 2026-02-01
+    sync_api.expect(failure).to_contain_text("的期限為 2026-03-03")  # 30 days after 2026-02-01
     assert "/tmp" not in failure.inner_text()
     assert page.get_by_role("button", name="儲存", exact=True).is_disabled()
 
