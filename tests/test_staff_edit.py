@@ -307,3 +307,24 @@ def test_the_chinese_impact_table_names_services_in_chinese_only(tree, credentia
     assert not at.exception
     names = list(at.dataframe[0].value["名稱"])
     assert "出生登記" in names and not [n for n in names if any("a" <= c.lower() <= "z" for c in n)], names
+
+
+def test_no_staff_choice_shows_streamlits_english_placeholder():
+    """A multiselect, or a selectbox that starts empty (index=None), shows Streamlit's
+    "Choose an option" / "Choose options" unless given a placeholder in the page's words."""
+    import ast
+
+    bare = []
+    for path in sorted((ROOT / "ui").glob("staff*.py")) + sorted((ROOT / "ui" / "staff_pages").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            kinds = {k.arg: k.value for k in node.keywords}
+            starts_empty = node.func.attr == "multiselect" or (
+                node.func.attr == "selectbox"
+                and isinstance(kinds.get("index"), ast.Constant)
+                and kinds["index"].value is None
+            )
+            if starts_empty and "placeholder" not in kinds:
+                bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bare, bare
