@@ -1,7 +1,7 @@
 """Issue 13, items 14-16, as a policy officer meets them in Debian's Chromium: a test case
 edited beside the rule it pins and saved with it; a new service added in one save; every
 staff page in Chinese with no English left, and axe-core clean (no violation of any
-impact) on each, with its content showing (an open file, a check's findings, an impact
+impact, at 1280 and 390 px wide) on each, with its content showing (an open file, a check's findings, an impact
 preview, a diff). Screenshots go to test-output/: staff-impact-preview.png and
 staff-case-editor.png."""
 
@@ -20,6 +20,7 @@ from engine.versions import RuleStore
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
 PASSWORD = "correct horse battery staple"
 DESK = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 PINNED = "birth/newborn-health-insurance.yaml"
 # Words a Chinese page may show in Latin letters: the language switch names English on
 # purpose, and "YAML" and "lint" are the names of what they label.
@@ -144,8 +145,17 @@ def english_left(page) -> list[str]:
 
 
 def chinese_and_accessible(page, where: str) -> None:
+    """No English, and axe-clean at a desk and on a phone (where code blocks and tables
+    would scroll sideways, and targets are smallest)."""
     assert english_left(page) == [], f"English on the Chinese {where} page"
     axe_clean(page, where)
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(800)
+    try:
+        axe_clean(page, f"{where}, 390 px wide")
+    finally:
+        page.set_viewport_size(DESK)
+        page.wait_for_timeout(300)
 
 
 def test_every_staff_page_is_in_chinese_and_axe_clean(staff):

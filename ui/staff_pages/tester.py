@@ -58,4 +58,4 @@ if report is not None:
         st.write(w.t("tester.none"))
     for ce in report.counterexamples:
         st.markdown(f"**{ce.property}** — {ce.message}")
-        st.code(ce.yaml, language="yaml")
+        st.code(ce.yaml, language="yaml", wrap_lines=True)  # no sideways scroll (axe)
