@@ -674,9 +674,7 @@ def test_the_staff_app_signs_out_a_session_whose_password_changed_or_that_was_id
 # item 18: the audit log
 
 
-def test_the_audit_log_records_saves_and_restores_with_who_and_why_where_the_variable_says(
-    tmp_path, monkeypatch
-):
+def test_the_audit_log_records_saves_and_restores_with_who_and_why_where_the_variable_says(tmp_path, monkeypatch):
     monkeypatch.setenv("LIFEEVENTS_AUDIT_LOG", str(tmp_path / "elsewhere" / "audit.jsonl"))
     root = copy_rules(tmp_path / "rules")
     store = RuleStore(root, history=tmp_path / "history")
