@@ -328,3 +328,11 @@ def test_no_staff_choice_shows_streamlits_english_placeholder():
             if starts_empty and "placeholder" not in kinds:
                 bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not bare, bare
+
+
+def test_live_rules_that_do_not_load_are_reported_in_chinese_without_the_server_path(tree, credentials):  # noqa: F811
+    (tree / PARAM).write_text("values: [not, a, mapping\n", encoding="utf-8")
+    at = staff_app()
+    shown = [e.value for e in at.error]
+    assert shown and shown[0].startswith("目前的規則無法載入：")
+    assert str(tree) not in shown[0] and PARAM in shown[0]

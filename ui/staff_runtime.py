@@ -81,6 +81,14 @@ def credentials() -> Credentials:
     return found
 
 
+def say(key: str, **fields: object) -> str:
+    """One staff text in the interface language, for when no catalogue loads (``words``
+    needs one)."""
+    lang = st.session_state.get("staff_lang", LANGS[0])
+    entry = load_text(STAFF_TEXT)[key]
+    return entry[lang if lang in LANGS else LANGS[0]].format(**fields)
+
+
 def words(catalogue: Catalogue) -> Words:
     lang = st.session_state.get("staff_lang", LANGS[0])
     return Words(catalogue, lang if lang in LANGS else LANGS[0], load_text(STAFF_TEXT))
