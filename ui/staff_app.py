@@ -22,7 +22,6 @@ import streamlit as st  # noqa: E402
 from engine.loader import CatalogueError  # noqa: E402
 from engine.staffauth import NoCredentials, StaffSession, session_end, sign_in  # noqa: E402
 from ui.staff_runtime import audit_log, client_address, credentials, store, throttle, words  # noqa: E402
-from ui.staff_runtime import say as staff_say  # noqa: E402
 from ui.text import LANGS  # noqa: E402
 
 st.set_page_config(page_title="lifeevents staff", page_icon="🛠️", layout="wide")
@@ -34,8 +33,10 @@ try:
 except CatalogueError as exc:
     # before sign-in, and in the interface language: the file relative to the rules
     # root, never the server's path
+    from ui.staff_runtime import say
+
     where = f"{rules.root}/"
-    st.error(staff_say("staff.load_error", message=str(exc.problems[0]).replace(where, "")))
+    st.error(say("staff.load_error", message=str(exc.problems[0]).replace(where, "")))
     st.stop()
 w = words(catalogue)
 st.title(w.t("staff.title"))
