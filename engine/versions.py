@@ -1,15 +1,17 @@
 """Versions of the rules: checked edits, atomic saves, history, diff and restore.
 
-Policy staff change one file at a time (a parameter, a rule, the catalogue). A change is
-first *proposed*: applied to a scratch copy of the whole tree, loaded and validated,
-linted, and the affected services' test cases run. Only a proposal without problems can be
+Policy staff change a file (a parameter, a rule, the catalogue), or several at once (a new
+service: its catalogue entry, rule, parameters and test cases), together with the test
+cases that pin them. A change is first *proposed*: applied to a scratch copy of the whole
+tree, loaded and validated, linted, and the affected services' test cases run. Only a proposal without problems can be
 *saved*, and only over the version it was based on (a stale copy is refused, so two editors
 cannot silently overwrite each other). A save *records first*: who, when and why
 with a full snapshot of the resulting tree, on disk and fsynced, and only then replaces
 the live file atomically (a temporary file, fsync, ``os.replace``). A crash at any moment
 leaves loadable rules and a history whose last version is the live one, after the repair
 that every RuleStore runs at start (RuleStore's docstring gives the protocol and why a
-crash is rolled forward or dropped).
+crash is rolled forward or dropped). The test cases are part of a version: a snapshot holds
+them under ``tests/cases/`` and they are written by the same protocol as the rule files.
 """
 
 from __future__ import annotations
@@ -33,10 +35,20 @@ from engine.loader import CatalogueError, load_catalogue
 
 TRACKED = ("catalog.yaml", "rules")
 JOURNAL = "journal.json"
+# A version's test cases, in its snapshot and in its list of files; live they are in the
+# store's cases folder (LIFEEVENTS_CASES), which need not be under the rules root.
+CASES = "tests/cases/"
 
 
 class StaleEdit(RuntimeError):
     """The rules changed since the editor loaded them."""
+
+    def __init__(self, had: str, now: str):
+        self.had, self.now = had, now
+        super().__init__(
+            f"the rules changed since you opened them (you had {had}, now {now}); "
+            "reload, reapply your change and save again"
+        )
 
 
 class RejectedEdit(ValueError):
@@ -65,6 +77,7 @@ class Proposal:
     lint: list[str] = field(default_factory=list)
     affected: list[str] = field(default_factory=list)
     failed_cases: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # every file of the change (rules and cases)
 
     @property
     def ok(self) -> bool:
@@ -112,8 +125,30 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
     return files
 
 
-def _tree_files(root: Path) -> dict[str, str]:
-    return {rel: data.decode("utf-8") for rel, data in _tree_bytes(root).items()}
+def _case_bytes(directory: Path) -> dict[str, bytes]:
+    """The case files under ``directory``, keyed ``tests/cases/<relative path>``."""
+    if not directory.is_dir():
+        return {}
+    return {
+        CASES + path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*.yaml"))
+        if path.is_file()
+    }
+
+
+def _snapshot_bytes(where: Path) -> dict[str, bytes]:
+    """Every file of a snapshot: the rules and (since 2026-12) the test cases."""
+    return {**_tree_bytes(where), **_case_bytes(where / CASES)}
+
+
+def _snapshot_files(where: Path) -> dict[str, str]:
+    return {rel: data.decode("utf-8") for rel, data in _snapshot_bytes(where).items()}
+
+
+def _tracks_cases(files: dict[str, bytes]) -> bool:
+    """Snapshots made before the cases were versioned hold none: restoring one leaves the
+    live cases as they are."""
+    return any(rel.startswith(CASES) for rel in files)
 
 
 def files_version(files: dict[str, bytes]) -> str:
@@ -123,7 +158,7 @@ def files_version(files: dict[str, bytes]) -> str:
     to record. Same order and bytes as engine/loader.py (tests/test_staff_hardening.py
     checks that the two agree on the real rules)."""
     digest = hashlib.sha256()
-    rules = sorted(Path(rel) for rel in files if rel != "catalog.yaml")
+    rules = sorted(Path(rel) for rel in files if rel != "catalog.yaml" and not rel.startswith(CASES))
     for rel in [Path("catalog.yaml"), *rules]:
         digest.update(str(rel).encode() + b"\0" + files[rel.as_posix()])
     return digest.hexdigest()[:12]
@@ -246,61 +281,97 @@ class RuleStore:
     def propose(
         self, rel: str, text: str, base_version: str | None = None, cases: dict[str, str] | None = None
     ) -> Proposal:
-        """Apply the edit to a scratch copy and check it; nothing live is touched.
+        """One file changed (and the cases edited with it): :meth:`propose_change`."""
+        return self.propose_change({rel: text}, base_version, cases)
 
-        ``cases`` maps case files (relative to the cases folder) to edited text: a
-        threshold change is checked against the boundary cases edited with it. Every
-        message names files relative to the rules root or the cases folder, never a
-        server path."""
+    def propose_change(
+        self, files: dict[str, str], base_version: str | None = None, cases: dict[str, str] | None = None
+    ) -> Proposal:
+        """Apply the change to a scratch copy and check it; nothing live is touched.
+
+        ``files`` maps rule files (relative to the rules root: catalog.yaml, rules/…) to
+        their new text; several at once when one change spans files (a new service needs
+        its catalogue entry and its rule file together: either alone is refused). ``cases``
+        maps case files (relative to the cases folder) to edited text: a threshold change
+        is checked against the boundary cases edited with it. Every message names files
+        relative to the rules root or the cases folder, never a server path."""
         from engine.cases import CaseFileError, check_case, load_cases
         from engine.lint import lint_catalogue
         from engine.recommend import Engine
 
-        rel_path = self._safe(rel)
+        if not files:
+            raise RejectedEdit(["a change needs at least one rule or catalogue file"])
+        paths = {rel: self._safe(rel) for rel in files}
+        case_paths = {name: case_path(name) for name in cases or {}}
+        first = next(iter(files))
         base = base_version or self.current_version()
+        changed = [
+            *(p.as_posix() for p in paths.values()),
+            *(CASES + p.as_posix() for p in case_paths.values()),
+        ]
         with tempfile.TemporaryDirectory(prefix="lifeevents-proposal-") as scratch:
             tree = Path(scratch)
             _copy_tree(self.root, tree)
-            (tree / rel_path).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                data = text.encode("utf-8")
-            except UnicodeEncodeError as exc:  # a lone surrogate pasted into the editor
-                line = text.count("\n", 0, exc.start) + 1
-                return Proposal(rel, base, None, problems=[f"{rel}:{line}: not valid Unicode text"])
-            (tree / rel_path).write_bytes(data)
+            for rel, text in [*files.items(), *(cases or {}).items()]:
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:  # a lone surrogate pasted into the editor
+                    line = text.count("\n", 0, exc.start) + 1
+                    shown = rel if rel in files else CASES + rel
+                    return Proposal(first, base, None, problems=[f"{shown}:{line}: not valid Unicode text"])
+            for rel, text in files.items():
+                (tree / paths[rel]).parent.mkdir(parents=True, exist_ok=True)
+                (tree / paths[rel]).write_bytes(text.encode("utf-8"))
             case_dir = self.cases_dir
             if cases:
                 case_dir = tree / ".cases"
                 if self.cases_dir.is_dir():
                     shutil.copytree(self.cases_dir, case_dir)
                 for name, body in cases.items():
-                    target = case_dir / case_path(name)
+                    target = case_dir / case_paths[name]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_text(body, encoding="utf-8")
 
             def tidy(message: str) -> str:
-                for prefix, shown in ((case_dir, "tests/cases"), (self.cases_dir, "tests/cases"), (tree, "")):
-                    message = message.replace(f"{prefix}/", f"{shown}/" if shown else "")
+                for prefix, shown in ((case_dir, CASES), (self.cases_dir, CASES), (tree, "")):
+                    message = message.replace(f"{prefix}/", shown)
                 return message
+
+            def refused(**found: list[str]) -> Proposal:
+                return Proposal(first, base, found.pop("catalogue", None), files=changed, **found)  # type: ignore[arg-type]
 
             try:
                 candidate = load_catalogue(tree)
             except CatalogueError as exc:
-                return Proposal(rel, base, None, problems=[tidy(str(p)) for p in exc.problems])
+                return refused(problems=[tidy(str(p)) for p in exc.problems])
             except RecursionError:  # the loader bounds nesting; this is the last guard
-                return Proposal(rel, base, None, problems=[f"{rel}:1: nested too deeply"])
+                return refused(problems=[f"{first}:1: nested too deeply"])
             try:
                 engine = Engine(candidate)
             except (ValueError, ArithmeticError, RecursionError) as exc:
-                return Proposal(rel, base, candidate, problems=[f"{rel}: does not compile: {tidy(str(exc))}"])
-            proposal = Proposal(rel, base, candidate, lint=[tidy(str(p)) for p in lint_catalogue(candidate)])
-            proposal.affected = affected_services(self.current_or_none(), candidate)
+                return refused(catalogue=candidate, problems=[f"{first}: does not compile: {tidy(str(exc))}"])
+            proposal = Proposal(
+                first, base, candidate, lint=[tidy(str(p)) for p in lint_catalogue(candidate)], files=changed
+            )
+            live = self.current_or_none()
+            proposal.affected = affected_services(live, candidate)
             if proposal.affected:
                 try:
-                    for case in load_cases(case_dir, set(proposal.affected)):
+                    found = load_cases(case_dir, set(proposal.affected))
+                    for case in found:
                         proposal.failed_cases.extend(tidy(m) for m in check_case(engine, case))
                 except CaseFileError as exc:
                     proposal.failed_cases.append(tidy(str(exc)))
+                else:
+                    # `lifeevents validate` wants a case for every service: a new one
+                    # comes with its cases in the same change.
+                    checked = {sid for case in found for sid in (*case.output, *(case.partner_output or {}))}
+                    new = [sid for sid in proposal.affected if live is not None and sid not in live.services]
+                    proposal.failed_cases.extend(
+                        f"{sid}: a new service needs at least one test case under {CASES}"
+                        for sid in new
+                        if sid not in checked
+                    )
         return proposal
 
     def case_files(self, services: set[str]) -> dict[str, str]:
@@ -322,25 +393,51 @@ class RuleStore:
 
     # -- saving --------------------------------------------------------------------------
 
-    def save(self, rel: str, text: str, base_version: str, author: str, reason: str) -> Version:
+    def save(
+        self,
+        rel: str,
+        text: str,
+        base_version: str,
+        author: str,
+        reason: str,
+        cases: dict[str, str] | None = None,
+    ) -> Version:
+        """One file (and the cases edited with it) as one version: :meth:`save_change`."""
+        return self.save_change({rel: text}, base_version, author, reason, cases)
+
+    def save_change(
+        self,
+        files: dict[str, str],
+        base_version: str,
+        author: str,
+        reason: str,
+        cases: dict[str, str] | None = None,
+    ) -> Version:
+        """Check the change again under the lock and save it whole as one version: every
+        rule file and case file of it is recorded in one snapshot and made live by one
+        journaled commit, so a refusal or a crash leaves all of them as they were or all
+        as saved, never some."""
         if not author.strip() or not reason.strip():
             raise RejectedEdit(["a save needs who and why"])
-        rel_path = self._safe(rel).as_posix()
+        paths = {rel: self._safe(rel).as_posix() for rel in files}
+        named_cases = {CASES + case_path(name).as_posix(): body for name, body in (cases or {}).items()}
         with self._lock():
             self._reconcile()
             current = tree_version(self.root)
             if current != base_version:
-                raise StaleEdit(
-                    f"the rules changed since you opened them (you had {base_version}, now {current}); "
-                    "reload, reapply your change and save again"
-                )
-            proposal = self.propose(rel, text, base_version)
+                raise StaleEdit(base_version, current)
+            proposal = self.propose_change(files, base_version, cases or None)
             if not proposal.ok:
                 raise RejectedEdit(proposal.problems + proposal.lint + proposal.failed_cases)
             self._ensure_baseline()
-            wanted = _tree_bytes(self.root)
-            wanted[rel_path] = text.encode("utf-8")
-            version = self._commit(wanted, author, reason, [rel_path], parent=current, event="rules.save")
+            have = self._live_bytes()
+            wanted = dict(have)
+            for rel, text in files.items():
+                wanted[paths[rel]] = text.encode("utf-8")
+            for rel, body in named_cases.items():
+                wanted[rel] = body.encode("utf-8")
+            changed = sorted(rel for rel in wanted if wanted[rel] != have.get(rel))
+            version = self._commit(wanted, author, reason, changed, parent=current, event="rules.save")
         return version
 
     def restore(self, version_id: int, author: str, reason: str) -> Version:
@@ -352,8 +449,10 @@ class RuleStore:
             self._reconcile()
             self._ensure_baseline()
             current = tree_version(self.root)
-            wanted = _tree_bytes(target)
-            have = _tree_bytes(self.root)
+            wanted = _snapshot_bytes(target)
+            have = self._live_bytes()
+            if not _tracks_cases(wanted):  # an older snapshot: the live cases stay
+                wanted |= {rel: data for rel, data in have.items() if rel.startswith(CASES)}
             changed = sorted(rel for rel in set(wanted) | set(have) if wanted.get(rel) != have.get(rel))
             return self._commit(
                 wanted,
@@ -368,7 +467,7 @@ class RuleStore:
         self, wanted: dict[str, bytes], author: str, reason: str, files: list[str], parent: str, event: str
     ) -> Version:
         """Record the version first, then make it live (the protocol in the class docstring)."""
-        before = _tree_bytes(self.root)
+        before = self._live_bytes()
         versions = self.history()
         number = versions[-1].id + 1 if versions else 1
         version = Version(number, files_version(wanted), author, _now(), reason, files, parent=parent)
@@ -439,25 +538,50 @@ class RuleStore:
             ) from exc
 
     def _apply(self, wanted: dict[str, bytes]) -> list[str]:
-        """Make the live files those of ``wanted``: each file replaced atomically."""
-        have = _tree_bytes(self.root)
+        """Make the live files those of ``wanted``: each file replaced atomically. The
+        live cases are left alone when ``wanted`` holds none (a snapshot from before the
+        cases were versioned)."""
+        have = self._live_bytes()
         changed = []
         for rel, data in wanted.items():
             if have.get(rel) != data:
-                atomic_write(self.root / rel, data)
+                atomic_write(self._live_path(rel), data)
                 changed.append(rel)
+        tracks_cases = _tracks_cases(wanted)
         for rel in set(have) - set(wanted):
-            (self.root / rel).unlink()
-            _fsync_dir((self.root / rel).parent)
+            if rel.startswith(CASES) and not tracks_cases:
+                continue
+            self._live_path(rel).unlink()
+            _fsync_dir(self._live_path(rel).parent)
             changed.append(rel)
         return sorted(changed)
+
+    def _live_bytes(self) -> dict[str, bytes]:
+        """The live files of a version: the rules and the test cases."""
+        return {**_tree_bytes(self.root), **_case_bytes(self.cases_dir)}
+
+    def _live_path(self, rel: str) -> Path:
+        if rel.startswith(CASES):
+            return self.cases_dir / rel.removeprefix(CASES)
+        return self.root / rel
+
+    def _differs_from(self, snapshot: Path) -> bool:
+        """Do the live files differ from a recorded version's (its cases, when it has them)?"""
+        recorded = _snapshot_bytes(snapshot)
+        live = self._live_bytes()
+        if not _tracks_cases(recorded):
+            live = {rel: data for rel, data in live.items() if not rel.startswith(CASES)}
+        return live != recorded
 
     def _reconcile(self) -> None:
         """Make the live tree and the history agree after a crash (class docstring). Call
         with the lock held."""
         for leftover in [*self.history_dir.glob(".*.staging"), *self.history_dir.glob(".*.dropped")]:
             shutil.rmtree(leftover, ignore_errors=True)
-        for tmp in [*self.root.glob(".catalog.yaml.*.tmp"), *(self.root / "rules").rglob(".*.tmp")]:
+        leftovers = [*self.root.glob(".catalog.yaml.*.tmp"), *(self.root / "rules").rglob(".*.tmp")]
+        if self.cases_dir.is_dir():
+            leftovers += self.cases_dir.rglob(".*.tmp")
+        for tmp in leftovers:
             with contextlib.suppress(OSError):
                 tmp.unlink()
         journal = self.history_dir / JOURNAL
@@ -466,17 +590,17 @@ class RuleStore:
             number = entry.get("apply", entry.get("restore"))  # "restore": written before 2026-12
             snapshot = self._snapshot_dir(number) if isinstance(number, int) else None
             if snapshot is not None and (snapshot / "meta.json").is_file():
-                self._apply(_tree_bytes(snapshot))
+                self._apply(_snapshot_bytes(snapshot))
                 self.audit.record("recovery.rolled_forward", who="(recovery)", number=number)
             else:
                 versions = self.history()
                 if versions:
-                    self._apply(_tree_bytes(self._snapshot_dir(versions[-1].id)))
+                    self._apply(_snapshot_bytes(self._snapshot_dir(versions[-1].id)))
                 self.audit.record("recovery.dropped_incomplete", who="(recovery)", number=number)
             journal.unlink()
             _fsync_dir(self.history_dir)
         versions = self.history()
-        if versions and _tree_bytes(self.root) != _tree_bytes(self._snapshot_dir(versions[-1].id)):
+        if versions and self._differs_from(self._snapshot_dir(versions[-1].id)):
             self._record_live(
                 "(recovery)",
                 "the live rules differed from the last recorded version (changed outside the "
@@ -495,7 +619,7 @@ class RuleStore:
 
     def diff(self, a: int, b: int) -> str:
         """A unified diff of the files between two versions."""
-        left, right = _tree_files(self._snapshot_dir(a)), _tree_files(self._snapshot_dir(b))
+        left, right = _snapshot_files(self._snapshot_dir(a)), _snapshot_files(self._snapshot_dir(b))
         lines: list[str] = []
         for rel in sorted(set(left) | set(right)):
             lines.extend(
@@ -523,7 +647,7 @@ class RuleStore:
 
     def _record_live(self, author: str, reason: str, parent: str | None) -> Version:
         """Record the live files as they are (nothing live changes, so no journal)."""
-        files = _tree_bytes(self.root)
+        files = self._live_bytes()
         versions = self.history()
         number = versions[-1].id + 1 if versions else 1
         version = Version(number, files_version(files), author, _now(), reason, [], parent)

@@ -256,7 +256,7 @@ def test_an_edit_is_refused_when_the_rules_changed_since_it_was_opened(tree, cre
     theirs = original.replace(REGISTRATION_60, REGISTRATION_60 + "\n  2032-01-01: {value: 90}")
     store.save(PARAM, theirs, store.current_version(), "policy.wu", "theirs")
     at.button(key="staff:save").click().run()
-    assert any("changed since you opened" in e.value for e in at.error)
+    assert any("您開啟後規則已被更動" in e.value for e in at.error)  # in the interface language
     assert (tree / PARAM).read_text(encoding="utf-8") == theirs
 
 
@@ -339,4 +339,7 @@ def test_the_tester_page_runs_the_fuzzer_and_shows_its_findings(tree, credential
     tables = [df.value for df in at.dataframe]
     assert len(tables) == 2  # properties, coverage
     properties = tables[0]
-    assert {"valid-accepted", "no-crash", "engines-agree", "batch-agrees"} <= set(properties["property"])
+    # headed in the interface language (Chinese by default), as every staff table
+    assert list(properties.columns) == ["性質", "成立", "檢驗筆數", "失敗筆數", "範圍說明"]
+    assert list(tables[1].columns) == ["服務代碼", "已涵蓋條件", "未涵蓋"]
+    assert {"valid-accepted", "no-crash", "engines-agree", "batch-agrees"} <= set(properties["性質"])

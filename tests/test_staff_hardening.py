@@ -73,8 +73,10 @@ def skip_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     about; the order of the writes is. Every edit below is valid anyway."""
     monkeypatch.setattr(
         RuleStore,
-        "propose",
-        lambda self, rel, text, base_version=None: Proposal(rel, base_version or "", None),
+        "propose_change",
+        lambda self, files, base_version=None, cases=None: Proposal(
+            next(iter(files)), base_version or "", None
+        ),
     )
 
 
@@ -220,7 +222,9 @@ from engine.versions import Proposal, RuleStore, tree_version
 
 root, history = Path(sys.argv[1]), Path(sys.argv[2])
 # The checks are not under test (and take ~1 s a save): the kills should land in the writes.
-RuleStore.propose = lambda self, rel, text, base_version=None: Proposal(rel, base_version or "", None)
+RuleStore.propose_change = lambda self, files, base_version=None, cases=None: Proposal(
+    next(iter(files)), base_version or "", None
+)
 store = RuleStore(root, history=history)
 files = [%(param)r, %(other)r]
 kill_at = int(sys.argv[3])

@@ -31,7 +31,12 @@ rules = store()
 try:
     catalogue = rules.current()
 except CatalogueError as exc:
-    st.error(f"{exc.problems[0]}")
+    # before sign-in, and in the interface language: the file relative to the rules
+    # root, never the server's path
+    from ui.staff_runtime import say
+
+    where = f"{rules.root}/"
+    st.error(say("staff.load_error", message=str(exc.problems[0]).replace(where, "")))
     st.stop()
 w = words(catalogue)
 st.title(w.t("staff.title"))
@@ -109,10 +114,14 @@ page = st.navigation(
     [
         st.Page(here / "browse.py", title=w.t("page.browse"), icon="📚", default=True),
         st.Page(here / "edit.py", title=w.t("page.edit"), icon="✏️", url_path="edit"),
+        st.Page(here / "new_service.py", title=w.t("page.new_service"), icon="➕", url_path="new-service"),
         st.Page(here / "versions.py", title=w.t("page.versions"), icon="🕘", url_path="versions"),
         st.Page(here / "tester.py", title=w.t("page.tester"), icon="🧪", url_path="tester"),
         st.Page(here / "visits.py", title=w.t("page.visits"), icon="🏠", url_path="visits"),
         st.Page(here / "visits_report.py", title=w.t("page.visits_report"), icon="📊", url_path="visits-report"),
     ]
 )
+# Each page under its own heading, one level below the app's title: the pages' sections
+# are subheaders (h3), and a jump from h1 to h3 is a heading-order failure (axe-core).
+st.header(page.title)
 page.run()

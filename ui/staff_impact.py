@@ -128,6 +128,12 @@ def show_impact(report: ImpactReport, w: Words, key: str) -> None:
         st.info(w.t("impact.none"))
         return
     table = pd.DataFrame(report.table())
+    # the report names each service in both languages; the page speaks one
+    services = w.catalogue.services
+    table["name"] = [
+        services[s].name.get(w.lang) if s in services else n
+        for s, n in zip(table["service"], table["name"], strict=True)
+    ]
     st.dataframe(_headed(table, w), hide_index=True, width="stretch")
     _show(service_chart(report, w), w)
     changed = [s.service for s in report.services if s.gained or s.lost]

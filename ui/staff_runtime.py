@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -80,6 +81,14 @@ def credentials() -> Credentials:
     return found
 
 
+def say(key: str, **fields: object) -> str:
+    """One staff text in the interface language, for when no catalogue loads (``words``
+    needs one)."""
+    lang = st.session_state.get("staff_lang", LANGS[0])
+    entry = load_text(STAFF_TEXT)[key]
+    return entry[lang if lang in LANGS else LANGS[0]].format(**fields)
+
+
 def words(catalogue: Catalogue) -> Words:
     lang = st.session_state.get("staff_lang", LANGS[0])
     return Words(catalogue, lang if lang in LANGS else LANGS[0], load_text(STAFF_TEXT))
@@ -146,3 +155,50 @@ def editable_files(catalogue: Catalogue) -> list[str]:
     files = {"catalog.yaml"} | {r["file"] for r in rule_files(catalogue)}
     files |= {p.file for p in catalogue.parameters.values() if p.file}
     return sorted(files)
+
+
+# The check's findings come from the engine as "file:line: message" sentences in English,
+# shaped by engine/cases.py and engine/versions.py. The common shapes are reworded here in
+# the interface language (ui/staff_text.yaml); any other is shown as it came, after the
+# words "at line N of FILE" in the interface language. Paths are already relative.
+_CASE = r"(?P<file>[^\s#]+)#(?P<index>\d+) \((?P<name>.*)\): (?P<partner>partner: )?(?P<service>[a-z0-9-]+)"
+_PROBLEMS = (
+    (
+        "problem.case_value",
+        re.compile(_CASE + r": (?P<field_key>[a-z_]+) is (?P<actual>.+), expected (?P<expected>.+)$"),
+    ),
+    ("problem.case_reason", re.compile(_CASE + r": no reason mentions (?P<fragment>.+)$")),
+    ("problem.case_absent", re.compile(_CASE + r" is not among the results$")),
+    (
+        "problem.new_service_case",
+        re.compile(
+            r"^(?P<service>[a-z0-9-]+): a new service needs at least one test case under (?P<folder>\S+)$"
+        ),
+    ),
+    ("problem.at_line", re.compile(r"^(?P<file>[^\s:]+\.yaml):(?P<line>\d+): (?P<message>.+)$", re.S)),
+)
+
+
+def _plain(value: str) -> str:
+    """A Python repr from a case check as the case file writes it: a date as 2026-03-03."""
+    return re.sub(
+        r"datetime\.date\((\d+), (\d+), (\d+)\)",
+        lambda m: f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}",
+        value,
+    )
+
+
+def explain(problem: str, w: Words) -> str:
+    """One finding of a check, in the interface language where its shape is known."""
+    for key, pattern in _PROBLEMS:
+        found = pattern.match(problem)
+        if found:
+            fields = found.groupdict()
+            if "field_key" in fields:
+                label = f"problem.field.{fields['field_key']}"
+                fields["field"] = w.t(label) if w.has(label) else fields["field_key"]
+                fields["actual"], fields["expected"] = _plain(fields["actual"]), _plain(fields["expected"])
+            if fields.get("partner") is not None:
+                fields["service"] = w.t("problem.partner", service=fields["service"])
+            return w.t(key, **fields)
+    return problem

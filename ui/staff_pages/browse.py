@@ -53,7 +53,9 @@ with services_tab:
         )
         row = next(r for r in shown if r["file"] == picked)
         st.markdown(f"**{w.t('browse.legal_basis')}**: {row['legal_basis']}")
-        st.code(rules.read(picked), language="yaml")
+        # wrapped: a block that scrolls sideways on a phone cannot be reached by keyboard
+        # (axe-core, scrollable-region-focusable)
+        st.code(rules.read(picked), language="yaml", wrap_lines=True)
         if st.button(w.t("browse.edit_this"), key="staff:browse:edit_rule"):
             _open_in_editor(picked)
 

@@ -7,17 +7,16 @@ text in the editor came back clean.
 
 from __future__ import annotations
 
-import inspect
 from datetime import date
 
 import streamlit as st
 import yaml
 
 from engine.impact import effective_date
-from engine.versions import RejectedEdit, StaleEdit
+from engine.versions import RejectedEdit, SaveFailed, StaleEdit
 from ui.param_edit import ParamEditError, set_value
 from ui.staff_impact import default_size, run_impact, show_impact
-from ui.staff_runtime import editable_files, parameter_users, rule_files, store, user, words
+from ui.staff_runtime import editable_files, explain, parameter_users, rule_files, store, user, words
 
 author = user()
 rules = store()
@@ -195,7 +194,7 @@ if proposal is not None and current_check:
         ("edit.failed_cases", proposal.failed_cases),
     ):
         if items:
-            st.error(f"**{w.t(title)}**\n\n" + "\n".join(f"- `{item}`" for item in items))
+            st.error(f"**{w.t(title)}**\n\n" + "\n".join(f"- {explain(item, w)}" for item in items))
     if proposal.ok:
         st.success(w.t("edit.clean", count=len(proposal.affected)))
 
@@ -218,20 +217,20 @@ if proposal is not None and current_check and proposal.catalogue is not None:
 
 # -- save ----------------------------------------------------------------------------
 reason = st.text_input(w.t("edit.reason"), key="staff:reason")
-# The rule and its edited cases are saved as one; a store whose save() cannot take the
-# cases yet (engine/versions.py's save path) refuses rather than saving the rule alone.
-cases_saveable = not edited_cases or "cases" in inspect.signature(rules.save).parameters
-if not cases_saveable:
-    st.warning(w.t("edit.cases_unsaveable"))
-can_save = clean and not unchanged and bool(reason.strip()) and cases_saveable
+# The rule and its edited cases are one version: checked together again under the
+# store's lock, recorded together, made live together (engine/versions.py).
+can_save = clean and not unchanged and bool(reason.strip())
 if st.button(w.t("edit.save"), key="staff:save", disabled=not can_save, type="primary"):
-    extra = {"cases": edited_cases} if edited_cases else {}
     try:
-        version = rules.save(edit["file"], text, edit["base"], author=author, reason=reason, **extra)
+        version = rules.save(
+            edit["file"], text, edit["base"], author=author, reason=reason, cases=edited_cases or None
+        )
     except StaleEdit as exc:
-        st.error(w.t("edit.stale", message=str(exc)))
+        st.error(w.t("edit.stale", had=exc.had, now=exc.now))
     except RejectedEdit as exc:
-        st.error(w.t("edit.rejected", message=str(exc)))
+        st.error(f"**{w.t('edit.rejected')}**\n\n" + "\n".join(f"- {explain(p, w)}" for p in exc.problems))
+    except SaveFailed:
+        st.error(w.t("edit.save_failed"))
     else:
         _close()
         S["staff:flash"] = w.t("edit.saved", id=version.id)

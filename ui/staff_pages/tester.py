@@ -31,11 +31,11 @@ if report is not None:
     st.dataframe(
         [
             {
-                "property": p.name,
-                "held": "✅" if p.held else "❌",
-                "examples": p.examples,
-                "failures": p.failures,
-                "scope": p.note or p.skipped or "",
+                w.t("tester.col.property"): p.name,
+                w.t("tester.col.held"): "✅" if p.held else "❌",
+                w.t("tester.col.examples"): p.examples,
+                w.t("tester.col.failures"): p.failures,
+                w.t("tester.col.scope"): p.note or p.skipped or "",
             }
             for p in report.properties
         ],
@@ -45,9 +45,9 @@ if report is not None:
     st.dataframe(
         [
             {
-                "service": c.service,
-                "covered": f"{len(c.covered)}/{len(c.criteria) - len(c.exempt)}",
-                "gaps": "; ".join(c.gaps),
+                w.t("tester.col.service"): c.service,
+                w.t("tester.col.covered"): f"{len(c.covered)}/{len(c.criteria) - len(c.exempt)}",
+                w.t("tester.col.gaps"): "; ".join(c.gaps),
             }
             for c in report.coverage
         ],
@@ -58,4 +58,4 @@ if report is not None:
         st.write(w.t("tester.none"))
     for ce in report.counterexamples:
         st.markdown(f"**{ce.property}** — {ce.message}")
-        st.code(ce.yaml, language="yaml")
+        st.code(ce.yaml, language="yaml", wrap_lines=True)  # no sideways scroll (axe)

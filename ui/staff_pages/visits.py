@@ -180,7 +180,11 @@ if case.state == "open":
             horizontal=True,
         )
         st.multiselect(
-            w.t("visits.applied_for"), list(case.service_ids), key="visits:applied", format_func=service_name
+            w.t("visits.applied_for"),
+            list(case.service_ids),
+            key="visits:applied",
+            format_func=service_name,
+            placeholder=w.t("edit.choose"),  # not Streamlit's English "Choose options"
         )
         st.form_submit_button(
             w.t("visits.save_outcome"),
