@@ -14,6 +14,7 @@ Semantics (profile.md, rules.md "Readings"):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -423,7 +424,7 @@ def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | Non
                 return match.group(0)
             expr = values[name]
         else:
-            expr = ParamRef(name) if kind == "param" else FactRef(name)
+            expr = _reference(kind, name)
         try:
             found = eval_expr(expr, env)
         except KeyError:
@@ -436,6 +437,11 @@ def render_text(text: str, env: Env, d: Describer, values: dict[str, Expr] | Non
         return d.value(found, d.kind(name) if kind == "fact" else None)
 
     return d.plain(PLACEHOLDER.sub(value, text))
+
+
+@functools.cache
+def _reference(kind: str, name: str) -> Expr:
+    return ParamRef(name) if kind == "param" else FactRef(name)
 
 
 def _describe_compare(
@@ -514,7 +520,7 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
         for case, branch in cond.cases:
             if case == key:
                 return evaluate(branch, env, describer)
-        return evaluate(cond.default if cond.default is not None else Const(False), env, describer)
+        return evaluate(cond.default if cond.default is not None else NEVER, env, describer)
     if isinstance(cond, Unencoded):
         reason = None
         if describer is not None:
@@ -532,15 +538,28 @@ def _unknown_switch_text(cond: Switch, d: Describer | None) -> str:
     return d.phrase("compare.unknown", subject=d.label(cond.fact))
 
 
+_RANGES: dict[str, Condition] = {
+    "born": Compare(id="child.born", lhs=FactRef("child.born"), op="eq", rhs=Literal(True)),
+    "newborn": Compare(id="child.is_newborn", lhs=FactRef("child.is_newborn"), op="eq", rhs=Literal(True)),
+}
+NEVER = Const(False)
+
+# Nodes are validated when built, so the conditions built while evaluating are built once.
+_BODIES: dict[int, tuple[SomeChild, Condition]] = {}
+
+
 def quantifier_range(cond: SomeChild) -> Condition:
     """The children a quantifier ranges over, as a condition in child scope."""
-    if cond.range == "born":
-        return Compare(id="child.born", lhs=FactRef("child.born"), op="eq", rhs=Literal(True))
-    return Compare(id="child.is_newborn", lhs=FactRef("child.is_newborn"), op="eq", rhs=Literal(True))
+    return _RANGES[cond.range]
 
 
 def quantifier_body(cond: SomeChild) -> Condition:
-    return All((quantifier_range(cond), cond.body))
+    cached = _BODIES.get(id(cond))
+    if cached is not None and cached[0] is cond:
+        return cached[1]
+    body = All((quantifier_range(cond), cond.body))
+    _BODIES[id(cond)] = (cond, body)
+    return body
 
 
 def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None) -> Outcome:
