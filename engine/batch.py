@@ -79,6 +79,7 @@ from engine.rules import (
     Switch,
     Unencoded,
 )
+from engine.semantics import Semantics
 
 STATUSES = ("ineligible", "eligible", "unknown", "invalid")
 STATUS_DTYPE = pl.Enum(STATUSES)
@@ -430,24 +431,7 @@ class Compiler:
     # -- expressions --------------------------------------------------------------------
 
     def expr(self, e: Expr, child: int | None = None) -> Col:
-        if isinstance(e, Literal):
-            kind = _literal_kind(e.value)
-            if kind == "list":
-                raise CompileError("a list is only a value of 'in' / 'not_in'")
-            return Col(pl.lit(e.value), kind)
-        if isinstance(e, FactRef):
-            return self.fact(e.path, child)
-        if isinstance(e, ParamRef):
-            if e.at is None and e.key is None:
-                return self.param(e.name, child)
-            return self._param_at(e, child)
-        if isinstance(e, Arith):
-            return self._arith(e, child)
-        if isinstance(e, DateAdd):
-            return self._date_add(e, child)
-        if isinstance(e, Cases):
-            return self._cases(e, child)
-        raise CompileError(f"not an expression: {e!r}")
+        return COLUMN(e, self, child)
 
     def _arith(self, e: Arith, child: int | None) -> Col:
         args = [self.expr(a, child) for a in e.args]
@@ -523,27 +507,7 @@ class Compiler:
     # -- conditions ---------------------------------------------------------------------
 
     def condition(self, c: Condition, child: int | None = None) -> pl.Expr:
-        if isinstance(c, Const):
-            return pl.lit(c.value, dtype=pl.Boolean)
-        if isinstance(c, Compare):
-            return self._compare(c, child)
-        if isinstance(c, All):
-            items = [self.condition(i, child) for i in c.items]
-            return items[0] if len(items) == 1 else pl.all_horizontal(items)
-        if isinstance(c, AnyOf):
-            items = [self.condition(i, child) for i in c.items]
-            return items[0] if len(items) == 1 else pl.any_horizontal(items)
-        if isinstance(c, Not):
-            return ~self.condition(c.item, child)
-        if isinstance(c, SomeChild):
-            if child is not None:
-                raise CompileError("some_child cannot be nested in another some_child")
-            return self._quantifier(c)
-        if isinstance(c, Switch):
-            return self._switch(c, child)
-        if isinstance(c, Unencoded):
-            return _null_bool()
-        raise CompileError(f"not a condition: {c!r}")
+        return MASK(c, self, child)
 
     def _compare(self, c: Compare, child: int | None) -> pl.Expr:
         left = self.expr(c.lhs, child)
@@ -615,6 +579,93 @@ class Compiler:
             for case, branch in c.cases:
                 chain = chain.when(key.expr == case).then(self.condition(branch, child))
         return chain.otherwise(default)
+
+
+COLUMN = Semantics("polars", "expression", "a typed column, one value per profile")
+MASK = Semantics("polars", "condition", "a nullable boolean column: null is unknown")
+
+
+@COLUMN.of(Literal)
+def _literal_column(e: Literal, compiler: Compiler, child: int | None) -> Col:
+    kind = _literal_kind(e.value)
+    if kind == "list":
+        raise CompileError("a list is only a value of 'in' / 'not_in'")
+    return Col(pl.lit(e.value), kind)
+
+
+@COLUMN.of(FactRef)
+def _fact_column(e: FactRef, compiler: Compiler, child: int | None) -> Col:
+    return compiler.fact(e.path, child)
+
+
+@COLUMN.of(ParamRef)
+def _param_column(e: ParamRef, compiler: Compiler, child: int | None) -> Col:
+    if e.at is None and e.key is None:
+        return compiler.param(e.name, child)
+    return compiler._param_at(e, child)
+
+
+@COLUMN.of(Arith)
+def _arith_column(e: Arith, compiler: Compiler, child: int | None) -> Col:
+    return compiler._arith(e, child)
+
+
+@COLUMN.of(DateAdd)
+def _date_add_column(e: DateAdd, compiler: Compiler, child: int | None) -> Col:
+    return compiler._date_add(e, child)
+
+
+@COLUMN.of(Cases)
+def _cases_column(e: Cases, compiler: Compiler, child: int | None) -> Col:
+    return compiler._cases(e, child)
+
+
+@MASK.of(Const)
+def _const_mask(c: Const, compiler: Compiler, child: int | None) -> pl.Expr:
+    return pl.lit(c.value, dtype=pl.Boolean)
+
+
+@MASK.of(Compare)
+def _compare_mask(c: Compare, compiler: Compiler, child: int | None) -> pl.Expr:
+    return compiler._compare(c, child)
+
+
+@MASK.of(All)
+def _all_mask(c: All, compiler: Compiler, child: int | None) -> pl.Expr:
+    items = [compiler.condition(i, child) for i in c.items]
+    return items[0] if len(items) == 1 else pl.all_horizontal(items)
+
+
+@MASK.of(AnyOf)
+def _any_mask(c: AnyOf, compiler: Compiler, child: int | None) -> pl.Expr:
+    items = [compiler.condition(i, child) for i in c.items]
+    return items[0] if len(items) == 1 else pl.any_horizontal(items)
+
+
+@MASK.of(Not)
+def _not_mask(c: Not, compiler: Compiler, child: int | None) -> pl.Expr:
+    return ~compiler.condition(c.item, child)
+
+
+@MASK.of(SomeChild)
+def _quantifier_mask(c: SomeChild, compiler: Compiler, child: int | None) -> pl.Expr:
+    if child is not None:
+        raise CompileError("some_child cannot be nested in another some_child")
+    return compiler._quantifier(c)
+
+
+@MASK.of(Switch)
+def _switch_mask(c: Switch, compiler: Compiler, child: int | None) -> pl.Expr:
+    return compiler._switch(c, child)
+
+
+@MASK.of(Unencoded)
+def _unencoded_mask(c: Unencoded, compiler: Compiler, child: int | None) -> pl.Expr:
+    return _null_bool()
+
+
+COLUMN.check_complete()
+MASK.check_complete()
 
 
 def _stage(cols: list[Col]) -> int:

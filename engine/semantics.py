@@ -76,6 +76,9 @@ class Semantics:
 
 REGISTRY: list[Semantics] = []
 
+BACKENDS = ("explanation", "durable-rules", "polars", "type checking", "generation")
+"""Every backend gives every kind of node a meaning."""
+
 BACKEND_MODULES = (
     "engine.logic",
     "engine.durable_backend",
@@ -96,7 +99,15 @@ def all_semantics() -> list[Semantics]:
 
 def check_complete() -> None:
     """Every backend gives every node type a meaning, or IncompleteSemantics says which not."""
-    problems = [str(exc) for exc in _failures(all_semantics())]
+    tables = all_semantics()
+    problems = [str(exc) for exc in _failures(tables)]
+    present = {(t.backend, t.kind) for t in tables}
+    problems += [
+        f"{backend} has no meaning for any {kind} node"
+        for backend in BACKENDS
+        for kind in KINDS
+        if (backend, kind) not in present
+    ]
     if problems:
         raise IncompleteSemantics("\n".join(problems))
 
