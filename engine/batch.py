@@ -130,82 +130,12 @@ def round4(expr: pl.Expr) -> pl.Expr:
 
 
 # --- derived facts as column expressions --------------------------------------------------
-
-
-def age_expr(birth: pl.Expr, day: pl.Expr) -> pl.Expr:
-    """Completed years, counted from the birthday; (2, 29) sorts after (2, 28), so a
-    29 February birthday falls on 1 March in common years, as ``facts.age_on`` says."""
-    before = _month_day(day) < _month_day(birth)
-    return (day.dt.year().cast(pl.Int64) - birth.dt.year().cast(pl.Int64)) - before.cast(pl.Int64)
-
-
-def _month_day(day: pl.Expr) -> pl.Expr:
-    # dt.month() is an Int8: widen before multiplying, or March becomes -44.
-    return day.dt.month().cast(pl.Int32) * 100 + day.dt.day().cast(pl.Int32)
-
-
-def school_start_expr(as_of: pl.Expr) -> pl.Expr:
-    """The first 1 September on or after as_of (facts.coming_school_year_start)."""
-    year = as_of.dt.year()
-    this = pl.date(year, 9, 1)
-    return pl.when(as_of <= this).then(this).otherwise(pl.date(year + 1, 9, 1))
-
-
-def months_between_expr(start: pl.Expr, end: pl.Expr) -> pl.Expr:
-    """facts.full_months_between: a period from the 31st ends on a shorter month's last day."""
-    months = (end.dt.year().cast(pl.Int64) - start.dt.year().cast(pl.Int64)) * 12 + (
-        end.dt.month().cast(pl.Int64) - start.dt.month().cast(pl.Int64)
-    )
-    month_end = end.dt.month_end() == end
-    short = (end.dt.day() < start.dt.day()) & ~month_end
-    return months - short.cast(pl.Int64)
-
-
-def days_between_expr(start: pl.Expr, end: pl.Expr) -> pl.Expr:
-    return end.cast(pl.Int64) - start.cast(pl.Int64)
+# Each derived fact's column form is declared with it (facts.Derived.column).
 
 
 def mle_area_expr(residence: pl.Expr) -> pl.Expr:
     mapped = residence.replace_strict(F.MLE_AREA, default="taiwan_province", return_dtype=pl.String)
     return pl.when(residence.is_null()).then(None).otherwise(mapped)
-
-
-def income_per_person_expr(income: pl.Expr, size: pl.Expr) -> pl.Expr:
-    return round4(income.cast(pl.Float64) / size)
-
-
-# Named derivations are recognised by the function the engine calls; the lambdas of
-# facts.CHILD_DERIVED by their path and inputs. A derived fact not listed here still
-# works, through a per-row call of the engine's own function (slow, but right).
-_BY_FUNCTION: dict[Callable[..., Any], Callable[..., pl.Expr]] = {
-    F._age: age_expr,
-    F.mle_area: mle_area_expr,
-    F._income_per_person: income_per_person_expr,
-    F._months_registered: months_between_expr,
-    F._days_registered: days_between_expr,
-    F.coming_school_year_start: school_start_expr,
-}
-_BY_PATH: dict[tuple[str, tuple[str, ...]], Callable[..., pl.Expr]] = {
-    ("child.born", ("child.birth_date", "as_of")): lambda b, a: b <= a,
-    ("child.age_on_school_start", ("child.birth_date", "as_of")): lambda b, a: age_expr(
-        b, school_start_expr(a)
-    ),
-    ("child.is_newborn", ("child.birth_date", "events.birth.date")): lambda b, e: b == e,
-    # facts.child_facts: the child's own nationality, else the applicant's (known or not).
-    ("child.nationality_effective", ("child.nationality", "person.nationality")): lambda c, p: pl.coalesce(
-        c, p
-    ),
-}
-_KIND_DTYPE = {"int": pl.Int64, "float": pl.Float64, "str": pl.String, "bool": pl.Boolean, "date": pl.Date}
-
-
-def _generic_derived(derived: F.Derived, inputs: list[Col]) -> pl.Expr:
-    def compute(row: dict[str, Any]) -> Any:
-        values = list(row.values())
-        return None if any(v is None for v in values) else derived.compute(*values)
-
-    struct = pl.struct([c.expr.alias(f"in{i}") for i, c in enumerate(inputs)])
-    return struct.map_elements(compute, return_dtype=_KIND_DTYPE[derived.type], skip_nulls=False)
 
 
 # --- the compiler --------------------------------------------------------------------------
@@ -317,9 +247,7 @@ class Compiler:
 
     def _derived(self, derived: F.Derived, child: int | None) -> Col:
         inputs = [self.fact(p, child) for p in derived.inputs]
-        impl = _BY_FUNCTION.get(derived.compute) or _BY_PATH.get((derived.path, derived.inputs))
-        expr = impl(*(c.expr for c in inputs)) if impl else _generic_derived(derived, inputs)
-        return Col(expr, derived.type, _stage(inputs))
+        return Col(derived.column(*(c.expr for c in inputs)), derived.type, _stage(inputs))
 
     # -- parameters ---------------------------------------------------------------------
 

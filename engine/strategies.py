@@ -50,6 +50,7 @@ from engine.facts import (
     CHILD_DERIVED,
     MLE_AREA,
     PROFILE_DERIVED,
+    Derived,
     Unknown,
     add_months,
     age_on,
@@ -1065,23 +1066,42 @@ class ChildNationalitySetter(Setter):
         self.place(ed, t)
 
 
-SETTERS: dict[str, Setter] = {
-    "person.age": AgeSetter("person.birth_date", lambda ed: ed.as_of),
-    "person.age_at_job_loss": AgeSetter("person.birth_date", _event_date("job_loss")),
-    "person.age_at_birth_event": AgeSetter("person.birth_date", _event_date("birth")),
-    "household.mle_area": AreaSetter(),
-    "household.income_per_person": IncomePerPersonSetter(),
-    "person.registered_months_before_birth": RegisteredBeforeBirthSetter("months"),
-    "person.registered_days_before_birth": RegisteredBeforeBirthSetter("days"),
-    "school_year.start": SchoolYearSetter(),
-    "child.age": AgeSetter("child.birth_date", lambda ed: ed.as_of),
-    "child.born": BornSetter(),
-    "child.age_on_school_start": AgeSetter("child.birth_date", lambda ed: coming_school_year_start(ed.as_of)),
-    "child.is_newborn": NewbornSetter(),
-    "child.nationality_effective": ChildNationalitySetter(),
-}
-"""Every derived fact of engine/facts.py needs an inverse here; tests/test_fuzz.py checks
-that none is missing, so a new derived fact gets its edge cases too."""
+def _day_of(on: str) -> Callable[[Editor], date]:
+    """The day an age is taken on, as the generator reaches it."""
+    if on == "as_of":
+        return lambda ed: ed.as_of
+    if on == "school_year.start":
+        return lambda ed: coming_school_year_start(ed.as_of)
+    if on.startswith("events.") and on.endswith(".date"):
+        return _event_date(on.split(".")[1])
+    raise ValueError(f"no way to reach an age on '{on}'")
+
+
+def setter_of(derived: Derived) -> Setter:
+    """The setter of a derived fact, from what its declaration says the generator needs."""
+    inverse = derived.inverse
+    kind = inverse.kind
+    if kind == "age":
+        assert inverse.on is not None, derived.path
+        return AgeSetter(inverse.writes, _day_of(inverse.on))
+    if kind in ("months_before", "days_before"):
+        return RegisteredBeforeBirthSetter("months" if kind == "months_before" else "days")
+    simple: dict[str, type[Setter]] = {
+        "area": AreaSetter,
+        "quotient": IncomePerPersonSetter,
+        "as_of": SchoolYearSetter,
+        "born": BornSetter,
+        "newborn": NewbornSetter,
+        "own": ChildNationalitySetter,
+    }
+    if kind not in simple:
+        raise ValueError(f"{derived.path}: no setter for the inverse kind '{kind}'")
+    return simple[kind]()
+
+
+SETTERS: dict[str, Setter] = {d.path: setter_of(d) for d in (*PROFILE_DERIVED, *CHILD_DERIVED)}
+"""Every derived fact of engine/facts.py gets its inverse from its declaration; a new
+kind of inverse needs a setter here (setter_of refuses one it does not know)."""
 
 
 # --- environments --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from engine import rules, semantics
 from engine.batch import Compiler as ColumnCompiler
 from engine.columns import normalise
 from engine.durable_backend import DurableRunner, compile_services
-from engine.facts import child_facts, profile_facts
+from engine.facts import CHILD_DERIVED, PROFILE_DERIVED, Unknown, child_facts, profile_facts
 from engine.loader import load_catalogue
 from engine.logic import VALUE, VERDICT, Env, evaluate, overrides_of
 from engine.parameters import Parameter, ParameterValue
@@ -43,7 +43,7 @@ from engine.rules import (
     Text,
     Unencoded,
 )
-from engine.strategies import CRITERIA, SEEDS, _criteria, _static_values
+from engine.strategies import CRITERIA, SEEDS, SETTERS, _criteria, _static_values, setter_of
 from engine.validate import CHECK, TYPE, _Checker
 
 AS_OF = date(2026, 3, 1)
@@ -112,7 +112,11 @@ CASES: dict[type, Case] = {
     Unencoded: Case(Unencoded("rules.test"), Unencoded("rules.test"), (None, None, None), ()),
     # expressions, each read in a criterion
     Literal: _expression(
-        Literal(2), Compare("lit", Literal(2), "lt", FactRef("household.size")), (True, None, False), "int", {2}
+        Literal(2),
+        Compare("lit", Literal(2), "lt", FactRef("household.size")),
+        (True, None, False),
+        "int",
+        {2},
     ),
     FactRef: _expression(
         FactRef("household.size"),
@@ -212,7 +216,9 @@ def test_a_node_type_without_a_meaning_fails_the_check(monkeypatch):
 
 def test_a_backend_without_a_node_type_fails_the_check(monkeypatch):
     monkeypatch.delitem(VERDICT.table, Switch)
-    with pytest.raises(semantics.IncompleteSemantics, match=r"explanation \(.*\) lacks the condition node type\(s\) Switch"):
+    with pytest.raises(
+        semantics.IncompleteSemantics, match=r"explanation \(.*\) lacks the condition node type\(s\) Switch"
+    ):
         semantics.check_complete()
 
 
@@ -264,3 +270,34 @@ def test_the_tables_are_the_backends_own():
     # What the suite runs is what the engine runs: the tables the backends dispatch through.
     assert {VALUE.backend, VERDICT.backend} == {"explanation"}
     assert {TYPE.kind, CHECK.kind, SEEDS.kind, CRITERIA.kind} == {"expression", "condition"}
+
+
+# --- derived facts: declared once, the same value in every backend --------------------------
+
+DERIVED = (*PROFILE_DERIVED, *CHILD_DERIVED)
+
+
+def test_every_derived_fact_has_one_value_in_python_and_in_columns(catalogue, people):
+    chunk = normalise(_frame_of([people[p][0] for p in ORDER]), 0, AS_OF)
+    compiler = ColumnCompiler(catalogue, chunk.width)
+    child = {d.path: 0 for d in CHILD_DERIVED}
+    columns = {d.path: compiler.fact(d.path, child.get(d.path)).expr for d in DERIVED}
+    frame = compiler.evaluate(chunk.frame, columns)
+    for d in DERIVED:
+        expected = []
+        for p in ORDER:
+            env = people[p][1]
+            if d.path in child:
+                facts = env.children[0] if env.children else None
+                value = facts[d.path] if facts else None
+            else:
+                value = env.facts[d.path]
+            expected.append(None if isinstance(value, Unknown) else value)
+        # The meets-person's child is the only child there is; the others have none or unknown.
+        assert frame[d.path].to_list() == expected, d.path
+
+
+def test_every_derived_fact_says_what_the_generator_writes():
+    for d in DERIVED:
+        assert set(d.inputs) >= {d.inverse.writes} or d.inverse.writes == "as_of", d.path
+        assert type(SETTERS[d.path]) is type(setter_of(d))
