@@ -1019,10 +1019,6 @@ def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
     return _read(Expr, raw, path, ctx)
 
 
-def parse_cases(raw: Any, path: Path, ctx: ParseContext) -> Cases:
-    return _read(Cases, {"cases": raw}, path[:-1] if path and path[-1] == "cases" else path, ctx)
-
-
 def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
     return _read(Condition, raw, path, ctx)
 
