@@ -119,10 +119,17 @@ def _round(value: Any) -> Any:
 
 
 VALUE = Semantics("explanation", "expression", "the value of an expression for one profile")
+_VALUES = VALUE.table
 
 
 def eval_expr(expr: Expr, env: Env) -> Any:
-    return VALUE(expr, env)
+    # The table's own lookup, without VALUE.__call__'s frame: this runs for every operand
+    # of every profile.
+    try:
+        handler = _VALUES[type(expr)]
+    except KeyError:
+        return VALUE(expr, env)  # which names the backend and the node it lacks
+    return handler(expr, env)
 
 
 @VALUE.of(Literal)
@@ -479,11 +486,16 @@ def _describe_compare(
 
 
 VERDICT = Semantics("explanation", "condition", "the Kleene verdict of a condition, with its reasons")
+_VERDICTS = VERDICT.table
 
 
 def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> Outcome:
     """The Kleene verdict of ``cond``; with a describer, also the reasons."""
-    return VERDICT(cond, env, describer)
+    try:
+        handler = _VERDICTS[type(cond)]
+    except KeyError:
+        return VERDICT(cond, env, describer)  # which names the backend and the node it lacks
+    return handler(cond, env, describer)
 
 
 @VERDICT.of(Const)
