@@ -138,6 +138,20 @@ def mle_area_expr(residence: pl.Expr) -> pl.Expr:
     return pl.when(residence.is_null()).then(None).otherwise(mapped)
 
 
+_KIND_DTYPE = {"int": pl.Int64, "float": pl.Float64, "str": pl.String, "bool": pl.Boolean, "date": pl.Date}
+
+
+def _row_by_row(derived: F.Derived, inputs: list[Col]) -> pl.Expr:
+    """A derived fact declared without a column form: the engine's own function, per row."""
+
+    def compute(row: dict[str, Any]) -> Any:
+        values = list(row.values())
+        return None if any(v is None for v in values) else derived.compute(*values)
+
+    struct = pl.struct([c.expr.alias(f"in{i}") for i, c in enumerate(inputs)])
+    return struct.map_elements(compute, return_dtype=_KIND_DTYPE[derived.type], skip_nulls=False)
+
+
 # --- the compiler --------------------------------------------------------------------------
 
 
@@ -247,6 +261,8 @@ class Compiler:
 
     def _derived(self, derived: F.Derived, child: int | None) -> Col:
         inputs = [self.fact(p, child) for p in derived.inputs]
+        if derived.column is None:
+            return Col(_row_by_row(derived, inputs), derived.type, _stage(inputs))
         return Col(derived.column(*(c.expr for c in inputs)), derived.type, _stage(inputs))
 
     # -- parameters ---------------------------------------------------------------------

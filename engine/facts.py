@@ -160,8 +160,10 @@ class Derived:
     type: str
     inputs: tuple[str, ...]
     compute: Callable[..., Any]
-    column: Callable[..., Any]
-    inverse: Inverse
+    # None: the batch evaluator calls ``compute`` row by row (right, but slow).
+    column: Callable[..., Any] | None = None
+    # None: the generator cannot aim at it (tests/test_fuzz.py says so).
+    inverse: Inverse | None = None
     reads_unknown: bool = False
 
 

@@ -1077,9 +1077,11 @@ def _day_of(on: str) -> Callable[[Editor], date]:
     raise ValueError(f"no way to reach an age on '{on}'")
 
 
-def setter_of(derived: Derived) -> Setter:
+def setter_of(derived: Derived) -> Setter | None:
     """The setter of a derived fact, from what its declaration says the generator needs."""
     inverse = derived.inverse
+    if inverse is None:
+        return None
     kind = inverse.kind
     if kind == "age":
         assert inverse.on is not None, derived.path
@@ -1099,7 +1101,9 @@ def setter_of(derived: Derived) -> Setter:
     return simple[kind]()
 
 
-SETTERS: dict[str, Setter] = {d.path: setter_of(d) for d in (*PROFILE_DERIVED, *CHILD_DERIVED)}
+SETTERS: dict[str, Setter] = {
+    d.path: setter for d in (*PROFILE_DERIVED, *CHILD_DERIVED) if (setter := setter_of(d)) is not None
+}
 """Every derived fact of engine/facts.py gets its inverse from its declaration; a new
 kind of inverse needs a setter here (setter_of refuses one it does not know)."""
 

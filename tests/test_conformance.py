@@ -281,6 +281,7 @@ def test_every_derived_fact_has_one_value_in_python_and_in_columns(catalogue, pe
     chunk = normalise(_frame_of([people[p][0] for p in ORDER]), 0, AS_OF)
     compiler = ColumnCompiler(catalogue, chunk.width)
     child = {d.path: 0 for d in CHILD_DERIVED}
+    assert all(d.column is not None for d in DERIVED), "every derived fact has its column form: no row-by-row"
     columns = {d.path: compiler.fact(d.path, child.get(d.path)).expr for d in DERIVED}
     frame = compiler.evaluate(chunk.frame, columns)
     for d in DERIVED:
@@ -299,5 +300,6 @@ def test_every_derived_fact_has_one_value_in_python_and_in_columns(catalogue, pe
 
 def test_every_derived_fact_says_what_the_generator_writes():
     for d in DERIVED:
+        assert d.inverse is not None, f"{d.path}: the generator cannot aim at it"
         assert set(d.inputs) >= {d.inverse.writes} or d.inverse.writes == "as_of", d.path
         assert type(SETTERS[d.path]) is type(setter_of(d))
