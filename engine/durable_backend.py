@@ -39,7 +39,7 @@ from durable import engine as durable_engine
 from durable.engine import MessageNotHandledException
 
 from engine.facts import Unknown
-from engine.logic import Env, eval_expr, quantifier_body
+from engine.logic import VALUE, Env, quantifier_body
 from engine.rules import (
     NEGATION,
     All,
@@ -126,7 +126,7 @@ class OperandTable:
         for expr, key in self.keys.items():
             if only is not None and key not in only:
                 continue
-            value = eval_expr(expr, env)
+            value = VALUE.table[type(expr)](expr, env)  # one frame per operand: every profile
             if not isinstance(value, Unknown):
                 out[key] = to_durable(value)
         return out

@@ -160,7 +160,7 @@ def _param_value(expr: ParamRef, env: Env) -> Any:
 
 @VALUE.of(Arith)
 def _arith_value(expr: Arith, env: Env) -> Any:
-    args = [eval_expr(a, env) for a in expr.args]
+    args = [_VALUES[type(a)](a, env) for a in expr.args]
     unknown = _merge(args)
     if unknown:
         return unknown
@@ -505,8 +505,10 @@ def _const_verdict(cond: Const, env: Env, describer: Describer | None) -> Outcom
 
 @VERDICT.of(Compare)
 def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Outcome:
-    left = eval_expr(cond.lhs, env)
-    right = eval_expr(cond.rhs, env)
+    # The tables' own lookups, not evaluate / eval_expr: one call frame per node, as
+    # before the tables (they run for every node of every profile).
+    left = _VALUES[type(cond.lhs)](cond.lhs, env)
+    right = _VALUES[type(cond.rhs)](cond.rhs, env)
     unknown = _merge([left, right])
     verdict = None if unknown else compare(cond.op, left, right)
     missing = unknown.missing if unknown else frozenset()
@@ -533,7 +535,7 @@ def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Ou
 @VERDICT.of(All, AnyOf)
 def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | None) -> Outcome:
     decisive = not isinstance(cond, All)
-    outcomes = [evaluate(item, env, describer) for item in cond.items]
+    outcomes = [_VERDICTS[type(item)](item, env, describer) for item in cond.items]
     reasons = tuple(r for o in outcomes for r in o.reasons)
     if any(o.value is decisive for o in outcomes):
         return Outcome(decisive, frozenset(), reasons)
@@ -545,7 +547,7 @@ def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | Non
 
 @VERDICT.of(Not)
 def _not_verdict(cond: Not, env: Env, describer: Describer | None) -> Outcome:
-    inner = evaluate(cond.item, env, describer)
+    inner = _VERDICTS[type(cond.item)](cond.item, env, describer)
     value = None if inner.value is None else not inner.value
     reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
     return Outcome(value, inner.missing, reasons)
@@ -570,7 +572,7 @@ def _switch_verdict(cond: Switch, env: Env, describer: Describer | None) -> Outc
         return Outcome(None, key.missing, (reason,) if reason else ())
     for case, branch in cond.cases:
         if case == key:
-            return evaluate(branch, env, describer)
+            return _VERDICTS[type(branch)](branch, env, describer)
     return evaluate(cond.default if cond.default is not None else NEVER, env, describer)
 
 
@@ -624,7 +626,8 @@ def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None)
             )
         return Outcome(None, missing, (reason,) if reason else ())
     body = quantifier_body(cond)
-    per_child = [evaluate(body, env.in_child(i), describer) for i in range(len(env.children))]
+    verdict = _VERDICTS[type(body)]
+    per_child = [verdict(body, env.in_child(i), describer) for i in range(len(env.children))]
     witnesses = tuple(i for i, o in enumerate(per_child) if o.value is True)
     if witnesses:
         value: bool | None = True

@@ -50,7 +50,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
-from pydantic.dataclasses import dataclass, rebuild_dataclass
+from pydantic.dataclasses import dataclass
 
 from engine.profile import EARLIEST_DATE, LATEST_DATE
 
@@ -85,6 +85,7 @@ class At:
 
     raw: Any
     path: Path = ()
+    part: str = ""  # at the top of a rule file's part: condition, expression, amount …
 
 
 def _unwrap(data: Any) -> tuple[Any, Path] | None:
@@ -168,7 +169,7 @@ def _opt(raw: dict, key: str, path: Path) -> At | None:
     return At(raw[key], (*path, key)) if key in raw else None
 
 
-node = dataclass(frozen=True, config=ConfigDict(arbitrary_types_allowed=True))
+node = dataclass(frozen=True, config=ConfigDict(arbitrary_types_allowed=True, defer_build=True))
 """A node of the rule language: frozen, hashable, validated when read from YAML."""
 
 # JSON Schema references between the nodes' YAML forms (engine/rule_schema.py).
@@ -968,36 +969,28 @@ def _next_month_day(raw: dict, path: Path) -> tuple[int, int]:
     return month, day
 
 
-for _cls in (
-    ParamRef,
-    Arith,
-    DateAdd,
-    Cases,
-    Compare,
-    All,
-    AnyOf,
-    Not,
-    SomeChild,
-    Switch,
-    Note,
-    AmountRule,
-    DeadlineRule,
-):
-    rebuild_dataclass(_cls)
-
-
 # --- reading YAML into nodes ---------------------------------------------------------
 
-_ADAPTERS: dict[Any, TypeAdapter] = {}
+_PART = Annotated[
+    Annotated[Condition, Tag("condition")]
+    | Annotated[Expr, Tag("expression")]
+    | Annotated[Text, Tag("text")]
+    | Annotated[AmountRule, Tag("amount")]
+    | Annotated[DeadlineRule, Tag("deadline")],
+    Discriminator(lambda data: data.part),
+]
+"""Every part of a rule file the loader reads with the language, in one validator: each
+TypeAdapter builds its whole schema, and the parts share most of theirs."""
+
+_READER: list[TypeAdapter] = []
 
 
-def _read(kind: Any, raw: Any, path: Path, ctx: ParseContext | None) -> Any:
-    """``raw`` read as a ``kind`` node; a problem raises RuleSyntaxError with its path."""
-    adapter = _ADAPTERS.get(kind)
-    if adapter is None:
-        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+def _read(part: str, raw: Any, path: Path, ctx: ParseContext | None) -> Any:
+    """``raw`` read as a ``part`` node; a problem raises RuleSyntaxError with its path."""
+    if not _READER:
+        _READER.append(TypeAdapter(_PART))
     try:
-        return adapter.validate_python(At(raw, path), context={"parse": ctx})
+        return _READER[0].validate_python(At(raw, path, part), context={"parse": ctx})
     except ValidationError as exc:
         raise _first_problem(exc, path) from None
 
@@ -1012,23 +1005,23 @@ def _first_problem(exc: ValidationError, path: Path) -> RuleSyntaxError:
 
 
 def parse_text(raw: Any, path: Path) -> Text:
-    return _read(Text, raw, path, None)
+    return _read("text", raw, path, None)
 
 
 def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
-    return _read(Expr, raw, path, ctx)
+    return _read("expression", raw, path, ctx)
 
 
 def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
-    return _read(Condition, raw, path, ctx)
+    return _read("condition", raw, path, ctx)
 
 
 def parse_amount(raw: Any, path: Path, ctx: ParseContext) -> AmountRule:
-    return _read(AmountRule, raw, path, ctx)
+    return _read("amount", raw, path, ctx)
 
 
 def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
-    return _read(DeadlineRule, raw, path, ctx)
+    return _read("deadline", raw, path, ctx)
 
 
 # --- walking -----------------------------------------------------------------------
