@@ -23,8 +23,6 @@ from engine.rules import (
     Text,
 )
 
-SCHEMA_ID = "https://lifeevents.example/rule-file.schema.json"
-
 
 def _titled(cls: type) -> dict[str, Any]:
     summary = (cls.__doc__ or "").strip().splitlines()
@@ -55,7 +53,6 @@ def rule_file_schema() -> dict[str, Any]:
     properties = {key: described.get(key, {}) for key in sorted(_RULE_KEYS)}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
         "title": "lifeevents rule file",
         "type": "object",
         "properties": properties,
