@@ -34,6 +34,7 @@ that path, which the loader turns into ``file:line``.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass as plain_dataclass
@@ -169,8 +170,35 @@ def _opt(raw: dict, key: str, path: Path) -> At | None:
     return At(raw[key], (*path, key)) if key in raw else None
 
 
-node = dataclass(frozen=True, config=ConfigDict(arbitrary_types_allowed=True, defer_build=True))
-"""A node of the rule language: frozen, hashable, validated when read from YAML."""
+_validated_node = dataclass(frozen=True, config=ConfigDict(arbitrary_types_allowed=True, defer_build=True))
+
+
+def node(cls: type) -> Any:
+    """A node of the rule language: frozen, hashable, validated when read from YAML.
+
+    Read from YAML, a node is validated (``_read`` and its fields' types). Built in code
+    (``Compare("adult", FactRef("person.age"), "gte", Literal(18))``), it is trusted, as
+    code trusts what was validated when loading: its constructor is the plain dataclass
+    one, so that building conditions while compiling costs what it did before the
+    typed model and builds no validator.
+    """
+    checked = _validated_node(cls)
+    plain = dataclasses.make_dataclass(
+        cls.__name__,
+        [(f.name, f.type, _same_default(f)) for f in dataclasses.fields(checked)],
+        frozen=True,
+    )
+    checked.__init__ = plain.__init__  # type: ignore[misc]
+    return checked
+
+
+def _same_default(f: dataclasses.Field) -> dataclasses.Field:
+    if f.default is not dataclasses.MISSING:
+        return field(default=f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return field(default_factory=f.default_factory)
+    return field()
+
 
 # JSON Schema references between the nodes' YAML forms (engine/rule_schema.py).
 CONDITION_REF = {"$ref": "#/$defs/condition"}
