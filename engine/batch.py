@@ -79,6 +79,7 @@ from engine.rules import (
     Switch,
     Unencoded,
 )
+from engine.semantics import Semantics
 
 STATUSES = ("ineligible", "eligible", "unknown", "invalid")
 STATUS_DTYPE = pl.Enum(STATUSES)
@@ -129,39 +130,7 @@ def round4(expr: pl.Expr) -> pl.Expr:
 
 
 # --- derived facts as column expressions --------------------------------------------------
-
-
-def age_expr(birth: pl.Expr, day: pl.Expr) -> pl.Expr:
-    """Completed years, counted from the birthday; (2, 29) sorts after (2, 28), so a
-    29 February birthday falls on 1 March in common years, as ``facts.age_on`` says."""
-    before = _month_day(day) < _month_day(birth)
-    return (day.dt.year().cast(pl.Int64) - birth.dt.year().cast(pl.Int64)) - before.cast(pl.Int64)
-
-
-def _month_day(day: pl.Expr) -> pl.Expr:
-    # dt.month() is an Int8: widen before multiplying, or March becomes -44.
-    return day.dt.month().cast(pl.Int32) * 100 + day.dt.day().cast(pl.Int32)
-
-
-def school_start_expr(as_of: pl.Expr) -> pl.Expr:
-    """The first 1 September on or after as_of (facts.coming_school_year_start)."""
-    year = as_of.dt.year()
-    this = pl.date(year, 9, 1)
-    return pl.when(as_of <= this).then(this).otherwise(pl.date(year + 1, 9, 1))
-
-
-def months_between_expr(start: pl.Expr, end: pl.Expr) -> pl.Expr:
-    """facts.full_months_between: a period from the 31st ends on a shorter month's last day."""
-    months = (end.dt.year().cast(pl.Int64) - start.dt.year().cast(pl.Int64)) * 12 + (
-        end.dt.month().cast(pl.Int64) - start.dt.month().cast(pl.Int64)
-    )
-    month_end = end.dt.month_end() == end
-    short = (end.dt.day() < start.dt.day()) & ~month_end
-    return months - short.cast(pl.Int64)
-
-
-def days_between_expr(start: pl.Expr, end: pl.Expr) -> pl.Expr:
-    return end.cast(pl.Int64) - start.cast(pl.Int64)
+# Each derived fact's column form is declared with it (facts.Derived.column).
 
 
 def mle_area_expr(residence: pl.Expr) -> pl.Expr:
@@ -169,36 +138,12 @@ def mle_area_expr(residence: pl.Expr) -> pl.Expr:
     return pl.when(residence.is_null()).then(None).otherwise(mapped)
 
 
-def income_per_person_expr(income: pl.Expr, size: pl.Expr) -> pl.Expr:
-    return round4(income.cast(pl.Float64) / size)
-
-
-# Named derivations are recognised by the function the engine calls; the lambdas of
-# facts.CHILD_DERIVED by their path and inputs. A derived fact not listed here still
-# works, through a per-row call of the engine's own function (slow, but right).
-_BY_FUNCTION: dict[Callable[..., Any], Callable[..., pl.Expr]] = {
-    F._age: age_expr,
-    F.mle_area: mle_area_expr,
-    F._income_per_person: income_per_person_expr,
-    F._months_registered: months_between_expr,
-    F._days_registered: days_between_expr,
-    F.coming_school_year_start: school_start_expr,
-}
-_BY_PATH: dict[tuple[str, tuple[str, ...]], Callable[..., pl.Expr]] = {
-    ("child.born", ("child.birth_date", "as_of")): lambda b, a: b <= a,
-    ("child.age_on_school_start", ("child.birth_date", "as_of")): lambda b, a: age_expr(
-        b, school_start_expr(a)
-    ),
-    ("child.is_newborn", ("child.birth_date", "events.birth.date")): lambda b, e: b == e,
-    # facts.child_facts: the child's own nationality, else the applicant's (known or not).
-    ("child.nationality_effective", ("child.nationality", "person.nationality")): lambda c, p: pl.coalesce(
-        c, p
-    ),
-}
 _KIND_DTYPE = {"int": pl.Int64, "float": pl.Float64, "str": pl.String, "bool": pl.Boolean, "date": pl.Date}
 
 
-def _generic_derived(derived: F.Derived, inputs: list[Col]) -> pl.Expr:
+def _row_by_row(derived: F.Derived, inputs: list[Col]) -> pl.Expr:
+    """A derived fact declared without a column form: the engine's own function, per row."""
+
     def compute(row: dict[str, Any]) -> Any:
         values = list(row.values())
         return None if any(v is None for v in values) else derived.compute(*values)
@@ -316,9 +261,9 @@ class Compiler:
 
     def _derived(self, derived: F.Derived, child: int | None) -> Col:
         inputs = [self.fact(p, child) for p in derived.inputs]
-        impl = _BY_FUNCTION.get(derived.compute) or _BY_PATH.get((derived.path, derived.inputs))
-        expr = impl(*(c.expr for c in inputs)) if impl else _generic_derived(derived, inputs)
-        return Col(expr, derived.type, _stage(inputs))
+        if derived.column is None:
+            return Col(_row_by_row(derived, inputs), derived.type, _stage(inputs))
+        return Col(derived.column(*(c.expr for c in inputs)), derived.type, _stage(inputs))
 
     # -- parameters ---------------------------------------------------------------------
 
@@ -430,24 +375,7 @@ class Compiler:
     # -- expressions --------------------------------------------------------------------
 
     def expr(self, e: Expr, child: int | None = None) -> Col:
-        if isinstance(e, Literal):
-            kind = _literal_kind(e.value)
-            if kind == "list":
-                raise CompileError("a list is only a value of 'in' / 'not_in'")
-            return Col(pl.lit(e.value), kind)
-        if isinstance(e, FactRef):
-            return self.fact(e.path, child)
-        if isinstance(e, ParamRef):
-            if e.at is None and e.key is None:
-                return self.param(e.name, child)
-            return self._param_at(e, child)
-        if isinstance(e, Arith):
-            return self._arith(e, child)
-        if isinstance(e, DateAdd):
-            return self._date_add(e, child)
-        if isinstance(e, Cases):
-            return self._cases(e, child)
-        raise CompileError(f"not an expression: {e!r}")
+        return COLUMN(e, self, child)
 
     def _arith(self, e: Arith, child: int | None) -> Col:
         args = [self.expr(a, child) for a in e.args]
@@ -523,27 +451,7 @@ class Compiler:
     # -- conditions ---------------------------------------------------------------------
 
     def condition(self, c: Condition, child: int | None = None) -> pl.Expr:
-        if isinstance(c, Const):
-            return pl.lit(c.value, dtype=pl.Boolean)
-        if isinstance(c, Compare):
-            return self._compare(c, child)
-        if isinstance(c, All):
-            items = [self.condition(i, child) for i in c.items]
-            return items[0] if len(items) == 1 else pl.all_horizontal(items)
-        if isinstance(c, AnyOf):
-            items = [self.condition(i, child) for i in c.items]
-            return items[0] if len(items) == 1 else pl.any_horizontal(items)
-        if isinstance(c, Not):
-            return ~self.condition(c.item, child)
-        if isinstance(c, SomeChild):
-            if child is not None:
-                raise CompileError("some_child cannot be nested in another some_child")
-            return self._quantifier(c)
-        if isinstance(c, Switch):
-            return self._switch(c, child)
-        if isinstance(c, Unencoded):
-            return _null_bool()
-        raise CompileError(f"not a condition: {c!r}")
+        return MASK(c, self, child)
 
     def _compare(self, c: Compare, child: int | None) -> pl.Expr:
         left = self.expr(c.lhs, child)
@@ -615,6 +523,93 @@ class Compiler:
             for case, branch in c.cases:
                 chain = chain.when(key.expr == case).then(self.condition(branch, child))
         return chain.otherwise(default)
+
+
+COLUMN = Semantics("polars", "expression", "a typed column, one value per profile")
+MASK = Semantics("polars", "condition", "a nullable boolean column: null is unknown")
+
+
+@COLUMN.of(Literal)
+def _literal_column(e: Literal, compiler: Compiler, child: int | None) -> Col:
+    kind = _literal_kind(e.value)
+    if kind == "list":
+        raise CompileError("a list is only a value of 'in' / 'not_in'")
+    return Col(pl.lit(e.value), kind)
+
+
+@COLUMN.of(FactRef)
+def _fact_column(e: FactRef, compiler: Compiler, child: int | None) -> Col:
+    return compiler.fact(e.path, child)
+
+
+@COLUMN.of(ParamRef)
+def _param_column(e: ParamRef, compiler: Compiler, child: int | None) -> Col:
+    if e.at is None and e.key is None:
+        return compiler.param(e.name, child)
+    return compiler._param_at(e, child)
+
+
+@COLUMN.of(Arith)
+def _arith_column(e: Arith, compiler: Compiler, child: int | None) -> Col:
+    return compiler._arith(e, child)
+
+
+@COLUMN.of(DateAdd)
+def _date_add_column(e: DateAdd, compiler: Compiler, child: int | None) -> Col:
+    return compiler._date_add(e, child)
+
+
+@COLUMN.of(Cases)
+def _cases_column(e: Cases, compiler: Compiler, child: int | None) -> Col:
+    return compiler._cases(e, child)
+
+
+@MASK.of(Const)
+def _const_mask(c: Const, compiler: Compiler, child: int | None) -> pl.Expr:
+    return pl.lit(c.value, dtype=pl.Boolean)
+
+
+@MASK.of(Compare)
+def _compare_mask(c: Compare, compiler: Compiler, child: int | None) -> pl.Expr:
+    return compiler._compare(c, child)
+
+
+@MASK.of(All)
+def _all_mask(c: All, compiler: Compiler, child: int | None) -> pl.Expr:
+    items = [compiler.condition(i, child) for i in c.items]
+    return items[0] if len(items) == 1 else pl.all_horizontal(items)
+
+
+@MASK.of(AnyOf)
+def _any_mask(c: AnyOf, compiler: Compiler, child: int | None) -> pl.Expr:
+    items = [compiler.condition(i, child) for i in c.items]
+    return items[0] if len(items) == 1 else pl.any_horizontal(items)
+
+
+@MASK.of(Not)
+def _not_mask(c: Not, compiler: Compiler, child: int | None) -> pl.Expr:
+    return ~compiler.condition(c.item, child)
+
+
+@MASK.of(SomeChild)
+def _quantifier_mask(c: SomeChild, compiler: Compiler, child: int | None) -> pl.Expr:
+    if child is not None:
+        raise CompileError("some_child cannot be nested in another some_child")
+    return compiler._quantifier(c)
+
+
+@MASK.of(Switch)
+def _switch_mask(c: Switch, compiler: Compiler, child: int | None) -> pl.Expr:
+    return compiler._switch(c, child)
+
+
+@MASK.of(Unencoded)
+def _unencoded_mask(c: Unencoded, compiler: Compiler, child: int | None) -> pl.Expr:
+    return _null_bool()
+
+
+COLUMN.check_complete()
+MASK.check_complete()
 
 
 def _stage(cols: list[Col]) -> int:

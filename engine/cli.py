@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     wls.add_parser("districts", help="list who works where")
     pur = wls.add_parser("purge", help="delete closed cases after the retention period")
     pur.add_argument("--older-than", type=_days, required=True, metavar="DAYS", dest="older_than")
+    sch = sub.add_parser("schema", help="the JSON Schema of a rule file, for editors (docs/rule-language.md)")
+    sch.add_argument("--output", type=Path, help="write it to this file (default: standard output)")
     fz = sub.add_parser("fuzz", help="property checks on generated profiles, and rule coverage")
     fz.add_argument("--n", type=_count, default=2000, help="profiles to generate (default 2000)")
     fz.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -270,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "fuzz":
             return cmd_fuzz(args)
+        if args.command == "schema":
+            return cmd_schema(args)
         if args.command == "worklist":
             return cmd_worklist(args)
     except UsageError as exc:
@@ -691,6 +695,21 @@ def cmd_population(args: argparse.Namespace) -> int:
         f"population: {frame.height:,} people, seed {args.seed}, as of {args.as_of} → {target}",
         file=sys.stderr,
     )
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from engine.rule_schema import rule_file_schema_text
+
+    text = rule_file_schema_text()
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write the schema: {exc.strerror or exc}") from None
+    print(f"wrote the rule-file schema to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -39,21 +39,27 @@ from durable import engine as durable_engine
 from durable.engine import MessageNotHandledException
 
 from engine.facts import Unknown
-from engine.logic import Env, eval_expr, quantifier_body
+from engine.logic import VALUE, Env, quantifier_body
 from engine.rules import (
     NEGATION,
     All,
     AnyOf,
+    Arith,
+    Cases,
     Compare,
     Condition,
     Const,
+    DateAdd,
     Expr,
+    FactRef,
     Literal,
     Not,
+    ParamRef,
     SomeChild,
     Switch,
     Unencoded,
 )
+from engine.semantics import Semantics
 
 MAX_PATTERN_EXPRESSIONS = 30  # durable-rules refuses a 32nd; keep one spare
 MAX_FACT_OPERANDS = 230  # durable-rules refuses facts of ~253 properties
@@ -120,7 +126,7 @@ class OperandTable:
         for expr, key in self.keys.items():
             if only is not None and key not in only:
                 continue
-            value = eval_expr(expr, env)
+            value = VALUE.table[type(expr)](expr, env)  # one frame per operand: every profile
             if not isinstance(value, Unknown):
                 out[key] = to_durable(value)
         return out
@@ -146,6 +152,17 @@ def _absorb(dnf: DNF) -> DNF:
     return kept
 
 
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A literal operand: written into the pattern, not asserted as a fact."""
+
+    value: Any
+
+
+PATTERN = Semantics("durable-rules", "condition", "the DNF of its MET or UNMET formula")
+OPERAND = Semantics("durable-rules", "expression", "a pattern operand: a constant or an asserted fact")
+
+
 @dataclass
 class Compiler:
     profile_ops: OperandTable = field(default_factory=lambda: OperandTable("p"))
@@ -153,71 +170,104 @@ class Compiler:
     quantifiers: dict[SomeChild, str] = field(default_factory=dict)  # node -> verdict key
 
     def dnf(self, cond: Condition, met: bool, scope: str) -> DNF:
-        if isinstance(cond, Const):
-            return TRUE if cond.value == met else FALSE
-        if isinstance(cond, Compare):
-            return self._compare(cond, met, scope)
-        if isinstance(cond, All | AnyOf):
-            conjunctive = isinstance(cond, All) == met  # all-met and any-unmet multiply
-            parts = [self.dnf(item, met, scope) for item in cond.items]
-            if conjunctive:
-                out = TRUE
-                for part in parts:
-                    out = _product(out, part)
-                return out
-            return _absorb([c for part in parts for c in part])
-        if isinstance(cond, Not):
-            return self.dnf(cond.item, not met, scope)
-        if isinstance(cond, SomeChild):
-            if scope != "profile":
-                raise CompileError("some_child cannot be nested in another some_child")
-            key = self.quantifiers.setdefault(cond, f"q{len(self.quantifiers)}")
-            return [frozenset({("cmp", key, "eq", met)})]
-        if isinstance(cond, Switch):
-            return self._switch(cond, met, scope)
-        if isinstance(cond, Unencoded):
-            return FALSE
-        raise CompileError(f"cannot compile {cond!r}")
+        return PATTERN(cond, self, met, scope)
 
     def _operand(self, expr: Expr, scope: str) -> str:
         table = self.child_ops if scope == "child" else self.profile_ops
         return table.key(expr)
 
-    def _compare(self, cond: Compare, met: bool, scope: str) -> DNF:
-        op = cond.op if met else NEGATION[cond.op]
-        lhs, rhs = cond.lhs, cond.rhs
-        if isinstance(lhs, Literal) and isinstance(rhs, Literal):
-            from engine.logic import compare
 
-            return TRUE if compare(op, lhs.value, rhs.value) else FALSE
-        if isinstance(lhs, Literal):  # put the operand on the left
-            swap = {"lt": "gt", "gt": "lt", "lte": "gte", "gte": "lte", "eq": "eq", "neq": "neq"}
-            lhs, rhs, op = rhs, lhs, swap[op]
-        left = self._operand(lhs, scope)
-        if isinstance(rhs, Literal):
-            if op in ("in", "not_in"):
-                values = [to_durable(v) for v in rhs.value]
-                if op == "in":
-                    return [frozenset({("cmp", left, "eq", v)}) for v in values]
-                return [frozenset({("ex", left)} | {("cmp", left, "neq", v) for v in values})]
-            return [frozenset({("cmp", left, op, to_durable(rhs.value))})]
-        right = self._operand(rhs, scope)
-        # A reference to a missing field can match (measured): guard both sides.
-        return [frozenset({("ex", left), ("ex", right), ("ref", left, op, right)})]
+@OPERAND.of(Literal)
+def _constant(expr: Literal, compiler: Compiler, scope: str) -> Constant:
+    return Constant(expr.value)
 
-    def _switch(self, cond: Switch, met: bool, scope: str) -> DNF:
-        from engine.rules import FactRef
 
-        key = self._operand(FactRef(cond.fact), scope)
-        out: DNF = []
-        for case, branch in cond.cases:
-            out.extend(_product([frozenset({("cmp", key, "eq", case)})], self.dnf(branch, met, scope)))
-        default = cond.default if cond.default is not None else Const(False)
-        rest = self.dnf(default, met, scope)
-        if rest:
-            others = frozenset({("ex", key)} | {("cmp", key, "neq", case) for case, _ in cond.cases})
-            out.extend(_product([others], rest))
-        return _absorb(out)
+@OPERAND.of(FactRef, ParamRef, Arith, DateAdd, Cases)
+def _asserted(expr: Expr, compiler: Compiler, scope: str) -> str:
+    # Computed by the explanation's own meaning (logic.eval_expr) and asserted as a fact:
+    # durable-rules only compares.
+    return compiler._operand(expr, scope)
+
+
+@PATTERN.of(Const)
+def _const_pattern(cond: Const, compiler: Compiler, met: bool, scope: str) -> DNF:
+    return TRUE if cond.value == met else FALSE
+
+
+@PATTERN.of(All, AnyOf)
+def _combination_pattern(cond: All | AnyOf, compiler: Compiler, met: bool, scope: str) -> DNF:
+    conjunctive = isinstance(cond, All) == met  # all-met and any-unmet multiply
+    parts = [compiler.dnf(item, met, scope) for item in cond.items]
+    if conjunctive:
+        out = TRUE
+        for part in parts:
+            out = _product(out, part)
+        return out
+    return _absorb([c for part in parts for c in part])
+
+
+@PATTERN.of(Not)
+def _not_pattern(cond: Not, compiler: Compiler, met: bool, scope: str) -> DNF:
+    return compiler.dnf(cond.item, not met, scope)
+
+
+@PATTERN.of(SomeChild)
+def _quantifier_pattern(cond: SomeChild, compiler: Compiler, met: bool, scope: str) -> DNF:
+    if scope != "profile":
+        raise CompileError("some_child cannot be nested in another some_child")
+    key = compiler.quantifiers.setdefault(cond, f"q{len(compiler.quantifiers)}")
+    return [frozenset({("cmp", key, "eq", met)})]
+
+
+@PATTERN.of(Unencoded)
+def _unencoded_pattern(cond: Unencoded, compiler: Compiler, met: bool, scope: str) -> DNF:
+    return FALSE  # never met, never unmet: unknown
+
+
+@PATTERN.of(Compare)
+def _compare_pattern(cond: Compare, compiler: Compiler, met: bool, scope: str) -> DNF:
+    op = cond.op if met else NEGATION[cond.op]
+    lhs, rhs = cond.lhs, cond.rhs
+    if isinstance(lhs, Literal) and isinstance(rhs, Literal):
+        from engine.logic import compare
+
+        return TRUE if compare(op, lhs.value, rhs.value) else FALSE
+    if isinstance(lhs, Literal):  # put the operand on the left
+        swap = {"lt": "gt", "gt": "lt", "lte": "gte", "gte": "lte", "eq": "eq", "neq": "neq"}
+        lhs, rhs, op = rhs, lhs, swap[op]
+    left = OPERAND(lhs, compiler, scope)
+    right = OPERAND(rhs, compiler, scope)
+    if isinstance(right, Constant):
+        if op in ("in", "not_in"):
+            values = [to_durable(v) for v in right.value]
+            if op == "in":
+                return [frozenset({("cmp", left, "eq", v)}) for v in values]
+            return [frozenset({("ex", left)} | {("cmp", left, "neq", v) for v in values})]
+        return [frozenset({("cmp", left, op, to_durable(right.value))})]
+    # A reference to a missing field can match (measured): guard both sides.
+    return [frozenset({("ex", left), ("ex", right), ("ref", left, op, right)})]
+
+
+@PATTERN.of(Switch)
+def _switch_pattern(cond: Switch, compiler: Compiler, met: bool, scope: str) -> DNF:
+    key = compiler._operand(_fact_ref(cond.fact), scope)
+    out: DNF = []
+    for case, branch in cond.cases:
+        out.extend(_product([frozenset({("cmp", key, "eq", case)})], compiler.dnf(branch, met, scope)))
+    default = cond.default if cond.default is not None else Const(False)
+    rest = compiler.dnf(default, met, scope)
+    if rest:
+        others = frozenset({("ex", key)} | {("cmp", key, "neq", case) for case, _ in cond.cases})
+        out.extend(_product([others], rest))
+    return _absorb(out)
+
+
+def _fact_ref(path: str) -> FactRef:
+    return FactRef(path)
+
+
+PATTERN.check_complete()
+OPERAND.check_complete()
 
 
 # --- durable JSON ---------------------------------------------------------------------------

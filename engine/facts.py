@@ -129,11 +129,34 @@ def child_base_fact_types() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Inverse:
+    """What the profile generator writes to give a derived fact a wanted value
+    (engine/strategies.py turns each kind into a setter): ``writes`` is the base field it
+    moves, ``on`` the fact the value is taken relative to."""
+
+    kind: str  # age, area, quotient, months_before, days_before, as_of, born, newborn, own
+    writes: str
+    on: str | None = None
+
+
+@dataclass(frozen=True)
 class Derived:
+    """A derived fact, declared once: its type, the facts it reads, its value for one
+    profile (``compute``), the same over polars columns for a population (``column``,
+    engine/batch.py) and what the generator writes to reach a value (``inverse``).
+
+    An unknown input makes the fact unknown, naming what would settle it, unless
+    ``reads_unknown``: then ``compute`` receives the unknowns itself (a fallback)."""
+
     path: str
     type: str
     inputs: tuple[str, ...]
     compute: Callable[..., Any]
+    # None: the batch evaluator calls ``compute`` row by row (right, but slow).
+    column: Callable[..., Any] | None = None
+    # None: the generator cannot aim at it (tests/test_fuzz.py says so).
+    inverse: Inverse | None = None
+    reads_unknown: bool = False
 
 
 def _age(birth: date, as_of: date) -> int:
@@ -152,53 +175,180 @@ def _days_registered(since: date, birth: date) -> int:
     return birth.toordinal() - since.toordinal()
 
 
+def _own_else_applicants(own: FactValue, applicants: FactValue) -> FactValue:
+    # A child's nationality is the applicant's unless the child's own says otherwise.
+    return applicants if isinstance(own, Unknown) else own
+
+
+# --- their column forms (polars: imported only when a population is evaluated) ----------
+
+
+def age_column(birth: Any, day: Any) -> Any:
+    """Completed years, counted from the birthday; (2, 29) sorts after (2, 28), so a
+    29 February birthday falls on 1 March in common years, as ``age_on`` says."""
+    import polars as pl
+
+    before = _month_day_column(day) < _month_day_column(birth)
+    return (day.dt.year().cast(pl.Int64) - birth.dt.year().cast(pl.Int64)) - before.cast(pl.Int64)
+
+
+def _month_day_column(day: Any) -> Any:
+    import polars as pl
+
+    # dt.month() is an Int8: widen before multiplying, or March becomes -44.
+    return day.dt.month().cast(pl.Int32) * 100 + day.dt.day().cast(pl.Int32)
+
+
+def school_start_column(as_of: Any) -> Any:
+    """The first 1 September on or after as_of (``coming_school_year_start``)."""
+    import polars as pl
+
+    year = as_of.dt.year()
+    this = pl.date(year, 9, 1)
+    return pl.when(as_of <= this).then(this).otherwise(pl.date(year + 1, 9, 1))
+
+
+def months_between_column(start: Any, end: Any) -> Any:
+    """``full_months_between``: a period from the 31st ends on a shorter month's last day."""
+    import polars as pl
+
+    months = (end.dt.year().cast(pl.Int64) - start.dt.year().cast(pl.Int64)) * 12 + (
+        end.dt.month().cast(pl.Int64) - start.dt.month().cast(pl.Int64)
+    )
+    month_end = end.dt.month_end() == end
+    short = (end.dt.day() < start.dt.day()) & ~month_end
+    return months - short.cast(pl.Int64)
+
+
+def days_between_column(start: Any, end: Any) -> Any:
+    import polars as pl
+
+    return end.cast(pl.Int64) - start.cast(pl.Int64)
+
+
+def income_per_person_column(income: Any, size: Any) -> Any:
+    import polars as pl
+
+    from engine.batch import round4  # the engine's rounding, four decimals, as Python rounds
+
+    return round4(income.cast(pl.Float64) / size)
+
+
+def mle_area_column(residence: Any) -> Any:
+    from engine.batch import mle_area_expr
+
+    return mle_area_expr(residence)
+
+
+def _own_else_applicants_column(own: Any, applicants: Any) -> Any:
+    import polars as pl
+
+    return pl.coalesce(own, applicants)
+
+
+def _age_on_school_start(birth: date, as_of: date) -> int:
+    return age_on(birth, coming_school_year_start(as_of))
+
+
+def _age_on_school_start_column(birth: Any, as_of: Any) -> Any:
+    return age_column(birth, school_start_column(as_of))
+
+
+def _born(birth: date, as_of: date) -> bool:
+    return birth <= as_of
+
+
+def _born_column(birth: Any, as_of: Any) -> Any:
+    return birth <= as_of
+
+
+def _same_day(birth: date, event: date) -> bool:
+    return birth == event
+
+
+def _same_day_column(birth: Any, event: Any) -> Any:
+    return birth == event
+
+
+def _age_fact(path: str, birth: str, on: str) -> Derived:
+    return Derived(path, "int", (birth, on), _age, age_column, Inverse("age", birth, on))
+
+
 PROFILE_DERIVED: tuple[Derived, ...] = (
-    Derived("person.age", "int", ("person.birth_date", "as_of"), _age),
-    Derived("person.age_at_job_loss", "int", ("person.birth_date", "events.job_loss.date"), _age),
-    Derived("person.age_at_birth_event", "int", ("person.birth_date", "events.birth.date"), _age),
-    Derived("household.mle_area", "str", ("residence",), mle_area),
+    _age_fact("person.age", "person.birth_date", "as_of"),
+    _age_fact("person.age_at_job_loss", "person.birth_date", "events.job_loss.date"),
+    _age_fact("person.age_at_birth_event", "person.birth_date", "events.birth.date"),
+    Derived(
+        "household.mle_area", "str", ("residence",), mle_area, mle_area_column, Inverse("area", "residence")
+    ),
     Derived(
         "household.income_per_person",
         "float",
         ("household.monthly_income", "household.size"),
         _income_per_person,
+        income_per_person_column,
+        Inverse("quotient", "household.monthly_income", "household.size"),
     ),
     Derived(
         "person.registered_months_before_birth",
         "int",
         ("person.residence_registered_since", "events.birth.date"),
         _months_registered,
+        months_between_column,
+        Inverse("months_before", "person.residence_registered_since", "events.birth.date"),
     ),
     Derived(
         "person.registered_days_before_birth",
         "int",
         ("person.residence_registered_since", "events.birth.date"),
         _days_registered,
+        days_between_column,
+        Inverse("days_before", "person.residence_registered_since", "events.birth.date"),
     ),
-    Derived("school_year.start", "date", ("as_of",), coming_school_year_start),
+    Derived(
+        "school_year.start",
+        "date",
+        ("as_of",),
+        coming_school_year_start,
+        school_start_column,
+        Inverse("as_of", "as_of"),
+    ),
 )
 
 CHILD_DERIVED: tuple[Derived, ...] = (
-    Derived("child.age", "int", ("child.birth_date", "as_of"), _age),
-    Derived("child.born", "bool", ("child.birth_date", "as_of"), lambda b, a: b <= a),
+    _age_fact("child.age", "child.birth_date", "as_of"),
+    Derived(
+        "child.born",
+        "bool",
+        ("child.birth_date", "as_of"),
+        _born,
+        _born_column,
+        Inverse("born", "child.birth_date", "as_of"),
+    ),
     Derived(
         "child.age_on_school_start",
         "int",
         ("child.birth_date", "as_of"),
-        lambda b, a: age_on(b, coming_school_year_start(a)),
+        _age_on_school_start,
+        _age_on_school_start_column,
+        Inverse("age", "child.birth_date", "school_year.start"),
     ),
     Derived(
         "child.is_newborn",
         "bool",
         ("child.birth_date", "events.birth.date"),
-        lambda b, e: b == e,
+        _same_day,
+        _same_day_column,
+        Inverse("newborn", "child.birth_date", "events.birth.date"),
     ),
-    # A child's nationality is the applicant's unless the child's own says otherwise.
     Derived(
         "child.nationality_effective",
         "str",
         ("child.nationality", "person.nationality"),
-        lambda c, p: c,
+        _own_else_applicants,
+        _own_else_applicants_column,
+        Inverse("own", "child.nationality"),
+        reads_unknown=True,
     ),
 )
 
@@ -278,6 +428,8 @@ def _event_facts(profile: Profile, facts: dict[str, FactValue]) -> None:
 
 def _derive(derived: Derived, facts: dict[str, FactValue]) -> FactValue:
     values = [facts[p] for p in derived.inputs]
+    if derived.reads_unknown:
+        return derived.compute(*values)
     unknown = [v for v in values if isinstance(v, Unknown)]
     if unknown:
         merged = unknown[0]
@@ -299,11 +451,6 @@ def child_facts(
         )
     scope = facts | own
     for derived in CHILD_DERIVED:
-        if derived.path == "child.nationality_effective":
-            own[derived.path] = (
-                child.nationality if child.nationality is not None else facts["person.nationality"]
-            )
-            continue
         own[derived.path] = _derive(derived, scope)
         scope[derived.path] = own[derived.path]
     return own

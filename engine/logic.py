@@ -14,6 +14,7 @@ Semantics (profile.md, rules.md "Readings"):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -54,6 +55,7 @@ from engine.rules import (
     Text,
     Unencoded,
 )
+from engine.semantics import Semantics
 
 # --- evaluation environment ----------------------------------------------------------
 
@@ -129,70 +131,98 @@ def _round(value: Any) -> Any:
     return value
 
 
+VALUE = Semantics("explanation", "expression", "the value of an expression for one profile")
+_VALUES = VALUE.table
+
+
 def eval_expr(expr: Expr, env: Env) -> Any:
-    if isinstance(expr, Literal):
-        return expr.value
-    if isinstance(expr, FactRef):
-        return env.fact(expr.path)
-    if isinstance(expr, ParamRef):
-        param = env.parameter(expr.name)
-        if isinstance(param, Unknown):
-            return param
-        day = env.as_of if expr.at is None else eval_expr(expr.at, env)
-        if isinstance(day, Unknown):
-            return day
-        key = expr.key
-        if param.index is not None and key is None:
-            key = env.fact(param.index)
-            if isinstance(key, Unknown):
-                return key
-        return param.lookup(day, key)
-    if isinstance(expr, Arith):
-        args = [eval_expr(a, env) for a in expr.args]
-        unknown = _merge(args)
-        if unknown:
-            return unknown
-        if expr.op == "add":
-            return _round(sum(args))
-        if expr.op == "mul":
-            out = 1
-            for a in args:
-                out *= a
-            return _round(out)
-        if expr.op == "sub":
-            return _round(args[0] - args[1])
-        if expr.op == "div":
-            return _round(args[0] / args[1]) if args[1] else Unknown(frozenset({"division by zero"}))
-        if expr.op == "days_between":  # from the first date to the second, in days
-            return args[1].toordinal() - args[0].toordinal()
-        if expr.op == "min":
-            return min(args)
-        return max(args)
-    if isinstance(expr, DateAdd):
-        base = eval_expr(expr.base, env)
-        parts = {
-            k: eval_expr(v, env)
-            for k, v in (("days", expr.days), ("months", expr.months), ("years", expr.years))
-            if v is not None
-        }
-        unknown = _merge([base, *parts.values()])
-        if unknown:
-            return unknown
-        return shift_date(base, parts.get("days", 0), parts.get("months", 0), parts.get("years", 0))
-    if isinstance(expr, Cases):
-        pending: Unknown | None = None
-        for cond, value in expr.branches:
-            outcome = evaluate(cond, env)
-            if outcome.value is True:
-                return pending if pending else eval_expr(value, env)
-            if outcome.value is None:
-                pending = (pending | Unknown(outcome.missing)) if pending else Unknown(outcome.missing)
-        if pending:
-            return pending
-        if expr.otherwise is None:
-            return Unknown(frozenset({"cases: no branch applies"}))
-        return eval_expr(expr.otherwise, env)
-    raise TypeError(f"not an expression: {expr!r}")
+    # The table's own lookup, without VALUE.__call__'s frame: this runs for every operand
+    # of every profile.
+    try:
+        handler = _VALUES[type(expr)]
+    except KeyError:
+        return VALUE(expr, env)  # which names the backend and the node it lacks
+    return handler(expr, env)
+
+
+@VALUE.of(Literal)
+def _literal_value(expr: Literal, env: Env) -> Any:
+    return expr.value
+
+
+@VALUE.of(FactRef)
+def _fact_value(expr: FactRef, env: Env) -> Any:
+    return env.fact(expr.path)
+
+
+@VALUE.of(ParamRef)
+def _param_value(expr: ParamRef, env: Env) -> Any:
+    param = env.parameter(expr.name)
+    if isinstance(param, Unknown):
+        return param
+    day = env.as_of if expr.at is None else eval_expr(expr.at, env)
+    if isinstance(day, Unknown):
+        return day
+    key = expr.key
+    if param.index is not None and key is None:
+        key = env.fact(param.index)
+        if isinstance(key, Unknown):
+            return key
+    return param.lookup(day, key)
+
+
+@VALUE.of(Arith)
+def _arith_value(expr: Arith, env: Env) -> Any:
+    args = [_VALUES[type(a)](a, env) for a in expr.args]
+    unknown = _merge(args)
+    if unknown:
+        return unknown
+    if expr.op == "add":
+        return _round(sum(args))
+    if expr.op == "mul":
+        out = 1
+        for a in args:
+            out *= a
+        return _round(out)
+    if expr.op == "sub":
+        return _round(args[0] - args[1])
+    if expr.op == "div":
+        return _round(args[0] / args[1]) if args[1] else Unknown(frozenset({"division by zero"}))
+    if expr.op == "days_between":  # from the first date to the second, in days
+        return args[1].toordinal() - args[0].toordinal()
+    if expr.op == "min":
+        return min(args)
+    return max(args)
+
+
+@VALUE.of(DateAdd)
+def _date_add_value(expr: DateAdd, env: Env) -> Any:
+    base = eval_expr(expr.base, env)
+    parts = {
+        k: eval_expr(v, env)
+        for k, v in (("days", expr.days), ("months", expr.months), ("years", expr.years))
+        if v is not None
+    }
+    unknown = _merge([base, *parts.values()])
+    if unknown:
+        return unknown
+    return shift_date(base, parts.get("days", 0), parts.get("months", 0), parts.get("years", 0))
+
+
+@VALUE.of(Cases)
+def _cases_value(expr: Cases, env: Env) -> Any:
+    pending: Unknown | None = None
+    for cond, value in expr.branches:
+        outcome = evaluate(cond, env)
+        if outcome.value is True:
+            return pending if pending else eval_expr(value, env)
+        if outcome.value is None:
+            pending = (pending | Unknown(outcome.missing)) if pending else Unknown(outcome.missing)
+    if pending:
+        return pending
+    if expr.otherwise is None:
+        return Unknown(frozenset({"cases: no branch applies"}))
+    return eval_expr(expr.otherwise, env)
 
 
 def shift_date(base: date, days: int = 0, months: int = 0, years: int = 0) -> date:
@@ -440,7 +470,7 @@ def render_text(
                 return match.group(0)
             expr = values[name]
         else:
-            expr = ((reads or {}).get(name) or ParamRef(name)) if kind == "param" else FactRef(name)
+            expr = ((reads or {}).get(name) or _reference(kind, name)) if kind == "param" else _reference(kind, name)
         try:
             found = eval_expr(expr, env)
         except KeyError:
@@ -468,6 +498,11 @@ def params_read(cond: Condition) -> dict[str, ParamRef]:
     return out
 
 
+@functools.cache
+def _reference(kind: str, name: str) -> Expr:
+    return ParamRef(name) if kind == "param" else FactRef(name)
+
+
 def _describe_compare(
     cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
 ) -> str:
@@ -480,80 +515,104 @@ def _describe_compare(
     return d.phrase("explained", text=text, detail=core)
 
 
+VERDICT = Semantics("explanation", "condition", "the Kleene verdict of a condition, with its reasons")
+_VERDICTS = VERDICT.table
+
+
 def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> Outcome:
     """The Kleene verdict of ``cond``; with a describer, also the reasons."""
-    if isinstance(cond, Const):
-        return Outcome(cond.value)
-    if isinstance(cond, Compare):
-        left = eval_expr(cond.lhs, env)
-        right = eval_expr(cond.rhs, env)
-        unknown = _merge([left, right])
-        verdict = None if unknown else compare(cond.op, left, right)
-        missing = unknown.missing if unknown else frozenset()
-        if describer is None:
-            return Outcome(verdict, missing)
-        prefix = f"children[{env.child_index}]." if env.child_index is not None else ""
-        reason = Reason(
-            criterion=prefix + cond.id,
-            met=verdict,
-            text=_describe_compare(cond, left, right, verdict, describer, env),
-            legal_basis=cond.legal_basis,
-            value=None if isinstance(left, Unknown) else left,
-            threshold=None if isinstance(right, Unknown) else right,
-            missing=tuple(sorted(missing)),
-            subject=cond.lhs.path if isinstance(cond.lhs, FactRef) else None,
-            op=cond.op,
-            child=env.child_index,
-            action=cond.action.get(describer.lang) if cond.action else None,
-            limit=None if isinstance(right, Unknown) else describer.expr(cond.rhs, right),
+    try:
+        handler = _VERDICTS[type(cond)]
+    except KeyError:
+        return VERDICT(cond, env, describer)  # which names the backend and the node it lacks
+    return handler(cond, env, describer)
+
+
+@VERDICT.of(Const)
+def _const_verdict(cond: Const, env: Env, describer: Describer | None) -> Outcome:
+    return Outcome(cond.value)
+
+
+@VERDICT.of(Compare)
+def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Outcome:
+    # The tables' own lookups, not evaluate / eval_expr: one call frame per node, as
+    # before the tables (they run for every node of every profile).
+    left = _VALUES[type(cond.lhs)](cond.lhs, env)
+    right = _VALUES[type(cond.rhs)](cond.rhs, env)
+    unknown = _merge([left, right])
+    verdict = None if unknown else compare(cond.op, left, right)
+    missing = unknown.missing if unknown else frozenset()
+    if describer is None:
+        return Outcome(verdict, missing)
+    prefix = f"children[{env.child_index}]." if env.child_index is not None else ""
+    reason = Reason(
+        criterion=prefix + cond.id,
+        met=verdict,
+        text=_describe_compare(cond, left, right, verdict, describer, env),
+        legal_basis=cond.legal_basis,
+        value=None if isinstance(left, Unknown) else left,
+        threshold=None if isinstance(right, Unknown) else right,
+        missing=tuple(sorted(missing)),
+        subject=cond.lhs.path if isinstance(cond.lhs, FactRef) else None,
+        op=cond.op,
+        child=env.child_index,
+        action=cond.action.get(describer.lang) if cond.action else None,
+        limit=None if isinstance(right, Unknown) else describer.expr(cond.rhs, right),
+    )
+    return Outcome(verdict, missing, (reason,))
+
+
+@VERDICT.of(All, AnyOf)
+def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | None) -> Outcome:
+    decisive = not isinstance(cond, All)
+    outcomes = [_VERDICTS[type(item)](item, env, describer) for item in cond.items]
+    reasons = tuple(r for o in outcomes for r in o.reasons)
+    if any(o.value is decisive for o in outcomes):
+        return Outcome(decisive, frozenset(), reasons)
+    if all(o.value is not None for o in outcomes):
+        return Outcome(not decisive, frozenset(), reasons)
+    missing = frozenset().union(*(o.missing for o in outcomes if o.value is None))
+    return Outcome(None, missing, reasons)
+
+
+@VERDICT.of(Not)
+def _not_verdict(cond: Not, env: Env, describer: Describer | None) -> Outcome:
+    inner = _VERDICTS[type(cond.item)](cond.item, env, describer)
+    value = None if inner.value is None else not inner.value
+    reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
+    return Outcome(value, inner.missing, reasons)
+
+
+@VERDICT.of(Switch)
+def _switch_verdict(cond: Switch, env: Env, describer: Describer | None) -> Outcome:
+    key = env.fact(cond.fact)
+    if isinstance(key, Unknown):
+        # The branch cannot be chosen: unknown, naming what would choose it.
+        reason = (
+            Reason(
+                cond.fact,
+                None,
+                _unknown_switch_text(cond, describer),
+                None,
+                missing=tuple(sorted(key.missing)),
+            )
+            if describer
+            else None
         )
-        return Outcome(verdict, missing, (reason,))
-    if isinstance(cond, All | AnyOf):
-        decisive = not isinstance(cond, All)
-        outcomes = [evaluate(item, env, describer) for item in cond.items]
-        reasons = tuple(r for o in outcomes for r in o.reasons)
-        if any(o.value is decisive for o in outcomes):
-            return Outcome(decisive, frozenset(), reasons)
-        if all(o.value is not None for o in outcomes):
-            return Outcome(not decisive, frozenset(), reasons)
-        missing = frozenset().union(*(o.missing for o in outcomes if o.value is None))
-        return Outcome(None, missing, reasons)
-    if isinstance(cond, Not):
-        inner = evaluate(cond.item, env, describer)
-        value = None if inner.value is None else not inner.value
-        reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
-        return Outcome(value, inner.missing, reasons)
-    if isinstance(cond, SomeChild):
-        return _evaluate_quantifier(cond, env, describer)
-    if isinstance(cond, Switch):
-        key = env.fact(cond.fact)
-        if isinstance(key, Unknown):
-            # The branch cannot be chosen: unknown, naming what would choose it.
-            reason = (
-                Reason(
-                    cond.fact,
-                    None,
-                    _unknown_switch_text(cond, describer),
-                    None,
-                    missing=tuple(sorted(key.missing)),
-                )
-                if describer
-                else None
-            )
-            return Outcome(None, key.missing, (reason,) if reason else ())
-        for case, branch in cond.cases:
-            if case == key:
-                return evaluate(branch, env, describer)
-        return evaluate(cond.default if cond.default is not None else Const(False), env, describer)
-    if isinstance(cond, Unencoded):
-        reason = None
-        if describer is not None:
-            text = (
-                describer.plain(cond.text.get(describer.lang)) if cond.text else describer.phrase("unencoded")
-            )
-            reason = Reason(cond.missing, None, text, None, missing=(cond.missing,))
-        return Outcome(None, frozenset({cond.missing}), (reason,) if reason else ())
-    raise TypeError(f"not a condition: {cond!r}")
+        return Outcome(None, key.missing, (reason,) if reason else ())
+    for case, branch in cond.cases:
+        if case == key:
+            return _VERDICTS[type(branch)](branch, env, describer)
+    return evaluate(cond.default if cond.default is not None else NEVER, env, describer)
+
+
+@VERDICT.of(Unencoded)
+def _unencoded_verdict(cond: Unencoded, env: Env, describer: Describer | None) -> Outcome:
+    reason = None
+    if describer is not None:
+        text = describer.plain(cond.text.get(describer.lang)) if cond.text else describer.phrase("unencoded")
+        reason = Reason(cond.missing, None, text, None, missing=(cond.missing,))
+    return Outcome(None, frozenset({cond.missing}), (reason,) if reason else ())
 
 
 def _unknown_switch_text(cond: Switch, d: Describer | None) -> str:
@@ -562,17 +621,31 @@ def _unknown_switch_text(cond: Switch, d: Describer | None) -> str:
     return d.phrase("compare.unknown", subject=d.label(cond.fact))
 
 
+_RANGES: dict[str, Condition] = {
+    "born": Compare(id="child.born", lhs=FactRef("child.born"), op="eq", rhs=Literal(True)),
+    "newborn": Compare(id="child.is_newborn", lhs=FactRef("child.is_newborn"), op="eq", rhs=Literal(True)),
+}
+NEVER = Const(False)
+
+# Nodes are validated when built, so the conditions built while evaluating are built once.
+_BODIES: dict[int, tuple[SomeChild, Condition]] = {}
+
+
 def quantifier_range(cond: SomeChild) -> Condition:
     """The children a quantifier ranges over, as a condition in child scope."""
-    if cond.range == "born":
-        return Compare(id="child.born", lhs=FactRef("child.born"), op="eq", rhs=Literal(True))
-    return Compare(id="child.is_newborn", lhs=FactRef("child.is_newborn"), op="eq", rhs=Literal(True))
+    return _RANGES[cond.range]
 
 
 def quantifier_body(cond: SomeChild) -> Condition:
-    return All((quantifier_range(cond), cond.body))
+    cached = _BODIES.get(id(cond))
+    if cached is not None and cached[0] is cond:
+        return cached[1]
+    body = All((quantifier_range(cond), cond.body))
+    _BODIES[id(cond)] = (cond, body)
+    return body
 
 
+@VERDICT.of(SomeChild)
 def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None) -> Outcome:
     if env.children is None:
         missing = frozenset({"children"})
@@ -583,7 +656,8 @@ def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None)
             )
         return Outcome(None, missing, (reason,) if reason else ())
     body = quantifier_body(cond)
-    per_child = [evaluate(body, env.in_child(i), describer) for i in range(len(env.children))]
+    verdict = _VERDICTS[type(body)]
+    per_child = [verdict(body, env.in_child(i), describer) for i in range(len(env.children))]
     witnesses = tuple(i for i, o in enumerate(per_child) if o.value is True)
     if witnesses:
         value: bool | None = True
@@ -641,3 +715,7 @@ def text_of(text: Text | None, lang: str) -> str | None:
 
 def as_of_for(profile: Profile, override: date | None, today: date | None = None) -> date:
     return override or profile.as_of or today or date.today()
+
+
+VALUE.check_complete()
+VERDICT.check_complete()

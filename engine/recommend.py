@@ -755,6 +755,23 @@ def _witnesses(outcome: Outcome) -> list[int]:
     return found if outcome.value else []
 
 
+_QUALIFYING: dict[int, tuple[AmountRule, Condition]] = {}
+
+
+def _qualifying_child(rule: AmountRule) -> Condition:
+    """Which children a per-child amount counts, built once per rule (nodes are validated
+    when built, too slow to build on every evaluation)."""
+    cached = _QUALIFYING.get(id(rule))
+    if cached is not None and cached[0] is rule:
+        return cached[1]
+    from engine.logic import quantifier_range
+
+    quantifier = SomeChild("amount", "born" if rule.per_child == "some_child" else "newborn", Const(True))
+    qualifies = All((quantifier_range(quantifier), guard_events(rule.where or Const(True))))
+    _QUALIFYING[id(rule)] = (rule, qualifies)
+    return qualifies
+
+
 def money_value(rule: AmountRule, env: Env) -> int | Unknown:
     """The amount of a rule: one value, or the sum over the qualifying children."""
     if rule.per_child is None:
@@ -762,11 +779,7 @@ def money_value(rule: AmountRule, env: Env) -> int | Unknown:
         return value if isinstance(value, Unknown) else round_half_up(value)
     if env.children is None:
         return Unknown(frozenset({"children"}))
-    quantifier = SomeChild("amount", "born" if rule.per_child == "some_child" else "newborn", Const(True))
-    from engine.logic import quantifier_range
-
-    in_range = quantifier_range(quantifier)
-    qualifies = All((in_range, guard_events(rule.where or Const(True))))
+    qualifies = _qualifying_child(rule)
     total = 0.0
     unknown: Unknown | None = None
     for i in range(len(env.children)):

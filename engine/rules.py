@@ -18,16 +18,40 @@ An expression (the right-hand side of a comparison, an amount) is a literal, a
 (``add``, ``sub``, ``mul``, ``div``, ``min``, ``max``), ``{date_add: {date: …, days|months|years: …}}``
 or ``{cases: [{when: condition, value: …}, …, {else: …}]}``.
 
-Parsing turns these mappings into the frozen dataclasses below; every error names the
-key path inside the file, which the loader turns into a line number.
+One typed model
+---------------
+Every node is a frozen pydantic dataclass, and ``Condition`` and ``Expr`` are
+discriminated unions of them: the discriminator reads which keys a YAML mapping has
+(``all``, ``fact`` + an operator, ``cases`` …), and each node reads its own YAML form in
+``_read`` (its checks, with the messages a rule author sees) and declares that form as
+JSON Schema in ``surface_schema`` (``lifeevents schema``). Code builds nodes
+positionally as before (``Compare("adult", FactRef("person.age"), "gte", Literal(18))``).
+
+While loading, every raw YAML value travels wrapped in :class:`At` with its key path in
+the file, so that each node knows where it was written (``where``) and every error names
+that path, which the loader turns into ``file:line``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass as plain_dataclass
+from dataclasses import field
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
 
 from engine.profile import EARLIEST_DATE, LATEST_DATE
 
@@ -46,6 +70,8 @@ SYMBOL = {"eq": "=", "neq": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "�
 ARITHMETIC = ("add", "sub", "mul", "div", "min", "max", "days_between")
 QUANTIFIERS = ("some_child", "some_newborn")
 
+Path = tuple[str | int, ...]
+
 
 class RuleSyntaxError(ValueError):
     def __init__(self, path: tuple[str | int, ...], message: str):
@@ -54,178 +80,26 @@ class RuleSyntaxError(ValueError):
         self.message = message
 
 
-# --- expressions -------------------------------------------------------------------
+@plain_dataclass(frozen=True, slots=True)
+class At:
+    """A raw YAML value and its key path in the file, on its way into a node."""
+
+    raw: Any
+    path: Path = ()
+    part: str = ""  # at the top of a rule file's part: condition, expression, amount …
 
 
-@dataclass(frozen=True)
-class Literal:
-    value: Any
+def _unwrap(data: Any) -> tuple[Any, Path] | None:
+    """The raw YAML value and its path, or None when a node is built in code (or its
+    fields are being filled after its own ``_read``)."""
+    return (data.raw, data.path) if isinstance(data, At) else None
 
 
-@dataclass(frozen=True)
-class FactRef:
-    path: str
+def _raw(data: Any) -> Any:
+    return data.raw if isinstance(data, At) else data
 
 
-@dataclass(frozen=True)
-class ParamRef:
-    """A parameter's value: at ``as_of`` unless ``at`` gives another date (an amount is
-    often fixed by the birth date, not the day of the question), and under the profile's
-    index fact unless ``key`` names the table entry (the 臺灣省 limit, wherever one lives)."""
-
-    name: str
-    at: Expr | None = None
-    key: str | int | None = None
-
-
-@dataclass(frozen=True)
-class Arith:
-    op: str
-    args: tuple[Expr, ...]
-
-
-@dataclass(frozen=True)
-class DateAdd:
-    base: Expr
-    days: Expr | None = None
-    months: Expr | None = None
-    years: Expr | None = None
-
-
-@dataclass(frozen=True)
-class Cases:
-    branches: tuple[tuple[Condition, Expr], ...]
-    otherwise: Expr | None
-
-
-Expr = Literal | FactRef | ParamRef | Arith | DateAdd | Cases
-
-
-# --- conditions --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Text:
-    en: str
-    zh: str
-
-    def get(self, lang: str) -> str:
-        return self.zh if lang.startswith("zh") else self.en
-
-
-@dataclass(frozen=True)
-class Compare:
-    """A criterion: a fact compared with a threshold."""
-
-    id: str
-    lhs: Expr
-    op: str
-    rhs: Expr
-    text: Text | None = None
-    legal_basis: str | None = None
-    where: tuple = field(default=(), compare=False)
-    # What a person can do when it is not met ("register as a job seeker"), where the
-    # vocabulary's generic phrasing for the fact cannot say it.
-    action: Text | None = field(default=None, compare=False)
-    # A step of applying that the citizen can still take, and the service that takes it
-    # (rules.md, "Steps the citizen can still take"): not yet taken, it never makes the
-    # result ineligible; the result lists it as a step instead.
-    step: str | None = None
-
-
-@dataclass(frozen=True)
-class All:
-    items: tuple[Condition, ...]
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    items: tuple[Condition, ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    item: Condition
-
-
-@dataclass(frozen=True)
-class SomeChild:
-    """Met when some child in range meets ``body`` (the result says which).
-
-    ``range`` is ``born`` (children born by ``as_of``: an expected baby matches no
-    age rule) or ``newborn`` (children born on the birth event's date).
-    """
-
-    id: str
-    range: str
-    body: Condition
-    text: Text | None = None
-    where: tuple = field(default=(), compare=False)
-
-
-@dataclass(frozen=True)
-class Switch:
-    """One branch per value of a categorical fact (the local layer keys on residence).
-
-    Branches are exclusive by construction, which keeps the compiled rule linear in
-    the number of cities instead of exponential.
-    """
-
-    fact: str
-    cases: tuple[tuple[str, Condition], ...]
-    default: Condition | None
-    where: tuple = field(default=(), compare=False)
-
-
-@dataclass(frozen=True)
-class Unencoded:
-    """A part of the law this project does not encode: always unknown."""
-
-    missing: str
-    text: Text | None = None
-
-
-@dataclass(frozen=True)
-class Const:
-    value: bool
-
-
-Condition = Compare | All | AnyOf | Not | SomeChild | Switch | Unencoded | Const
-
-
-@dataclass(frozen=True)
-class Note:
-    """A sentence added to the reasons when its condition is met."""
-
-    id: str
-    when: Condition
-    text: Text
-    on: tuple[str, ...] = ("eligible", "ineligible", "unknown")  # statuses it shows on
-    values: tuple[tuple[str, Expr], ...] = ()  # named expressions the text quotes as {value:NAME}
-
-
-@dataclass(frozen=True)
-class AmountRule:
-    unit: str
-    value: Expr
-    per_child: str | None = None  # "some_child" or "some_newborn": sum over children
-    where: Condition | None = None
-    at: tuple = field(default=(), compare=False)
-
-
-@dataclass(frozen=True)
-class DeadlineRule:
-    base: Expr | None  # the date the period runs from
-    days: Expr | None = None
-    months: Expr | None = None
-    years: Expr | None = None
-    next_month_day: tuple[int, int] | None = None  # the next (month, day) on or after as_of
-    # The deadline exists only while this holds (paternity leave: once the birth happened;
-    # while it is expected there is no date yet).
-    when: Condition | None = None
-
-
-@dataclass
+@plain_dataclass
 class ParseContext:
     """What a parser needs to know while reading one rule file."""
 
@@ -238,7 +112,11 @@ class ParseContext:
         return stem if n == 0 else f"{stem}#{n + 1}"
 
 
-Path = tuple[str | int, ...]
+def _context(info: ValidationInfo) -> ParseContext:
+    ctx = (info.context or {}).get("parse") if info.context else None
+    return ctx if ctx is not None else ParseContext("")
+
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Numbers in rules and parameters. durable-rules refuses floats that JSON writes in
@@ -271,16 +149,6 @@ def _number(raw: Any, path: Path) -> Any:
     return raw
 
 
-def parse_text(raw: Any, path: Path) -> Text:
-    if isinstance(raw, str):
-        return Text(en=raw, zh=raw)
-    if not isinstance(raw, dict) or set(raw) - {"en", "zh-TW"} or not raw:
-        raise RuleSyntaxError(path, "text must be a string or {en: …, zh-TW: …}")
-    en = raw.get("en") or raw.get("zh-TW")
-    zh = raw.get("zh-TW") or raw.get("en")
-    return Text(en=str(en), zh=str(zh))
-
-
 def parse_date(raw: Any, path: Path) -> date:
     if isinstance(raw, date):
         return raw
@@ -292,253 +160,896 @@ def parse_date(raw: Any, path: Path) -> date:
     raise RuleSyntaxError(path, f"not a valid date (YYYY-MM-DD): {raw!r}")
 
 
-def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
-    if isinstance(raw, bool | int | float | str):
-        return Literal(_number(raw, path))
-    if isinstance(raw, date):
-        return Literal(raw)
-    if isinstance(raw, list):
-        return Literal(tuple(parse_literal_item(x, path + (i,)) for i, x in enumerate(raw)))
-    if isinstance(raw, dict) and "param" in raw and len(raw) > 1:
-        extra = set(raw) - {"param", "at", "key"}
-        if extra or not isinstance(raw["param"], str):
-            raise RuleSyntaxError(path, "a parameter is {param: NAME, at: date expression, key: table key}")
-        at = raw.get("at")
-        return ParamRef(
-            raw["param"],
-            at=(
-                FactRef(at)
-                if isinstance(at, str) and not _DATE.match(at)
-                else parse_expr(at, (*path, "at"), ctx)
-            )
-            if at is not None
-            else None,
-            key=raw.get("key"),
-        )
-    if not isinstance(raw, dict) or (len(raw) != 1 and "date_add" not in raw):
-        raise RuleSyntaxError(path, f"an expression must be a value or a one-key mapping, got {raw!r}")
-    key, arg = next(iter(raw.items()))
-    if key == "fact":
-        if not isinstance(arg, str):
-            raise RuleSyntaxError(path + (key,), "fact must name a fact path")
-        return FactRef(arg)
-    if key == "param":
-        if not isinstance(arg, str):
-            raise RuleSyntaxError(path + (key,), "param must name a parameter")
-        return ParamRef(arg)
-    if key == "date":
-        return Literal(parse_date(arg, path + (key,)))
-    if key in ARITHMETIC:
-        if (
-            not isinstance(arg, list)
-            or len(arg) < 2
-            or (key in ("sub", "div", "days_between") and len(arg) != 2)
-        ):
-            raise RuleSyntaxError(
-                path + (key,),
-                f"{key} takes a list of {'two' if key in ('sub', 'div') else 'two or more'} expressions",
-            )
-        return Arith(key, tuple(parse_expr(a, path + (key, i), ctx) for i, a in enumerate(arg)))
-    if key == "date_add":
-        if not isinstance(arg, dict) or "date" not in arg or set(arg) - {"date", "days", "months", "years"}:
-            raise RuleSyntaxError(path + (key,), "date_add takes {date: …, days|months|years: …}")
-        return DateAdd(
-            base=parse_expr(arg["date"], path + (key, "date"), ctx)
-            if not isinstance(arg["date"], str)
-            else Literal(parse_date(arg["date"], path + (key, "date"))),
-            days=parse_expr(arg["days"], path + (key, "days"), ctx) if "days" in arg else None,
-            months=parse_expr(arg["months"], path + (key, "months"), ctx) if "months" in arg else None,
-            years=parse_expr(arg["years"], path + (key, "years"), ctx) if "years" in arg else None,
-        )
-    if key == "cases":
-        return parse_cases(arg, path + (key,), ctx)
-    raise RuleSyntaxError(
-        path,
-        f"unknown expression '{key}'; expected fact, param, date, {', '.join(ARITHMETIC)}, date_add or cases",
-    )
-
-
 def parse_literal_item(raw: Any, path: Path) -> Any:
     if isinstance(raw, bool | int | float | str):
         return _number(raw, path)
     raise RuleSyntaxError(path, f"list items must be plain values, got {raw!r}")
 
 
-def parse_cases(raw: Any, path: Path, ctx: ParseContext) -> Cases:
-    if not isinstance(raw, list) or not raw:
-        raise RuleSyntaxError(path, "cases takes a list of {when: …, value: …} and an optional {else: …}")
-    branches: list[tuple[Condition, Expr]] = []
-    otherwise: Expr | None = None
-    for i, item in enumerate(raw):
-        where = path + (i,)
-        if isinstance(item, dict) and set(item) == {"else"}:
-            if i != len(raw) - 1:
-                raise RuleSyntaxError(where, "else must be the last case")
-            otherwise = parse_expr(item["else"], where + ("else",), ctx)
-        elif isinstance(item, dict) and set(item) == {"when", "value"}:
-            branches.append(
-                (
-                    parse_condition(item["when"], where + ("when",), ctx),
-                    parse_expr(item["value"], where + ("value",), ctx),
-                )
-            )
-        else:
-            raise RuleSyntaxError(
-                where, "a case is {when: condition, value: expression} or {else: expression}"
-            )
-    return Cases(tuple(branches), otherwise)
+def _opt(raw: dict, key: str, path: Path) -> At | None:
+    return At(raw[key], (*path, key)) if key in raw else None
 
+
+_validated_node = dataclass(frozen=True, config=ConfigDict(arbitrary_types_allowed=True, defer_build=True))
+
+
+def node(cls: type) -> Any:
+    """A node of the rule language: frozen, hashable, validated when read from YAML.
+
+    Read from YAML, a node is validated (``_read`` and its fields' types). Built in code
+    (``Compare("adult", FactRef("person.age"), "gte", Literal(18))``), it is trusted, as
+    code trusts what was validated when loading: its constructor is the plain dataclass
+    one, so that building conditions while compiling costs what it did before the
+    typed model and builds no validator.
+    """
+    checked = _validated_node(cls)
+    plain = dataclasses.make_dataclass(
+        cls.__name__,
+        [(f.name, f.type, _same_default(f)) for f in dataclasses.fields(checked)],
+        frozen=True,
+    )
+    checked.__init__ = plain.__init__  # type: ignore[misc]
+    return checked
+
+
+def _same_default(f: dataclasses.Field) -> dataclasses.Field:
+    if f.default is not dataclasses.MISSING:
+        return field(default=f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return field(default_factory=f.default_factory)
+    return field()
+
+
+# JSON Schema references between the nodes' YAML forms (engine/rule_schema.py).
+CONDITION_REF = {"$ref": "#/$defs/condition"}
+EXPRESSION_REF = {"$ref": "#/$defs/expression"}
+TEXT_REF = {"$ref": "#/$defs/text"}
+
+
+def _closed(properties: dict[str, Any], required: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    } | extra
+
+
+# --- text ------------------------------------------------------------------------------
+
+
+@node
+class Text:
+    en: str
+    zh: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang.startswith("zh") else self.en
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if isinstance(raw, str):
+            return {"en": raw, "zh": raw}
+        if not isinstance(raw, dict) or set(raw) - {"en", "zh-TW"} or not raw:
+            raise RuleSyntaxError(path, "text must be a string or {en: …, zh-TW: …}")
+        en = raw.get("en") or raw.get("zh-TW")
+        zh = raw.get("zh-TW") or raw.get("en")
+        return {"en": str(en), "zh": str(zh)}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        both = {"type": "string"}
+        return {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {"en": both, "zh-TW": both},
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                },
+            ]
+        }
+
+
+# --- expressions -------------------------------------------------------------------
+
+
+@node
+class Literal:
+    """A plain value, a list of plain values (for ``in``) or ``{date: YYYY-MM-DD}``.
+
+    It also reads what no other expression reads, to say what is wrong with it."""
+
+    value: Any
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if isinstance(raw, bool | int | float | str):
+            return {"value": _number(raw, path)}
+        if isinstance(raw, date):
+            return {"value": raw}
+        if isinstance(raw, list):
+            return {"value": tuple(parse_literal_item(x, (*path, i)) for i, x in enumerate(raw))}
+        if not isinstance(raw, dict) or (len(raw) != 1 and "date_add" not in raw):
+            raise RuleSyntaxError(path, f"an expression must be a value or a one-key mapping, got {raw!r}")
+        key, arg = next(iter(raw.items()))
+        if key == "date":
+            return {"value": parse_date(arg, (*path, key))}
+        raise RuleSyntaxError(
+            path,
+            f"unknown expression '{key}'; expected fact, param, date, {', '.join(ARITHMETIC)}, date_add or cases",
+        )
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        plain = {"type": ["boolean", "number", "string"]}
+        return {
+            "anyOf": [
+                plain,
+                {"type": "array", "items": plain},
+                _closed({"date": {"type": "string", "format": "date"}}, ["date"]),
+            ]
+        }
+
+
+@node
+class FactRef:
+    path: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if not isinstance(raw["fact"], str):
+            raise RuleSyntaxError((*path, "fact"), "fact must name a fact path")
+        return {"path": raw["fact"]}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _closed(
+            {"fact": {"type": "string", "description": "a fact path (rules/vocabulary.yaml)"}}, ["fact"]
+        )
+
+
+@node
+class ParamRef:
+    """A parameter's value: at ``as_of`` unless ``at`` gives another date (an amount is
+    often fixed by the birth date, not the day of the question), and under the profile's
+    index fact unless ``key`` names the table entry (the 臺灣省 limit, wherever one lives)."""
+
+    name: str
+    at: Expr | None = None
+    key: Any = None  # str | int | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if len(raw) == 1:
+            if not isinstance(raw["param"], str):
+                raise RuleSyntaxError((*path, "param"), "param must name a parameter")
+            return {"name": raw["param"]}
+        if set(raw) - {"param", "at", "key"} or not isinstance(raw["param"], str):
+            raise RuleSyntaxError(path, "a parameter is {param: NAME, at: date expression, key: table key}")
+        at = raw.get("at")
+        if isinstance(at, str) and not _DATE.match(at):
+            at = FactRef(at)  # a bare fact path: the date that fact holds
+        elif at is not None:
+            at = At(at, (*path, "at"))
+        return {"name": raw["param"], "at": at, "key": raw.get("key")}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _closed(
+            {
+                "param": {"type": "string", "description": "a parameter name (rules/parameters/)"},
+                "at": {"anyOf": [{"type": "string"}, EXPRESSION_REF]},
+                "key": {"type": ["string", "integer"]},
+            },
+            ["param"],
+        )
+
+
+@node
+class Arith:
+    op: str
+    args: tuple[Expr, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        key, arg = next(iter(raw.items()))
+        if (
+            not isinstance(arg, list)
+            or len(arg) < 2
+            or (key in ("sub", "div", "days_between") and len(arg) != 2)
+        ):
+            raise RuleSyntaxError(
+                (*path, key),
+                f"{key} takes a list of {'two' if key in ('sub', 'div') else 'two or more'} expressions",
+            )
+        return {"op": key, "args": tuple(At(a, (*path, key, i)) for i, a in enumerate(arg))}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        def one(op: str) -> dict[str, Any]:
+            pair = op in ("sub", "div", "days_between")
+            items = {"type": "array", "items": EXPRESSION_REF, "minItems": 2} | (
+                {"maxItems": 2} if pair else {}
+            )
+            return _closed({op: items}, [op])
+
+        return {"anyOf": [one(op) for op in ARITHMETIC]}
+
+
+@node
+class DateAdd:
+    base: Expr
+    days: Expr | None = None
+    months: Expr | None = None
+    years: Expr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        key, arg = next(iter(raw.items()))
+        where = (*path, key)
+        if not isinstance(arg, dict) or "date" not in arg or set(arg) - {"date", "days", "months", "years"}:
+            raise RuleSyntaxError(where, "date_add takes {date: …, days|months|years: …}")
+        base = arg["date"]
+        return {
+            "base": Literal(parse_date(base, (*where, "date")))
+            if isinstance(base, str)
+            else At(base, (*where, "date")),
+            "days": _opt(arg, "days", where),
+            "months": _opt(arg, "months", where),
+            "years": _opt(arg, "years", where),
+        }
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _closed(
+            {
+                "date_add": _closed(
+                    {
+                        "date": {"anyOf": [{"type": "string", "format": "date"}, EXPRESSION_REF]},
+                        "days": EXPRESSION_REF,
+                        "months": EXPRESSION_REF,
+                        "years": EXPRESSION_REF,
+                    },
+                    ["date"],
+                )
+            },
+            ["date_add"],
+        )
+
+
+@node
+class Cases:
+    branches: tuple[tuple[Condition, Expr], ...]
+    otherwise: Expr | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, at = found
+        path = (*at, "cases")
+        items = raw["cases"]
+        if not isinstance(items, list) or not items:
+            raise RuleSyntaxError(path, "cases takes a list of {when: …, value: …} and an optional {else: …}")
+        branches = []
+        otherwise = None
+        for i, item in enumerate(items):
+            where = (*path, i)
+            if isinstance(item, dict) and set(item) == {"else"}:
+                if i != len(items) - 1:
+                    raise RuleSyntaxError(where, "else must be the last case")
+                otherwise = At(item["else"], (*where, "else"))
+            elif isinstance(item, dict) and set(item) == {"when", "value"}:
+                branches.append((At(item["when"], (*where, "when")), At(item["value"], (*where, "value"))))
+            else:
+                raise RuleSyntaxError(
+                    where, "a case is {when: condition, value: expression} or {else: expression}"
+                )
+        return {"branches": tuple(branches), "otherwise": otherwise}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        case = _closed({"when": CONDITION_REF, "value": EXPRESSION_REF}, ["when", "value"])
+        otherwise = _closed({"else": EXPRESSION_REF}, ["else"])
+        return _closed(
+            {"cases": {"type": "array", "minItems": 1, "items": {"anyOf": [case, otherwise]}}}, ["cases"]
+        )
+
+
+def _expression_kind(data: Any) -> str:
+    """Which node reads an expression: by the keys of its YAML mapping."""
+    raw = _raw(data)
+    if not isinstance(raw, dict):
+        return type(raw).__name__ if type(raw) in EXPRESSION_NODES else "Literal"
+    if "param" in raw and len(raw) > 1:
+        return "ParamRef"
+    if len(raw) != 1 and "date_add" not in raw:
+        return "Literal"  # which says what is wrong
+    key = next(iter(raw))
+    if key in ARITHMETIC:
+        return "Arith"
+    return {"fact": "FactRef", "param": "ParamRef", "date_add": "DateAdd", "cases": "Cases"}.get(
+        key, "Literal"
+    )
+
+
+EXPRESSION_NODES: tuple[type, ...] = (Literal, FactRef, ParamRef, Arith, DateAdd, Cases)
+
+Expr = Annotated[
+    Annotated[Literal, Tag("Literal")]
+    | Annotated[FactRef, Tag("FactRef")]
+    | Annotated[ParamRef, Tag("ParamRef")]
+    | Annotated[Arith, Tag("Arith")]
+    | Annotated[DateAdd, Tag("DateAdd")]
+    | Annotated[Cases, Tag("Cases")],
+    Discriminator(_expression_kind),
+]
+
+
+# --- conditions --------------------------------------------------------------------
 
 _COMPARE_KEYS = {"id", "fact", "value", "text", "legal_basis", "action", "step"}
+_STEP = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
-def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
-    if isinstance(raw, bool):
-        return Const(raw)
-    if not isinstance(raw, dict):
-        raise RuleSyntaxError(path, f"a condition must be a mapping, got {raw!r}")
-    keys = set(raw)
-    for combinator, cls in (("all", All), ("any", AnyOf)):
-        if combinator in keys:
-            if keys != {combinator}:
-                raise RuleSyntaxError(
-                    path, f"'{combinator}' stands alone; unexpected keys {sorted(keys - {combinator})}"
-                )
-            items = raw[combinator]
-            if not isinstance(items, list) or not items:
-                raise RuleSyntaxError(
-                    path + (combinator,), f"'{combinator}' takes a non-empty list of conditions"
-                )
-            return cls(tuple(parse_condition(x, path + (combinator, i), ctx) for i, x in enumerate(items)))
-    if "not" in keys:
-        if keys != {"not"}:
-            raise RuleSyntaxError(path, "'not' stands alone")
-        return Not(parse_condition(raw["not"], path + ("not",), ctx))
-    for quantifier in QUANTIFIERS:
-        if quantifier in keys:
-            extra = keys - {quantifier, "id", "text"}
-            if extra:
-                raise RuleSyntaxError(path, f"unexpected keys {sorted(extra)} beside '{quantifier}'")
-            qid = str(raw.get("id") or ctx.fresh_id(quantifier.replace("_", "-")))
-            return SomeChild(
-                id=qid,
-                range="born" if quantifier == "some_child" else "newborn",
-                body=parse_condition(raw[quantifier], path + (quantifier,), ctx),
-                text=parse_text(raw["text"], path + ("text",)) if "text" in raw else None,
-                where=path,
+@node
+class Compare:
+    """A criterion: a fact compared with a threshold."""
+
+    id: str
+    lhs: Expr
+    op: str
+    rhs: Expr
+    text: Text | None = None
+    legal_basis: str | None = None
+    where: tuple = field(default=(), compare=False)
+    # What a person can do when it is not met ("register as a job seeker"), where the
+    # vocabulary's generic phrasing for the fact cannot say it.
+    action: Text | None = field(default=None, compare=False)
+    # A step of applying that the citizen can still take, and the service that takes it
+    # (rules.md, "Steps the citizen can still take"): not yet taken, it never makes the
+    # result ineligible; the result lists it as a step instead.
+    step: str | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return handler(data)
+        raw, path = found
+        if not isinstance(raw, dict):
+            raise RuleSyntaxError(path, f"a condition must be a mapping, got {raw!r}")
+        keys = set(raw)
+        ops = [k for k in keys if k in OPERATORS]
+        unknown = keys - _COMPARE_KEYS - set(OPERATORS)
+        if unknown:
+            word = sorted(unknown)[0]
+            close = difflib.get_close_matches(
+                word, [*OPERATORS, "all", "any", "not", "some_child", "switch"], n=1
             )
-    if "switch" in keys:
-        extra = keys - {"switch", "cases", "default"}
-        if extra or "cases" not in raw or not isinstance(raw["cases"], dict):
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise RuleSyntaxError((*path, word), f"unknown key '{word}' in a condition{hint}")
+        if len(ops) != 1:
+            raise RuleSyntaxError(path, f"a criterion needs exactly one operator of {', '.join(OPERATORS)}")
+        if ("fact" in keys) == ("value" in keys):
+            raise RuleSyntaxError(path, "a criterion compares either a 'fact' or a 'value' expression")
+        if "fact" in raw and not isinstance(raw["fact"], str):
+            raise RuleSyntaxError((*path, "fact"), "fact must name a fact path")
+        if "step" in raw and (not isinstance(raw["step"], str) or not _STEP.fullmatch(raw["step"])):
+            raise RuleSyntaxError(
+                (*path, "step"), "step names the service that takes the step (a service id)"
+            )
+        op = ops[0]
+        criterion = handler(
+            {
+                "id": str(raw.get("id", "")),
+                "lhs": FactRef(raw["fact"]) if "fact" in raw else At(raw["value"], (*path, "value")),
+                "op": op,
+                "rhs": At(raw[op], (*path, op)),
+                "text": _opt(raw, "text", path),
+                "legal_basis": str(raw["legal_basis"]) if "legal_basis" in raw else None,
+                "where": path,
+                "action": _opt(raw, "action", path),
+                "step": raw.get("step"),
+            }
+        )
+        if op in ("in", "not_in") and not (
+            isinstance(criterion.rhs, Literal) and isinstance(criterion.rhs.value, tuple)
+        ):
+            raise RuleSyntaxError((*path, op), f"'{op}' takes a list of values")
+        if "id" not in raw:
+            # Named after its fact, once the criteria inside its expressions are named:
+            # the order ids were given in before the typed model, which cases pin.
+            object.__setattr__(criterion, "id", _context(info).fresh_id(str(raw.get("fact", "value"))))
+        return criterion
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        operators = {op: EXPRESSION_REF for op in OPERATORS}
+        return {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "fact": {"type": "string", "description": "a fact path (rules/vocabulary.yaml)"},
+                "value": EXPRESSION_REF,
+                "text": TEXT_REF,
+                "legal_basis": {"type": "string"},
+                "action": TEXT_REF,
+                "step": {"type": "string", "pattern": _STEP.pattern},
+                **operators,
+            },
+            "additionalProperties": False,
+            # Exactly one of fact and value, and exactly one operator.
+            "allOf": [
+                {"oneOf": [{"required": ["fact"]}, {"required": ["value"]}]},
+                {"oneOf": [{"required": [op]} for op in OPERATORS]},
+            ],
+        }
+
+
+def _items(raw: dict, path: Path, combinator: str) -> dict[str, Any]:
+    keys = set(raw)
+    if keys != {combinator}:
+        raise RuleSyntaxError(
+            path, f"'{combinator}' stands alone; unexpected keys {sorted(keys - {combinator})}"
+        )
+    items = raw[combinator]
+    if not isinstance(items, list) or not items:
+        raise RuleSyntaxError((*path, combinator), f"'{combinator}' takes a non-empty list of conditions")
+    return {"items": tuple(At(x, (*path, combinator, i)) for i, x in enumerate(items))}
+
+
+def _list_of_conditions(combinator: str) -> dict[str, Any]:
+    return _closed({combinator: {"type": "array", "minItems": 1, "items": CONDITION_REF}}, [combinator])
+
+
+@node
+class All:
+    items: tuple[Condition, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        return data if found is None else _items(found[0], found[1], "all")
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _list_of_conditions("all")
+
+
+@node
+class AnyOf:
+    items: tuple[Condition, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        return data if found is None else _items(found[0], found[1], "any")
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _list_of_conditions("any")
+
+
+@node
+class Not:
+    item: Condition
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if set(raw) != {"not"}:
+            raise RuleSyntaxError(path, "'not' stands alone")
+        return {"item": At(raw["not"], (*path, "not"))}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _closed({"not": CONDITION_REF}, ["not"])
+
+
+@node
+class SomeChild:
+    """Met when some child in range meets ``body`` (the result says which).
+
+    ``range`` is ``born`` (children born by ``as_of``: an expected baby matches no
+    age rule) or ``newborn`` (children born on the birth event's date).
+    """
+
+    id: str
+    range: str
+    body: Condition
+    text: Text | None = None
+    where: tuple = field(default=(), compare=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any, info: ValidationInfo) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        quantifier = next(q for q in QUANTIFIERS if q in raw)
+        extra = set(raw) - {quantifier, "id", "text"}
+        if extra:
+            raise RuleSyntaxError(path, f"unexpected keys {sorted(extra)} beside '{quantifier}'")
+        return {
+            # Named before its body's criteria: the order ids were given in before.
+            "id": str(raw.get("id") or _context(info).fresh_id(quantifier.replace("_", "-"))),
+            "range": "born" if quantifier == "some_child" else "newborn",
+            "body": At(raw[quantifier], (*path, quantifier)),
+            "text": _opt(raw, "text", path),
+            "where": path,
+        }
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        extra = {"id": {"type": "string"}, "text": TEXT_REF}
+        return {"anyOf": [_closed({q: CONDITION_REF, **extra}, [q]) for q in QUANTIFIERS]}
+
+
+@node
+class Switch:
+    """One branch per value of a categorical fact (the local layer keys on residence).
+
+    Branches are exclusive by construction, which keeps the compiled rule linear in
+    the number of cities instead of exponential.
+    """
+
+    fact: str
+    cases: tuple[tuple[str, Condition], ...]
+    default: Condition | None
+    where: tuple = field(default=(), compare=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if (
+            set(raw) - {"switch", "cases", "default"}
+            or "cases" not in raw
+            or not isinstance(raw["cases"], dict)
+        ):
             raise RuleSyntaxError(
                 path, "switch takes {switch: fact, cases: {value: condition}, default: condition}"
             )
-        cases = tuple(
-            (str(k), parse_condition(v, path + ("cases", str(k)), ctx)) for k, v in raw["cases"].items()
+        return {
+            "fact": str(raw["switch"]),
+            "cases": tuple((str(k), At(v, (*path, "cases", str(k)))) for k, v in raw["cases"].items()),
+            "default": _opt(raw, "default", path),
+            "where": path,
+        }
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _closed(
+            {
+                "switch": {"type": "string"},
+                "cases": {"type": "object", "additionalProperties": CONDITION_REF},
+                "default": CONDITION_REF,
+            },
+            ["switch", "cases"],
         )
-        default = parse_condition(raw["default"], path + ("default",), ctx) if "default" in raw else None
-        return Switch(fact=str(raw["switch"]), cases=cases, default=default, where=path)
-    if "unencoded" in keys:
-        if keys - {"unencoded", "text"}:
+
+
+@node
+class Unencoded:
+    """A part of the law this project does not encode: always unknown."""
+
+    missing: str
+    text: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if set(raw) - {"unencoded", "text"}:
             raise RuleSyntaxError(path, "unencoded takes {unencoded: name, text: …}")
-        return Unencoded(
-            missing=str(raw["unencoded"]),
-            text=parse_text(raw["text"], path + ("text",)) if "text" in raw else None,
+        return {"missing": str(raw["unencoded"]), "text": _opt(raw, "text", path)}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _closed({"unencoded": {"type": "string"}, "text": TEXT_REF}, ["unencoded"])
+
+
+@node
+class Const:
+    value: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        return data if found is None else {"value": found[0]}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return {"type": "boolean"}
+
+
+def _condition_kind(data: Any) -> str:
+    """Which node reads a condition: by the keys of its YAML mapping."""
+    raw = _raw(data)
+    if isinstance(raw, bool):
+        return "Const"
+    if not isinstance(raw, dict):
+        return type(raw).__name__ if type(raw) in CONDITION_NODES else "Compare"  # which says what is wrong
+    for key, kind in (
+        ("all", "All"),
+        ("any", "AnyOf"),
+        ("not", "Not"),
+        *((q, "SomeChild") for q in QUANTIFIERS),
+    ):
+        if key in raw:
+            return kind
+    if "switch" in raw:
+        return "Switch"
+    if "unencoded" in raw:
+        return "Unencoded"
+    return "Compare"
+
+
+CONDITION_NODES: tuple[type, ...] = (Compare, All, AnyOf, Not, SomeChild, Switch, Unencoded, Const)
+
+Condition = Annotated[
+    Annotated[Compare, Tag("Compare")]
+    | Annotated[All, Tag("All")]
+    | Annotated[AnyOf, Tag("AnyOf")]
+    | Annotated[Not, Tag("Not")]
+    | Annotated[SomeChild, Tag("SomeChild")]
+    | Annotated[Switch, Tag("Switch")]
+    | Annotated[Unencoded, Tag("Unencoded")]
+    | Annotated[Const, Tag("Const")],
+    Discriminator(_condition_kind),
+]
+
+
+# --- the parts of a rule file that hold conditions and expressions ---------------------
+
+
+@node
+class Note:
+    """A sentence added to the reasons when its condition is met."""
+
+    id: str
+    when: Condition
+    text: Text
+    on: tuple[str, ...] = ("eligible", "ineligible", "unknown")  # statuses it shows on
+    values: tuple[tuple[str, Expr], ...] = ()  # named expressions the text quotes as {value:NAME}
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        statuses = {"enum": ["eligible", "ineligible", "unknown"]}
+        return _closed(
+            {
+                "id": {"type": "string"},
+                "when": CONDITION_REF,
+                "text": TEXT_REF,
+                "on": {"anyOf": [statuses, {"type": "array", "items": statuses}]},
+                "values": {"type": "object", "additionalProperties": EXPRESSION_REF},
+            },
+            ["text"],
         )
-    ops = [k for k in keys if k in OPERATORS]
-    unknown = keys - _COMPARE_KEYS - set(OPERATORS)
-    if unknown:
-        import difflib
 
-        word = sorted(unknown)[0]
-        close = difflib.get_close_matches(
-            word, list(OPERATORS) + ["all", "any", "not", "some_child", "switch"], n=1
+
+@node
+class AmountRule:
+    unit: str
+    value: Expr
+    per_child: str | None = None  # "some_child" or "some_newborn": sum over children
+    where: Condition | None = None
+    at: tuple = field(default=(), compare=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if not isinstance(raw, dict) or "unit" not in raw or "value" not in raw:
+            raise RuleSyntaxError(
+                path, "an amount is {unit: …, value: expression} (per_child and where optional)"
+            )
+        extra = set(raw) - {"unit", "value", "per_child", "where"}
+        if extra:
+            raise RuleSyntaxError((*path, sorted(extra)[0]), f"unknown key '{sorted(extra)[0]}' in an amount")
+        per_child = raw.get("per_child")
+        if per_child is not None and per_child not in QUANTIFIERS:
+            raise RuleSyntaxError((*path, "per_child"), f"per_child is one of {', '.join(QUANTIFIERS)}")
+        return {
+            "unit": str(raw["unit"]),
+            "value": At(raw["value"], (*path, "value")),
+            "per_child": per_child,
+            "where": _opt(raw, "where", path),
+            "at": path,
+        }
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return _closed(
+            {
+                "unit": {"type": "string"},
+                "value": EXPRESSION_REF,
+                "per_child": {"enum": list(QUANTIFIERS)},
+                "where": CONDITION_REF,
+            },
+            ["unit", "value"],
         )
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise RuleSyntaxError(path + (word,), f"unknown key '{word}' in a condition{hint}")
-    if len(ops) != 1:
-        raise RuleSyntaxError(path, f"a criterion needs exactly one operator of {', '.join(OPERATORS)}")
-    if ("fact" in keys) == ("value" in keys):
-        raise RuleSyntaxError(path, "a criterion compares either a 'fact' or a 'value' expression")
-    op = ops[0]
-    lhs = FactRef(raw["fact"]) if "fact" in raw else parse_expr(raw["value"], path + ("value",), ctx)
-    if "fact" in raw and not isinstance(raw["fact"], str):
-        raise RuleSyntaxError(path + ("fact",), "fact must name a fact path")
-    rhs = parse_expr(raw[op], path + (op,), ctx)
-    if op in ("in", "not_in") and not (isinstance(rhs, Literal) and isinstance(rhs.value, tuple)):
-        raise RuleSyntaxError(path + (op,), f"'{op}' takes a list of values")
-    stem = raw.get("id") or (raw.get("fact", "value"))
-    return Compare(
-        id=str(raw["id"]) if "id" in raw else ctx.fresh_id(str(stem)),
-        lhs=lhs,
-        op=op,
-        rhs=rhs,
-        text=parse_text(raw["text"], path + ("text",)) if "text" in raw else None,
-        legal_basis=str(raw["legal_basis"]) if "legal_basis" in raw else None,
-        where=path,
-        action=parse_text(raw["action"], path + ("action",)) if "action" in raw else None,
-        step=_parse_step(raw, path),
-    )
 
 
-def _parse_step(raw: dict, path: Path) -> str | None:
-    if "step" not in raw:
-        return None
-    step = raw["step"]
-    if not isinstance(step, str) or not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", step):
-        raise RuleSyntaxError(path + ("step",), "step names the service that takes the step (a service id)")
-    return step
+_NEXT = re.compile(r"(\d{2})-(\d{2})")
+
+
+@node
+class DeadlineRule:
+    base: Expr | None  # the date the period runs from
+    days: Expr | None = None
+    months: Expr | None = None
+    years: Expr | None = None
+    next_month_day: tuple[int, int] | None = None  # the next (month, day) on or after as_of
+    # The deadline exists only while this holds (paternity leave: once the birth happened;
+    # while it is expected there is no date yet).
+    when: Condition | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        found = _unwrap(data)
+        if found is None:
+            return data
+        raw, path = found
+        if not isinstance(raw, dict):
+            raise RuleSyntaxError(
+                path, "a deadline is {from: expression, days|months|years: n} or {next: MM-DD}"
+            )
+        if "next" in raw:
+            return {"base": None, "next_month_day": _next_month_day(raw, path)}
+        if set(raw) - {"from", "days", "months", "years", "when"} or "from" not in raw:
+            raise RuleSyntaxError(
+                path, "a deadline is {from: expression, days|months|years: n, when: condition}"
+            )
+        base = raw["from"]
+        return {
+            "base": FactRef(base) if isinstance(base, str) else At(base, (*path, "from")),
+            "days": _opt(raw, "days", path),
+            "months": _opt(raw, "months", path),
+            "years": _opt(raw, "years", path),
+            "when": _opt(raw, "when", path),
+        }
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]:
+        return {
+            "anyOf": [
+                _closed({"next": {"type": "string", "pattern": "^\\d{2}-\\d{2}$"}}, ["next"]),
+                _closed(
+                    {
+                        "from": {"anyOf": [{"type": "string"}, EXPRESSION_REF]},
+                        "days": EXPRESSION_REF,
+                        "months": EXPRESSION_REF,
+                        "years": EXPRESSION_REF,
+                        "when": CONDITION_REF,
+                    },
+                    ["from"],
+                ),
+            ]
+        }
+
+
+def _next_month_day(raw: dict, path: Path) -> tuple[int, int]:
+    match = _NEXT.fullmatch(str(raw["next"]))
+    if set(raw) != {"next"} or not match:
+        raise RuleSyntaxError(path, "next takes a month and day, MM-DD")
+    month, day = int(match[1]), int(match[2])
+    try:
+        date(2000, month, day)  # a leap year: every day that exists in some year
+    except ValueError:
+        raise RuleSyntaxError((*path, "next"), f"next: {match[0]} is not a day of the year") from None
+    if (month, day) == (2, 29):
+        raise RuleSyntaxError((*path, "next"), "next: 02-29 exists only in leap years; write 02-28 or 03-01")
+    return month, day
+
+
+# --- reading YAML into nodes ---------------------------------------------------------
+
+_PART = Annotated[
+    Annotated[Condition, Tag("condition")]
+    | Annotated[Expr, Tag("expression")]
+    | Annotated[Text, Tag("text")]
+    | Annotated[AmountRule, Tag("amount")]
+    | Annotated[DeadlineRule, Tag("deadline")],
+    Discriminator(lambda data: data.part),
+]
+"""Every part of a rule file the loader reads with the language, in one validator: each
+TypeAdapter builds its whole schema, and the parts share most of theirs."""
+
+_READER: list[TypeAdapter] = []
+
+
+def _read(part: str, raw: Any, path: Path, ctx: ParseContext | None) -> Any:
+    """``raw`` read as a ``part`` node; a problem raises RuleSyntaxError with its path."""
+    if not _READER:
+        _READER.append(TypeAdapter(_PART))
+    try:
+        return _READER[0].validate_python(At(raw, path, part), context={"parse": ctx})
+    except ValidationError as exc:
+        raise _first_problem(exc, path) from None
+
+
+def _first_problem(exc: ValidationError, path: Path) -> RuleSyntaxError:
+    error = exc.errors(include_url=False)[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, RuleSyntaxError):
+        return cause
+    # Not one of the language's own checks (a field of the wrong type): the model's words.
+    return RuleSyntaxError(path, error["msg"])
+
+
+def parse_text(raw: Any, path: Path) -> Text:
+    return _read("text", raw, path, None)
+
+
+def parse_expr(raw: Any, path: Path, ctx: ParseContext) -> Expr:
+    return _read("expression", raw, path, ctx)
+
+
+def parse_condition(raw: Any, path: Path, ctx: ParseContext) -> Condition:
+    return _read("condition", raw, path, ctx)
 
 
 def parse_amount(raw: Any, path: Path, ctx: ParseContext) -> AmountRule:
-    if not isinstance(raw, dict) or "unit" not in raw or "value" not in raw:
-        raise RuleSyntaxError(
-            path, "an amount is {unit: …, value: expression} (per_child and where optional)"
-        )
-    extra = set(raw) - {"unit", "value", "per_child", "where"}
-    if extra:
-        raise RuleSyntaxError(path + (sorted(extra)[0],), f"unknown key '{sorted(extra)[0]}' in an amount")
-    per_child = raw.get("per_child")
-    if per_child is not None and per_child not in QUANTIFIERS:
-        raise RuleSyntaxError(path + ("per_child",), f"per_child is one of {', '.join(QUANTIFIERS)}")
-    return AmountRule(
-        unit=str(raw["unit"]),
-        value=parse_expr(raw["value"], path + ("value",), ctx),
-        per_child=per_child,
-        where=parse_condition(raw["where"], path + ("where",), ctx) if "where" in raw else None,
-        at=path,
-    )
+    return _read("amount", raw, path, ctx)
 
 
 def parse_deadline(raw: Any, path: Path, ctx: ParseContext) -> DeadlineRule:
-    if not isinstance(raw, dict):
-        raise RuleSyntaxError(path, "a deadline is {from: expression, days|months|years: n} or {next: MM-DD}")
-    if "next" in raw:
-        match = re.fullmatch(r"(\d{2})-(\d{2})", str(raw["next"]))
-        if set(raw) != {"next"} or not match:
-            raise RuleSyntaxError(path, "next takes a month and day, MM-DD")
-        month, day = int(match[1]), int(match[2])
-        try:
-            date(2000, month, day)  # a leap year: every day that exists in some year
-        except ValueError:
-            raise RuleSyntaxError((*path, "next"), f"next: {match[0]} is not a day of the year") from None
-        if (month, day) == (2, 29):
-            raise RuleSyntaxError(
-                (*path, "next"), "next: 02-29 exists only in leap years; write 02-28 or 03-01"
-            )
-        return DeadlineRule(base=None, next_month_day=(month, day))
-    extra = set(raw) - {"from", "days", "months", "years", "when"}
-    if extra or "from" not in raw:
-        raise RuleSyntaxError(path, "a deadline is {from: expression, days|months|years: n, when: condition}")
-    base_raw = raw["from"]
-    base = FactRef(base_raw) if isinstance(base_raw, str) else parse_expr(base_raw, path + ("from",), ctx)
-    return DeadlineRule(
-        base=base,
-        days=parse_expr(raw["days"], path + ("days",), ctx) if "days" in raw else None,
-        months=parse_expr(raw["months"], path + ("months",), ctx) if "months" in raw else None,
-        years=parse_expr(raw["years"], path + ("years",), ctx) if "years" in raw else None,
-        when=parse_condition(raw["when"], path + ("when",), ctx) if "when" in raw else None,
-    )
+    return _read("deadline", raw, path, ctx)
 
 
 # --- walking -----------------------------------------------------------------------

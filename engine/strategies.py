@@ -36,7 +36,7 @@ import random
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -50,6 +50,7 @@ from engine.facts import (
     CHILD_DERIVED,
     MLE_AREA,
     PROFILE_DERIVED,
+    Derived,
     Unknown,
     add_months,
     age_on,
@@ -75,8 +76,12 @@ from engine.recommend import effective_condition
 from engine.rules import (
     All,
     AnyOf,
+    Arith,
+    Cases,
     Compare,
     Condition,
+    Const,
+    DateAdd,
     Expr,
     FactRef,
     Literal,
@@ -84,9 +89,11 @@ from engine.rules import (
     ParamRef,
     SomeChild,
     Switch,
+    Unencoded,
     expr_parts,
     walk,
 )
+from engine.semantics import Semantics
 
 # --- sources of randomness -------------------------------------------------------------
 
@@ -319,28 +326,61 @@ class Criterion:
         return mirror.get(self.compare.op, self.compare.op)
 
 
+CRITERIA = Semantics("generation", "condition", "the criteria a profile can be placed at the edge of")
+SEEDS = Semantics("generation", "expression", "the numbers and dates worth drawing near")
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a node is read: what the criteria below it are collected with."""
+
+    service: str
+    out: list[Criterion]
+    scope: str = "profile"
+    quantifier: str | None = None
+    switches: tuple = ()
+    positive: bool = True
+
+
 def _criteria(service: str, cond: Condition) -> list[Criterion]:
     out: list[Criterion] = []
-
-    def visit(node: Condition, scope: str, quantifier: str | None, switches: tuple, positive: bool) -> None:
-        if isinstance(node, Compare):
-            out.append(Criterion(service, node.id, node, scope, quantifier, switches, positive))
-        elif isinstance(node, All | AnyOf):
-            for item in node.items:
-                visit(item, scope, quantifier, switches, positive)
-        elif isinstance(node, Not):
-            visit(node.item, scope, quantifier, switches, not positive)
-        elif isinstance(node, SomeChild):
-            visit(node.body, "child", node.range, switches, positive)
-        elif isinstance(node, Switch):
-            cases = tuple(c for c, _ in node.cases)
-            for case, branch in node.cases:
-                visit(branch, scope, quantifier, (*switches, (node.fact, case, cases)), positive)
-            if node.default is not None:
-                visit(node.default, scope, quantifier, (*switches, (node.fact, None, cases)), positive)
-
-    visit(cond, "profile", None, (), True)
+    CRITERIA(cond, _Place(service, out))
     return out
+
+
+@CRITERIA.of(Compare)
+def _compare_criteria(node: Compare, at: _Place) -> None:
+    at.out.append(Criterion(at.service, node.id, node, at.scope, at.quantifier, at.switches, at.positive))
+
+
+@CRITERIA.of(All, AnyOf)
+def _combination_criteria(node: All | AnyOf, at: _Place) -> None:
+    for item in node.items:
+        CRITERIA(item, at)
+
+
+@CRITERIA.of(Not)
+def _not_criteria(node: Not, at: _Place) -> None:
+    CRITERIA(node.item, replace(at, positive=not at.positive))
+
+
+@CRITERIA.of(SomeChild)
+def _quantifier_criteria(node: SomeChild, at: _Place) -> None:
+    CRITERIA(node.body, replace(at, scope="child", quantifier=node.range))
+
+
+@CRITERIA.of(Switch)
+def _switch_criteria(node: Switch, at: _Place) -> None:
+    cases = tuple(c for c, _ in node.cases)
+    for case, branch in node.cases:
+        CRITERIA(branch, replace(at, switches=(*at.switches, (node.fact, case, cases))))
+    if node.default is not None:
+        CRITERIA(node.default, replace(at, switches=(*at.switches, (node.fact, None, cases))))
+
+
+@CRITERIA.of(Unencoded, Const)
+def _no_criteria(node: Unencoded | Const, at: _Place) -> None:
+    """Nothing in a profile moves them: no edge to place it at."""
 
 
 _DERIVED = {d.path: d for d in (*PROFILE_DERIVED, *CHILD_DERIVED)}
@@ -405,20 +445,50 @@ def _condition_reads(cond: Condition) -> set[str]:
 
 def _static_values(expr: Expr, catalogue: Catalogue) -> set[Any]:
     """Literal numbers and dates and every value a referenced parameter ever takes."""
-    out: set[Any] = set()
-    for part in expr_parts(expr):
-        if isinstance(part, Literal):
-            value = part.value
-            if isinstance(value, int | float | date) and not isinstance(value, bool):
-                out.add(value)
-        elif isinstance(part, ParamRef):
-            param = catalogue.parameters.get(part.name)
-            if param is None:
-                continue
-            for pv in param.values:
-                items = pv.value.values() if isinstance(pv.value, dict) else [pv.value]
-                out |= {v for v in items if isinstance(v, int | float) and not isinstance(v, bool)}
+    return SEEDS(expr, catalogue)
+
+
+@SEEDS.of(Literal)
+def _literal_seeds(expr: Literal, catalogue: Catalogue) -> set[Any]:
+    value = expr.value
+    return {value} if isinstance(value, int | float | date) and not isinstance(value, bool) else set()
+
+
+@SEEDS.of(FactRef)
+def _fact_seeds(expr: FactRef, catalogue: Catalogue) -> set[Any]:
+    return set()  # the profile's own value: what is drawn, not what it is drawn near
+
+
+@SEEDS.of(ParamRef)
+def _param_seeds(expr: ParamRef, catalogue: Catalogue) -> set[Any]:
+    out = _static_values(expr.at, catalogue) if expr.at is not None else set()
+    param = catalogue.parameters.get(expr.name)
+    if param is None:
+        return out
+    for pv in param.values:
+        items = pv.value.values() if isinstance(pv.value, dict) else [pv.value]
+        out |= {v for v in items if isinstance(v, int | float) and not isinstance(v, bool)}
     return out
+
+
+@SEEDS.of(Arith, DateAdd, Cases)
+def _composite_seeds(expr: Arith | DateAdd | Cases, catalogue: Catalogue) -> set[Any]:
+    out: set[Any] = set()
+    for part in _direct_parts(expr):
+        out |= _static_values(part, catalogue)
+    return out
+
+
+def _direct_parts(expr: Arith | DateAdd | Cases) -> tuple[Expr, ...]:
+    if isinstance(expr, Arith):
+        return expr.args
+    if isinstance(expr, DateAdd):
+        return tuple(p for p in (expr.base, expr.days, expr.months, expr.years) if p is not None)
+    return (*(v for _, v in expr.branches), *((expr.otherwise,) if expr.otherwise is not None else ()))
+
+
+CRITERIA.check_complete()
+SEEDS.check_complete()
 
 
 def _all_compares(catalogue: Catalogue) -> Iterable[Compare]:
@@ -996,23 +1066,46 @@ class ChildNationalitySetter(Setter):
         self.place(ed, t)
 
 
+def _day_of(on: str) -> Callable[[Editor], date]:
+    """The day an age is taken on, as the generator reaches it."""
+    if on == "as_of":
+        return lambda ed: ed.as_of
+    if on == "school_year.start":
+        return lambda ed: coming_school_year_start(ed.as_of)
+    if on.startswith("events.") and on.endswith(".date"):
+        return _event_date(on.split(".")[1])
+    raise ValueError(f"no way to reach an age on '{on}'")
+
+
+def setter_of(derived: Derived) -> Setter | None:
+    """The setter of a derived fact, from what its declaration says the generator needs."""
+    inverse = derived.inverse
+    if inverse is None:
+        return None
+    kind = inverse.kind
+    if kind == "age":
+        assert inverse.on is not None, derived.path
+        return AgeSetter(inverse.writes, _day_of(inverse.on))
+    if kind in ("months_before", "days_before"):
+        return RegisteredBeforeBirthSetter("months" if kind == "months_before" else "days")
+    simple: dict[str, type[Setter]] = {
+        "area": AreaSetter,
+        "quotient": IncomePerPersonSetter,
+        "as_of": SchoolYearSetter,
+        "born": BornSetter,
+        "newborn": NewbornSetter,
+        "own": ChildNationalitySetter,
+    }
+    if kind not in simple:
+        raise ValueError(f"{derived.path}: no setter for the inverse kind '{kind}'")
+    return simple[kind]()
+
+
 SETTERS: dict[str, Setter] = {
-    "person.age": AgeSetter("person.birth_date", lambda ed: ed.as_of),
-    "person.age_at_job_loss": AgeSetter("person.birth_date", _event_date("job_loss")),
-    "person.age_at_birth_event": AgeSetter("person.birth_date", _event_date("birth")),
-    "household.mle_area": AreaSetter(),
-    "household.income_per_person": IncomePerPersonSetter(),
-    "person.registered_months_before_birth": RegisteredBeforeBirthSetter("months"),
-    "person.registered_days_before_birth": RegisteredBeforeBirthSetter("days"),
-    "school_year.start": SchoolYearSetter(),
-    "child.age": AgeSetter("child.birth_date", lambda ed: ed.as_of),
-    "child.born": BornSetter(),
-    "child.age_on_school_start": AgeSetter("child.birth_date", lambda ed: coming_school_year_start(ed.as_of)),
-    "child.is_newborn": NewbornSetter(),
-    "child.nationality_effective": ChildNationalitySetter(),
+    d.path: setter for d in (*PROFILE_DERIVED, *CHILD_DERIVED) if (setter := setter_of(d)) is not None
 }
-"""Every derived fact of engine/facts.py needs an inverse here; tests/test_fuzz.py checks
-that none is missing, so a new derived fact gets its edge cases too."""
+"""Every derived fact of engine/facts.py gets its inverse from its declaration; a new
+kind of inverse needs a setter here (setter_of refuses one it does not know)."""
 
 
 # --- environments --------------------------------------------------------------------------

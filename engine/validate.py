@@ -18,22 +18,29 @@ from engine.profile import Profile
 from engine.rules import (
     COMPUTED_DATES,
     PROFILE_DATES,
+    All,
     AmountRule,
+    AnyOf,
     Arith,
     Cases,
     Compare,
     Condition,
+    Const,
     DateAdd,
     DeadlineRule,
     Expr,
     FactRef,
     Literal,
+    Not,
     ParamRef,
     SomeChild,
     Switch,
+    Unencoded,
+    children_of,
     expr_parts,
     walk,
 )
+from engine.semantics import Semantics
 
 NUMERIC = {"int", "float"}
 
@@ -107,72 +114,7 @@ class _Checker:
         return self.types["profile"].get(path)
 
     def expr_type(self, expr: Expr, scope: str, file: str, where: tuple) -> str | None:
-        if isinstance(expr, Literal):
-            value = expr.value
-            if isinstance(value, bool):
-                return "bool"
-            if isinstance(value, int | float):
-                return "float" if isinstance(value, float) else "int"
-            if isinstance(value, date):
-                return "date"
-            if isinstance(value, tuple):
-                return "list"
-            return "str"
-        if isinstance(expr, FactRef):
-            kind = self.fact_type(expr.path, scope)
-            if kind is None:
-                hint = self._closest(expr.path, scope)
-                where_scope = (
-                    " outside some_child" if expr.path.startswith("child.") and scope != "child" else ""
-                )
-                self.add(file, where, f"unknown fact '{expr.path}'{where_scope}{hint}")
-            return kind
-        if isinstance(expr, ParamRef):
-            param = self.cat.parameters.get(expr.name)
-            if param is None:
-                import difflib
-
-                close = difflib.get_close_matches(expr.name, list(self.cat.parameters), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                self.add(file, where, f"unknown parameter '{expr.name}'{hint}")
-                return None
-            if expr.at is not None and self.expr_type(expr.at, scope, file, where) not in ("date", None):
-                self.add(file, where, f"parameter '{expr.name}': 'at' must be a date")
-            if expr.key is not None and param.index is None:
-                self.add(file, where, f"parameter '{expr.name}' is not a table: it takes no key")
-            elif expr.key is not None and str(expr.key) not in param.table_keys():
-                self.add(file, where, f"parameter '{expr.name}' has no entry '{expr.key}'")
-            if param.index is not None and expr.key is None and self.fact_type(param.index, scope) is None:
-                self.add(
-                    file,
-                    where,
-                    f"parameter '{expr.name}' is indexed by '{param.index}', which is not a fact here",
-                )
-            return "float"
-        if isinstance(expr, Arith):
-            wanted = {"date"} if expr.op == "days_between" else NUMERIC
-            for arg in expr.args:
-                kind = self.expr_type(arg, scope, file, where)
-                if kind is not None and kind not in wanted:
-                    self.add(
-                        file,
-                        where,
-                        f"{expr.op} takes {'dates' if expr.op == 'days_between' else 'numbers'}, got a {kind}",
-                    )
-            return "int" if expr.op == "days_between" else "float"
-        if isinstance(expr, DateAdd):
-            if self.expr_type(expr.base, scope, file, where) not in ("date", None):
-                self.add(file, where, "date_add needs a date")
-            self.date_shift(expr.base, expr, scope, file, where)
-            return "date"
-        if isinstance(expr, Cases):
-            for cond, value in expr.branches:
-                self.condition(cond, scope, file, where)
-                self.expr_type(value, scope, file, where)
-            if expr.otherwise is not None:
-                self.expr_type(expr.otherwise, scope, file, where)
-            return "float"
-        return None
+        return TYPE(expr, self, scope, file, where)
 
     # -- bounds of computed dates --------------------------------------------------------
 
@@ -302,29 +244,7 @@ class _Checker:
     # -- conditions ----------------------------------------------------------------------
 
     def condition(self, cond: Condition, scope: str, file: str, where: tuple = ()) -> None:
-        if isinstance(cond, Compare):
-            self.compare(cond, scope, file)
-            return
-        if isinstance(cond, SomeChild):
-            if scope == "child":
-                self.add(file, cond.where, "some_child cannot be nested in another some_child")
-            self.condition(cond.body, "child", file, cond.where)
-            return
-        if isinstance(cond, Switch):
-            allowed = self.enums.get(cond.fact)
-            if allowed is None:
-                self.add(file, cond.where, f"switch needs a categorical fact, got '{cond.fact}'")
-            for case, branch in cond.cases:
-                if allowed is not None and case not in allowed:
-                    self.add(file, cond.where + ("cases", case), f"'{case}' is not a value of {cond.fact}")
-                self.condition(branch, scope, file)
-            if cond.default is not None:
-                self.condition(cond.default, scope, file)
-            return
-        from engine.rules import children_of
-
-        for child in children_of(cond):
-            self.condition(child, scope, file, where)
+        CHECK(cond, self, scope, file, where)
 
     def compare(self, cond: Compare, scope: str, file: str) -> None:
         where = cond.where
@@ -396,9 +316,7 @@ class _Checker:
             if isinstance(node, Compare | SomeChild) and node.text is not None:
                 self.copied_figures(node, rule.file)
             if isinstance(node, Compare) and node.step is not None and node.step not in self.cat.services:
-                self.add(
-                    rule.file, node.where + ("step",), f"step names unknown service '{node.step}'"
-                )
+                self.add(rule.file, node.where + ("step",), f"step names unknown service '{node.step}'")
 
     def placeholders(self, text, file: str, where: tuple, values: set[str] | None = None) -> None:
         from engine.rules import PLACEHOLDER
@@ -550,6 +468,127 @@ class _Checker:
                     state[other] = "open"
                     path.append(other)
                     stack.append(iter(enumerate(services[other].prerequisites)))
+
+
+TYPE = Semantics("type checking", "expression", "the type of an expression, naming what is wrong")
+CHECK = Semantics("type checking", "condition", "the problems of a condition in its scope")
+
+
+@TYPE.of(Literal)
+def _literal_type(expr: Literal, checker: _Checker, scope: str, file: str, where: tuple) -> str | None:
+    value = expr.value
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "float" if isinstance(value, float) else "int"
+    if isinstance(value, date):
+        return "date"
+    if isinstance(value, tuple):
+        return "list"
+    return "str"
+
+
+@TYPE.of(FactRef)
+def _fact_ref_type(expr: FactRef, checker: _Checker, scope: str, file: str, where: tuple) -> str | None:
+    kind = checker.fact_type(expr.path, scope)
+    if kind is None:
+        hint = checker._closest(expr.path, scope)
+        where_scope = " outside some_child" if expr.path.startswith("child.") and scope != "child" else ""
+        checker.add(file, where, f"unknown fact '{expr.path}'{where_scope}{hint}")
+    return kind
+
+
+@TYPE.of(ParamRef)
+def _param_ref_type(expr: ParamRef, checker: _Checker, scope: str, file: str, where: tuple) -> str | None:
+    param = checker.cat.parameters.get(expr.name)
+    if param is None:
+        import difflib
+
+        close = difflib.get_close_matches(expr.name, list(checker.cat.parameters), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        checker.add(file, where, f"unknown parameter '{expr.name}'{hint}")
+        return None
+    if expr.at is not None and checker.expr_type(expr.at, scope, file, where) not in ("date", None):
+        checker.add(file, where, f"parameter '{expr.name}': 'at' must be a date")
+    if expr.key is not None and param.index is None:
+        checker.add(file, where, f"parameter '{expr.name}' is not a table: it takes no key")
+    elif expr.key is not None and str(expr.key) not in param.table_keys():
+        checker.add(file, where, f"parameter '{expr.name}' has no entry '{expr.key}'")
+    if param.index is not None and expr.key is None and checker.fact_type(param.index, scope) is None:
+        checker.add(
+            file,
+            where,
+            f"parameter '{expr.name}' is indexed by '{param.index}', which is not a fact here",
+        )
+    return "float"
+
+
+@TYPE.of(Arith)
+def _arith_type(expr: Arith, checker: _Checker, scope: str, file: str, where: tuple) -> str | None:
+    wanted = {"date"} if expr.op == "days_between" else NUMERIC
+    for arg in expr.args:
+        kind = checker.expr_type(arg, scope, file, where)
+        if kind is not None and kind not in wanted:
+            checker.add(
+                file,
+                where,
+                f"{expr.op} takes {'dates' if expr.op == 'days_between' else 'numbers'}, got a {kind}",
+            )
+    return "int" if expr.op == "days_between" else "float"
+
+
+@TYPE.of(DateAdd)
+def _date_add_type(expr: DateAdd, checker: _Checker, scope: str, file: str, where: tuple) -> str | None:
+    if checker.expr_type(expr.base, scope, file, where) not in ("date", None):
+        checker.add(file, where, "date_add needs a date")
+    checker.date_shift(expr.base, expr, scope, file, where)
+    return "date"
+
+
+@TYPE.of(Cases)
+def _cases_type(expr: Cases, checker: _Checker, scope: str, file: str, where: tuple) -> str | None:
+    for cond, value in expr.branches:
+        checker.condition(cond, scope, file, where)
+        checker.expr_type(value, scope, file, where)
+    if expr.otherwise is not None:
+        checker.expr_type(expr.otherwise, scope, file, where)
+    return "float"
+
+
+@CHECK.of(Compare)
+def _check_compare(cond: Compare, checker: _Checker, scope: str, file: str, where: tuple) -> None:
+    checker.compare(cond, scope, file)
+
+
+@CHECK.of(SomeChild)
+def _check_quantifier(cond: SomeChild, checker: _Checker, scope: str, file: str, where: tuple) -> None:
+    if scope == "child":
+        checker.add(file, cond.where, "some_child cannot be nested in another some_child")
+    checker.condition(cond.body, "child", file, cond.where)
+
+
+@CHECK.of(Switch)
+def _check_switch(cond: Switch, checker: _Checker, scope: str, file: str, where: tuple) -> None:
+    allowed = checker.enums.get(cond.fact)
+    if allowed is None:
+        checker.add(file, cond.where, f"switch needs a categorical fact, got '{cond.fact}'")
+    for case, branch in cond.cases:
+        if allowed is not None and case not in allowed:
+            checker.add(file, cond.where + ("cases", case), f"'{case}' is not a value of {cond.fact}")
+        checker.condition(branch, scope, file)
+    if cond.default is not None:
+        checker.condition(cond.default, scope, file)
+
+
+@CHECK.of(All, AnyOf, Not, Unencoded, Const)
+def _check_parts(cond: Condition, checker: _Checker, scope: str, file: str, where: tuple) -> None:
+    # Their own shape was checked when read; what remains is in their parts.
+    for child in children_of(cond):
+        checker.condition(child, scope, file, where)
+
+
+TYPE.check_complete()
+CHECK.check_complete()
 
 
 def _ordinals(dates: tuple[date, date]) -> tuple[float, float]:
