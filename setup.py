@@ -1,6 +1,6 @@
 """Only one thing pyproject.toml cannot say: a built wheel carries the catalogue, the
 rules and their test cases inside the package (``engine/_rules``), so that an installed
-``lifeevents`` recommends without a checkout (engine/rulesroot.py finds them there).
+``lifeevents`` recommends without a checkout (engine/language/rulesroot.py finds them there).
 In a checkout, and in an editable install, they are read where they are."""
 
 from pathlib import Path

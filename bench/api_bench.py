@@ -221,8 +221,8 @@ def pieces_in_process(body: bytes, tmp: Path, rules: str | None, n: int = 5000) 
     import timeit
 
     from engine import Engine, load_catalogue, validate_profile
-    from engine.logs import ACCESS_LOGGER, JsonFormatter
-    from engine.metrics import ServiceMetrics
+    from engine.interfaces.logs import ACCESS_LOGGER, JsonFormatter
+    from engine.interfaces.metrics import ServiceMetrics
 
     metrics = ServiceMetrics()
     observe = timeit.timeit(lambda: metrics.observe_request("POST", "/recommend", 200, 0.005), number=n) / n

@@ -3,7 +3,7 @@
 Prints figures; asserts nothing. Targets: 1,000,000 profiles against every service in
 under 10 s and under 4 GiB peak on a 2-core machine.
 
-For each size it generates a population (engine/population.py) into a temporary file,
+For each size it generates a population (engine/services/population.py) into a temporary file,
 then runs, each in a fresh process so that its peak memory is its own:
 
 - ``batch``: ``lifeevents batch`` end to end, file to file (streamed in chunks);
@@ -52,7 +52,7 @@ def peak_mib() -> float:
 
 
 def child_generate(n: int, path: Path, partners: bool = True) -> dict:
-    from engine.population import csv_ready, generate_population
+    from engine.services.population import csv_ready, generate_population
 
     t0 = time.perf_counter()
     frame = generate_population(n, seed=1, as_of=AS_OF, partners=partners)
@@ -68,7 +68,7 @@ def child_batch(rules: Path, source: Path, target: Path) -> dict:
     import io
 
     from engine import load_catalogue
-    from engine.batch import run_batch
+    from engine.services.batch import run_batch
 
     catalogue = load_catalogue(rules)
     c0, t0 = time.process_time(), time.perf_counter()
@@ -86,8 +86,8 @@ def child_eval(rules: Path, source: Path) -> dict:
     import polars as pl
 
     from engine import load_catalogue
-    from engine.batch import BatchEvaluator
-    from engine.columns import normalise
+    from engine.services.batch import BatchEvaluator
+    from engine.services.columns import normalise
 
     catalogue = load_catalogue(rules)
     evaluator = BatchEvaluator(catalogue)
@@ -117,9 +117,9 @@ def run_child(*args: str) -> dict:
 def engine_rate(rules: Path, n: int) -> tuple[float, int]:
     """Profiles per second of Engine.statuses on people of the same population."""
     from engine import Engine, load_catalogue
-    from engine.columns import unflatten_row
-    from engine.population import generate_population
-    from engine.profile import Profile
+    from engine.language.profile import Profile
+    from engine.services.columns import unflatten_row
+    from engine.services.population import generate_population
 
     catalogue = load_catalogue(rules)
     engine = Engine(catalogue)

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import Engine, load_catalogue  # noqa: E402
-from engine.sample import random_profiles  # noqa: E402
+from engine.testing.sample import random_profiles  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/impact_bench.py [N]
 
-With the column-wise batch evaluator (engine/batch.py) the population is N people
+With the column-wise batch evaluator (engine/services/batch.py) the population is N people
 (default 100,000; target under 3 s). Without it, the per-profile engine runs on at most
 5,000 profiles and the script says so.
 """
@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.impact import impact, population, render_impact
-from engine.loader import load_catalogue
+from engine.language.loader import load_catalogue
+from engine.services.impact import impact, population, render_impact
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAM = "rules/parameters/minimum_living_expense.yaml"
@@ -25,13 +25,13 @@ PARAM = "rules/parameters/minimum_living_expense.yaml"
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     try:
-        import engine.batch  # noqa: F401
+        import engine.services.batch  # noqa: F401
 
         method = "batch"
     except ImportError:
         method = "engine"
         if n > 5000:
-            print(f"engine.batch is absent: the per-profile engine runs on 5,000 people, not {n:,}")
+            print(f"engine.services.batch is absent: the per-profile engine runs on 5,000 people, not {n:,}")
             n = 5000
     old = load_catalogue(ROOT)
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,5 +1,5 @@
 """Benchmark of screening on Spark (issue 15): the same Parquet file through
-``lifeevents batch`` and through ``engine.spark.screen`` in local mode.
+``lifeevents batch`` and through ``engine.interfaces.spark.screen`` in local mode.
 
 Prints figures; asserts nothing. Target: Spark local mode within 5× of ``lifeevents
 batch`` on 1,000,000 generated profiles (with partners), the session's start excluded.
@@ -8,7 +8,7 @@ Both runs go file to file: Parquet in, Parquet out, every service and every
 ``partner:SERVICE`` column. The Spark session starts first and its time is printed
 apart; the Python workers' start, the package's import and the rules' compilation on
 each executor count in the Spark time, as they do in any real job. Also prints the Dask
-time (``engine.dask.screen``, threads) when Dask is installed.
+time (``engine.interfaces.dask.screen``, threads) when Dask is installed.
 
     python bench/spark_bench.py [--profiles 1000000] [--master local[2]] [--quick] [--no-dask]
 
@@ -34,7 +34,7 @@ AS_OF = date(2026, 3, 1)
 
 
 def time_batch(source: Path, target: Path) -> float:
-    from engine.cli import main
+    from engine.interfaces.cli import main
 
     err = io.StringIO()
     started = time.perf_counter()
@@ -49,9 +49,9 @@ def time_batch(source: Path, target: Path) -> float:
 def time_spark(source: Path, target: Path, master: str) -> tuple[float, float, int]:
     from pyspark.sql import SparkSession
 
-    from engine.loader import load_catalogue
-    from engine.rulesroot import rules_root
-    from engine.spark import screen
+    from engine.interfaces.spark import screen
+    from engine.language.loader import load_catalogue
+    from engine.language.rulesroot import rules_root
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.perf_counter()
@@ -80,9 +80,9 @@ def time_spark(source: Path, target: Path, master: str) -> tuple[float, float, i
 def time_dask(source: Path, target: Path) -> float:
     import dask.dataframe as dd
 
-    from engine.dask import screen
-    from engine.loader import load_catalogue
-    from engine.rulesroot import rules_root
+    from engine.interfaces.dask import screen
+    from engine.language.loader import load_catalogue
+    from engine.language.rulesroot import rules_root
 
     started = time.perf_counter()
     catalogue = load_catalogue(rules_root(None))
@@ -103,7 +103,7 @@ def main() -> None:
 
     import warnings
 
-    from engine.population import generate_population
+    from engine.services.population import generate_population
 
     warnings.filterwarnings("ignore", category=FutureWarning)  # pyspark 4.3 on pandas 3
     with tempfile.TemporaryDirectory(prefix="spark-bench-") as folder:

@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.plan import build_plan  # noqa: E402
+from engine.services.plan import build_plan  # noqa: E402
 from ui.answers import answers_from_profile, with_answer  # noqa: E402
 from ui.questionnaire import refresh  # noqa: E402
 from ui.runtime import build_engine  # noqa: E402

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from engine.worklist import CaseService, Screened, WorklistStore, database_url, open_store  # noqa: E402
+from engine.services.worklist import CaseService, Screened, WorklistStore, database_url, open_store  # noqa: E402
 
 SERVICES = (
     CaseService("low-income-household", "eligible"),

@@ -1,4 +1,4 @@
-"""The HTTP API (engine/api.py, docs/api.md): the same answers as the engine and the CLI,
+"""The HTTP API (engine/interfaces/api.py, docs/api.md): the same answers as the engine and the CLI,
 every problem named by its key path, bounded input, nothing about a profile in the logs,
 and rules reloaded atomically only by staff."""
 
@@ -31,13 +31,13 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from engine.api import BodyLimitMiddleware, ReloadSignal, create_app, rule_data, with_tcp_protocol
-from engine.cli import EVENTS
-from engine.cli import main as cli_main
-from engine.plan import OneStopPlan, build_plan
-from engine.profile import Profile
-from engine.questions import next_questions
-from engine.sample import random_profile_data
+from engine.interfaces.api import BodyLimitMiddleware, ReloadSignal, create_app, rule_data, with_tcp_protocol
+from engine.interfaces.cli import main as cli_main
+from engine.language.catalog import EVENTS
+from engine.language.profile import Profile
+from engine.services.plan import OneStopPlan, build_plan
+from engine.services.questions import next_questions
+from engine.testing.sample import random_profile_data
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWBORN = json.loads((ROOT / "examples" / "newborn.json").read_text(encoding="utf-8"))
@@ -166,7 +166,7 @@ def test_a_service_comes_with_its_rule_files_and_conditions_as_data(client, cata
 
 
 def test_rule_data_leaves_out_yaml_positions_and_keeps_texts_bilingual():
-    from engine.rules import Compare, FactRef, Literal, Text
+    from engine.language.rules import Compare, FactRef, Literal, Text
 
     node = Compare("adult", FactRef("person.age"), "gte", Literal(18), Text("adult", "成年"), where=("x", 1))
     assert rule_data(node) == {
@@ -459,7 +459,7 @@ def test_the_openapi_document_describes_every_answer(client):
 
 
 def test_the_engine_does_not_need_fastapi():
-    code = "import sys, engine, engine.cli; assert 'engine.api' not in sys.modules and 'fastapi' not in sys.modules"
+    code = "import sys, engine, engine.interfaces.cli; assert 'engine.interfaces.api' not in sys.modules and 'fastapi' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -485,7 +485,7 @@ def test_a_fresh_api_survives_a_first_profile_that_decides_nothing():
     # At start and after each reload: each reload compiles fresh rulesets.
     done = _fresh_process(
         "from fastapi.testclient import TestClient\n"
-        "from engine.api import create_app\n"
+        "from engine.interfaces.api import create_app\n"
         "app = create_app()\n"
         "client = TestClient(app)\n"
         "for _ in range(4):\n"

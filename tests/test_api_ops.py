@@ -26,8 +26,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.api import DOCS_ASSETS_PATH, create_app, docs_assets
-from engine.logs import JsonFormatter, request_id_from
+from engine.interfaces.api import DOCS_ASSETS_PATH, create_app, docs_assets
+from engine.interfaces.logs import JsonFormatter, request_id_from
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWBORN = json.loads((ROOT / "examples" / "newborn.json").read_text(encoding="utf-8"))

@@ -1,6 +1,6 @@
 """The batch evaluator against the per-profile engine: same rules, same statuses.
 
-Differential tests: profiles (random ones from engine/sample.py and boundary ones drawn
+Differential tests: profiles (random ones from engine/testing/sample.py and boundary ones drawn
 here from the catalogue's own numbers) go through ``Engine.statuses`` one by one and
 through the column path (CSV, JSON Lines, Parquet) in one batch, and every service's
 status must agree. A second family draws random condition trees over the whole fact
@@ -22,15 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.batch import BatchEvaluator, Compiler, evaluate_profiles, py_round, run_batch
-from engine.cli import main
-from engine.columns import cell_text, flatten_profile, normalise, unflatten_row
-from engine.facts import child_facts, fact_types, profile_facts
-from engine.logic import Env, evaluate, overrides_of
-from engine.parameters import Parameter, ParameterValue
-from engine.profile import EVENT_NAMES, RESIDENCES, Profile, ProfileError, validate_profile
-from engine.recommend import guard_events
-from engine.rules import (
+from engine.backends.logic import Env, evaluate, overrides_of
+from engine.interfaces.cli import main
+from engine.language.column_forms import py_round
+from engine.language.facts import child_facts, fact_types, profile_facts
+from engine.language.parameters import Parameter, ParameterValue
+from engine.language.profile import EVENT_NAMES, RESIDENCES, Profile, ProfileError, validate_profile
+from engine.language.rules import (
     All,
     AnyOf,
     Arith,
@@ -50,8 +48,11 @@ from engine.rules import (
     Unencoded,
     walk,
 )
-from engine.sample import random_profile_data
-from engine.validate import enum_values
+from engine.language.validate import enum_values
+from engine.services.batch import BatchEvaluator, Compiler, evaluate_profiles, run_batch
+from engine.services.columns import cell_text, flatten_profile, normalise, unflatten_row
+from engine.services.recommend import guard_events
+from engine.testing.sample import random_profile_data
 
 SLOW_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large]
 AS_OF_CHOICES = (
@@ -457,7 +458,7 @@ def compare(draw, scope: str, cases: bool = True) -> Condition:
     if kind == "enum":
         fact = draw(
             # Facts of the vocabulary only: enum_values also lists the partner's fields, which no
-            # rule reads (a partner is read through the swapped view, engine/family.py).
+            # rule reads (a partner is read through the swapped view, engine/services/family.py).
             st.sampled_from(
                 sorted(
                     f
@@ -739,7 +740,7 @@ _BAD_VALUES = {
 @given(st.data())
 @settings(max_examples=150, deadline=None)
 def test_csv_validation_agrees_with_the_profile_model(data):
-    from engine.columns import CHILD_SPECS, PROFILE_SPECS
+    from engine.services.columns import CHILD_SPECS, PROFILE_SPECS
 
     specs = [(p, s) for p, s in PROFILE_SPECS.items() if s.kind != "list"]
     specs += [(f"children.0.{n}", s) for n, s in CHILD_SPECS.items()]
@@ -795,8 +796,8 @@ def test_batch_ages_count_from_the_birthday_and_29_february(catalogue):
 
 
 def test_a_derived_fact_the_compiler_does_not_know_is_computed_by_the_engines_own_function(catalogue):
-    # Another engineer may add a derived fact to engine/facts.py: it must work (per row).
-    from engine.facts import Derived
+    # Another engineer may add a derived fact to engine/language/facts.py: it must work (per row).
+    from engine.language.facts import Derived
 
     derived = Derived("person.days_alive", "int", ("person.birth_date", "as_of"), lambda b, a: (a - b).days)
     frame = normalise(pl.DataFrame({"person.birth_date": ["2000-01-01", None]}), 0, date(2026, 3, 1)).frame

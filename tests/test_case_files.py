@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cases import CaseFileError, check_case, load_cases, read_case_file
+from engine.services.cases import CaseFileError, check_case, load_cases, read_case_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

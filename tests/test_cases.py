@@ -1,4 +1,4 @@
-"""Runs every YAML test case under tests/cases/ (the format: engine/cases.py)."""
+"""Runs every YAML test case under tests/cases/ (the format: engine/services/cases.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cases import check_case, load_cases
+from engine.services.cases import check_case, load_cases
 
 CASES_DIR = Path(__file__).parent / "cases"
 

@@ -67,7 +67,7 @@ def test_ended_programmes_keep_their_end_date_and_successor(catalogue):
 
 
 def test_every_fact_has_a_label_in_both_languages(catalogue):
-    from engine.facts import fact_types
+    from engine.language.facts import fact_types
 
     for scope in fact_types().values():
         for path in scope:

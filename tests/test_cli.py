@@ -104,7 +104,7 @@ def test_validate_reports_problems_with_file_and_line(tmp_path):
     assert "unknown fact 'events.birth.knd'" in done.stdout
 
 
-# --- progress bars: on a terminal only (engine/progress.py) --------------------------------
+# --- progress bars: on a terminal only (engine/interfaces/progress.py) --------------------------------
 
 
 def run_on_a_terminal(*args: str, cwd: Path = ROOT) -> tuple[int, str]:
@@ -180,7 +180,7 @@ def test_no_progress_bar_in_a_pipe(command, register, tmp_path):
 def test_the_progress_bar_writes_nothing_off_a_terminal():
     import io
 
-    from engine.progress import progress_bar
+    from engine.interfaces.progress import progress_bar
 
     stream = io.StringIO()  # isatty() is False, as for a pipe or a file
     with progress_bar("fuzz", 10, "profiles", stream) as bar:

@@ -17,16 +17,14 @@ import polars as pl
 import pytest
 from test_batch import _frame_of
 
-from engine import rules, semantics
-from engine.batch import Compiler as ColumnCompiler
-from engine.columns import normalise
-from engine.durable_backend import DurableRunner, compile_services
-from engine.facts import CHILD_DERIVED, PROFILE_DERIVED, Unknown, child_facts, profile_facts
-from engine.loader import load_catalogue
-from engine.logic import VALUE, VERDICT, Env, evaluate, overrides_of
-from engine.parameters import Parameter, ParameterValue
-from engine.profile import Profile
-from engine.rules import (
+from engine.backends.durable_backend import DurableRunner, compile_services
+from engine.backends.logic import VALUE, VERDICT, Env, evaluate, overrides_of
+from engine.language import rules, semantics
+from engine.language.facts import CHILD_DERIVED, PROFILE_DERIVED, Unknown, child_facts, profile_facts
+from engine.language.loader import load_catalogue
+from engine.language.parameters import Parameter, ParameterValue
+from engine.language.profile import Profile
+from engine.language.rules import (
     All,
     AnyOf,
     Arith,
@@ -43,8 +41,10 @@ from engine.rules import (
     Text,
     Unencoded,
 )
-from engine.strategies import CRITERIA, SEEDS, SETTERS, _criteria, _static_values, setter_of
-from engine.validate import CHECK, TYPE, _Checker
+from engine.language.validate import CHECK, TYPE, _Checker
+from engine.services.batch import Compiler as ColumnCompiler
+from engine.services.columns import normalise
+from engine.testing.strategies import CRITERIA, SEEDS, SETTERS, _criteria, _static_values, setter_of
 
 AS_OF = date(2026, 3, 1)
 

@@ -16,7 +16,7 @@ def test_fresh_engines_survive_a_first_profile_that_decides_nothing():
         """
         import random
         from engine import Engine, load_catalogue, validate_profile
-        from engine.sample import random_profile_data
+        from engine.testing.sample import random_profile_data
         catalogue = load_catalogue(".")
         for _ in range(8):
             Engine(catalogue).recommend(validate_profile({"children": [{}]}))
@@ -38,7 +38,7 @@ MINIMAL = textwrap.dedent(
     import sys
     from durable import engine
     from durable.engine import MessageNotHandledException
-    from engine.durable_backend import QuietHost
+    from engine.backends.durable_backend import QuietHost
     rules = {"a": {"all": [{"m": {"$and": [{"kind": "profile"}, {"x": 1}]}}], "run": lambda c: None}}
     if sys.argv[1] == "catch-all":  # the engine's workaround
         rules["~catch-all"] = {"all": [{"m": {"kind": "profile"}}], "pri": 65535, "run": lambda c: None}
@@ -69,12 +69,12 @@ def test_the_catch_all_rule_prevents_durable_rules_crash_on_unhandled_facts():
 
 
 def test_profiles_that_overflowed_durable_rules_alpha_stack_are_decided(engine):
-    """Seeds of engine.sample whose profiles durable-rules refused with error 303 while
+    """Seeds of engine.testing.sample whose profiles durable-rules refused with error 303 while
     all 148 profile rules shared one ruleset (10 in 20,000 random profiles)."""
     import random
 
-    from engine.profile import validate_profile
-    from engine.sample import random_profile_data
+    from engine.language.profile import validate_profile
+    from engine.testing.sample import random_profile_data
 
     for seed in (1169, 1282):
         rng = random.Random(seed)
@@ -84,7 +84,7 @@ def test_profiles_that_overflowed_durable_rules_alpha_stack_are_decided(engine):
 
 
 def test_no_ruleset_holds_more_rules_than_the_alpha_stack_allows(engine):
-    from engine.durable_backend import MAX_RULES_PER_RULESET
+    from engine.backends.durable_backend import MAX_RULES_PER_RULESET
 
     for partition in engine.plan.partitions:
         rules = [r for r in engine.plan.definitions[partition.ruleset] if not r.startswith("~")]

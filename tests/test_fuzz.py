@@ -1,4 +1,4 @@
-"""Fuzzing: the properties of engine/fuzz.py on Hypothesis-generated profiles, rule
+"""Fuzzing: the properties of engine/testing/fuzz.py on Hypothesis-generated profiles, rule
 coverage, the `lifeevents fuzz` command, and checks that the checks can fail.
 
 Hypothesis runs derandomized and without a database, so CI is reproducible; variety comes
@@ -23,9 +23,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine import Engine, load_catalogue, validate_profile
-from engine.cli import main
-from engine.facts import CHILD_DERIVED, PROFILE_DERIVED
-from engine.fuzz import (
+from engine.backends.logic import evaluate
+from engine.interfaces.cli import main
+from engine.language.facts import CHILD_DERIVED, PROFILE_DERIVED
+from engine.language.profile import Profile, ProfileError
+from engine.testing.fuzz import (
     PROPERTIES,
     Failure,
     Fill,
@@ -50,9 +52,7 @@ from engine.fuzz import (
     unexplained,
     unknown_slots,
 )
-from engine.logic import evaluate
-from engine.profile import Profile, ProfileError
-from engine.strategies import (
+from engine.testing.strategies import (
     SETTERS,
     DrawSource,
     Editor,
@@ -161,8 +161,8 @@ def test_edge_profiles_put_every_resolvable_criterion_on_both_sides(engine):
 def _both_sides_valid(model, crit) -> bool:
     """False when the field's own bounds leave one side empty (child.order >= 1 is never
     unmet): the rule's problem, which the coverage test reports, not the generator's."""
-    from engine.logic import compare
-    from engine.rules import Literal
+    from engine.backends.logic import compare
+    from engine.language.rules import Literal
 
     spec = model.shape.spec(crit.fact or "")
     if spec is None or spec.lo is None or spec.hi is None or not isinstance(crit.other, Literal):
@@ -244,8 +244,8 @@ def test_durable_rules_and_the_explanation_agree(engine, data):
 
 
 def test_the_batch_evaluator_agrees_when_there_is_one(engine):
-    from engine.fuzz import BatchUnavailable, check_batch, durable_statuses
-    from engine.sample import random_profile_data
+    from engine.testing.fuzz import BatchUnavailable, check_batch, durable_statuses
+    from engine.testing.sample import random_profile_data
 
     datas = [random_profile_data(random.Random(i)) for i in range(50)]
     expected = [durable_statuses(engine, validate_profile(d)) for d in datas]
@@ -285,9 +285,9 @@ def test_every_criterion_is_seen_met_and_unmet_or_exempt(report):
 
 
 def test_a_counterexample_is_a_ready_to_paste_case(engine):
-    """The YAML of a counterexample loads as engine/cases.py cases that fail today."""
-    from engine.cases import Case, check_case
-    from engine.fuzz import Counterexample
+    """The YAML of a counterexample loads as engine/services/cases.py cases that fail today."""
+    from engine.services.cases import Case, check_case
+    from engine.testing.fuzz import Counterexample
 
     data = {"as_of": "2026-03-01", "household": {"welfare_status": "low"}}
     result = engine.recommend(validate_profile(data))
@@ -366,7 +366,7 @@ def test_order_catches_an_answer_that_changes_between_calls(engine):
 
 
 def test_invalid_check_catches_an_accepted_profile():
-    from engine.strategies import InvalidProfile
+    from engine.testing.strategies import InvalidProfile
 
     failures = check_invalid(InvalidProfile({"as_of": "2026-03-01"}, "as_of", "demo"))
     assert failures and all(f.property == "invalid-rejected" for f in failures)
@@ -486,7 +486,7 @@ def test_a_number_is_not_a_date():
 #    branches) is refused with error 303, and the session is left corrupt: deleting it
 #    segfaults or aborts ("free(): invalid pointer"), or later facts are refused;
 #  - deleting a session whose only fact matched nothing segfaults.
-# engine/durable_backend.py compiles one profile partition of 46 services whose facts can
+# engine/backends/durable_backend.py compiles one profile partition of 46 services whose facts can
 # match up to 233 conjunctions, and deletes every session. The fuzzing met both: the empty
 # profile aborts a small catalogue, and about 1 in 380 fuzzed profiles was refused (303)
 # or killed the process on the full one. Fix (tried by monkeypatching, no crash in 20,000
@@ -517,7 +517,7 @@ def most_at_once(dnf: list) -> int:
 
 def _worst_case_matches(engine) -> dict[str, int]:
     """Each matching conjunction is one durable result, whether a rule or an `$or` branch."""
-    from engine.logic import quantifier_body
+    from engine.backends.logic import quantifier_body
 
     compiler = engine.plan.compiler
 
@@ -603,7 +603,7 @@ def test_durable_rules_takes_a_fact_that_matches_65_rules():
 
 def test_a_crash_of_the_rule_engine_is_reported_not_fatal(tmp_path, monkeypatch):
     """The isolated runner turns a dying child into a shrunk no-crash counterexample."""
-    from engine import fuzz
+    from engine.testing import fuzz
 
     root = _small_catalogue(tmp_path)
     monkeypatch.setattr(fuzz.CrashOracle, "fails", lambda self, data, engine_errors=False: "person" in data)
@@ -630,7 +630,7 @@ def test_generated_profiles_carry_every_kind_of_partner():
 
 
 def partial_profiles_data(src: RandomSource, model: Any) -> dict[str, Any]:
-    from engine.strategies import gen_profile
+    from engine.testing.strategies import gen_profile
 
     return gen_profile(src, model, keep=0.5)
 

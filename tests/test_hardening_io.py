@@ -27,12 +27,12 @@ import polars as pl
 import pytest
 from test_outreach import POOR_ALONE as OUTREACH_POOR_ALONE  # the same person, registered in Taipei
 
-from engine.batch import Writer, evaluate_profiles
-from engine.cli import main
-from engine.columns import FileError
-from engine.outputs import atomic_output, atomic_outputs
-from engine.outreach import FORMULA_STARTS, run_outreach
-from engine.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile, validate_profile
+from engine.interfaces.cli import main
+from engine.language.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile, validate_profile
+from engine.services.batch import Writer, evaluate_profiles
+from engine.services.columns import FileError
+from engine.services.outputs import atomic_output, atomic_outputs
+from engine.services.outreach import FORMULA_STARTS, run_outreach
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,7 +152,7 @@ def _wait_for(condition, what: str, limit_s: float = 300) -> None:
 # ignores SIGINT, and Python would then not turn it into KeyboardInterrupt.
 _CLI = (
     "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from engine.cli import main; sys.exit(main(sys.argv[1:]))"
+    "from engine.interfaces.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
 
@@ -426,7 +426,7 @@ def client():
     from fastapi.testclient import TestClient
 
     from engine import Engine, load_catalogue
-    from engine.api import create_app
+    from engine.interfaces.api import create_app
 
     app = create_app(engine=Engine(load_catalogue(ROOT)), root=ROOT)
     with TestClient(app, raise_server_exceptions=False) as c:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from test_loader import edit, line_of, problems
 
-from engine.cli import main
-from engine.loader import load_catalogue
-from engine.versions import RuleStore
+from engine.interfaces.cli import main
+from engine.language.loader import load_catalogue
+from engine.services.versions import RuleStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MOVE_RULE = Path("rules/moving/moving-registration.yaml")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.api import create_app
+from engine.interfaces.api import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWBORN = json.loads((ROOT / "examples" / "newborn.json").read_text(encoding="utf-8"))
@@ -82,7 +82,7 @@ def test_the_rate_limit_lets_a_reload_through_once_the_interval_has_passed(tmp_p
     root = copy_rules(tmp_path)
     app = create_app(root=root, staff_token=TOKEN, reload_interval=30)
     now = [1000.0]
-    monkeypatch.setattr("engine.api.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("engine.interfaces.api.time.monotonic", lambda: now[0])
     with TestClient(app) as staff:
         for n, step in enumerate((0.0, 29.0, 2.0)):
             now[0] += step
@@ -248,8 +248,8 @@ def test_a_request_with_both_content_length_and_transfer_encoding_is_400():
 
 
 def test_the_served_access_log_is_capped_and_repeats_are_limited():
-    from engine.api import log_config
-    from engine.connection_guard import RepeatLimit
+    from engine.interfaces.api import log_config
+    from engine.interfaces.connection_guard import RepeatLimit
 
     config = log_config()  # the access line's path is cut by the middleware (tests/test_api_ops.py)
     assert "repeat_limit" in config["handlers"]["default"]["filters"]

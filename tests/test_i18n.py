@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.cli import UsageError, build_parser
-from engine.i18n import (
+from engine.backends.logic import Describer
+from engine.interfaces.cli import UsageError, build_parser
+from engine.language.i18n import (
     LANGUAGES,
     LanguageError,
     format_date,
@@ -20,7 +21,6 @@ from engine.i18n import (
     language,
     load_languages,
 )
-from engine.logic import Describer
 from ui.text import TEXT_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ def test_a_language_not_listed_or_a_broken_list_is_a_clear_error(tmp_path):
 def test_the_api_offers_the_listed_languages_and_the_plan_in_roc_years(engine):
     from fastapi.testclient import TestClient
 
-    from engine.api import create_app
+    from engine.interfaces.api import create_app
 
     profile = json.loads((ROOT / "examples" / "newborn.json").read_text(encoding="utf-8"))
     with TestClient(create_app(engine=engine, staff_token="")) as client:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.loader import CatalogueError, load_catalogue
+from engine.language.loader import CatalogueError, load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE = Path("rules/birth/birth-registration.yaml")
@@ -184,7 +184,7 @@ def test_figures_that_are_no_copy_pass(tree):
 def test_the_figures_a_text_states():
     from decimal import Decimal
 
-    from engine.figures import figures
+    from engine.language.figures import figures
 
     def values(text: str) -> list[Decimal]:
         return [v for _, v in figures(text)]
@@ -198,8 +198,8 @@ def test_the_figures_a_text_states():
 def _claim_window_reason(catalogue, day: str, lang: str) -> str:
     from datetime import date
 
-    from engine.profile import validate_profile
-    from engine.recommend import Engine
+    from engine.language.profile import validate_profile
+    from engine.services.recommend import Engine
 
     profile = validate_profile(
         {
@@ -229,8 +229,8 @@ def test_a_text_follows_its_parameter_when_the_dated_value_changes(tree):
 def test_a_childs_quantifier_text_quotes_its_parameter():
     from datetime import date
 
-    from engine.profile import validate_profile
-    from engine.recommend import Engine
+    from engine.language.profile import validate_profile
+    from engine.services.recommend import Engine
 
     catalogue = load_catalogue(ROOT)
     profile = validate_profile({"children": [{"birth_date": "2025-06-01", "order": 1}]})
@@ -261,8 +261,8 @@ def _dated_registration(tree: Path, until: str, start: str) -> None:
 def _registration(catalogue, day: str, kind: str) -> str:
     from datetime import date
 
-    from engine.profile import validate_profile
-    from engine.recommend import Engine
+    from engine.language.profile import validate_profile
+    from engine.services.recommend import Engine
 
     profile = validate_profile({"events": {"birth": {"date": "2025-06-01", "kind": kind}}})
     result = Engine(catalogue).recommend(profile, as_of=date.fromisoformat(day))

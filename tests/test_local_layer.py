@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, load_catalogue
-from engine.loader import CatalogueError
-from engine.profile import parse_profile_text, validate_profile
+from engine.language.loader import CatalogueError
+from engine.language.profile import parse_profile_text, validate_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 TAIPEI = Path("rules/local/taipei")
@@ -164,7 +164,7 @@ def test_a_city_exception_without_a_priority_is_an_error(repo: Path):
 def test_every_city_figure_of_the_birth_grant_is_read_at_the_birth_date(catalogue):
     """A city's figures apply by the birth date, not by the day of the question (issue 17):
     every local parameter a local-birth-grant rule reads says ``at: events.birth.date``."""
-    from engine.rules import FactRef, ParamRef, expr_parts, walk
+    from engine.language.rules import FactRef, ParamRef, expr_parts, walk
 
     def exprs(rule):
         for cond in [rule.eligibility, *(n.when for n in rule.notes)]:

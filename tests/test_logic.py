@@ -9,11 +9,11 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.durable_backend import MAX_PATTERN_EXPRESSIONS, Compiler, pack_rules
-from engine.logic import Env, evaluate
-from engine.profile import Profile
-from engine.rules import All, AnyOf, Compare, FactRef, Literal, Not, SomeChild
-from engine.sample import random_profile_data
+from engine.backends.durable_backend import MAX_PATTERN_EXPRESSIONS, Compiler, pack_rules
+from engine.backends.logic import Env, evaluate
+from engine.language.profile import Profile
+from engine.language.rules import All, AnyOf, Compare, FactRef, Literal, Not, SomeChild
+from engine.testing.sample import random_profile_data
 
 
 def leaf(path: str, op: str, value) -> Compare:

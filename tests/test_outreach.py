@@ -18,15 +18,15 @@ import pytest
 import yaml
 from test_loader import edit, problems
 
-from engine.batch import run_batch
-from engine.cli import main
-from engine.loader import load_catalogue
-from engine.outreach import home_visit_services, run_outreach
-from engine.outreach_policy import outreach_policy
-from engine.outreach_report import report_words
-from engine.population import generate_population
-from engine.profile import RESIDENCES
-from engine.residences import mle_areas, residence_name, residences
+from engine.interfaces.cli import main
+from engine.language.loader import load_catalogue
+from engine.language.outreach_policy import outreach_policy
+from engine.language.profile import RESIDENCES
+from engine.language.residences import mle_areas, residence_name, residences
+from engine.services.batch import run_batch
+from engine.services.outreach import home_visit_services, run_outreach
+from engine.services.outreach_report import report_words
+from engine.services.population import generate_population
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 3, 1)
@@ -358,7 +358,7 @@ def test_a_broken_residences_file_is_reported_by_file_and_line(tmp_path):
 def test_every_user_of_the_residences_reads_the_one_file():
     """The outreach list's headings, the facts' MLE area and the questionnaire's choices
     come from rules/residences.yaml: no other file spells a residence's name."""
-    from engine import facts
+    from engine.language import facts
     from ui.text import load_text
 
     assert dict(facts.MLE_AREA) == mle_areas()
@@ -368,12 +368,12 @@ def test_every_user_of_the_residences_reads_the_one_file():
     data = yaml.safe_load((ROOT / "rules" / "residences.yaml").read_text(encoding="utf-8"))
     for rid, entry in data["residences"].items():
         assert residence_name(rid, "zh-TW") == entry["name"]["zh-TW"]
-    outreach_source = (ROOT / "engine" / "outreach.py").read_text(encoding="utf-8")
+    outreach_source = (ROOT / "engine" / "services" / "outreach.py").read_text(encoding="utf-8")
     assert "臺北市" not in outreach_source and "PRIORITY" not in outreach_source
 
 
 def test_a_report_word_missing_a_language_is_named(tmp_path):
-    from engine.outreach_report import WORDS_FILE, ReportTextError
+    from engine.services.outreach_report import WORDS_FILE, ReportTextError
 
     broken = tmp_path / "outreach-report.yaml"
     text = WORDS_FILE.read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Every explanation a person reads is in plain words, in both languages (issue 11, item 6).
 
-The population sample (engine.sample: varied profiles with children, every event and
+The population sample (engine.testing.sample: varied profiles with children, every event and
 unknown answers) goes through the engine in zh-TW and English; every text produced for
 a person is collected (reasons, notes, what would change, an amount's reason, steps, a
 partner's results, the CLI table with its totals, the one-stop plan and its printed page) and scanned for what a person should
@@ -19,10 +19,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from engine.plan import build_plan, render_plan_html
-from engine.profile import Profile
-from engine.report import render_table
-from engine.sample import random_profile_data
+from engine.language.profile import Profile
+from engine.services.plan import build_plan, render_plan_html
+from engine.services.report import render_table
+from engine.testing.sample import random_profile_data
 
 PROFILES = 240  # each in both languages
 SEED = 11  # issue 11
@@ -207,7 +207,7 @@ def test_notes_are_not_criteria(produced):
 
 
 def _recommend(engine, text: str, lang: str = "en"):
-    from engine.profile import parse_profile_text, validate_profile
+    from engine.language.profile import parse_profile_text, validate_profile
 
     profile = validate_profile(parse_profile_text(text, "profile"), "profile")
     return {r.service: r for r in engine.recommend(profile, lang=lang).results}
@@ -261,7 +261,7 @@ def test_an_age_is_said_as_the_day_it_is_reached(engine):
 
 
 def test_a_criterion_action_is_text_in_both_languages():
-    from engine.rules import ParseContext, RuleSyntaxError, parse_condition
+    from engine.language.rules import ParseContext, RuleSyntaxError, parse_condition
 
     raw = {"fact": "person.age", "gte": 65, "action": {"en": "Wait", "zh-TW": "等待"}}
     cond = parse_condition(raw, ("eligibility",), ParseContext("x"))

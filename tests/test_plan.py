@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.plan import build_plan, order_steps, render_plan_html
-from engine.profile import validate_profile
-from engine.questions import next_questions
+from engine.language.profile import validate_profile
+from engine.services.plan import build_plan, order_steps, render_plan_html
+from engine.services.questions import next_questions
 
 NEWBORN = {
     "as_of": "2026-03-01",

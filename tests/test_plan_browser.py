@@ -13,8 +13,8 @@ import re
 import pytest
 from test_ui_browser import CHROMIUM_ARGS, OUT, PHONE, chromium_path, sync_api
 
-from engine.plan import build_plan, render_plan_html
-from engine.profile import validate_profile
+from engine.language.profile import validate_profile
+from engine.services.plan import build_plan, render_plan_html
 
 # A mother after a birth whose partner has just lost his job: many steps, long names,
 # a step that unlocks a monthly benefit, deadlines and both one-off and monthly amounts.

@@ -9,10 +9,10 @@ from datetime import date
 import polars as pl
 import pytest
 
-from engine.batch import run_batch
-from engine.columns import check_header, normalise, unflatten_row
-from engine.population import RESIDENCE_POPULATION, csv_ready, generate_population
-from engine.profile import Profile
+from engine.language.profile import Profile
+from engine.services.batch import run_batch
+from engine.services.columns import check_header, normalise, unflatten_row
+from engine.services.population import RESIDENCE_POPULATION, csv_ready, generate_population
 
 AS_OF = date(2026, 3, 1)
 
@@ -116,7 +116,7 @@ def test_partners_are_plausible_and_drawn_last(people):
 
 @pytest.fixture(scope="module")
 def evaluator_for_population(catalogue):
-    from engine.batch import BatchEvaluator
+    from engine.services.batch import BatchEvaluator
 
     return BatchEvaluator(catalogue)
 

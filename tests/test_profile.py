@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.profile import ProfileError, parse_profile_text, validate_profile
+from engine.language.profile import ProfileError, parse_profile_text, validate_profile
 
 
 def _error(text: str) -> str:

@@ -27,10 +27,10 @@ import pytest
 import yaml
 
 from engine import Engine, load_catalogue
-from engine.i18n import LANGUAGES
-from engine.loader import read_yaml
-from engine.plan import build_plan, render_plan_html
-from engine.profile import validate_profile
+from engine.language.i18n import LANGUAGES
+from engine.language.loader import read_yaml
+from engine.language.profile import validate_profile
+from engine.services.plan import build_plan, render_plan_html
 
 ROOT = Path(__file__).resolve().parent.parent
 UI_FILES = ("text.yaml", "staff_text.yaml")
@@ -222,7 +222,7 @@ def test_the_cli_text_output_says_only_words_from_the_language_files(pseudo_root
 def test_the_api_answers_say_only_words_from_the_language_files(pseudo_root):
     from fastapi.testclient import TestClient
 
-    from engine.api import create_app
+    from engine.interfaces.api import create_app
 
     def outputs(client) -> Iterator[tuple[str, str]]:
         for i, profile in enumerate(PROFILES):

@@ -31,8 +31,8 @@ def app_url(rules_copy, tmp_path):
 
 
 def test_a_saved_version_reaches_the_running_app(app_url, rules_copy, tmp_path):
-    from engine.loader import load_catalogue
-    from engine.versions import RuleStore
+    from engine.language.loader import load_catalogue
+    from engine.services.versions import RuleStore
 
     path = chromium_path()
     if path is None:

@@ -1,7 +1,7 @@
 """Screening beyond one file: the Arrow entry point, ``batch --shard``, Spark and Dask,
 each against ``lifeevents batch`` on the same rows (docs/scale.md).
 
-The people are the synthetic population with partners (engine/population.py), a few made
+The people are the synthetic population with partners (engine/services/population.py), a few made
 invalid or unknown on purpose, so that every path meets families, invalid rows and
 unknown facts. Spark runs in local mode in one session for the whole module.
 """
@@ -20,10 +20,10 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from engine.cli import main
-from engine.columns import FileError
-from engine.population import csv_ready, generate_population
-from engine.screening import PROBLEM, safe_name, screen_arrow, screen_frame
+from engine.interfaces.cli import main
+from engine.services.columns import FileError
+from engine.services.population import csv_ready, generate_population
+from engine.services.screening import PROBLEM, safe_name, screen_arrow, screen_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 3, 1)
@@ -222,7 +222,7 @@ SPARK_PANDAS = "ignore:PySpark does not yet fully support pandas:FutureWarning"
 
 @pytest.mark.filterwarnings(SPARK_PANDAS)
 def test_spark_screens_a_dataframe_as_lifeevents_batch_does(spark, catalogue, people_with_ids, whole_run):
-    from engine.spark import screen
+    from engine.interfaces.spark import screen
 
     df = spark.read.parquet(str(people_with_ids))
     assert df.rdd.getNumPartitions() > 1
@@ -236,7 +236,7 @@ def test_spark_screens_a_dataframe_as_lifeevents_batch_does(spark, catalogue, pe
 
 @pytest.mark.filterwarnings(SPARK_PANDAS)
 def test_spark_reads_safe_names_and_reports_problems_on_their_rows(spark, catalogue, people):
-    from engine.spark import screen
+    from engine.interfaces.spark import screen
 
     rows = people.head(8).with_columns(pl.col("household.size").cast(pl.Int32))
     renamed = rows.rename({c: safe_name(c) for c in rows.columns})
@@ -248,7 +248,7 @@ def test_spark_reads_safe_names_and_reports_problems_on_their_rows(spark, catalo
 
 
 def test_executors_gather_arrow_batches_in_order_before_screening():
-    from engine.spark import _gathered
+    from engine.interfaces.spark import _gathered
 
     batches = [pa.record_batch({"x": list(range(i * 300, (i + 1) * 300))}) for i in range(5)]
     tables = list(_gathered(iter(batches), 700))
@@ -258,7 +258,7 @@ def test_executors_gather_arrow_batches_in_order_before_screening():
 
 
 def test_spark_refuses_an_unknown_column_before_any_job(spark, catalogue, people):
-    from engine.spark import screen
+    from engine.interfaces.spark import screen
 
     df = spark.createDataFrame(
         people.head(2).select("person.sex").rename({"person.sex": "person.sexe"}).to_arrow()
@@ -271,7 +271,7 @@ def test_spark_refuses_an_unknown_column_before_any_job(spark, catalogue, people
 @pytest.mark.filterwarnings("ignore:The inplace keyword:pandas.errors.Pandas4Warning")
 def test_dask_screens_a_dataframe_as_lifeevents_batch_does(catalogue, people_with_ids, whole_run):
     dd = pytest.importorskip("dask.dataframe")
-    from engine.dask import screen
+    from engine.interfaces.dask import screen
 
     ddf = dd.read_parquet(str(people_with_ids), dtype_backend="pyarrow").repartition(npartitions=3)
     found = screen(ddf, catalogue, as_of=TODAY, keep=("id",)).compute(scheduler="threads")
@@ -309,8 +309,8 @@ def _comparable(report) -> tuple:
 
 
 def test_scenarios_in_one_pass_are_each_what_their_own_diff_says(catalogue, scenarios):
-    from engine.impact import impact, impact_scenarios, population
-    from engine.loader import load_catalogue
+    from engine.language.loader import load_catalogue
+    from engine.services.impact import impact, impact_scenarios, population
 
     people = population(1500, seed=3)
     loaded = {name: load_catalogue(root) for name, root in scenarios.items()}
@@ -324,8 +324,8 @@ def test_scenarios_in_one_pass_are_each_what_their_own_diff_says(catalogue, scen
 
 
 def test_the_diff_command_weighs_several_scenarios(catalogue, scenarios, capsys):
-    from engine.impact import effective_date, impact_scenarios, population, scenario_totals
-    from engine.loader import load_catalogue
+    from engine.language.loader import load_catalogue
+    from engine.services.impact import effective_date, impact_scenarios, population, scenario_totals
 
     args = ["diff", str(ROOT), str(scenarios["raise"]), str(scenarios["cut"]), "--population", "300"]
     assert main(args) == 0
@@ -347,9 +347,9 @@ def test_the_diff_command_weighs_several_scenarios(catalogue, scenarios, capsys)
 
 @pytest.mark.filterwarnings(SPARK_PANDAS)
 def test_scenarios_on_spark_are_the_scenarios_on_one_machine(spark, catalogue, scenarios):
-    from engine.impact import impact_scenarios, population
-    from engine.loader import load_catalogue
-    from engine.spark import scenario_verdicts
+    from engine.interfaces.spark import scenario_verdicts
+    from engine.language.loader import load_catalogue
+    from engine.services.impact import impact_scenarios, population
 
     people = population(1500, seed=3)
     loaded = {name: load_catalogue(root) for name, root in scenarios.items()}

@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.cli import main
-from engine.loader import OUTREACH_FILE, RESIDENCES_FILE, VOCABULARY_FILE, read_source, read_yaml
+from engine.interfaces.cli import main
+from engine.language.loader import OUTREACH_FILE, RESIDENCES_FILE, VOCABULARY_FILE, read_source, read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,12 +13,12 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from engine import staffauth
-from engine.cli import main
-from engine.impact import impact, population, render_impact
-from engine.loader import load_catalogue
-from engine.staffauth import NoCredentials, check_login, credential_line, load_credentials
-from engine.versions import RuleStore
+from engine.interfaces.cli import main
+from engine.language.loader import load_catalogue
+from engine.services import staffauth
+from engine.services.impact import impact, population, render_impact
+from engine.services.staffauth import NoCredentials, check_login, credential_line, load_credentials
+from engine.services.versions import RuleStore
 from ui.staff_runtime import STAFF_TEXT, parameter_users
 from ui.text import LANGS, load_text
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from test_ui_browser import CHROMIUM_ARGS, ROOT, chromium_path, streamlit_app, sync_api
 
-from engine.staffauth import credential_line
+from engine.services.staffauth import credential_line
 
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
 PASSWORD = "correct horse battery staple"

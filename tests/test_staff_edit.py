@@ -17,8 +17,8 @@ import staff_new_service as new
 from test_staff import _open, credentials, login, staff_app, tree  # noqa: F401
 from test_staff_hardening import ROOT, assert_consistent, copy_rules
 
-from engine.loader import load_catalogue
-from engine.versions import CASES, RejectedEdit, RuleStore, SaveFailed, _case_bytes, _snapshot_bytes
+from engine.language.loader import load_catalogue
+from engine.services.versions import CASES, RejectedEdit, RuleStore, SaveFailed, _case_bytes, _snapshot_bytes
 
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
 PINNED = ("birth/birth-grant-top-up.yaml", "birth/newborn-health-insurance.yaml")
@@ -117,7 +117,7 @@ import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, "tests")
 from test_staff_edit import PARAM, fixed_cases, shorter_deadline
-from engine.versions import RuleStore
+from engine.services.versions import RuleStore
 
 root, history, victim = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 store = RuleStore(root, history=history)

@@ -14,8 +14,8 @@ import pytest
 import staff_new_service as new
 from test_ui_browser import CHROMIUM_ARGS, OUT, ROOT, axe_module, chromium_path, shot, streamlit_app, sync_api
 
-from engine.staffauth import credential_line
-from engine.versions import RuleStore
+from engine.services.staffauth import credential_line
+from engine.services.versions import RuleStore
 
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
 PASSWORD = "correct horse battery staple"

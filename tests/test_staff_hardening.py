@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import staffauth
-from engine.audit import MAX_FIELD, AuditLog
-from engine.cli import main
-from engine.loader import load_catalogue
-from engine.staffauth import (
+from engine.interfaces.cli import main
+from engine.language.loader import load_catalogue
+from engine.services import staffauth
+from engine.services.audit import MAX_FIELD, AuditLog
+from engine.services.staffauth import (
     LoginThrottle,
     NoCredentials,
     ScryptCost,
@@ -41,7 +41,7 @@ from engine.staffauth import (
     sign_in,
     verify,
 )
-from engine.versions import (
+from engine.services.versions import (
     Proposal,
     RuleStore,
     SaveFailed,
@@ -218,7 +218,7 @@ def test_a_full_disk_when_the_live_file_is_replaced_reports_failure_and_changes_
 SAVER = r"""
 import itertools, sys
 from pathlib import Path
-from engine.versions import Proposal, RuleStore, tree_version
+from engine.services.versions import Proposal, RuleStore, tree_version
 
 root, history = Path(sys.argv[1]), Path(sys.argv[2])
 # The checks are not under test (and take ~1 s a save): the kills should land in the writes.
@@ -727,7 +727,7 @@ def test_an_unwritable_audit_log_does_not_stop_a_sign_in(tmp_path, low_cost):
 def test_a_reload_through_the_api_is_in_the_audit_log(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from engine.api import create_app
+    from engine.interfaces.api import create_app
 
     monkeypatch.delenv("LIFEEVENTS_HISTORY", raising=False)
     monkeypatch.delenv("LIFEEVENTS_AUDIT_LOG", raising=False)

@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_staff import CITIZEN_APP, PARAM, REGISTRATION_60, _open, credentials, login, staff_app, texts, tree  # noqa: F401
 
-from engine.cli import main
-from engine.impact import ImpactReport, ServiceImpact, effective_date, impact, population
-from engine.loader import load_catalogue
+from engine.interfaces.cli import main
+from engine.language.loader import load_catalogue
+from engine.services.impact import ImpactReport, ServiceImpact, effective_date, impact, population
 from ui.staff_impact import cost_chart, group_chart, service_chart
 from ui.staff_runtime import STAFF_TEXT
 from ui.text import Words, load_text
@@ -95,7 +95,7 @@ def _version_caption(at: AppTest) -> str:
 
 def test_the_citizen_app_picks_up_a_saved_version_without_a_restart(tree, monkeypatch):  # noqa: F811
     import ui.runtime
-    from engine.versions import RuleStore
+    from engine.services.versions import RuleStore
 
     builds: list[str] = []
     real = ui.runtime.build_engine
@@ -203,7 +203,7 @@ def test_history_times_are_taipei_time(tree, credentials):  # noqa: F811
     assert local_time("2026-12-04T18:30:00+00:00") == "2026-12-05 02:30"
     at = _open(login(staff_app()), PARAM)
     store_text = (tree / PARAM).read_text(encoding="utf-8")
-    from engine.versions import RuleStore
+    from engine.services.versions import RuleStore
 
     store = RuleStore(tree, history=tree.parent / "history", cases=tree / "tests" / "cases")
     store.save(
@@ -263,7 +263,7 @@ def test_a_threshold_and_its_cases_are_checked_together(tree, credentials):  # n
 
 
 def test_a_broken_case_file_is_named_by_its_relative_path(tree):  # noqa: F811
-    from engine.versions import RuleStore
+    from engine.services.versions import RuleStore
 
     store = RuleStore(tree, history=tree.parent / "history", cases=tree / "tests" / "cases")
     text = store.read(PARAM).replace(REGISTRATION_60, REGISTRATION_60 + "\n  2031-01-01: {value: 90}")

@@ -638,7 +638,7 @@ def test_the_draft_token_carries_the_cards_and_older_links_count_every_answer():
 
 
 def test_every_where_to_find_hint_names_a_fact_of_the_profile():
-    from engine.facts import fact_types
+    from engine.language.facts import fact_types
 
     types = fact_types()
     facts = set(types["profile"]) | {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.loader import load_catalogue
-from engine.versions import RejectedEdit, RuleStore, StaleEdit
+from engine.language.loader import load_catalogue
+from engine.services.versions import RejectedEdit, RuleStore, StaleEdit
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
@@ -101,7 +101,7 @@ def test_staff_cannot_write_outside_the_rules(store):
     with pytest.raises(RejectedEdit):
         store.propose("../evil.yaml", "x: 1")
     with pytest.raises(RejectedEdit):
-        store.propose("engine/cli.py", "print(1)")
+        store.propose("engine/interfaces/cli.py", "print(1)")
 
 
 def test_a_rule_that_always_holds_is_refused_by_lint(store):

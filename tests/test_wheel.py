@@ -72,7 +72,7 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(installed):
     where = _run(python, work, "-c", "import engine, ui; print(engine.__file__); print(ui.__file__)")
     assert where.returncode == 0, where.stderr
     assert str(CHECKOUT) not in where.stdout
-    root = _run(python, work, "-c", "from engine.rulesroot import rules_root; print(rules_root())")
+    root = _run(python, work, "-c", "from engine.language.rulesroot import rules_root; print(rules_root())")
     assert root.stdout.strip().endswith("engine/_rules"), root.stdout
 
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from test_outreach import POOR_ALONE as OUTREACH_POOR_ALONE
 from worklist_support import BACKENDS, fresh_store, store_url
 
-from engine.cli import main
-from engine.worklist import (
+from engine.interfaces.cli import main
+from engine.services.worklist import (
     CLOSED_NO_LONGER_ELIGIBLE,
     CaseService,
     Screened,
@@ -24,8 +24,8 @@ from engine.worklist import (
     open_store,
     utcnow,
 )
-from engine.worklist_report import by_district, by_service, case_frame, time_to_visit
-from engine.worklist_screen import run_outreach_to_worklist
+from engine.services.worklist_report import by_district, by_service, case_frame, time_to_visit
+from engine.services.worklist_screen import run_outreach_to_worklist
 
 AS_OF = date(2026, 3, 1)
 POOR_ALONE = dict(OUTREACH_POOR_ALONE)
@@ -429,7 +429,7 @@ def test_timestamps_are_utc_and_the_visit_follows_the_screening(store):
 
 
 def test_a_cases_plan_is_the_one_stop_plan_of_its_services(engine, store):
-    from engine.worklist_plan import case_plan, case_plan_html
+    from engine.services.worklist_plan import case_plan, case_plan_html
 
     services = (
         CaseService("labor-insurance-maternity-benefit", "eligible", 60000, "TWD"),

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_ui_browser import CHROMIUM_ARGS, OUT, chromium_path, settle, streamlit_app
 
-from engine.staffauth import credential_line
-from engine.worklist import CaseService, Screened, open_store
+from engine.services.staffauth import credential_line
+from engine.services.worklist import CaseService, Screened, open_store
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 DESKTOP = {"width": 1280, "height": 900}

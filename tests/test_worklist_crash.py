@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 from worklist_support import BACKENDS, store_url
 
-from engine.worklist import CaseService, Screened, open_store
+from engine.services.worklist import CaseService, Screened, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import sys
-from engine.worklist import CaseService, Screened, open_store
+from engine.services.worklist import CaseService, Screened, open_store
 
 def people():
     for i in range(400_000):

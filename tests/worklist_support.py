@@ -9,7 +9,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from engine.worklist import WorklistStore, database_url, open_store
+from engine.services.worklist import WorklistStore, database_url, open_store
 
 POSTGRES_ENV = "LIFEEVENTS_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]

@@ -35,8 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Profile, ProfileError, validate_profile
-from engine.profile import EVENT_NAMES, MAX_CHILDREN
+from engine import EVENT_NAMES, MAX_CHILDREN, Profile, ProfileError, validate_profile
 
 Answers = dict[str, Any]
 

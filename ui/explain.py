@@ -5,8 +5,7 @@ Pure functions over the engine's results and the UI's words; the pages only lay 
 
 from __future__ import annotations
 
-from engine.plan import OneStopPlan
-from engine.results import EligibilityResult, Money, ReasonOut, Recommendation, Totals
+from engine import EligibilityResult, Money, OneStopPlan, ReasonOut, Recommendation, Totals
 from ui.text import Words
 
 MET_MARK = {True: "✔", False: "✘", None: "？"}

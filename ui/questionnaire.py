@@ -3,7 +3,7 @@
 Everything here is computed from the engine on every answer: the results of the
 services of the chosen life events (the applicant's, the partner's and the household's),
 and the questions that can still change one of them, ranked by
-``engine.questions.next_questions`` alone (issue 14: the next question is decided in one
+``engine.services.questions.next_questions`` alone (issue 14: the next question is decided in one
 place, the engine). The UI adds only what the engine cannot rank: whether there is a
 partner (asked first when a chosen event reads both adults), and the newborn's birth
 date, which is the birth's date. Nothing here keeps state, so the same function serves
@@ -16,12 +16,18 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from engine import Engine, Profile, ProfileError
-from engine.facts import fact_types
-from engine.family import family_totals
-from engine.questions import Question, next_questions
-from engine.results import EligibilityResult, Recommendation
-from engine.validate import enum_values
+from engine import (
+    EligibilityResult,
+    Engine,
+    Profile,
+    ProfileError,
+    Question,
+    Recommendation,
+    enum_values,
+    fact_types,
+    family_totals,
+    next_questions,
+)
 from ui.answers import CHILD_FIELD, EVENT_PATH, NEWBORN, PARTNER, PARTNER_FIELD, birth_listed, check
 from ui.text import load_text
 

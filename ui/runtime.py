@@ -5,7 +5,7 @@ durable-rules refuses to register a ruleset twice, and compiling on every rerun 
 also be slow (shared/notes §7). Only the engine is cached; answers and profiles never are
 (they live in each session's ``st.session_state`` and nowhere else).
 
-A staff save replaces a rule file in place (engine/versions.py writes atomically), so
+A staff save replaces a rule file in place (engine/services/versions.py writes atomically), so
 the cache is keyed by a stamp of the rules tree (every file's name, size and mtime). The
 stamp is taken at most once every ``RECHECK_SECONDS`` per process (227 ``stat`` calls,
 well under a millisecond each time), never per rerun: a saved version reaches the running
@@ -22,9 +22,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine import Engine, load_catalogue
-from engine.loader import CatalogueError
-from engine.rulesroot import rules_root
+from engine import CatalogueError, Engine, load_catalogue, rules_root
 
 RECHECK_SECONDS = 3.0
 _lock = threading.Lock()
@@ -33,7 +31,7 @@ _last_good: dict[str, Engine] = {}  # root -> the newest engine that loaded
 
 
 def catalogue_root() -> Path:
-    """The folder with catalog.yaml and rules/ (engine.rulesroot decides)."""
+    """The folder with catalog.yaml and rules/ (engine.language.rulesroot decides)."""
     return rules_root()
 
 

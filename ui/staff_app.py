@@ -19,8 +19,13 @@ import time  # noqa: E402
 
 import streamlit as st  # noqa: E402
 
-from engine.loader import CatalogueError  # noqa: E402
-from engine.staffauth import NoCredentials, StaffSession, session_end, sign_in  # noqa: E402
+from engine import (  # noqa: E402
+    CatalogueError,
+    NoCredentials,
+    StaffSession,
+    session_end,
+    sign_in,
+)
 from ui.staff_runtime import audit_log, client_address, credentials, store, throttle, words  # noqa: E402
 from ui.text import LANGS, load_text  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Showing an ImpactReport: tables and bar charts (shared by the edit and versions pages).
 
-The charts are the outreach list's (engine/charts.py: a table of labels and numbers with
+The charts are the outreach list's (engine/services/charts.py: a table of labels and numbers with
 CSS bars), in the interface language: gained and lost by service, then by city or county
 and by age group for the service picked, and the change in amounts paid. A chart whose
 bars would all be zero is the words "no change" instead."""
@@ -12,9 +12,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from engine.catalog import Catalogue
-from engine.charts import CHART_CSS, Bar, bar_chart
-from engine.impact import AS_OF, UNKNOWN, ImpactReport, impact, population
+from engine import AS_OF, CHART_CSS, UNKNOWN, Bar, Catalogue, ImpactReport, bar_chart, impact, population
 from ui.text import Words
 
 COLUMNS = (
@@ -40,10 +38,6 @@ def cached_population(n: int, seed: int = 0, as_of: date = AS_OF):
 
 def default_size() -> int:
     """100,000 people with the column-wise evaluator; fewer profile by profile."""
-    try:
-        import engine.batch  # noqa: F401
-    except ImportError:
-        return 2000
     return 100_000
 
 

@@ -16,11 +16,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine.audit import AuditLog
-from engine.catalog import Catalogue
-from engine.rulesroot import cases_dir, rules_root
-from engine.staffauth import Credentials, LoginThrottle, load_credentials
-from engine.versions import RuleStore
+from engine import (
+    AuditLog,
+    Catalogue,
+    Credentials,
+    LoginThrottle,
+    RuleStore,
+    cases_dir,
+    load_credentials,
+    rules_root,
+)
 from ui.text import LANGS, Words, load_text
 
 STAFF_TEXT = Path(__file__).with_name("staff_text.yaml")
@@ -44,7 +49,7 @@ def history_dir() -> Path:
 
 
 def audit_log() -> AuditLog:
-    """``LIFEEVENTS_AUDIT_LOG``, else audit.jsonl in the history folder (engine/audit.py)."""
+    """``LIFEEVENTS_AUDIT_LOG``, else audit.jsonl in the history folder (engine/services/audit.py)."""
     return AuditLog.beside(history_dir())
 
 
@@ -142,11 +147,11 @@ def rule_files(catalogue: Catalogue) -> list[dict]:
 
 def parameter_users(catalogue: Catalogue) -> dict[str, list[str]]:
     """parameter name -> the services whose rules read it (local overrides included)."""
-    from engine.versions import _parameters_used
+    from engine import parameters_used
 
     out: dict[str, list[str]] = {}
     for sid in catalogue.services:
-        for name in _parameters_used(catalogue, sid):
+        for name in parameters_used(catalogue, sid):
             out.setdefault(name, []).append(sid)
     return {k: sorted(v) for k, v in out.items()}
 
@@ -158,7 +163,7 @@ def editable_files(catalogue: Catalogue) -> list[str]:
 
 
 # The check's findings come from the engine as "file:line: message" sentences in English,
-# shaped by engine/cases.py and engine/versions.py. The common shapes are reworded here in
+# shaped by engine/services/cases.py and engine/services/versions.py. The common shapes are reworded here in
 # the interface language (ui/staff_text.yaml); any other is shown as it came, after the
 # words "at line N of FILE" in the interface language. Paths are already relative.
 _CASE = r"(?P<file>[^\s#]+)#(?P<index>\d+) \((?P<name>.*)\): (?P<partner>partner: )?(?P<service>[a-z0-9-]+)"

@@ -16,10 +16,17 @@ from pathlib import Path
 
 import yaml
 
-from engine.catalog import Catalogue
-from engine.i18n import CURRENCY, LANGUAGES, format_date, format_money, format_number, format_whole
-from engine.profile import RESIDENCES
-from engine.residences import residence_name
+from engine import (
+    CURRENCY,
+    LANGUAGES,
+    RESIDENCES,
+    Catalogue,
+    format_date,
+    format_money,
+    format_number,
+    format_whole,
+    residence_name,
+)
 
 LANGS = LANGUAGES  # engine/data/languages.yaml: the one list of languages
 TEXT_FILE = Path(__file__).with_name("text.yaml")
@@ -89,7 +96,9 @@ class Words:
         if isinstance(value, bool):
             return self.t("question.yes") if value else self.t("question.no")
         if isinstance(value, str) and value in RESIDENCES:
-            return residence_name(value, self.lang, self.catalogue.root)  # rules/residences.yaml, the one home of the names
+            return residence_name(
+                value, self.lang, self.catalogue.root
+            )  # rules/residences.yaml, the one home of the names
         if isinstance(value, str):
             return (
                 self.t(f"value.{value}")

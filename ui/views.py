@@ -16,11 +16,17 @@ from typing import Any
 import segno
 import streamlit as st
 
-from engine import Engine, ProfileError
-from engine.plan import build_plan, render_plan_html
-from engine.profile import EARLIEST_DATE, LATEST_DATE
-from engine.questions import Question
-from engine.results import EligibilityResult, Recommendation
+from engine import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    EligibilityResult,
+    Engine,
+    ProfileError,
+    Question,
+    Recommendation,
+    build_plan,
+    render_plan_html,
+)
 from ui import explain
 from ui.answers import birth_listed, cards_after, with_answer
 from ui.questionnaire import AUDIENCES, GROUPS, Snapshot

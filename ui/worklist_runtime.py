@@ -1,18 +1,17 @@
 """The home-visit pages' plumbing: the worklist store (``LIFEEVENTS_WORKLIST``, default
-``worklist.sqlite`` in the working folder: engine.worklist.database_url), one per URL and
+``worklist.sqlite`` in the working folder: engine.services.worklist.database_url), one per URL and
 process, and the engine that prints a case's plan."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from engine.catalog import Catalogue
-from engine.recommend import Engine
+from engine import Catalogue, Engine
 
 
 @st.cache_resource(show_spinner=False)
 def _store(url: str):  # type: ignore[no-untyped-def]
-    from engine.worklist import open_store
+    from engine import open_store
 
     return open_store(url)
 
@@ -20,7 +19,7 @@ def _store(url: str):  # type: ignore[no-untyped-def]
 def worklist_store():  # type: ignore[no-untyped-def]
     """The store, or an error shown on the page and the page stopped."""
     try:
-        from engine.worklist import WorklistError, database_url
+        from engine import WorklistError, database_url
     except ImportError as exc:
         st.error(f"pip install 'lifeevents[worklist]' ({exc.name} is missing)")
         st.stop()

@@ -2,7 +2,7 @@
 profile (both adults) in one form; the page gives the results, a text to read out (who
 does what: what applies and what is still open) and the plan to print as a hand-out.
 
-The form is built from the profile model itself (engine.facts, engine.validate), not
+The form is built from the profile model itself (engine.language.facts, engine.language.validate), not
 from a list in code, so a field added to the contract shows up here by itself; the
 partner's section has the applicant's fields. The answers are the same session answers
 the questionnaire uses: a citizen who brings a share link arrives with the form filled in.
@@ -21,11 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from engine.facts import base_fact_types, child_base_fact_types
-from engine.plan import build_plan
-from engine.profile import EVENT_NAMES
-from engine.questions import Question
-from engine.validate import enum_values
+from engine import EVENT_NAMES, Question, base_fact_types, build_plan, child_base_fact_types, enum_values
 from ui import explain, session
 from ui.answers import check
 from ui.questionnaire import refresh

@@ -12,8 +12,7 @@ from datetime import date
 import streamlit as st
 import yaml
 
-from engine.impact import effective_date
-from engine.versions import RejectedEdit, SaveFailed, StaleEdit
+from engine import RejectedEdit, SaveFailed, StaleEdit, effective_date
 from ui.param_edit import ParamEditError, set_value
 from ui.staff_impact import default_size, run_impact, show_impact
 from ui.staff_runtime import editable_files, explain, parameter_users, rule_files, store, user, words
@@ -218,7 +217,7 @@ if proposal is not None and current_check and proposal.catalogue is not None:
 # -- save ----------------------------------------------------------------------------
 reason = st.text_input(w.t("edit.reason"), key="staff:reason")
 # The rule and its edited cases are one version: checked together again under the
-# store's lock, recorded together, made live together (engine/versions.py).
+# store's lock, recorded together, made live together (engine/services/versions.py).
 can_save = clean and not unchanged and bool(reason.strip())
 if st.button(w.t("edit.save"), key="staff:save", disabled=not can_save, type="primary"):
     try:

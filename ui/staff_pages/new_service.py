@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.versions import RejectedEdit, SaveFailed, StaleEdit
+from engine import RejectedEdit, SaveFailed, StaleEdit
 from ui.param_edit import ParamEditError, add_service
 from ui.staff_runtime import explain, store, user, words
 

@@ -1,10 +1,10 @@
-"""Tester: run the fuzzer (engine/fuzz.py) on the current rules and show what it finds."""
+"""Tester: run the fuzzer (engine/testing/fuzz.py) on the current rules and show what it finds."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from engine.fuzz import run_fuzz_isolated
+from engine import run_fuzz_isolated
 from ui.staff_runtime import store, user, words
 
 user()  # signed-in staff only

@@ -6,9 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from engine.impact import effective_date
-from engine.loader import CatalogueError, load_catalogue
-from engine.versions import RejectedEdit
+from engine import CatalogueError, RejectedEdit, effective_date, load_catalogue
 from ui.staff_impact import default_size, run_impact, show_impact
 from ui.staff_runtime import local_time, store, user, words
 

@@ -12,9 +12,7 @@ from datetime import date
 
 import streamlit as st
 
-from engine.outreach_policy import outreach_policy
-from engine.worklist import OUTCOMES, Case, StaleCase, WorklistError
-from engine.worklist_plan import case_plan_html
+from engine import OUTCOMES, Case, StaleCase, WorklistError, case_plan_html, outreach_policy
 from ui.staff_runtime import store, user, words
 from ui.worklist_runtime import plan_engine, worklist_store
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from engine.worklist_report import by_district, by_service, case_frame, time_to_visit
+from engine import by_district, by_service, case_frame, time_to_visit
 from ui.staff_runtime import store, user, words
 from ui.worklist_runtime import worklist_store
 

@@ -1,0 +1,539 @@
+"""Compiling the rules into durable-rules rulesets, and running them safely.
+
+How a condition tree becomes durable-rules rules
+------------------------------------------------
+Durable-rules matches facts against patterns; it has no notion of "unknown". We give it
+one the way Kleene logic does: for every service we build two formulas, MET and UNMET,
+over the *known* operands of the profile, and an operand that is unknown is simply left
+out of the fact, so that no comparison on it can match (measured: a missing field
+matches no operator). A service whose MET rule fires is eligible, whose UNMET rule fires
+is ineligible, and one where neither fires is unknown.
+
+Each formula is put in disjunctive normal form and packed into rules, because one
+durable-rules pattern holds at most 31 expression nodes (``MAX_SEQUENCE_EXPRESSIONS`` in
+rete.c, error 113) and one fact at most ~250 properties (error 302).
+
+Conditions about children ("some child under 2 cared for at home") run in a first stage:
+every child is asserted as its own fact, the quantifier bodies are rules over child
+facts, and the per-child verdicts become operands of the second, profile stage. Putting
+them in one formula would make UNMET a product over the children, exponential in their
+number.
+
+Safety (shared/notes/durable-rules-and-streamlit.md): a Host subclass without the
+background timer threads (the default Host segfaults when sessions are deleted out of
+order), one short-lived session per evaluation, always deleted in ``finally``, a lock
+around assert → collect → delete, and actions that only append to a list, so that
+nothing can be swallowed by durable's exception handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from durable import engine as durable_engine
+from durable.engine import MessageNotHandledException
+
+from engine.backends.logic import VALUE, Env, quantifier_body
+from engine.language.facts import Unknown
+from engine.language.rules import (
+    NEGATION,
+    All,
+    AnyOf,
+    Arith,
+    Cases,
+    Compare,
+    Condition,
+    Const,
+    DateAdd,
+    Expr,
+    FactRef,
+    Literal,
+    Not,
+    ParamRef,
+    SomeChild,
+    Switch,
+    Unencoded,
+)
+from engine.language.semantics import Semantics
+
+MAX_PATTERN_EXPRESSIONS = 30  # durable-rules refuses a 32nd; keep one spare
+MAX_FACT_OPERANDS = 230  # durable-rules refuses facts of ~253 properties
+# durable-rules walks the matching alpha nodes of one fact with a fixed stack of 64
+# (MAX_STACK_SIZE in events.c) and refuses the fact with error 303 when more match at
+# once: measured at 10 profiles in 20,000 with one ruleset of 148 rules. Fewer rules per
+# ruleset keep the branching under it.
+MAX_RULES_PER_RULESET = 40
+MAX_CONJUNCTIONS = 512  # a formula larger than this is a modelling problem: split the rule
+
+Atom = tuple  # ("cmp", key, op, literal) | ("ref", key, op, key2) | ("ex", key)
+Conjunction = frozenset
+DNF = list  # list[Conjunction]
+TRUE: DNF = [frozenset()]
+FALSE: DNF = []
+
+
+class CompileError(ValueError):
+    pass
+
+
+class DurableError(RuntimeError):
+    pass
+
+
+class QuietHost(durable_engine.Host):
+    """A durable-rules Host without its two background ``threading.Timer`` loops.
+
+    The loops serve timers and async actions, which eligibility rules never use, and
+    they walk freed session state after ``delete_state`` (segfault, rc 139, measured).
+    """
+
+    def _run(self) -> None:
+        pass
+
+
+def to_durable(value: Any) -> Any:
+    """An operand value as durable-rules compares it (dates as day numbers)."""
+    if isinstance(value, date):
+        return value.toordinal()
+    if isinstance(value, float):
+        value = round(value, 4)
+        return int(value) if value.is_integer() else value
+    return value
+
+
+# --- operands -------------------------------------------------------------------------
+
+
+@dataclass
+class OperandTable:
+    """Interns each non-literal expression of one scope under a short fact key."""
+
+    prefix: str
+    keys: dict[Expr, str] = field(default_factory=dict)
+
+    def key(self, expr: Expr) -> str:
+        if expr not in self.keys:
+            self.keys[expr] = f"{self.prefix}{len(self.keys)}"
+        return self.keys[expr]
+
+    def values(self, env: Env, only: set[str] | None = None) -> dict[str, Any]:
+        out = {}
+        for expr, key in self.keys.items():
+            if only is not None and key not in only:
+                continue
+            value = VALUE.table[type(expr)](expr, env)  # one frame per operand: every profile
+            if not isinstance(value, Unknown):
+                out[key] = to_durable(value)
+        return out
+
+
+# --- DNF ---------------------------------------------------------------------------------
+
+
+def _product(a: DNF, b: DNF) -> DNF:
+    out = [x | y for x in a for y in b]
+    if len(out) > MAX_CONJUNCTIONS:
+        raise CompileError(f"condition too large for durable-rules ({len(out)} alternatives); split the rule")
+    return _absorb(out)
+
+
+def _absorb(dnf: DNF) -> DNF:
+    unique = list(dict.fromkeys(dnf))
+    unique.sort(key=len)
+    kept: DNF = []
+    for conj in unique:
+        if not any(k <= conj for k in kept):
+            kept.append(conj)
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A literal operand: written into the pattern, not asserted as a fact."""
+
+    value: Any
+
+
+PATTERN = Semantics("durable-rules", "condition", "the DNF of its MET or UNMET formula")
+OPERAND = Semantics("durable-rules", "expression", "a pattern operand: a constant or an asserted fact")
+
+
+@dataclass
+class Compiler:
+    profile_ops: OperandTable = field(default_factory=lambda: OperandTable("p"))
+    child_ops: OperandTable = field(default_factory=lambda: OperandTable("c"))
+    quantifiers: dict[SomeChild, str] = field(default_factory=dict)  # node -> verdict key
+
+    def dnf(self, cond: Condition, met: bool, scope: str) -> DNF:
+        return PATTERN(cond, self, met, scope)
+
+    def _operand(self, expr: Expr, scope: str) -> str:
+        table = self.child_ops if scope == "child" else self.profile_ops
+        return table.key(expr)
+
+
+@OPERAND.of(Literal)
+def _constant(expr: Literal, compiler: Compiler, scope: str) -> Constant:
+    return Constant(expr.value)
+
+
+@OPERAND.of(FactRef, ParamRef, Arith, DateAdd, Cases)
+def _asserted(expr: Expr, compiler: Compiler, scope: str) -> str:
+    # Computed by the explanation's own meaning (logic.eval_expr) and asserted as a fact:
+    # durable-rules only compares.
+    return compiler._operand(expr, scope)
+
+
+@PATTERN.of(Const)
+def _const_pattern(cond: Const, compiler: Compiler, met: bool, scope: str) -> DNF:
+    return TRUE if cond.value == met else FALSE
+
+
+@PATTERN.of(All, AnyOf)
+def _combination_pattern(cond: All | AnyOf, compiler: Compiler, met: bool, scope: str) -> DNF:
+    conjunctive = isinstance(cond, All) == met  # all-met and any-unmet multiply
+    parts = [compiler.dnf(item, met, scope) for item in cond.items]
+    if conjunctive:
+        out = TRUE
+        for part in parts:
+            out = _product(out, part)
+        return out
+    return _absorb([c for part in parts for c in part])
+
+
+@PATTERN.of(Not)
+def _not_pattern(cond: Not, compiler: Compiler, met: bool, scope: str) -> DNF:
+    return compiler.dnf(cond.item, not met, scope)
+
+
+@PATTERN.of(SomeChild)
+def _quantifier_pattern(cond: SomeChild, compiler: Compiler, met: bool, scope: str) -> DNF:
+    if scope != "profile":
+        raise CompileError("some_child cannot be nested in another some_child")
+    key = compiler.quantifiers.setdefault(cond, f"q{len(compiler.quantifiers)}")
+    return [frozenset({("cmp", key, "eq", met)})]
+
+
+@PATTERN.of(Unencoded)
+def _unencoded_pattern(cond: Unencoded, compiler: Compiler, met: bool, scope: str) -> DNF:
+    return FALSE  # never met, never unmet: unknown
+
+
+@PATTERN.of(Compare)
+def _compare_pattern(cond: Compare, compiler: Compiler, met: bool, scope: str) -> DNF:
+    op = cond.op if met else NEGATION[cond.op]
+    lhs, rhs = cond.lhs, cond.rhs
+    if isinstance(lhs, Literal) and isinstance(rhs, Literal):
+        from engine.backends.logic import compare
+
+        return TRUE if compare(op, lhs.value, rhs.value) else FALSE
+    if isinstance(lhs, Literal):  # put the operand on the left
+        swap = {"lt": "gt", "gt": "lt", "lte": "gte", "gte": "lte", "eq": "eq", "neq": "neq"}
+        lhs, rhs, op = rhs, lhs, swap[op]
+    left = OPERAND(lhs, compiler, scope)
+    right = OPERAND(rhs, compiler, scope)
+    if isinstance(right, Constant):
+        if op in ("in", "not_in"):
+            values = [to_durable(v) for v in right.value]
+            if op == "in":
+                return [frozenset({("cmp", left, "eq", v)}) for v in values]
+            return [frozenset({("ex", left)} | {("cmp", left, "neq", v) for v in values})]
+        return [frozenset({("cmp", left, op, to_durable(right.value))})]
+    # A reference to a missing field can match (measured): guard both sides.
+    return [frozenset({("ex", left), ("ex", right), ("ref", left, op, right)})]
+
+
+@PATTERN.of(Switch)
+def _switch_pattern(cond: Switch, compiler: Compiler, met: bool, scope: str) -> DNF:
+    key = compiler._operand(_fact_ref(cond.fact), scope)
+    out: DNF = []
+    for case, branch in cond.cases:
+        out.extend(_product([frozenset({("cmp", key, "eq", case)})], compiler.dnf(branch, met, scope)))
+    default = cond.default if cond.default is not None else Const(False)
+    rest = compiler.dnf(default, met, scope)
+    if rest:
+        others = frozenset({("ex", key)} | {("cmp", key, "neq", case) for case, _ in cond.cases})
+        out.extend(_product([others], rest))
+    return _absorb(out)
+
+
+def _fact_ref(path: str) -> FactRef:
+    return FactRef(path)
+
+
+PATTERN.check_complete()
+OPERAND.check_complete()
+
+
+# --- durable JSON ---------------------------------------------------------------------------
+
+_DURABLE_OP = {"eq": None, "neq": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+
+
+def _atom_json(atom: Atom) -> dict:
+    kind = atom[0]
+    if kind == "ex":
+        return {"$ex": {atom[1]: 1}}
+    _, key, op, right = atom
+    value = {"$m": right} if kind == "ref" else right
+    name = _DURABLE_OP[op]
+    return {key: value} if name is None else {name: {key: value}}
+
+
+def _conj_json(conj: Conjunction) -> list[dict]:
+    return [_atom_json(a) for a in sorted(conj, key=repr)]
+
+
+def pack_rules(kind: str, dnf: DNF) -> list[dict]:
+    """Patterns for ``dnf``, each within durable-rules' expression limit."""
+    patterns: list[dict] = []
+    group: list[Conjunction] = []
+    budget = 0
+    for conj in dnf:
+        size = len(conj) + 2  # an $and node, its atoms and its end marker
+        if len(conj) + 3 > MAX_PATTERN_EXPRESSIONS:
+            raise CompileError(
+                f"a conjunction of {len(conj)} tests exceeds durable-rules' limit; split the rule"
+            )
+        if group and budget + size + 4 > MAX_PATTERN_EXPRESSIONS:
+            patterns.append(_pattern(kind, group))
+            group, budget = [], 0
+        group.append(conj)
+        budget += size
+    if group:
+        patterns.append(_pattern(kind, group))
+    return patterns
+
+
+def _pattern(kind: str, group: list[Conjunction]) -> dict:
+    if len(group) == 1:
+        return {"$and": [{"kind": kind}, *_conj_json(group[0])]}
+    return {"$and": [{"kind": kind}, {"$or": [{"$and": _conj_json(c)} for c in group]}]}
+
+
+# --- the compiled catalogue -----------------------------------------------------------------
+
+
+@dataclass
+class Partition:
+    ruleset: str
+    services: list[str]
+    operand_keys: set[str]
+
+
+@dataclass
+class CompiledRules:
+    compiler: Compiler
+    partitions: list[Partition]
+    child_ruleset: str | None
+    child_operand_keys: set[str]
+    definitions: dict[str, dict]  # ruleset name -> rules, before durable mutates them
+    rule_count: int
+
+
+_serial = itertools.count()
+
+
+def compile_services(conditions: dict[str, Condition], tag: str) -> tuple[CompiledRules, dict[str, dict]]:
+    """Compile ``{service: condition}``; returns the plan and the rule definitions with
+    action markers ``(stage, name, verdict)`` in place of callables."""
+    compiler = Compiler()
+    service_dnfs: dict[str, tuple[DNF, DNF]] = {}
+    service_keys: dict[str, set[str]] = {}
+    for service, cond in conditions.items():
+        try:
+            met = compiler.dnf(cond, True, "profile")
+            unmet = compiler.dnf(cond, False, "profile")
+        except CompileError as exc:
+            raise CompileError(f"{service}: {exc}") from None
+        service_dnfs[service] = (met, unmet)
+        service_keys[service] = {a[1] for c in met + unmet for a in c} | {
+            a[3] for c in met + unmet for a in c if a[0] == "ref"
+        }
+    # Child stage: one pair of formulas per quantifier, over child facts.
+    child_rules: dict[str, dict] = {}
+    for node, qkey in list(compiler.quantifiers.items()):
+        body = quantifier_body(node)
+        for verdict in (True, False):
+            for n, pattern in enumerate(pack_rules("child", compiler.dnf(body, verdict, "child"))):
+                child_rules[f"{qkey}|{verdict}|{n}"] = {
+                    "all": [{"m": pattern}],
+                    "run": ("child", qkey, verdict),
+                }
+    # Profile stage, partitioned so that no fact exceeds the property limit.
+    partitions: list[Partition] = []
+    definitions: dict[str, dict] = {}
+    current: Partition | None = None
+    serial = next(_serial)
+    for service in conditions:
+        keys = service_keys[service]
+        met, unmet = service_dnfs[service]
+        patterns = [(True, p) for p in pack_rules("profile", met)] + [
+            (False, p) for p in pack_rules("profile", unmet)
+        ]
+        if (
+            current is None
+            or len(current.operand_keys | keys) > MAX_FACT_OPERANDS
+            or (
+                current.services and len(definitions[current.ruleset]) + len(patterns) > MAX_RULES_PER_RULESET
+            )
+        ):
+            current = Partition(f"lifeevents_{tag}_{serial}_p{len(partitions)}", [], set())
+            partitions.append(current)
+            definitions[current.ruleset] = {}
+        current.services.append(service)
+        current.operand_keys |= keys
+        for n, (verdict, pattern) in enumerate(patterns):
+            definitions[current.ruleset][f"{service}|{verdict}|{n}"] = {
+                "all": [{"m": pattern}],
+                "run": ("profile", service, verdict),
+            }
+    # Every ruleset gets a catch-all rule, run last, so that no fact is ever unhandled:
+    # deleting a session whose facts all went unhandled segfaults durable-rules 2.0.28
+    # (measured: assert one unmatched fact, delete_state, rc 139).
+    for ruleset in definitions.values():
+        ruleset["~catch-all"] = {
+            "all": [{"m": {"kind": "profile"}}],
+            "pri": 65535,
+            "run": ("catch-all", "", None),
+        }
+    child_name = None
+    child_keys = set(compiler.child_ops.keys.values())
+    if child_rules:
+        if len(child_keys) > MAX_FACT_OPERANDS:
+            raise CompileError("too many child facts for one durable-rules fact")
+        child_name = f"lifeevents_{tag}_{serial}_children"
+        child_rules["~catch-all"] = {
+            "all": [{"m": {"kind": "child"}}],
+            "pri": 65535,
+            "run": ("catch-all", "", None),
+        }
+        definitions[child_name] = child_rules
+    rule_count = sum(len(r) for r in definitions.values())
+    plan = CompiledRules(compiler, partitions, child_name, child_keys, definitions, rule_count)
+    return plan, definitions
+
+
+def _ignore(c) -> None:
+    """The catch-all rule's action: nothing to record."""
+
+
+class DurableRunner:
+    """Owns one QuietHost with the compiled rulesets, and evaluates profiles on it."""
+
+    def __init__(self, plan: CompiledRules):
+        self.plan = plan
+        self._lock = threading.Lock()
+        self._hits: list[tuple] = []
+        self._errors: list[str] = []
+        self._sids = itertools.count()
+        self.host = QuietHost()
+        rulesets = {}
+        for name, rules in plan.definitions.items():
+            rulesets[name] = {
+                rule_name: {**{k: v for k, v in rule.items() if k != "run"}, "run": self._action(rule["run"])}
+                for rule_name, rule in rules.items()
+            }
+
+        # set_rulesets deletes every 'run' key of its argument: hand it a fresh copy.
+        self.host.set_rulesets(rulesets)
+
+    def _action(self, marker: tuple):
+        stage, name, verdict = marker
+        if stage == "catch-all":
+            return _ignore
+        hits = self._hits
+        errors = self._errors
+
+        # durable-rules swallows exceptions raised in actions (it stores them in the
+        # session state); record them ourselves so that none goes unnoticed.
+        if stage == "child":
+
+            def on_child(c):
+                try:
+                    hits.append(("child", name, verdict, c.m["i"]))
+                except Exception as exc:
+                    errors.append(f"{name}: {exc!r}")
+
+            return on_child
+
+        def on_profile(c):
+            hits.append(("profile", name, verdict, None))
+
+        return on_profile
+
+    def decide(self, env: Env) -> dict[str, bool | None]:
+        """The status of every compiled service for the profile in ``env``."""
+        plan = self.plan
+        child_facts = []
+        if plan.child_ruleset and env.children:
+            for i in range(len(env.children)):
+                values = plan.compiler.child_ops.values(env.in_child(i))
+                child_facts.append({"kind": "child", "i": i, **values})
+        profile_values = plan.compiler.profile_ops.values(env)
+        with self._lock:
+            sid = str(next(self._sids))
+            self._hits.clear()
+            try:
+                if child_facts:
+                    self._assert(plan.child_ruleset, sid, child_facts)
+                quantifier_values = self._quantifiers(env)
+                for partition in plan.partitions:
+                    fact = {k: v for k, v in profile_values.items() if k in partition.operand_keys}
+                    fact.update(quantifier_values)
+                    self._assert(partition.ruleset, sid, [dict(fact, kind="profile")])
+                hits = list(self._hits)
+            finally:
+                self._hits.clear()
+        decided: dict[str, bool | None] = {}
+        for stage, name, verdict, _ in hits:
+            if stage != "profile":
+                continue
+            if decided.get(name, verdict) != verdict:
+                raise DurableError(f"{name}: both met and unmet rules fired")
+            decided[name] = verdict
+        return decided
+
+    def _quantifiers(self, env: Env) -> dict[str, bool]:
+        quantifiers = self.plan.compiler.quantifiers
+        if not quantifiers or env.children is None:
+            return {}
+        n = len(env.children)
+        met: dict[str, set[int]] = {}
+        unmet: dict[str, set[int]] = {}
+        for stage, qkey, verdict, index in self._hits:
+            if stage == "child":
+                (met if verdict else unmet).setdefault(qkey, set()).add(index)
+        out: dict[str, bool] = {}
+        for qkey in quantifiers.values():
+            if met.get(qkey):
+                out[qkey] = True
+            elif len(unmet.get(qkey, ())) == n:
+                out[qkey] = False
+        return out
+
+    def _assert(self, ruleset: str | None, sid: str, facts: list[dict]) -> None:
+        assert ruleset is not None
+        try:
+            for fact in facts:
+                # MessageNotHandled: nothing matched, so these facts decide nothing here.
+                with contextlib.suppress(MessageNotHandledException):
+                    self.host.assert_fact(ruleset, dict(fact, sid=sid))
+        except Exception as exc:  # the C engine's errors carry only a code
+            raise DurableError(f"durable-rules refused a fact in {ruleset}: {exc}") from exc
+        finally:
+            # Always: an unmatched assert creates session state too, and live sessions
+            # are capped at 1,024 per ruleset. A refused fact may leave none to delete.
+            with contextlib.suppress(Exception):
+                self.host.delete_state(ruleset, sid)
+        if self._errors:
+            errors, self._errors[:] = list(self._errors), []
+            raise DurableError(f"an action failed in {ruleset}: {'; '.join(errors)}")
+
+
+__all__ = ["CompileError", "DurableError", "DurableRunner", "compile_services"]

@@ -1,0 +1,709 @@
+"""Three-valued (Kleene) evaluation of conditions, with the reasons behind each verdict.
+
+This is the *explanation*: a plain, pure evaluator over the same condition tree that
+the durable-rules compiler reads. The engine takes the status from durable-rules and
+checks it against this evaluator on every evaluation, so the two can never silently
+disagree; the batch evaluator is the third implementation of the same semantics.
+
+Semantics (profile.md, rules.md "Readings"):
+- a comparison with an unknown operand is unknown;
+- ``all``: unmet if one item is unmet, met if all are met, else unknown;
+- ``any``: met if one item is met, unmet if all are unmet, else unknown;
+- an unknown verdict lists exactly the facts of the undecided items that could decide it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from engine.language.catalog import Catalogue
+from engine.language.facts import Unknown, add_months
+from engine.language.i18n import (
+    CURRENCY,
+    calendars,
+    format_date,
+    format_money,
+    format_number,
+    format_percent,
+    format_whole,
+    roc_parts,
+)
+from engine.language.i18n import (
+    round_half_up as round_half_up,  # the engine rounds amounts as they are shown
+)
+from engine.language.parameters import Parameter
+from engine.language.profile import Profile
+from engine.language.rules import (
+    All,
+    AnyOf,
+    Arith,
+    Cases,
+    Compare,
+    Condition,
+    Const,
+    DateAdd,
+    Expr,
+    FactRef,
+    Literal,
+    Not,
+    ParamRef,
+    SomeChild,
+    Switch,
+    Text,
+    Unencoded,
+    params_read,
+)
+from engine.language.semantics import Semantics
+
+# --- evaluation environment ----------------------------------------------------------
+
+
+@dataclass
+class Env:
+    """Everything one evaluation reads: facts in scope and the parameter table."""
+
+    catalogue: Catalogue
+    as_of: date
+    facts: dict[str, Any]
+    children: list[dict[str, Any]] | None  # child-scope facts per child; None = unknown
+    child: dict[str, Any] | None = None  # the child in scope inside a quantifier
+    child_index: int | None = None
+    overrides: dict[str, list[Parameter]] = field(default_factory=dict)
+
+    def fact(self, path: str) -> Any:
+        if path.startswith("child."):
+            if self.child is None:
+                raise KeyError(f"{path} read outside some_child")
+            return self.child[path]
+        return self.facts[path]
+
+    def in_child(self, index: int) -> Env:
+        assert self.children is not None
+        return Env(
+            self.catalogue, self.as_of, self.facts, self.children, self.children[index], index, self.overrides
+        )
+
+    def parameter(self, name: str) -> Parameter | Unknown:
+        """The national parameter, or a local one that overrides it where the profile lives."""
+        local = self.overrides.get(name)
+        national = self.catalogue.parameters[name]
+        if not local:
+            return national
+        residence = self.facts["residence"]
+        if isinstance(residence, Unknown):
+            return residence
+        for candidate in local:
+            if candidate.jurisdiction == residence:
+                return candidate
+        return national
+
+
+def overrides_of(catalogue: Catalogue) -> dict[str, list[Parameter]]:
+    out: dict[str, list[Parameter]] = {}
+    for p in catalogue.parameters.values():
+        if p.overrides:
+            out.setdefault(p.overrides, []).append(p)
+    return out
+
+
+# --- expressions ---------------------------------------------------------------------
+
+
+def _merge(values: list[Any]) -> Unknown | None:
+    unknown = [v for v in values if isinstance(v, Unknown)]
+    if not unknown:
+        return None
+    merged = unknown[0]
+    for other in unknown[1:]:
+        merged = merged | other
+    return merged
+
+
+def _round(value: Any) -> Any:
+    # Four decimals everywhere: the same operand values reach durable-rules, this
+    # evaluator and the batch evaluator, and none is ever printed in exponent notation.
+    if isinstance(value, float):
+        value = round(value, 4)
+        if value.is_integer():
+            return int(value)
+    return value
+
+
+VALUE = Semantics("explanation", "expression", "the value of an expression for one profile")
+_VALUES = VALUE.table
+
+
+def eval_expr(expr: Expr, env: Env) -> Any:
+    # The table's own lookup, without VALUE.__call__'s frame: this runs for every operand
+    # of every profile.
+    try:
+        handler = _VALUES[type(expr)]
+    except KeyError:
+        return VALUE(expr, env)  # which names the backend and the node it lacks
+    return handler(expr, env)
+
+
+@VALUE.of(Literal)
+def _literal_value(expr: Literal, env: Env) -> Any:
+    return expr.value
+
+
+@VALUE.of(FactRef)
+def _fact_value(expr: FactRef, env: Env) -> Any:
+    return env.fact(expr.path)
+
+
+@VALUE.of(ParamRef)
+def _param_value(expr: ParamRef, env: Env) -> Any:
+    param = env.parameter(expr.name)
+    if isinstance(param, Unknown):
+        return param
+    day = env.as_of if expr.at is None else eval_expr(expr.at, env)
+    if isinstance(day, Unknown):
+        return day
+    key = expr.key
+    if param.index is not None and key is None:
+        key = env.fact(param.index)
+        if isinstance(key, Unknown):
+            return key
+    return param.lookup(day, key)
+
+
+@VALUE.of(Arith)
+def _arith_value(expr: Arith, env: Env) -> Any:
+    args = [_VALUES[type(a)](a, env) for a in expr.args]
+    unknown = _merge(args)
+    if unknown:
+        return unknown
+    if expr.op == "add":
+        return _round(sum(args))
+    if expr.op == "mul":
+        out = 1
+        for a in args:
+            out *= a
+        return _round(out)
+    if expr.op == "sub":
+        return _round(args[0] - args[1])
+    if expr.op == "div":
+        return _round(args[0] / args[1]) if args[1] else Unknown(frozenset({"division by zero"}))
+    if expr.op == "days_between":  # from the first date to the second, in days
+        return args[1].toordinal() - args[0].toordinal()
+    if expr.op == "min":
+        return min(args)
+    return max(args)
+
+
+@VALUE.of(DateAdd)
+def _date_add_value(expr: DateAdd, env: Env) -> Any:
+    base = eval_expr(expr.base, env)
+    parts = {
+        k: eval_expr(v, env)
+        for k, v in (("days", expr.days), ("months", expr.months), ("years", expr.years))
+        if v is not None
+    }
+    unknown = _merge([base, *parts.values()])
+    if unknown:
+        return unknown
+    return shift_date(base, parts.get("days", 0), parts.get("months", 0), parts.get("years", 0))
+
+
+@VALUE.of(Cases)
+def _cases_value(expr: Cases, env: Env) -> Any:
+    pending: Unknown | None = None
+    for cond, value in expr.branches:
+        outcome = evaluate(cond, env)
+        if outcome.value is True:
+            return pending if pending else eval_expr(value, env)
+        if outcome.value is None:
+            pending = (pending | Unknown(outcome.missing)) if pending else Unknown(outcome.missing)
+    if pending:
+        return pending
+    if expr.otherwise is None:
+        return Unknown(frozenset({"cases: no branch applies"}))
+    return eval_expr(expr.otherwise, env)
+
+
+def shift_date(base: date, days: int = 0, months: int = 0, years: int = 0) -> date:
+    shifted = add_months(base, int(months) + 12 * int(years))
+    return shifted + timedelta(days=int(days))
+
+
+# --- conditions ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Reason:
+    criterion: str
+    met: bool | None
+    text: str
+    legal_basis: str | None
+    value: Any = None
+    threshold: Any = None
+    missing: tuple[str, ...] = ()
+    subject: str | None = None  # the fact compared, for "what would change"
+    op: str | None = None
+    child: int | None = None  # the child in scope, for "what would change"
+    action: str | None = None  # the criterion's own action text, in the describer's language
+    limit: str | None = None  # the threshold in words ("today (2026-03-01)")
+    negated: bool = False  # under a `not`: meeting it counts against the service
+
+
+@dataclass(slots=True)
+class Outcome:
+    value: bool | None
+    missing: frozenset[str] = frozenset()
+    reasons: tuple[Reason, ...] = ()
+    witnesses: tuple[int, ...] = ()  # children that met a quantifier
+
+
+def compare(op: str, left: Any, right: Any) -> bool:
+    if op == "eq":
+        return left == right
+    if op == "neq":
+        return left != right
+    if op == "lt":
+        return left < right
+    if op == "lte":
+        return left <= right
+    if op == "gt":
+        return left > right
+    if op == "gte":
+        return left >= right
+    if op == "in":
+        return left in right
+    if op == "not_in":
+        return left not in right
+    raise ValueError(op)
+
+
+class Describer:
+    """Turns criteria into sentences in one language; the words are data
+    (``rules/vocabulary.yaml``): no operator, raw id or unrounded number reaches a person."""
+
+    def __init__(self, catalogue: Catalogue, lang: str, partner: bool = False):
+        self.catalogue = catalogue
+        self.lang = lang
+        # In the partner's view (engine/services/family.py) ``person.*`` is the partner: the facts
+        # are named "your partner's …" where the vocabulary has such a label.
+        self.partner = partner
+        self._words: dict[str, str] = {}
+        self._rewords: list[tuple[str, str]] | None = None
+
+    def phrase(self, key: str, **fields: Any) -> str:
+        text = self.label(f"phrase.{key}", key)
+        return text.format_map(fields) if fields else text
+
+    def has(self, path: str) -> bool:
+        return path in self.catalogue.labels
+
+    def label(self, path: str, default: str | None = None) -> str:
+        word = self._words.get(path)
+        if word is None:
+            text = self.catalogue.labels.get(path)
+            if self.partner and path.startswith("person."):
+                text = self.catalogue.labels.get("partner." + path[len("person.") :]) or text
+            word = text.get(self.lang) if text else (default if default is not None else path)
+            self._words[path] = word
+        return word
+
+    def kind(self, path: str | None) -> str | None:
+        """How a fact's numbers read: ``age``, ``child_age``, ``money``, ``percent`` or None."""
+        return self.label(f"kind.{path}", "") or None if path else None
+
+    def plain(self, text: str) -> str:
+        """A rule's own sentence with the project's jargon ("not encoded") said plainly."""
+        if self._rewords is None:
+            pairs = []
+            for key in sorted(k for k in self.catalogue.labels if k.startswith("reword.")):
+                old, _, new = self.label(key).partition(" → ")
+                pairs.append((old, new))
+            self._rewords = pairs
+        for old, new in self._rewords:
+            text = text.replace(old, new)
+        return text
+
+    def number(self, value: int | float, kind: str | None = None) -> str:
+        """Money in whole NT$, rates as percentages, anything else to 2 decimals at most,
+        all formatted by Babel in the describer's language. Display only: the engine's
+        values stay exact."""
+        if kind == "money":
+            return self.money(value, CURRENCY)
+        if kind == "percent":
+            return format_percent(value, self.lang)
+        return format_number(value, self.lang)
+
+    def money(self, value: float, unit: str) -> str:
+        """An amount in its unit's phrase (``phrase.money.UNIT``; plain TWD is ``phrase.money``)."""
+        figures = {"number": format_whole(value, self.lang), "amount": format_money(value, self.lang)}
+        key = "money" if unit == CURRENCY else f"money.{unit}"
+        if self.has(f"phrase.{key}"):
+            return self.phrase(key, **figures)
+        return self.phrase("money.other", number=figures["number"], unit=self.label(f"unit.{unit}", unit))
+
+    def date(self, day: date, calendar: str = "gregorian") -> str:
+        """A date in the language's pattern, or in the ROC era where the language has it."""
+        if calendar == "roc" and "roc" in calendars(self.lang):
+            return self.phrase("date.roc", **roc_parts(day, self.lang))
+        return format_date(day, self.lang)
+
+    def value(self, value: Any, kind: str | None = None) -> str:
+        if isinstance(value, Unknown):
+            return self.phrase("unknown")
+        if isinstance(value, bool):
+            return self.phrase("yes" if value else "no")
+        if isinstance(value, date):
+            return self.date(value)
+        if isinstance(value, int | float):
+            return self.number(value, kind)
+        if isinstance(value, tuple):
+            return self.phrase("or").join(self.value(v, kind) for v in value)
+        text = self.catalogue.labels.get(f"value.{value}")
+        return text.get(self.lang) if text else str(value)
+
+    def expr(self, expr: Expr, value: Any, kind: str | None = None) -> str:
+        """A threshold in words: its value, and where it comes from."""
+        if isinstance(expr, FactRef) and expr.path == "as_of":
+            return self.phrase("today", date=self.value(value))
+        shown = self.value(value, kind)
+        if isinstance(expr, ParamRef):
+            param = self.catalogue.parameters.get(expr.name)
+            if kind is None and param is not None and param.unit.startswith("TWD"):
+                shown = self.value(value, "money")
+            name = param.label.get(self.lang) if param else None
+            return self.phrase("paren", text=shown, detail=name) if name else shown
+        if isinstance(expr, FactRef):
+            return self.phrase("paren", text=shown, detail=self.label(expr.path))
+        return shown
+
+    def child(self, env: Env, index: int) -> str:
+        """A child as a person knows it: by its birth date, else by its place in the list."""
+        facts = env.children[index] if env.children is not None else {}
+        born = facts.get("child.birth_date")
+        if isinstance(born, date):
+            key = "child.born_on" if born <= env.as_of else "child.due_on"
+            return self.phrase(key, date=self.date(born))
+        return self.phrase("child.nth", n=index + 1)
+
+    def fact_name(self, path: str, env: Env | None = None) -> str:
+        """What a missing fact is, in words (the machine key stays in ``missing``)."""
+        if path.startswith("children[") and "]." in path:
+            index = int(path[len("children[") : path.index("]")])
+            what = self.label("child." + path.split("].", 1)[1])
+            if env is None or env.children is None or index >= len(env.children):
+                return what
+            return self.phrase("child.of", what=what, child=self.child(env, index))
+        if path.startswith("parameters."):
+            name = path[len("parameters.") :]
+            while name and name not in self.catalogue.parameters:
+                name = name.rpartition(".")[0]
+            param = self.catalogue.parameters.get(name)
+            what = param.label.get(self.lang) if param else self.phrase("value")
+            key = path[len("parameters.") + len(name) + 1 :]
+            if key.isdigit() and len(key) == 4:
+                return self.phrase("parameter_missing_year", what=what, year=key)
+            return self.phrase("parameter_missing", what=what)
+        if path.startswith("rules."):
+            return self.phrase("rules_missing")
+        if path.startswith("events.") and path.count(".") == 1:
+            return self.label(f"{path}.listed")
+        return self.label(path, self.phrase("unknown"))
+
+    def facts(self, paths: Any, env: Env | None = None) -> str:
+        names: list[str] = []
+        for path in sorted(paths):
+            name = self.fact_name(path, env)
+            if name not in names:
+                names.append(name)
+        return self.phrase("list_sep").join(names)
+
+    def comparison(self, cond: Compare, left: Any, right: Any, verdict: bool | None) -> str:
+        """A criterion as a sentence: the person's value and the rule's, in words."""
+        path = cond.lhs.path if isinstance(cond.lhs, FactRef) else None
+        subject = self.label(path) if path else self.phrase("value")
+        kind = self.kind(path)
+        if isinstance(cond.rhs, Literal) and isinstance(cond.rhs.value, bool) and cond.op == "eq":
+            return self.phrase("compare.flag", subject=subject, value=self.value(left))
+        if path == "as_of":
+            variant = ".today"
+        elif isinstance(left, date) or isinstance(right, date):
+            variant = ".date"
+        else:
+            variant = ""
+        if kind == "child_age" and isinstance(left, int) and left < 0:
+            return self.phrase("compare.unborn")  # an expected child has no age yet
+        if verdict is None:
+            if isinstance(left, Unknown):
+                return self.phrase("compare.unknown", subject=subject)
+            key = "compare.unknown_limit" + (".today" if variant == ".today" else "")
+            return self.phrase(key, subject=subject, value=self.value(left, kind))
+        mark = "met" if verdict else "not_met"
+        key = f"compare.{cond.op}{variant}.{mark}"
+        if not self.has(f"phrase.{key}"):
+            key = f"compare.{cond.op}.{mark}"
+        threshold = self.expr(cond.rhs, right, kind)
+        if variant == ".today" and isinstance(cond.rhs, FactRef | ParamRef):
+            threshold = self.value(right)
+        return self.phrase(key, subject=subject, value=self.value(left, kind), threshold=threshold)
+
+
+def render_text(
+    text: str,
+    env: Env,
+    d: Describer,
+    values: dict[str, Expr] | None = None,
+    reads: dict[str, ParamRef] | None = None,
+) -> str:
+    """Fill ``{param:NAME}``, ``{fact:PATH}`` and ``{value:NAME}`` placeholders.
+
+    ``{param:NAME}`` is the parameter's value at the evaluation date, in the language's
+    formatting; when the criterion itself reads NAME (``reads``), it is read the same way
+    (``at: events.birth.date``, a table ``key``), so the sentence quotes the very figure
+    the criterion compares with."""
+    from engine.language.rules import PLACEHOLDER
+
+    def value(match) -> str:
+        kind, name = match.group(1), match.group(2)
+        if kind == "value":
+            if not values or name not in values:
+                return match.group(0)
+            expr = values[name]
+        else:
+            expr = ((reads or {}).get(name) or _reference(kind, name)) if kind == "param" else _reference(kind, name)
+        try:
+            found = eval_expr(expr, env)
+        except KeyError:
+            return match.group(0)
+        if isinstance(found, Unknown):
+            return "?"
+        if kind == "param":
+            param = d.catalogue.parameters.get(name)
+            return d.value(found, "money" if param and param.unit.startswith("TWD") else None)
+        return d.value(found, d.kind(name) if kind == "fact" else None)
+
+    return d.plain(PLACEHOLDER.sub(value, text))
+
+
+@functools.cache
+def _reference(kind: str, name: str) -> Expr:
+    return ParamRef(name) if kind == "param" else FactRef(name)
+
+
+def _describe_compare(
+    cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
+) -> str:
+    core = d.comparison(cond, left, right, verdict)
+    if cond.text is None:
+        return core
+    text = render_text(cond.text.get(d.lang), env, d, reads=params_read(cond))
+    if isinstance(cond.lhs, FactRef) and text == d.label(cond.lhs.path):
+        return core  # the rule's text is the fact's own label: say it once
+    return d.phrase("explained", text=text, detail=core)
+
+
+VERDICT = Semantics("explanation", "condition", "the Kleene verdict of a condition, with its reasons")
+_VERDICTS = VERDICT.table
+
+
+def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> Outcome:
+    """The Kleene verdict of ``cond``; with a describer, also the reasons."""
+    try:
+        handler = _VERDICTS[type(cond)]
+    except KeyError:
+        return VERDICT(cond, env, describer)  # which names the backend and the node it lacks
+    return handler(cond, env, describer)
+
+
+@VERDICT.of(Const)
+def _const_verdict(cond: Const, env: Env, describer: Describer | None) -> Outcome:
+    return Outcome(cond.value)
+
+
+@VERDICT.of(Compare)
+def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Outcome:
+    # The tables' own lookups, not evaluate / eval_expr: one call frame per node, as
+    # before the tables (they run for every node of every profile).
+    left = _VALUES[type(cond.lhs)](cond.lhs, env)
+    right = _VALUES[type(cond.rhs)](cond.rhs, env)
+    unknown = _merge([left, right])
+    verdict = None if unknown else compare(cond.op, left, right)
+    missing = unknown.missing if unknown else frozenset()
+    if describer is None:
+        return Outcome(verdict, missing)
+    prefix = f"children[{env.child_index}]." if env.child_index is not None else ""
+    reason = Reason(
+        criterion=prefix + cond.id,
+        met=verdict,
+        text=_describe_compare(cond, left, right, verdict, describer, env),
+        legal_basis=cond.legal_basis,
+        value=None if isinstance(left, Unknown) else left,
+        threshold=None if isinstance(right, Unknown) else right,
+        missing=tuple(sorted(missing)),
+        subject=cond.lhs.path if isinstance(cond.lhs, FactRef) else None,
+        op=cond.op,
+        child=env.child_index,
+        action=cond.action.get(describer.lang) if cond.action else None,
+        limit=None if isinstance(right, Unknown) else describer.expr(cond.rhs, right),
+    )
+    return Outcome(verdict, missing, (reason,))
+
+
+@VERDICT.of(All, AnyOf)
+def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | None) -> Outcome:
+    decisive = not isinstance(cond, All)
+    outcomes = [_VERDICTS[type(item)](item, env, describer) for item in cond.items]
+    reasons = tuple(r for o in outcomes for r in o.reasons)
+    if any(o.value is decisive for o in outcomes):
+        return Outcome(decisive, frozenset(), reasons)
+    if all(o.value is not None for o in outcomes):
+        return Outcome(not decisive, frozenset(), reasons)
+    missing = frozenset().union(*(o.missing for o in outcomes if o.value is None))
+    return Outcome(None, missing, reasons)
+
+
+@VERDICT.of(Not)
+def _not_verdict(cond: Not, env: Env, describer: Describer | None) -> Outcome:
+    inner = _VERDICTS[type(cond.item)](cond.item, env, describer)
+    value = None if inner.value is None else not inner.value
+    reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
+    return Outcome(value, inner.missing, reasons)
+
+
+@VERDICT.of(Switch)
+def _switch_verdict(cond: Switch, env: Env, describer: Describer | None) -> Outcome:
+    key = env.fact(cond.fact)
+    if isinstance(key, Unknown):
+        # The branch cannot be chosen: unknown, naming what would choose it.
+        reason = (
+            Reason(
+                cond.fact,
+                None,
+                _unknown_switch_text(cond, describer),
+                None,
+                missing=tuple(sorted(key.missing)),
+            )
+            if describer
+            else None
+        )
+        return Outcome(None, key.missing, (reason,) if reason else ())
+    for case, branch in cond.cases:
+        if case == key:
+            return _VERDICTS[type(branch)](branch, env, describer)
+    return evaluate(cond.default if cond.default is not None else NEVER, env, describer)
+
+
+@VERDICT.of(Unencoded)
+def _unencoded_verdict(cond: Unencoded, env: Env, describer: Describer | None) -> Outcome:
+    reason = None
+    if describer is not None:
+        text = describer.plain(cond.text.get(describer.lang)) if cond.text else describer.phrase("unencoded")
+        reason = Reason(cond.missing, None, text, None, missing=(cond.missing,))
+    return Outcome(None, frozenset({cond.missing}), (reason,) if reason else ())
+
+
+def _unknown_switch_text(cond: Switch, d: Describer | None) -> str:
+    if d is None:
+        return ""
+    return d.phrase("compare.unknown", subject=d.label(cond.fact))
+
+
+_RANGES: dict[str, Condition] = {
+    "born": Compare(id="child.born", lhs=FactRef("child.born"), op="eq", rhs=Literal(True)),
+    "newborn": Compare(id="child.is_newborn", lhs=FactRef("child.is_newborn"), op="eq", rhs=Literal(True)),
+}
+NEVER = Const(False)
+
+# Nodes are validated when built, so the conditions built while evaluating are built once.
+_BODIES: dict[int, tuple[SomeChild, Condition]] = {}
+
+
+def quantifier_range(cond: SomeChild) -> Condition:
+    """The children a quantifier ranges over, as a condition in child scope."""
+    return _RANGES[cond.range]
+
+
+def quantifier_body(cond: SomeChild) -> Condition:
+    cached = _BODIES.get(id(cond))
+    if cached is not None and cached[0] is cond:
+        return cached[1]
+    body = All((quantifier_range(cond), cond.body))
+    _BODIES[id(cond)] = (cond, body)
+    return body
+
+
+@VERDICT.of(SomeChild)
+def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None) -> Outcome:
+    if env.children is None:
+        missing = frozenset({"children"})
+        reason = None
+        if describer is not None:
+            reason = Reason(
+                cond.id, None, _quantifier_text(cond, describer, None, [], env), None, missing=("children",)
+            )
+        return Outcome(None, missing, (reason,) if reason else ())
+    body = quantifier_body(cond)
+    verdict = _VERDICTS[type(body)]
+    per_child = [verdict(body, env.in_child(i), describer) for i in range(len(env.children))]
+    witnesses = tuple(i for i, o in enumerate(per_child) if o.value is True)
+    if witnesses:
+        value: bool | None = True
+        missing: frozenset[str] = frozenset()
+    elif all(o.value is False for o in per_child):
+        value, missing = False, frozenset()
+    else:
+        value = None
+        missing = frozenset().union(*(o.missing for o in per_child if o.value is None))
+    if describer is None:
+        return Outcome(value, missing, (), witnesses)
+    shown = [per_child[i] for i in witnesses] if witnesses else per_child
+    detail = [
+        r
+        for o in shown
+        for r in o.reasons
+        if not r.criterion.endswith((".child.born", ".child.is_newborn")) or r.met is not True
+    ]
+    if len(env.children) > 1:
+        # Several children: each child's criteria say which child they are about.
+        detail = [
+            replace(r, text=describer.phrase("paren", text=r.text, detail=describer.child(env, r.child)))
+            if r.child is not None
+            else r
+            for r in detail
+        ]
+    head = Reason(
+        cond.id,
+        value,
+        _quantifier_text(cond, describer, value, witnesses, env),
+        None,
+        missing=tuple(sorted(missing)),
+    )
+    return Outcome(value, missing, (head, *detail), witnesses)
+
+
+def _quantifier_text(cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env) -> str:
+    what = (
+        render_text(cond.text.get(d.lang), env, d, reads=params_read(cond))
+        if cond.text
+        else d.phrase(f"quantifier.{cond.range}")
+    )
+    if value is None:
+        shown = d.phrase("unknown")
+    elif value:
+        shown = d.phrase("list_sep").join(d.child(env, i) for i in witnesses)
+    else:
+        shown = d.phrase("no_child")
+    return d.phrase("compare.flag", subject=what, value=shown)
+
+
+def text_of(text: Text | None, lang: str) -> str | None:
+    return None if text is None else text.get(lang)
+
+
+def as_of_for(profile: Profile, override: date | None, today: date | None = None) -> date:
+    return override or profile.as_of or today or date.today()
+
+
+VALUE.check_complete()
+VERDICT.check_complete()

@@ -1,0 +1,32 @@
+"""Where the catalogue and the rules are read from: resolved here, and only here.
+
+In order: an explicit folder (``--rules``, a test's copy), ``LIFEEVENTS_ROOT``, the
+checkout this package runs from (``catalog.yaml`` beside ``engine/``), and last the copy
+a built wheel carries inside the package (``engine/_rules``, written by ``setup.py``), so
+that ``pip install lifeevents`` recommends out of the box.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV = "LIFEEVENTS_ROOT"
+CHECKOUT = Path(__file__).resolve().parents[2]
+PACKAGED = Path(__file__).resolve().parents[1] / "_rules"
+
+
+def rules_root(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The folder that holds ``catalog.yaml`` and ``rules/``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    if (CHECKOUT / "catalog.yaml").is_file():
+        return CHECKOUT
+    return PACKAGED
+
+
+def cases_dir(root: Path) -> Path:
+    """The test cases of a rules root (the staff editor runs them before a save)."""
+    return root / "tests" / "cases"

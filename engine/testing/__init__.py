@@ -1,0 +1,1 @@
+"""Tools for testers: profile generators, fuzzing, samples and synthetic populations."""
