@@ -71,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "format_number": "engine.language.i18n",
     "format_whole": "engine.language.i18n",
     "impact": "engine.services.impact",
+    "impact_scenarios": "engine.services.impact",
     "load_catalogue": "engine.language.loader",
     "load_credentials": "engine.services.staffauth",
     "load_profile": "engine.language.profile",
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "residence_name": "engine.language.residences",
     "rules_root": "engine.language.rulesroot",
     "run_fuzz_isolated": "engine.testing.fuzz",
+    "scenario_totals": "engine.services.impact",
     "session_end": "engine.services.staffauth",
     "sign_in": "engine.services.staffauth",
     "time_to_visit": "engine.services.worklist_report",
@@ -121,7 +123,16 @@ if TYPE_CHECKING:
     from engine.services.audit import AuditLog  # noqa: F401
     from engine.services.charts import CHART_CSS, Bar, bar_chart  # noqa: F401
     from engine.services.family import family_totals  # noqa: F401
-    from engine.services.impact import AS_OF, UNKNOWN, ImpactReport, effective_date, impact, population  # noqa: F401
+    from engine.services.impact import (  # noqa: F401  # noqa: F401
+        AS_OF,
+        UNKNOWN,
+        ImpactReport,
+        effective_date,
+        impact,
+        impact_scenarios,
+        population,
+        scenario_totals,
+    )
     from engine.services.plan import OneStopPlan, build_plan, render_plan_html  # noqa: F401
     from engine.services.questions import Question, next_questions  # noqa: F401
     from engine.services.recommend import Engine  # noqa: F401

@@ -40,7 +40,8 @@ def test_a_saved_version_reaches_the_running_app(app_url, rules_copy, tmp_path):
     before = load_catalogue(rules_copy).version
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # A Chinese browser: the app opens in the browser's language (issue 13 item 5).
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-TW")
         page.set_default_timeout(30_000)
         page.goto(app_url)
         sidebar = page.locator('[data-testid="stSidebar"]')

@@ -337,3 +337,51 @@ def test_a_chart_with_nothing_to_show_is_no_chart(catalogue):
     assert group_chart(report, w, "birth-registration", "residence") is None
     report.services = [ServiceImpact("birth-registration", "x", 5, 5, 0, 0)]
     assert service_chart(report, w) is None and cost_chart(report, w) is None
+
+
+# -- issue 15 item 3: several scenarios in the preview ------------------------------------------
+
+
+def test_the_versions_page_compares_several_scenarios_in_one_pass(tree, credentials):  # noqa: F811
+    """Two saved versions (a longer and a shorter registration period), each against the
+    version before both, on the same people: one line each, in the interface language,
+    and each the same as its own two-version preview."""
+    from engine.services.versions import RuleStore
+
+    store = RuleStore(tree, history=tree.parent / "history", cases=tree / "tests" / "cases")
+    original = (tree / PARAM).read_text(encoding="utf-8")
+    base = store.current_version()
+    for days, reason in (("90", "longer"), ("30", "shorter")):
+        store.save(
+            PARAM,
+            original.replace(REGISTRATION_60, REGISTRATION_60 + f"\n  2031-01-01: {{value: {days}}}"),
+            store.current_version(),
+            "policy.lin",
+            reason,
+        )
+    ids = [v.id for v in store.history()]
+    assert len(ids) == 3 and store.current_version() != base
+
+    at = login(staff_app())
+    at.switch_page("staff_pages/versions.py").run()
+    assert not at.exception
+    at.selectbox(key="staff:scen:base").set_value(ids[0]).run()
+    at.multiselect(key="staff:scen:which").set_value(ids[1:]).run()
+    at.number_input(key="staff:scen:n").set_value(int(N)).run()
+    at.button(key="staff:scen:run").click().run()
+    assert not at.exception, at.exception
+    tables = [d.value for d in at.dataframe if "方案" in d.value.columns]
+    assert len(tables) == 1
+    table = tables[0]
+    assert list(table["方案"]) == [f"版本 {ids[1]}", f"版本 {ids[2]}"]
+    assert {"新增資格", "喪失資格", "受影響服務數"} <= set(table.columns)
+
+    # Each line is what a preview of that version alone says.
+    old = load_catalogue(store.snapshot_path(ids[0]))
+    for row, version in zip(table.itertuples(index=False), ids[1:], strict=True):
+        new = load_catalogue(store.snapshot_path(version))
+        day = max(effective_date(old, load_catalogue(store.snapshot_path(i)), date.today()) for i in ids[1:])
+        alone = impact(old, new, population(int(N), 0, day))
+        assert row[1] == len(alone.services)
+        assert row[2] == sum(s.gained for s in alone.services)
+        assert row[3] == sum(s.lost for s in alone.services)

@@ -12,7 +12,20 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from engine import AS_OF, CHART_CSS, UNKNOWN, Bar, Catalogue, ImpactReport, bar_chart, impact, population
+from engine import (
+    AS_OF,
+    CHART_CSS,
+    UNKNOWN,
+    Bar,
+    Catalogue,
+    ImpactReport,
+    bar_chart,
+    format_whole,
+    impact,
+    impact_scenarios,
+    population,
+    scenario_totals,
+)
 from ui.text import Words
 
 COLUMNS = (
@@ -43,6 +56,42 @@ def default_size() -> int:
 
 def run_impact(old: Catalogue, new: Catalogue, n: int, as_of: date = AS_OF) -> ImpactReport:
     return impact(old, new, cached_population(n, 0, as_of))
+
+
+def run_scenarios(
+    old: Catalogue, scenarios: dict[str, Catalogue], n: int, as_of: date = AS_OF
+) -> dict[str, ImpactReport]:
+    """Several rule trees against ``old`` on one synthetic population, in one pass."""
+    return impact_scenarios(old, scenarios, cached_population(n, 0, as_of))
+
+
+def _signed_money(change: int, unit: str, w: Words) -> str:
+    """+NT$1,200 a month / 每月新臺幣 +1,200 元: Babel's figure, the unit in words."""
+    number = ("+" if change > 0 else "") + format_whole(change, w.lang)
+    key = f"scenarios.money.{unit}"
+    return w.t(key, number=number) if w.has(key) else w.t("scenarios.money.other", number=number, unit=unit)
+
+
+def scenario_table(reports: dict[str, ImpactReport], w: Words) -> pd.DataFrame:
+    """One line per scenario: services affected, gained, lost, and the change in amounts
+    per unit (a one-off grant and a monthly allowance are not added together)."""
+    rows = []
+    for name, report in reports.items():
+        totals = scenario_totals(report)
+        money = w.t("scenarios.separator").join(
+            _signed_money(change, unit, w) for unit, change in sorted(totals["amount_change"].items())
+        )
+        rows.append(
+            {
+                w.t("scenarios.col.scenario"): name,
+                w.t("scenarios.col.services"): totals["services"],
+                w.t("impact.col.gained"): totals["gained"],
+                w.t("impact.col.lost"): totals["lost"],
+                w.t("impact.col.amount_change"): money or w.t("impact.no_change"),
+                w.t("impact.col.estimated"): w.t("scenarios.estimated") if totals["estimated"] else "",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _headed(frame: pd.DataFrame, w: Words) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from datetime import date
 import streamlit as st
 
 from engine import CatalogueError, RejectedEdit, effective_date, load_catalogue
-from ui.staff_impact import default_size, run_impact, show_impact
+from ui.staff_impact import default_size, run_impact, run_scenarios, scenario_table, show_impact
 from ui.staff_runtime import local_time, store, user, words
 
 author = user()
@@ -76,6 +76,42 @@ if diff:
             show_impact(found[1], w, "staff:diff:report")
 else:
     st.caption(w.t("versions.no_diff"))
+
+st.subheader(w.t("scenarios.heading"))
+st.caption(w.t("scenarios.help"))
+base_id = st.selectbox(
+    w.t("scenarios.base"), ids, index=len(ids) - 1, key="staff:scen:base", format_func=label.get
+)
+others = [i for i in ids if i != base_id]
+chosen = st.multiselect(
+    w.t("scenarios.which"),
+    others,
+    key="staff:scen:which",
+    format_func=label.get,
+    max_selections=4,
+    placeholder=w.t("edit.choose"),
+)
+n_people = st.number_input(w.t("impact.people"), 100, 1_000_000, default_size(), step=1000, key="staff:scen:n")
+if st.button(w.t("scenarios.run"), key="staff:scen:run", disabled=not chosen):
+    try:
+        base = load_catalogue(rules.snapshot_path(base_id))
+        trees = {w.t("scenarios.name", id=i): load_catalogue(rules.snapshot_path(i)) for i in chosen}
+    except CatalogueError as exc:
+        st.error(str(exc.problems[0]))
+    else:
+        # Every scenario on the same people at the same date: the latest day any of them
+        # starts to differ from the base, so no scenario's change is still in the future.
+        day = max(effective_date(base, tree, date.today()) for tree in trees.values())
+        S["staff:scen:report"] = ((base_id, tuple(chosen)), run_scenarios(base, trees, int(n_people), day))
+found = S.get("staff:scen:report")
+if found and found[0] == (base_id, tuple(chosen)):
+    reports = found[1]
+    first = next(iter(reports.values()))
+    st.markdown(w.t("impact.as_of", day=first.as_of.isoformat() if first.as_of else ""))
+    st.dataframe(scenario_table(reports, w), hide_index=True, width="stretch")
+    for name, report in reports.items():
+        with st.expander(name):
+            show_impact(report, w, f"staff:scen:{name}")
 
 st.subheader(w.t("versions.restore"))
 target = st.selectbox(w.t("versions.restore_which"), ids[::-1], key="staff:restore:id", format_func=label.get)
