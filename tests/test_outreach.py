@@ -355,6 +355,19 @@ def test_a_broken_residences_file_is_reported_by_file_and_line(tmp_path):
     )
 
 
+def test_a_residence_written_twice_is_refused_not_silently_the_last(tmp_path):
+    """The residences file is read as every rule file is: a duplicated key is an error
+    naming its line, not a name quietly replaced by the second spelling."""
+    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    path = tmp_path / "rules" / "residences.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, t in enumerate(lines) if t.startswith("  yilan:"))
+    path.write_text("\n".join([*lines[: at + 1], lines[at], *lines[at + 1 :]]) + "\n", encoding="utf-8")
+    found = [p for p in problems(tmp_path) if p.startswith("rules/residences.yaml:")]
+    assert any(f":{at + 2}:" in p and "duplicate key 'yilan'" in p for p in found), found
+
+
 def test_every_user_of_the_residences_reads_the_one_file():
     """The outreach list's headings, the facts' MLE area and the questionnaire's choices
     come from rules/residences.yaml: no other file spells a residence's name."""

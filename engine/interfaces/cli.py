@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--as-of", type=_date, dest="as_of")
     out.add_argument("--include-unknown", action="store_true", help="also list those whose status is unknown")
     out.add_argument(
-        "--lang", choices=("zh-TW", "en"), default="en", help="the language of the needs and the HTML list"
+        "--lang", choices=LANGUAGES, default="en", help="the language of the needs and the HTML list"
     )
     out.add_argument("--chunk-rows", type=_positive, default=200_000)
     pop = sub.add_parser("population", help="a synthetic population of Taiwan (dotted profile columns)")

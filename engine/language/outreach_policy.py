@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.language.catalog import Catalogue
+from engine.language.i18n import LANGUAGES
 from engine.language.rules import Condition, ParseContext, RuleSyntaxError, Text, parse_condition
 from engine.language.yamlsafe import CatalogueError, Problem, YamlDoc, read_yaml
 
 OUTREACH_FILE = "rules/outreach.yaml"
-LANGS = ("zh-TW", "en")
+LANGS = LANGUAGES  # engine/data/languages.yaml: the one list of languages
 KEYS = {"description", "visit_for", "certified_by_status", "needs"}
 NEED_KEYS = {"id", "points", "text", "when"}
 WELFARE_STATUSES = ("low", "middle_low")  # household.welfare_status values that certify

@@ -21,13 +21,14 @@ from typing import Any
 
 import yaml
 
+from engine.language.i18n import LANGUAGES
 from engine.language.profile import RESIDENCES
 from engine.language.rules import Text
 from engine.language.rulesroot import rules_root
+from engine.language.yamlsafe import CatalogueError, parse_yaml_text
 
 RESIDENCES_FILE = "rules/residences.yaml"
-LANGS = ("zh-TW", "en")
-_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LANGS = LANGUAGES  # engine/data/languages.yaml: the one list of languages
 
 
 class ResidencesError(ValueError):
@@ -87,12 +88,12 @@ def _text(raw: Any) -> Text | None:
 def parse_residences(text: str, file: str = RESIDENCES_FILE) -> Residences:
     """The file's content, checked: every residence of the profile contract exactly once,
     each with a name in every language and one of the file's MLE areas."""
+    # Read as every rule file is (a duplicated key is refused, not silently the last one).
     try:
-        node = yaml.compose(text, Loader=_BASE_LOADER)
-        data = yaml.load(text, Loader=_BASE_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ResidencesError(file, [((mark.line + 1) if mark else 1, f"YAML syntax: {exc}")]) from None
+        doc = parse_yaml_text(text, file)
+    except CatalogueError as exc:
+        raise ResidencesError(file, [(p.line, p.message) for p in exc.problems]) from None
+    node, data = doc.node, doc.data
     problems: list[tuple[int, str]] = []
 
     def problem(path: tuple[str, ...], message: str) -> None:

@@ -219,6 +219,12 @@ def read_yaml(path: Path, shown: str, raw: bytes | None = None) -> YamlDoc:
         text = decode_yaml_text(raw)
     except YamlShapeError as exc:
         raise CatalogueError([Problem(shown, exc.line, exc.message)]) from None
+    return parse_yaml_text(text, shown)
+
+
+def parse_yaml_text(text: str, shown: str) -> YamlDoc:
+    """Decoded YAML text checked and built as every file of the rules is: no anchors,
+    aliases or deep nesting, no duplicate key, YAML 1.2 booleans, lines kept."""
     try:
         check_shape(text, _BASE_LOADER)
     except YamlShapeError as exc:

@@ -20,6 +20,7 @@ import polars as pl
 import yaml
 
 from engine.language.catalog import Catalogue
+from engine.language.i18n import LANGUAGES
 from engine.language.outreach_policy import OutreachPolicy
 from engine.language.profile import RESIDENCES
 from engine.language.residences import residence_name
@@ -27,7 +28,7 @@ from engine.services.charts import CHART_CSS, Bar, bar_chart
 from engine.services.columns import FileError, write_error
 
 WORDS_FILE = Path(__file__).resolve().parents[1] / "data" / "outreach-report.yaml"
-LANGS = ("zh-TW", "en")
+LANGS = LANGUAGES  # engine/data/languages.yaml: the one list of languages
 
 
 class ReportTextError(FileError):
@@ -113,7 +114,11 @@ def chart_counts(
     }
 
 
-def charts_html(frame: pl.DataFrame, names: dict[str, str], services: list[str], w: ReportWords) -> str:
+def charts_html(
+    frame: pl.DataFrame, names: dict[str, str], services: list[str], w: ReportWords, root: str | None = None
+) -> str:
+    """The charts by service, by city or county (named as the rules tree ``root`` names
+    them) and by age group."""
     counts = chart_counts(frame, services, w)
     people = [w.t("chart.people")]
     empty = w.t("chart.empty")
@@ -126,7 +131,7 @@ def charts_html(frame: pl.DataFrame, names: dict[str, str], services: list[str],
             ),
             bar_chart(
                 w.t("chart.by_residence"), w.t("chart.residence"), people,
-                [Bar(residence_name(r, w.lang), (n,)) for r, n in counts["residence"]], empty,
+                [Bar(residence_name(r, w.lang, root), (n,)) for r, n in counts["residence"]], empty,
             ),
             bar_chart(
                 w.t("chart.by_age"), w.t("chart.age"), people,
@@ -169,7 +174,7 @@ def write_html(
     if also:
         parts.append(f"<p>{html.escape(w.t('also_on_visit', services=sep.join(names[s] for s in also)))}</p>")
     parts.append(f"<p>{html.escape(w.t('priority_rule'))}</p>")
-    parts.append(f"<section>{charts_html(frame, names, services, w)}</section>")
+    parts.append(f"<section>{charts_html(frame, names, services, w, catalogue.root)}</section>")
     if not frame.height:
         parts.append(f"<p>{html.escape(w.t('none_listed'))}</p>")
     else:
@@ -189,7 +194,7 @@ def write_html(
             )
         )
         for (residence, district), group in groups.items():
-            place = residence_name(str(residence), lang)
+            place = residence_name(str(residence), lang, catalogue.root)
             where = w.t("district.unknown") if district is None else str(district)
             parts.append(f"<section><h2>{html.escape(place)} · {html.escape(where)}</h2>")
             parts.append(f'<table class="list"><tr>{header}</tr>')
