@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "Catalogue": "engine.language.catalog",
     "CatalogueError": "engine.language.loader",
     "Credentials": "engine.services.staffauth",
+    "Describer": "engine.backends.logic",
     "EARLIEST_DATE": "engine.language.profile",
     "EVENT_NAMES": "engine.language.profile",
     "EligibilityResult": "engine.services.results",
@@ -94,6 +95,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from engine.backends.logic import Describer  # noqa: F401
     from engine.language.catalog import Catalogue  # noqa: F401
     from engine.language.facts import base_fact_types, child_base_fact_types, fact_types  # noqa: F401
     from engine.language.i18n import (  # noqa: F401

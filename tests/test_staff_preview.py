@@ -378,10 +378,11 @@ def test_the_versions_page_compares_several_scenarios_in_one_pass(tree, credenti
 
     # Each line is what a preview of that version alone says.
     old = load_catalogue(store.snapshot_path(ids[0]))
-    for row, version in zip(table.itertuples(index=False), ids[1:], strict=True):
-        new = load_catalogue(store.snapshot_path(version))
-        day = max(effective_date(old, load_catalogue(store.snapshot_path(i)), date.today()) for i in ids[1:])
-        alone = impact(old, new, population(int(N), 0, day))
+    trees = [load_catalogue(store.snapshot_path(i)) for i in ids[1:]]
+    day = max(effective_date(old, new, date.today()) for new in trees)
+    people = population(int(N), 0, day)
+    for row, new in zip(table.itertuples(index=False), trees, strict=True):
+        alone = impact(old, new, people)
         assert row[1] == len(alone.services)
         assert row[2] == sum(s.gained for s in alone.services)
         assert row[3] == sum(s.lost for s in alone.services)

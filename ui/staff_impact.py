@@ -18,9 +18,9 @@ from engine import (
     UNKNOWN,
     Bar,
     Catalogue,
+    Describer,
     ImpactReport,
     bar_chart,
-    format_whole,
     impact,
     impact_scenarios,
     population,
@@ -49,9 +49,8 @@ def cached_population(n: int, seed: int = 0, as_of: date = AS_OF):
     return population(n, seed, as_of)
 
 
-def default_size() -> int:
-    """100,000 people with the column-wise evaluator; fewer profile by profile."""
-    return 100_000
+# The preview's synthetic population: the column-wise evaluator screens it in seconds.
+DEFAULT_PEOPLE = 100_000
 
 
 def run_impact(old: Catalogue, new: Catalogue, n: int, as_of: date = AS_OF) -> ImpactReport:
@@ -65,21 +64,15 @@ def run_scenarios(
     return impact_scenarios(old, scenarios, cached_population(n, 0, as_of))
 
 
-def _signed_money(change: int, unit: str, w: Words) -> str:
-    """+NT$1,200 a month / 每月新臺幣 +1,200 元: Babel's figure, the unit in words."""
-    number = ("+" if change > 0 else "") + format_whole(change, w.lang)
-    key = f"scenarios.money.{unit}"
-    return w.t(key, number=number) if w.has(key) else w.t("scenarios.money.other", number=number, unit=unit)
-
-
 def scenario_table(reports: dict[str, ImpactReport], w: Words) -> pd.DataFrame:
     """One line per scenario: services affected, gained, lost, and the change in amounts
     per unit (a one-off grant and a monthly allowance are not added together)."""
+    words = Describer(w.catalogue, w.lang)  # the engine's money phrases (rules/vocabulary.yaml)
     rows = []
     for name, report in reports.items():
         totals = scenario_totals(report)
         money = w.t("scenarios.separator").join(
-            _signed_money(change, unit, w) for unit, change in sorted(totals["amount_change"].items())
+            words.money(change, unit, signed=True) for unit, change in sorted(totals["amount_change"].items())
         )
         rows.append(
             {

@@ -31,9 +31,6 @@ from engine.language.i18n import (
     format_whole,
     roc_parts,
 )
-from engine.language.i18n import (
-    round_half_up as round_half_up,  # the engine rounds amounts as they are shown
-)
 from engine.language.parameters import Parameter
 from engine.language.profile import Profile
 from engine.language.rules import (
@@ -335,9 +332,11 @@ class Describer:
             return format_percent(value, self.lang)
         return format_number(value, self.lang)
 
-    def money(self, value: float, unit: str) -> str:
-        """An amount in its unit's phrase (``phrase.money.UNIT``; plain TWD is ``phrase.money``)."""
-        figures = {"number": format_whole(value, self.lang), "amount": format_money(value, self.lang)}
+    def money(self, value: float, unit: str, signed: bool = False) -> str:
+        """An amount in its unit's phrase (``phrase.money.UNIT``; plain TWD is ``phrase.money``).
+        ``signed``: a change, so a rise carries its + as a fall its − (新臺幣 +1,200 元)."""
+        plus = "+" if signed and value > 0 else ""
+        figures = {"number": plus + format_whole(value, self.lang), "amount": plus + format_money(value, self.lang)}
         key = "money" if unit == CURRENCY else f"money.{unit}"
         if self.has(f"phrase.{key}"):
             return self.phrase(key, **figures)

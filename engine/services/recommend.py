@@ -22,7 +22,6 @@ from engine.backends.logic import (
     evaluate,
     overrides_of,
     render_text,
-    round_half_up,
     shift_date,
 )
 from engine.language.catalog import Catalogue, Service, ServiceRule
@@ -33,6 +32,7 @@ from engine.language.facts import (
     child_facts,
     profile_facts,
 )
+from engine.language.i18n import round_half_up  # amounts are rounded as they are shown
 from engine.language.profile import Profile
 from engine.language.rules import (
     All,

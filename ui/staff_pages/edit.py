@@ -14,7 +14,7 @@ import yaml
 
 from engine import RejectedEdit, SaveFailed, StaleEdit, effective_date
 from ui.param_edit import ParamEditError, set_value
-from ui.staff_impact import default_size, run_impact, show_impact
+from ui.staff_impact import DEFAULT_PEOPLE, run_impact, show_impact
 from ui.staff_runtime import editable_files, explain, parameter_users, rule_files, store, user, words
 
 author = user()
@@ -205,7 +205,7 @@ if unchanged:
 # -- impact preview ------------------------------------------------------------------
 if proposal is not None and current_check and proposal.catalogue is not None:
     st.subheader(w.t("impact.heading"))
-    n = st.number_input(w.t("impact.people"), 100, 1_000_000, default_size(), step=1000, key="staff:impact:n")
+    n = st.number_input(w.t("impact.people"), 100, 1_000_000, DEFAULT_PEOPLE, step=1000, key="staff:impact:n")
     # the day the change takes effect (a value dated next 1 January is invisible today)
     effective = effective_date(catalogue, proposal.catalogue, date.today())
     day = st.date_input(w.t("impact.day"), value=effective, key=f"staff:impact:as_of:{effective}")

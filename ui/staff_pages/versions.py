@@ -7,7 +7,7 @@ from datetime import date
 import streamlit as st
 
 from engine import CatalogueError, RejectedEdit, effective_date, load_catalogue
-from ui.staff_impact import default_size, run_impact, run_scenarios, scenario_table, show_impact
+from ui.staff_impact import DEFAULT_PEOPLE, run_impact, run_scenarios, scenario_table, show_impact
 from ui.staff_runtime import local_time, store, user, words
 
 author = user()
@@ -61,7 +61,7 @@ if diff:
     st.code(diff, language=None, wrap_lines=True)
     with st.expander(w.t("versions.impact")):
         n = st.number_input(
-            w.t("impact.people"), 100, 1_000_000, default_size(), step=1000, key="staff:diff:n"
+            w.t("impact.people"), 100, 1_000_000, DEFAULT_PEOPLE, step=1000, key="staff:diff:n"
         )
         if st.button(w.t("impact.run"), key="staff:diff:impact"):
             try:
@@ -91,7 +91,9 @@ chosen = st.multiselect(
     max_selections=4,
     placeholder=w.t("edit.choose"),
 )
-n_people = st.number_input(w.t("impact.people"), 100, 1_000_000, default_size(), step=1000, key="staff:scen:n")
+n_people = st.number_input(
+    w.t("impact.people"), 100, 1_000_000, DEFAULT_PEOPLE, step=1000, key="staff:scen:n"
+)
 if st.button(w.t("scenarios.run"), key="staff:scen:run", disabled=not chosen):
     try:
         base = load_catalogue(rules.snapshot_path(base_id))
