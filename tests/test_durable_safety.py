@@ -36,20 +36,13 @@ def test_fresh_engines_survive_a_first_profile_that_decides_nothing():
 MINIMAL = textwrap.dedent(
     """
     import sys
-    from durable import engine
-    from durable.engine import MessageNotHandledException
-    from engine.backends.durable_backend import QuietHost
-    rules = {"a": {"all": [{"m": {"$and": [{"kind": "profile"}, {"x": 1}]}}], "run": lambda c: None}}
+    from engine.backends.durable_backend import NativeRuleset
+    rules = {"a": {"all": [{"m": {"$and": [{"kind": "profile"}, {"x": 1}]}}], "run": None}}
     if sys.argv[1] == "catch-all":  # the engine's workaround
-        rules["~catch-all"] = {"all": [{"m": {"kind": "profile"}}], "pri": 65535, "run": lambda c: None}
-    host = QuietHost()
-    host.set_rulesets({"r": rules})
+        rules["~catch-all"] = {"all": [{"m": {"kind": "profile"}}], "pri": 65535, "run": None}
+    ruleset = NativeRuleset("r", rules)
     for i in range(2000):
-        try:
-            host.assert_fact("r", {"sid": str(i), "kind": "profile", "x": 2})
-        except MessageNotHandledException:
-            pass
-        host.delete_state("r", str(i))
+        ruleset.fire(str(i), [{"kind": "profile", "x": 2}])  # deletes the session after
     print("survived")
     """
 )
@@ -62,8 +55,9 @@ def _minimal(mode: str) -> subprocess.CompletedProcess:
 def test_the_catch_all_rule_prevents_durable_rules_crash_on_unhandled_facts():
     """Why every compiled ruleset has a catch-all rule: without one, durable-rules 2.0.28
     segfaults when sessions whose facts went unhandled are deleted (the same script with
-    "bare" instead of "catch-all" exited with rc 139 in 6 runs of 6 here; it depends on
-    memory layout, so it is not asserted)."""
+    "bare" instead of "catch-all" exited with rc 139 in 6 runs of 6 through durable's
+    Host, and with rc 139 or 134 in 3 runs of 3 through the C engine directly as the
+    runner drives it; it depends on memory layout, so it is not asserted)."""
     done = _minimal("catch-all")
     assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
 
