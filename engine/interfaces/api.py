@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import difflib
+import functools
 import hashlib
 import inspect
 import json
@@ -49,7 +50,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from engine.backends.durable_backend import CompileError, DurableError
 from engine.interfaces.logs import ACCESS_LOG_ENV, ACCESS_LOGGER, cut, log_config, request_id_from, where
@@ -782,6 +783,23 @@ def _version() -> str:
         return "0"
 
 
+def model_json(model: Any) -> Response:
+    """A model the engine built, as its JSON, without FastAPI's response-model round.
+
+    The engine's results are built by the engine, not by a client: FastAPI would validate
+    them again against the response model (in a second thread-pool hop for a sync
+    endpoint) before serialising them. The route keeps ``response_model`` for the OpenAPI
+    document; the bytes are the model's own JSON, by alias as FastAPI writes it.
+    """
+    return Response(_adapter(type(model)).dump_json(model, by_alias=True), media_type="application/json")
+
+
+@functools.cache
+def _adapter(kind: type) -> TypeAdapter:
+    """One adapter per result type (a model or a dataclass), built once."""
+    return TypeAdapter(kind)
+
+
 def create_app(
     engine: Engine | None = None,
     root: Path | str | None = None,
@@ -890,9 +908,9 @@ def create_app(
         as_of: AsOfQuery = None,
         event: EventQuery = None,
         lang: LangQuery = "en",
-    ) -> Recommendation:
+    ) -> Response:
         """Exactly the JSON that `lifeevents recommend --json` prints for the same profile."""
-        return current.engine.recommend(profile, as_of=as_of, event=event, lang=lang)
+        return model_json(current.engine.recommend(profile, as_of=as_of, event=event, lang=lang))
 
     @app.post(
         "/questions",
@@ -908,12 +926,12 @@ def create_app(
         event: EventQuery = None,
         lang: LangQuery = "en",
         limit: Annotated[int | None, Query(ge=1, le=500, description="at most this many")] = None,
-    ) -> QuestionsOut:
+    ) -> Response:
         """Only facts that an `unknown` result lists as missing; ranked by how many open
         services each answer can settle."""
         rec = current.engine.recommend(profile, as_of=as_of, event=event, lang=lang)
         found = next_questions(rec, current.catalogue, lang, limit)
-        return QuestionsOut(as_of=rec.as_of, rules_version=rec.rules_version, questions=found)
+        return model_json(QuestionsOut(as_of=rec.as_of, rules_version=rec.rules_version, questions=found))
 
     @app.post(
         "/plan",
@@ -947,7 +965,7 @@ def create_app(
         one_stop = build_plan(rec, current.catalogue, lang, include_unknown)
         if output == "html":
             return HTMLResponse(render_plan_html(one_stop, current.catalogue, calendar))
-        return one_stop
+        return model_json(one_stop)
 
     # -- the catalogue -------------------------------------------------------------------------
 
