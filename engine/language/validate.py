@@ -9,7 +9,9 @@ from __future__ import annotations
 import itertools
 import math
 import typing
+from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 
 from engine.language.catalog import Catalogue, ServiceRule
 from engine.language.facts import add_months, fact_types
@@ -100,6 +102,7 @@ class _Checker:
         self.types = fact_types()
         self.enums = enum_values()
         self.problems: list[Problem] = []
+        self.stated: dict[str, list[tuple[str, Decimal]]] = {}  # a text -> the figures it states
 
     def add(self, file: str, where: tuple, message: str) -> None:
         doc = self.docs.get(file)
@@ -310,6 +313,7 @@ class _Checker:
             for _, expr in note.values:
                 self.expr_type(expr, "profile", rule.file, ("notes",))
             self.placeholders(note.text, rule.file, ("notes",), {name for name, _ in note.values})
+        self.note_figures(rule)
         for node in walk(rule.eligibility):
             if isinstance(node, Compare) and node.text is not None:
                 self.placeholders(node.text, rule.file, node.where)
@@ -336,18 +340,10 @@ class _Checker:
         when the parameter changes; it must quote it as ``{param:NAME}``. Only parameters
         the same criterion reads count, so "2 standard deviations" beside an age limit of
         2 elsewhere is no copy."""
-        from decimal import Decimal
-
         from engine.language.figures import copied
         from engine.language.rules import params_read
 
-        values: dict[Decimal, str] = {}
-        for name in params_read(node):
-            param = self.cat.parameters.get(name)
-            for dated in param.values if param else ():
-                table = dated.value.values() if isinstance(dated.value, dict) else (dated.value,)
-                for number in table:
-                    values.setdefault(Decimal(str(number)), name)
+        values = self.parameter_values(params_read(node))
         if not values:
             return
         for lang, said in (("en", node.text.en), ("zh-TW", node.text.zh)):
@@ -358,6 +354,74 @@ class _Checker:
                     f"the {lang} text copies the figure {written!r} of parameter '{values[value]}': "
                     f"write {{param:{values[value]}}} instead, so the text follows the parameter",
                 )
+
+    def parameter_values(self, names: Iterable[str]) -> dict[Decimal, str]:
+        """Every value the parameters ``names`` have ever had (each dated value, each
+        table entry), with the parameter that holds it."""
+        values: dict[Decimal, str] = {}
+        for name in names:
+            param = self.cat.parameters.get(name)
+            for dated in param.values if param else ():
+                table = dated.value.values() if isinstance(dated.value, dict) else (dated.value,)
+                for number in table:
+                    values.setdefault(Decimal(str(number)), name)
+        return values
+
+    def note_figures(self, rule: ServiceRule) -> None:
+        """One home for each figure, for the notes too: a note's text that states a value
+        of a parameter the rule reads goes stale when the parameter changes; it must quote
+        it as ``{param:NAME}``, or as ``{value:NAME}`` of the note's values when the figure
+        is a table entry, a sum or read at another date.
+
+        Which parameters count: every one the rule reads (eligibility, amount, fee,
+        deadline, each note's condition, values and placeholders), not only the note's
+        own. A note is the rule's caveat and explains the rule's figures: "the top-up is
+        NT$100,000 minus the benefit" restates the amount's parameter even though the
+        note's condition never reads it. Parameters of other rules do not count, so a
+        figure that merely equals one of them elsewhere is no copy. A figure that is
+        another quantity of the law and only equals a value by coincidence is listed,
+        with the reason, in NOT_COPIES."""
+        from engine.language.figures import figures
+
+        values = self.parameter_values(rule_parameters(rule))
+        if not values:
+            return
+        for i, note in enumerate(rule.notes):
+            for lang, said in (("en", note.text.en), ("zh-TW", note.text.zh)):
+                # Read once per text: the places of a local definition share most notes.
+                if said not in self.stated:
+                    self.stated[said] = figures(said)
+                for written, value in self.stated[said]:
+                    if value not in values or (rule.service, note.id, value) in NOT_COPIES:
+                        continue
+                    name = values[value]
+                    self.add(
+                        rule.file,
+                        self.note_where(rule, i, note.id) + ("text", lang),
+                        f"the {lang} text of note '{note.id}' copies the figure {written!r} of "
+                        f"parameter '{name}': write {{param:{name}}} (or {{value:…}} of the note's "
+                        "values) instead, so the note follows the parameter",
+                    )
+
+    def note_where(self, rule: ServiceRule, index: int, note_id: str) -> tuple:
+        """Where a note is written: ``notes[index]``, or, for a place of a local
+        definition (rules/local/), the exception that gives that place the note."""
+        doc = self.docs.get(rule.file)
+        data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+        for k, exception in enumerate(data.get("exceptions") or ()):
+            if not isinstance(exception, dict) or rule.jurisdiction not in (exception.get("places") or ()):
+                continue
+            if note_id in (exception.get("notes") or {}):
+                return ("exceptions", k, "notes", note_id)
+        written = data.get("notes")
+        if (
+            isinstance(written, list)
+            and index < len(written)
+            and isinstance(written[index], dict)
+            and written[index].get("id") == note_id
+        ):
+            return ("notes", index)
+        return ("notes",)
 
     def catalogue(self) -> None:
         cat = self.cat
@@ -589,6 +653,67 @@ def _check_parts(cond: Condition, checker: _Checker, scope: str, file: str, wher
 
 TYPE.check_complete()
 CHECK.check_complete()
+
+
+# Figures a note states that equal a value of a parameter its rule reads by coincidence:
+# another quantity of the law, which no parameter holds, so there is nothing to quote.
+# Each entry is one figure of one note, with the reason; never a whole note or service.
+NOT_COPIES: dict[tuple[str, str, Decimal], str] = {
+    ("childcare-subsidy", "tiers", Decimal(2)): "a 2nd child (第二名子女) is a birth order, the "
+    "supplement's table key, not the age limit of 2",
+    ("company-registration", "after-registration", Decimal(15)): "公司法 §22-1 gives 15 days after "
+    "registration to file the directors and shareholders, not the 15 days to register",
+    ("entrepreneur-visa", "term", Decimal(1_000_000)): "an extension asks for NT$1 million of operating "
+    "expenses, not the NT$1 million invested that the visa itself asks",
+    ("local-birth-grant", "postpartum-care-instead", Decimal(30_000)): "Kaohsiung's home postpartum-care "
+    "service is worth 30,000 / 40,000 / 60,000: the service's worth, not the cash grant it replaces",
+    ("parental-leave", "insurance", Decimal(3)): "the own share of the premiums can be deferred 3 years, "
+    "not the child's age limit of 3",
+    ("parental-leave", "two-years", Decimal(6)): "a period of leave is normally 6 months or more, not "
+    "the 6 months in the job the leave asks",
+    ("police-criminal-record-certificate", "online-mydata", Decimal(20)): "NT$20 for each extra copy, "
+    "not the age of majority of 20 before 2023",
+}
+
+
+def rule_parameters(rule: ServiceRule) -> set[str]:
+    """Every parameter a rule reads: in its eligibility, amount, fee and deadline, and in
+    its notes' conditions, values and ``{param:NAME}`` placeholders (a table's branches
+    included)."""
+    from engine.language.rules import PLACEHOLDER
+
+    conditions: list[Condition] = [rule.eligibility]
+    exprs: list[Expr] = []
+    for money in (rule.amount, rule.fee):
+        if money is not None:
+            exprs.append(money.value)
+            if money.where is not None:
+                conditions.append(money.where)
+    if rule.deadline is not None:
+        deadline = rule.deadline
+        exprs += [e for e in (deadline.base, deadline.days, deadline.months, deadline.years) if e is not None]
+        if deadline.when is not None:
+            conditions.append(deadline.when)
+    names: set[str] = set()
+    for note in rule.notes:
+        conditions.append(note.when)
+        exprs += [expr for _, expr in note.values]
+        for raw in (note.text.en, note.text.zh):
+            names |= {name for kind, name in PLACEHOLDER.findall(raw) if kind == "param"}
+    while conditions or exprs:
+        for cond in conditions:
+            exprs += [
+                part for node in walk(cond) if isinstance(node, Compare) for part in (node.lhs, node.rhs)
+            ]
+        conditions = []
+        for expr in exprs:
+            for part in expr_parts(expr):
+                if isinstance(part, ParamRef):
+                    names.add(part.name)
+                elif isinstance(part, Cases):
+                    conditions += [when for when, _ in part.branches]
+        exprs = []
+    return names
 
 
 def _ordinals(dates: tuple[date, date]) -> tuple[float, float]:
