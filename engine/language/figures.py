@@ -87,9 +87,15 @@ def _unaccented(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_ANY_NUMERAL = re.compile(rf"\d|{_CN_NUM}")
+
+
 def figures(text: str) -> list[tuple[str, Decimal]]:
     """Each figure a text states: (as written, its value)."""
-    plain = _NOT_FIGURES.sub(" ", _unaccented(text))
+    folded = _unaccented(text)
+    if not _ANY_NUMERAL.search(folded):
+        return []  # no numeral at all (half the texts): nothing to remove or read
+    plain = _NOT_FIGURES.sub(" ", folded)
     out: list[tuple[str, Decimal]] = []
     for match in _ARABIC.finditer(plain):
         whole, fraction, scale = match.groups()
