@@ -111,7 +111,9 @@ MAX_CHILDREN = 20
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: a model's validator is built when it first validates, not on import;
+    # a command that never reads a profile does not pay for it.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Person(_Strict):
@@ -246,14 +248,17 @@ NoPartner = Annotated[
 
 
 class Profile(_Strict):
+    # The empty sections are made with model_construct: the same objects as ``Person()``
+    # (every field unknown, none set), without building a validator for each section
+    # while the module is imported (the command line starts faster; see defer_build).
     as_of: LooseDate | None = None
     residence: Residence | None = None
-    person: Annotated[Person, _null_is_unknown(Person)] = Person()
-    household: Annotated[Household, _null_is_unknown(Household)] = Household()
+    person: Annotated[Person, _null_is_unknown(Person)] = Person.model_construct()
+    household: Annotated[Household, _null_is_unknown(Household)] = Household.model_construct()
     children: Annotated[list[Child], Field(max_length=MAX_CHILDREN)] | None = None
     events: Events | None = None
-    assets: Annotated[Assets, _null_is_unknown(Assets)] = Assets()
-    student_loan: Annotated[StudentLoan, _null_is_unknown(StudentLoan)] = StudentLoan()
+    assets: Annotated[Assets, _null_is_unknown(Assets)] = Assets.model_construct()
+    student_loan: Annotated[StudentLoan, _null_is_unknown(StudentLoan)] = StudentLoan.model_construct()
     # The applicant's spouse or the children's other parent (profile.md, "Families"):
     # absent or null, not considered (every answer as before); ``{}``, a partner whose
     # facts are unknown; ``false``, no partner (a single parent).
@@ -436,6 +441,8 @@ def load_profile(path: Path | str) -> Profile:
 class ProfileProblem(BaseModel):
     """One problem of an invalid profile, for front ends that list every problem (the
     HTTP API's 422) rather than the command line's first one."""
+
+    model_config = ConfigDict(defer_build=True)  # built by the API, when it first answers 422
 
     path: str = Field(description="key path inside the profile, e.g. person.birth_date or children[1].order")
     message: str
