@@ -29,7 +29,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 from engine.language.catalog import Catalogue
@@ -153,6 +152,8 @@ def write_cached(path: Path, key: bytes, catalogue: Catalogue) -> None:
     """Store ``catalogue`` atomically: a temporary file (mode 0600) renamed into place.
     Not fsynced: after a crash a reader may find a short or empty file, which fails its
     digest and is rebuilt."""
+    import tempfile  # only on a miss: it brings shutil and random along
+
     payload = pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL)
     blob = MAGIC + key + hashlib.sha256(payload).digest() + payload
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".catalogue-", suffix=".tmp")

@@ -9,7 +9,6 @@ carries them as strings.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from datetime import date
@@ -248,6 +247,10 @@ NoPartner = Annotated[
 
 
 class Profile(_Strict):
+    # Built on import, unlike its sections: every command that imports it validates a
+    # profile, and FastAPI refuses a deferred model wrapped in its Body() (the alias warning).
+    model_config = ConfigDict(defer_build=False)
+
     # The empty sections are made with model_construct: the same objects as ``Person()``
     # (every field unknown, none set), without building a validator for each section
     # while the module is imported (the command line starts faster; see defer_build).
@@ -341,6 +344,12 @@ def _contract_errors(exc: ValidationError | list[Any]) -> list[Any]:
     return [e | {"loc": tuple(p for p in e["loc"] if not _is_union_member(p))} for e in errors]
 
 
+def _close_matches(word: str, names: list[str], n: int) -> list[str]:
+    import difflib  # for a mistake only: not imported by every command's start
+
+    return difflib.get_close_matches(word, names, n=n)
+
+
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     """One line: where, what was given, what was expected."""
     errors = _contract_errors(exc)
@@ -352,7 +361,7 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         model = _model_at(loc)
         hint = ""
         if model is not None:
-            close = difflib.get_close_matches(shown(str(loc[-1])), list(model.model_fields), n=1)
+            close = _close_matches(shown(str(loc[-1])), list(model.model_fields), n=1)
             if close:
                 hint = f"; did you mean '{close[0]}'?"
         return f"{source}: {path}: unknown key{hint}{more}"
@@ -459,9 +468,7 @@ def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
         path = _format_loc(loc)
         if err["type"] == "extra_forbidden":
             model = _model_at(loc)
-            close = (
-                difflib.get_close_matches(shown(str(loc[-1])), list(model.model_fields), n=1) if model else []
-            )
+            close = _close_matches(shown(str(loc[-1])), list(model.model_fields), n=1) if model else []
             hint = f"; did you mean '{close[0]}'?" if close else ""
             out.append(
                 ProfileProblem(

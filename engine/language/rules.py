@@ -35,7 +35,6 @@ that path, which the loader turns into ``file:line``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from dataclasses import dataclass as plain_dataclass
 from dataclasses import field
@@ -187,6 +186,8 @@ def node(cls: type) -> Any:
         cls.__name__,
         [(f.name, f.type, _same_default(f)) for f in dataclasses.fields(checked)],
         frozen=True,
+        repr=False,  # only its __init__ is kept: the node's own methods stay
+        eq=False,
     )
     checked.__init__ = plain.__init__  # type: ignore[misc]
     return checked
@@ -558,6 +559,8 @@ class Compare:
         ops = [k for k in keys if k in OPERATORS]
         unknown = keys - _COMPARE_KEYS - set(OPERATORS)
         if unknown:
+            import difflib  # for a mistake only: not imported by every command's start
+
             word = sorted(unknown)[0]
             close = difflib.get_close_matches(
                 word, [*OPERATORS, "all", "any", "not", "some_child", "switch"], n=1
