@@ -127,7 +127,7 @@ def test_a_pickle_that_fails_to_load_is_rebuilt(tree, cache_home, loads):
     """A well-formed file whose pickle cannot be loaded (its digest matches) is read anew."""
     expected = load_catalogue_cached(tree)
     (entry,) = entries(cache_home)
-    key = cache.cache_key(tree)
+    key, _ = cache.cache_key(tree)
     payload = b"\x80\x05cno_such_module\nNoSuchClass\n."
     import hashlib
 
@@ -262,3 +262,24 @@ def test_an_answer_from_the_cache_imports_neither_the_yaml_loader_nor_the_heavy_
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
         assert done.returncode == 0, done.stderr
         assert done.stderr.strip() == expected
+
+
+def test_the_key_names_the_rules_version_the_loader_gives(tree):
+    _, version = cache.cache_key(tree)
+    assert version == loader.content_version(tree) == loader.load_catalogue(tree).version
+
+
+def test_rules_that_changed_while_they_were_read_are_not_stored(tree, cache_home, loads, monkeypatch):
+    """The key is taken before the loader reads the files: an edit in between must not be
+    stored under the old bytes' key, or editing the file back would be answered stale."""
+    real = cache.cache_key
+
+    def then_edited(root: Path) -> tuple[bytes, str]:
+        key = real(root)
+        path = root / ALLOWANCE
+        path.write_text(path.read_text(encoding="utf-8").replace("1: 5000", "1: 5100"), encoding="utf-8")
+        return key
+
+    monkeypatch.setattr(cache, "cache_key", then_edited)
+    load_catalogue_cached(tree)
+    assert not entries(cache_home)

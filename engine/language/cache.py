@@ -82,18 +82,21 @@ def _package_version() -> str:
         return "unknown"
 
 
-def cache_key(root: Path) -> bytes:
-    """The digest of everything ``load_catalogue(root)`` reads; CatalogueError when a
-    file cannot be read (the loader then says which, as without a cache)."""
+def cache_key(root: Path) -> tuple[bytes, str]:
+    """The digest of everything ``load_catalogue(root)`` reads, and the rules version it
+    would give (``loader.content_version``); CatalogueError when a file cannot be read
+    (the loader then says which, as without a cache)."""
     digest = hashlib.sha256(MAGIC)
     digest.update(_code_digest())
     digest.update(str(root).encode() + b"\0")
+    version = hashlib.sha256()
     for path in source_files(root):
         shown = str(path.relative_to(root))
         raw = read_source(path, shown)
         # Length first: no two lists of files give the same stream of bytes.
         digest.update(f"{shown}\0{len(raw)}\0".encode() + raw)
-    return digest.digest()
+        version.update(shown.encode() + b"\0" + raw)  # as loader.content_version
+    return digest.digest(), version.hexdigest()[:12]
 
 
 def _private_folder(folder: Path, create: bool) -> bool:
@@ -181,16 +184,18 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
     if folder is None:
         return _load(root)
     try:
-        key = cache_key(root)
+        key, version = cache_key(root)
     except (CatalogueError, OSError):
         return _load(root)  # the loader names the file it cannot read
     path = _entry(folder, root)
     if _private_folder(folder, create=False):
         cached = read_cached(path, key)
-        if cached is not None:
+        if cached is not None and cached.version == version:
             return cached
     catalogue = _load(root)
-    if _private_folder(folder, create=True):
+    # A rule file edited while the loader read it: what was read is not what the key
+    # says, and must not be stored under it (an edit back would be served stale).
+    if catalogue.version == version and _private_folder(folder, create=True):
         try:
             write_cached(path, key, catalogue)
             _prune(folder)
