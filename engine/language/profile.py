@@ -247,8 +247,8 @@ NoPartner = Annotated[
 
 
 class Profile(_Strict):
-    # Built on import, unlike its sections: every command that imports it validates a
-    # profile, and FastAPI refuses a deferred model wrapped in its Body() (the alias warning).
+    # Built on import, unlike its sections: it is what recommend and the API validate, and
+    # FastAPI warns (an error in the tests) about a deferred model wrapped in its Body().
     model_config = ConfigDict(defer_build=False)
 
     # The empty sections are made with model_construct: the same objects as ``Person()``
