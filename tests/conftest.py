@@ -17,3 +17,21 @@ def catalogue():
 @pytest.fixture(scope="session")
 def engine(catalogue):
     return Engine(catalogue)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_catalogue_cache(tmp_path_factory):
+    """The command line keeps a catalogue cache under $XDG_CACHE_HOME (engine/language/cache.py):
+    the tests, and the commands they start, keep theirs in a folder of their own rather than
+    in the home of whoever runs them."""
+    import os
+
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    folder.chmod(0o700)
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before

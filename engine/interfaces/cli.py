@@ -18,14 +18,17 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.language.catalog import EVENTS
 from engine.language.i18n import LANGUAGES
-from engine.language.loader import CatalogueError, load_catalogue
 from engine.language.messages import shown
 from engine.language.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile
 from engine.language.rulesroot import rules_root
+from engine.language.yamlsafe import CatalogueError
+
+if TYPE_CHECKING:
+    from engine.language.catalog import Catalogue
 
 
 class UsageError(Exception):
@@ -98,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--as-of", type=_date, dest="as_of")
     rec.add_argument("--lang", choices=LANGUAGES, default="en")
     rec.add_argument("--json", action="store_true", help="print the JSON of the contract")
+    rec.add_argument(
+        "--no-cache",
+        action="store_false",
+        dest="cache",
+        help="read the rules anew, not from the checked cache (also LIFEEVENTS_NO_CACHE=1)",
+    )
     val = sub.add_parser("validate", help="check catalog.yaml and rules/")
     val.add_argument("dir", nargs="?", help="catalogue root (default: this repository)")
     srv = sub.add_parser("serve", help="the HTTP API (docs/api.md)")
@@ -292,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def load_catalogue(root: Path) -> Catalogue:
+    """engine.language.loader's, imported when a command reads the rules anew: the YAML
+    reading and checking is not imported when ``recommend`` finds them in the cache."""
+    from engine.language.loader import load_catalogue as load
+
+    return load(root)
+
+
 def _case_problems(root: Path, services: list[str]) -> list[str]:
     """Every service has a test case, and every case file reads (file:line problems)."""
     from engine.language.rulesroot import cases_dir
@@ -344,7 +361,15 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from engine.services.recommend import Engine
 
     profile = load_profile(args.profile)
-    catalogue = load_catalogue(rules_root(args.rules))
+    root = rules_root(args.rules)
+    if args.cache:
+        # The same catalogue, read back when no rule or code file has changed
+        # (engine/language/cache.py): most of a one-off answer's time was the reading.
+        from engine.language.cache import load_catalogue_cached
+
+        catalogue = load_catalogue_cached(root)
+    else:
+        catalogue = load_catalogue(root)
     engine = Engine(catalogue)
     result = engine.recommend(profile, as_of=args.as_of, event=args.event, lang=args.lang)
     if args.json:

@@ -26,7 +26,10 @@ ServiceId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the validators are built when catalog.yaml is first validated, not on
+    # import, so a catalogue read back from its cache (engine/language/cache.py) never
+    # builds them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Bilingual(_Model):

@@ -48,6 +48,7 @@ from engine.language.rules import (
     parse_expr,
     parse_text,
 )
+from engine.language.rulesroot import source_files
 from engine.language.yamlsafe import (
     CatalogueError,
     Problem,
@@ -87,19 +88,12 @@ def _pydantic_problems(doc: YamlDoc, exc: ValidationError, prefix: tuple = ()) -
     return out
 
 
-def _source_files(root: Path) -> list[Path]:
-    catalog_path = root / "catalog.yaml"
-    if not catalog_path.is_file():
-        raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
-    return [catalog_path, *sorted((root / "rules").rglob("*.yaml"))]
-
-
 def content_version(root: Path | str) -> str:
     """The version ``load_catalogue(root)`` would give (the content hash of the files),
     without parsing anything: whether the rules on disk are the ones in use."""
     root = Path(root)
     digest = hashlib.sha256()
-    for path in _source_files(root):
+    for path in source_files(root):
         shown = str(path.relative_to(root))
         digest.update(shown.encode() + b"\0" + read_source(path, shown))
     return digest.hexdigest()[:12]
@@ -115,7 +109,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
     catalog_path = root / "catalog.yaml"
     rules_dir = root / "rules"
     docs: dict[Path, YamlDoc] = {}
-    for path in _source_files(root):
+    for path in source_files(root):
         shown = str(path.relative_to(root))
         try:
             raw = read_source(path, shown)

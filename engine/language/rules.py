@@ -20,8 +20,9 @@ or ``{cases: [{when: condition, value: …}, …, {else: …}]}``.
 
 One typed model
 ---------------
-Every node is a frozen pydantic dataclass, and ``Condition`` and ``Expr`` are
-discriminated unions of them: the discriminator reads which keys a YAML mapping has
+Every node is a frozen dataclass that pydantic validates (its config in
+``__pydantic_config__``; the validators are built once, when the first rule file is
+read), and ``Condition`` and ``Expr`` are discriminated unions of them: the discriminator reads which keys a YAML mapping has
 (``all``, ``fact`` + an operator, ``cases`` …), and each node reads its own YAML form in
 ``_read`` (its checks, with the messages a rule author sees) and declares that form as
 JSON Schema in ``surface_schema`` (``lifeevents schema``). Code builds nodes
@@ -34,8 +35,6 @@ that path, which the loader turns into ``file:line``.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import re
 from dataclasses import dataclass as plain_dataclass
 from dataclasses import field
@@ -51,7 +50,6 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
-from pydantic.dataclasses import dataclass
 
 from engine.language.profile import EARLIEST_DATE, LATEST_DATE
 
@@ -170,34 +168,23 @@ def _opt(raw: dict, key: str, path: Path) -> At | None:
     return At(raw[key], (*path, key)) if key in raw else None
 
 
-_validated_node = dataclass(frozen=True, config=ConfigDict(arbitrary_types_allowed=True, defer_build=True))
+_NODE_CONFIG = ConfigDict(arbitrary_types_allowed=True)
 
 
 def node(cls: type) -> Any:
     """A node of the rule language: frozen, hashable, validated when read from YAML.
 
-    Read from YAML, a node is validated (``_read`` and its fields' types). Built in code
-    (``Compare("adult", FactRef("person.age"), "gte", Literal(18))``), it is trusted, as
-    code trusts what was validated when loading: its constructor is the plain dataclass
-    one, so that building conditions while compiling costs what it did before the
-    typed model and builds no validator.
+    Read from YAML, a node is validated (``_read`` and its fields' types) by the reader's
+    TypeAdapter, which builds the validation of every node the first time a rule file is
+    read. Built in code (``Compare("adult", FactRef("person.age"), "gte", Literal(18))``),
+    it is trusted, as code trusts what was validated when loading: the class is a plain
+    frozen dataclass, so that building conditions while compiling costs what it did
+    before the typed model, and a command that reads no rule file (an answer from the
+    catalogue cache) builds no validator.
     """
-    checked = _validated_node(cls)
-    plain = dataclasses.make_dataclass(
-        cls.__name__,
-        [(f.name, f.type, _same_default(f)) for f in dataclasses.fields(checked)],
-        frozen=True,
-    )
-    checked.__init__ = plain.__init__  # type: ignore[misc]
-    return checked
-
-
-def _same_default(f: dataclasses.Field) -> dataclasses.Field:
-    if f.default is not dataclasses.MISSING:
-        return field(default=f.default)
-    if f.default_factory is not dataclasses.MISSING:
-        return field(default_factory=f.default_factory)
-    return field()
+    plain = plain_dataclass(frozen=True)(cls)
+    plain.__pydantic_config__ = _NODE_CONFIG  # type: ignore[attr-defined]  # read by TypeAdapter
+    return plain
 
 
 # JSON Schema references between the nodes' YAML forms (engine/language/rule_schema.py).
@@ -558,6 +545,8 @@ class Compare:
         ops = [k for k in keys if k in OPERATORS]
         unknown = keys - _COMPARE_KEYS - set(OPERATORS)
         if unknown:
+            import difflib  # for a mistake only: not imported by every command's start
+
             word = sorted(unknown)[0]
             close = difflib.get_close_matches(
                 word, [*OPERATORS, "all", "any", "not", "some_child", "switch"], n=1

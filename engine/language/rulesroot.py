@@ -27,6 +27,17 @@ def rules_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     return PACKAGED
 
 
+def source_files(root: Path) -> list[Path]:
+    """The files a catalogue is read from: ``catalog.yaml`` and every YAML file under
+    ``rules/`` (the loader's input, and what its cache's key is made of)."""
+    from engine.language.yamlsafe import CatalogueError, Problem
+
+    catalog_path = root / "catalog.yaml"
+    if not catalog_path.is_file():
+        raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
+    return [catalog_path, *sorted((root / "rules").rglob("*.yaml"))]
+
+
 def cases_dir(root: Path) -> Path:
     """The test cases of a rules root (the staff editor runs them before a save)."""
     return root / "tests" / "cases"

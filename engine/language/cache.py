@@ -1,0 +1,211 @@
+"""A checked cache of the loaded catalogue, for commands that start a process per answer.
+
+``lifeevents recommend`` spends most of its time reading and checking ``catalog.yaml``
+and the ~230 files under ``rules/``, the same every time. This module keeps the
+validated :class:`Catalogue` as a pickle under ``$XDG_CACHE_HOME/lifeevents`` and uses
+it only when nothing it was built from has changed:
+
+- the key is a digest of every input file's bytes (the loader's own list of files,
+  :func:`engine.language.rulesroot.source_files`), of the root as given (the catalogue
+  carries it), of the code that reads and checks them (``engine/language/*.py`` and
+  ``engine/data/*``: an editable install changes code without changing its version),
+  and of the package, Python and pydantic versions, so a rule edited a second after
+  the cache was written is never served stale;
+- a pickle is code, so the cache is treated like ``__pycache__``: its folder (mode
+  0700) and file must belong to this user and be writable by no one else, or it is
+  not used; it is written to a temporary file and renamed into place, so a reader
+  never sees half of it; and a digest of the pickle is checked before it is loaded;
+- a missing, stale, truncated or corrupt cache is read the slow way and rewritten,
+  never an error; a cache that cannot be written (a read-only home) is left out.
+
+``LIFEEVENTS_NO_CACHE=1`` (or ``recommend --no-cache``) reads the rules the slow way.
+``lifeevents validate`` never uses it: it is the full check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+from pathlib import Path
+
+from engine.language.catalog import Catalogue
+from engine.language.rulesroot import source_files
+from engine.language.yamlsafe import CatalogueError, read_source
+
+NO_CACHE_ENV = "LIFEEVENTS_NO_CACHE"
+# Bumped when the file's layout changes; the key covers everything else.
+MAGIC = b"lifeevents-catalogue-cache 1\n"
+DIGEST_SIZE = 32
+KEEP = 8  # cached trees (a test's copy, a staff draft, the checkout) before the oldest goes
+ENGINE = Path(__file__).resolve().parents[1]
+
+
+def cache_enabled() -> bool:
+    return os.environ.get(NO_CACHE_ENV, "").strip() in ("", "0")
+
+
+def cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/lifeevents``, else ``~/.cache/lifeevents``; None with no home."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is to be ignored
+        home = os.environ.get("HOME", "")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return Path(base) / "lifeevents"
+
+
+def _code_digest() -> bytes:
+    """What the loaded catalogue depends on besides the rules: the code that reads and
+    checks them, the data files it reads (the languages), and the versions of what
+    unpickles it."""
+    from pydantic import VERSION as PYDANTIC_VERSION
+
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}\0{PYDANTIC_VERSION}\0{_package_version()}\0".encode())
+    for folder in (ENGINE / "language", ENGINE / "data"):
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix in (".py", ".yaml"):
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.digest()
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lifeevents")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def cache_key(root: Path) -> tuple[bytes, str]:
+    """The digest of everything ``load_catalogue(root)`` reads, and the rules version it
+    would give (``loader.content_version``); CatalogueError when a file cannot be read
+    (the loader then says which, as without a cache)."""
+    digest = hashlib.sha256(MAGIC)
+    digest.update(_code_digest())
+    digest.update(str(root).encode() + b"\0")
+    version = hashlib.sha256()
+    for path in source_files(root):
+        shown = str(path.relative_to(root))
+        raw = read_source(path, shown)
+        # Length first: no two lists of files give the same stream of bytes.
+        digest.update(f"{shown}\0{len(raw)}\0".encode() + raw)
+        version.update(shown.encode() + b"\0" + raw)  # as loader.content_version
+    return digest.digest(), version.hexdigest()[:12]
+
+
+def _private_folder(folder: Path, create: bool) -> bool:
+    """The folder is this user's own and no one else can write in it (made so if asked)."""
+    if create:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            return False
+    try:
+        info = folder.lstat()  # a symbolic link is not followed: it may point anywhere
+    except OSError:
+        return False
+    return _private(info) and stat.S_ISDIR(info.st_mode)
+
+
+def _private(info: os.stat_result) -> bool:
+    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _entry(folder: Path, root: Path) -> Path:
+    # One file per tree, named by where it is, so that two trees do not take turns
+    # overwriting one file; the key inside says whether it is still the tree's.
+    return folder / f"catalogue-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.pickle"
+
+
+def read_cached(path: Path, key: bytes) -> Catalogue | None:
+    """The catalogue stored at ``path`` under ``key``; None when there is none, it is
+    another key's, it is not this user's own, or it is damaged in any way."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not (stat.S_ISREG(info.st_mode) and _private(info)):
+                return None
+            blob = file.read()
+    except OSError:
+        return None
+    head = len(MAGIC) + len(key)
+    if not blob.startswith(MAGIC + key) or len(blob) < head + DIGEST_SIZE:
+        return None
+    stored, payload = blob[head : head + DIGEST_SIZE], blob[head + DIGEST_SIZE :]
+    if hashlib.sha256(payload).digest() != stored:
+        return None
+    try:
+        catalogue = pickle.loads(payload)
+    except Exception:  # a damaged pickle can raise almost anything: it is rebuilt
+        return None
+    return catalogue if isinstance(catalogue, Catalogue) else None
+
+
+def write_cached(path: Path, key: bytes, catalogue: Catalogue) -> None:
+    """Store ``catalogue`` atomically: a temporary file (mode 0600) renamed into place.
+    Not fsynced: after a crash a reader may find a short or empty file, which fails its
+    digest and is rebuilt."""
+    import tempfile  # only on a miss: it brings shutil and random along
+
+    payload = pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = MAGIC + key + hashlib.sha256(payload).digest() + payload
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".catalogue-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(blob)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def _prune(folder: Path) -> None:
+    """Keep the KEEP most recently written trees: a test suite's temporary copies must
+    not fill the cache folder."""
+    entries = sorted(folder.glob("catalogue-*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in entries[KEEP:]:
+        old.unlink(missing_ok=True)
+
+
+def load_catalogue_cached(root: Path | str) -> Catalogue:
+    """``load_catalogue(root)``, from the cache when every input is as it was then."""
+    root = Path(root)
+    folder = cache_dir() if cache_enabled() else None
+    if folder is None:
+        return _load(root)
+    try:
+        key, version = cache_key(root)
+    except (CatalogueError, OSError):
+        return _load(root)  # the loader names the file it cannot read
+    path = _entry(folder, root)
+    if _private_folder(folder, create=False):
+        cached = read_cached(path, key)
+        if cached is not None and cached.version == version:
+            return cached
+    catalogue = _load(root)
+    # A rule file edited while the loader read it: what was read is not what the key
+    # says, and must not be stored under it (an edit back would be served stale).
+    if catalogue.version == version and _private_folder(folder, create=True):
+        try:
+            write_cached(path, key, catalogue)
+            _prune(folder)
+        except (OSError, pickle.PicklingError):
+            pass  # no cache this time (a full disk, a read-only home): the answer stands
+    return catalogue
+
+
+def _load(root: Path) -> Catalogue:
+    # Imported here: on a hit, the YAML reading and checking is never imported.
+    from engine.language.loader import load_catalogue
+
+    return load_catalogue(root)

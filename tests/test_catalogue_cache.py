@@ -1,0 +1,285 @@
+"""The command line's cache of the loaded catalogue (engine/language/cache.py): an answer
+read back from it is the answer read from the rules, a changed rule is never served
+stale, and a cache that is damaged or that others could have written is not trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import engine.language.loader as loader
+from engine.language import cache
+from engine.language.cache import load_catalogue_cached
+
+ROOT = Path(__file__).resolve().parent.parent
+NEWBORN = ROOT / "examples" / "newborn.json"
+ALLOWANCE = Path("rules/parameters/childcare/allowance_monthly.yaml")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the catalogue and its rules, to edit."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    shutil.copy(ROOT / "catalog.yaml", root / "catalog.yaml")
+    shutil.copytree(ROOT / "rules", root / "rules")
+    return root
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "xdg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv(cache.NO_CACHE_ENV, raising=False)
+    return home / "lifeevents"
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The trees read the slow way (by the YAML loader), in order."""
+    read: list[Path] = []
+    real = loader.load_catalogue
+
+    def counted(root: Path | str = ".") -> object:
+        read.append(Path(root))
+        return real(root)
+
+    monkeypatch.setattr(loader, "load_catalogue", counted)
+    return read
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("catalogue-*.pickle"))
+
+
+def test_the_second_load_is_read_back_and_equals_the_rules(tree, cache_home, loads):
+    first = load_catalogue_cached(tree)
+    assert loads == [tree] and len(entries(cache_home)) == 1
+    second = load_catalogue_cached(tree)
+    assert loads == [tree], "the second load did not come from the cache"
+    assert second == first == loader.load_catalogue(tree)
+
+
+def test_the_cache_folder_and_file_are_this_users_alone(tree, cache_home):
+    load_catalogue_cached(tree)
+    assert cache_home.stat().st_mode & 0o777 == 0o700
+    (entry,) = entries(cache_home)
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert not list(cache_home.glob(".catalogue-*.tmp")), "a temporary file was left behind"
+
+
+def test_a_rule_file_edited_after_the_cache_was_written_gives_the_new_answer(tree, cache_home, loads):
+    before = load_catalogue_cached(tree)
+    path = tree / ALLOWANCE
+    path.write_text(path.read_text(encoding="utf-8").replace("1: 5000", "1: 5100"), encoding="utf-8")
+    after = load_catalogue_cached(tree)
+    assert loads == [tree, tree]
+    assert after.version != before.version
+    assert after == loader.load_catalogue(tree)
+    amounts = after.parameters["childcare.allowance_monthly"].values[0].value
+    assert amounts[1] == 5100
+
+
+def test_a_new_rule_file_is_not_missed(tree, cache_home, loads):
+    load_catalogue_cached(tree)
+    (tree / "rules" / "parameters" / "childcare" / "extra.yaml").write_text(
+        "description: [\n", encoding="utf-8"
+    )
+    with pytest.raises(loader.CatalogueError):
+        load_catalogue_cached(tree)
+
+
+def test_a_change_to_the_code_that_reads_the_rules_is_a_new_key(tree, cache_home, loads, monkeypatch):
+    load_catalogue_cached(tree)
+    real = cache._code_digest
+    monkeypatch.setattr(cache, "_code_digest", lambda: real() + b"an edited loader")
+    load_catalogue_cached(tree)
+    assert loads == [tree, tree]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda blob: blob[: len(blob) // 2], id="truncated"),
+        pytest.param(lambda blob: b"", id="empty"),
+        pytest.param(lambda blob: blob[:-100] + bytes(100), id="zeroed-tail"),
+        pytest.param(lambda blob: b"not a cache at all", id="garbage"),
+    ],
+)
+def test_a_corrupt_cache_is_rebuilt_not_an_error(tree, cache_home, loads, damage):
+    expected = load_catalogue_cached(tree)
+    (entry,) = entries(cache_home)
+    entry.write_bytes(damage(entry.read_bytes()))
+    assert load_catalogue_cached(tree) == expected
+    assert loads == [tree, tree]
+    assert load_catalogue_cached(tree) == expected  # rewritten whole: read back this time
+    assert loads == [tree, tree]
+
+
+def test_a_pickle_that_fails_to_load_is_rebuilt(tree, cache_home, loads):
+    """A well-formed file whose pickle cannot be loaded (its digest matches) is read anew."""
+    expected = load_catalogue_cached(tree)
+    (entry,) = entries(cache_home)
+    key, _ = cache.cache_key(tree)
+    payload = b"\x80\x05cno_such_module\nNoSuchClass\n."
+    import hashlib
+
+    entry.write_bytes(cache.MAGIC + key + hashlib.sha256(payload).digest() + payload)
+    assert load_catalogue_cached(tree) == expected
+    assert loads == [tree, tree]
+
+
+def test_a_cache_folder_others_can_write_to_is_not_used(tree, cache_home, loads):
+    load_catalogue_cached(tree)
+    cache_home.chmod(0o777)
+    load_catalogue_cached(tree)
+    load_catalogue_cached(tree)
+    assert loads == [tree, tree, tree]
+
+
+def test_a_cache_file_others_can_write_to_is_not_used(tree, cache_home, loads):
+    load_catalogue_cached(tree)
+    (entry,) = entries(cache_home)
+    entry.chmod(0o666)
+    load_catalogue_cached(tree)
+    assert loads == [tree, tree]
+
+
+def test_a_cache_of_another_user_is_not_used(tree, cache_home, loads, monkeypatch):
+    load_catalogue_cached(tree)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 4242)
+    load_catalogue_cached(tree)
+    assert loads == [tree, tree]
+
+
+def test_a_cache_folder_that_is_a_symbolic_link_is_not_used(tree, cache_home, loads, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    cache_home.symlink_to(elsewhere)
+    load_catalogue_cached(tree)
+    load_catalogue_cached(tree)
+    assert loads == [tree, tree]
+    assert not list(elsewhere.iterdir())
+
+
+def test_no_cache_when_asked(tree, cache_home, loads, monkeypatch):
+    monkeypatch.setenv(cache.NO_CACHE_ENV, "1")
+    load_catalogue_cached(tree)
+    load_catalogue_cached(tree)
+    assert loads == [tree, tree]
+    assert not cache_home.exists()
+
+
+def test_a_cache_that_cannot_be_written_is_left_out(tree, cache_home, loads):
+    cache_home.parent.chmod(0o500)  # root ignores this mode: then a file that is a folder
+    try:
+        if os.geteuid() == 0:
+            cache_home.parent.chmod(0o700)
+            cache_home.write_text("a file where the folder should be")
+        assert load_catalogue_cached(tree) == loader.load_catalogue(tree)
+    finally:
+        cache_home.parent.chmod(0o700)
+
+
+def test_only_a_few_trees_are_kept(tree, cache_home, tmp_path):
+    for i in range(cache.KEEP + 2):
+        other = tmp_path / f"copy{i}"
+        other.symlink_to(tree)
+        load_catalogue_cached(other)
+    assert len(entries(cache_home)) == cache.KEEP
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+
+
+def test_the_whole_answer_is_the_same_with_and_without_the_cache(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env.pop(cache.NO_CACHE_ENV, None)
+    for args in (("--json",), ("--json", "--lang", "zh-TW", "--event", "birth"), ()):
+        cold = run("recommend", str(NEWBORN), *args, env=env)
+        warm = run("recommend", str(NEWBORN), *args, env=env)
+        flag = run("recommend", str(NEWBORN), *args, "--no-cache", env=env)
+        off = run("recommend", str(NEWBORN), *args, env={**env, cache.NO_CACHE_ENV: "1"})
+        assert cold.returncode == warm.returncode == flag.returncode == off.returncode == 0, cold.stderr
+        assert cold.stdout == warm.stdout == flag.stdout == off.stdout
+        assert cold.stderr == warm.stderr == ""
+        if "--json" in args:
+            assert json.loads(warm.stdout)["results"]
+    assert len(list((tmp_path / "xdg" / "lifeevents").glob("catalogue-*.pickle"))) == 1
+
+
+def test_the_command_line_answers_from_an_edited_tree_anew(tree, tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env.pop(cache.NO_CACHE_ENV, None)
+
+    def allowance() -> object:
+        done = run("--rules", str(tree), "recommend", str(NEWBORN), "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        (result,) = [r for r in json.loads(done.stdout)["results"] if r["service"] == "childcare-allowance"]
+        return result["amount"]["value"]
+
+    assert allowance() == 5000
+    path = tree / ALLOWANCE
+    path.write_text(path.read_text(encoding="utf-8").replace("1: 5000", "1: 5100"), encoding="utf-8")
+    assert allowance() == 5100
+
+
+def test_validate_reads_the_rules_whatever_the_cache(tree, cache_home, monkeypatch, capsys):
+    from engine.interfaces.cli import main
+
+    def refused(root: object) -> object:
+        raise AssertionError("validate used the cache")
+
+    monkeypatch.setattr(cache, "load_catalogue_cached", refused)
+    assert main(["validate", str(ROOT)]) == 0
+    assert capsys.readouterr().out.startswith("ok:")
+
+
+def test_an_answer_from_the_cache_imports_neither_the_yaml_loader_nor_the_heavy_packages(tmp_path):
+    """What makes ``recommend`` start fast, kept: with the cache warm the YAML loader and
+    its checks are not imported, nor the packages only other commands need."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env.pop(cache.NO_CACHE_ENV, None)
+    code = (
+        "import sys\n"
+        "from engine.interfaces.cli import main\n"
+        f"assert main(['recommend', {str(NEWBORN)!r}, '--json']) == 0\n"
+        "heavy = ['engine.language.loader', 'engine.language.validate', 'polars', 'numpy', 'fastapi',\n"
+        "         'sqlalchemy', 'streamlit', 'pyarrow']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    for expected in ("engine.language.loader engine.language.validate", ""):  # a miss, then a hit
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip() == expected
+
+
+def test_the_key_names_the_rules_version_the_loader_gives(tree):
+    _, version = cache.cache_key(tree)
+    assert version == loader.content_version(tree) == loader.load_catalogue(tree).version
+
+
+def test_rules_that_changed_while_they_were_read_are_not_stored(tree, cache_home, loads, monkeypatch):
+    """The key is taken before the loader reads the files: an edit in between must not be
+    stored under the old bytes' key, or editing the file back would be answered stale."""
+    real = cache.cache_key
+
+    def then_edited(root: Path) -> tuple[bytes, str]:
+        key = real(root)
+        path = root / ALLOWANCE
+        path.write_text(path.read_text(encoding="utf-8").replace("1: 5000", "1: 5100"), encoding="utf-8")
+        return key
+
+    monkeypatch.setattr(cache, "cache_key", then_edited)
+    load_catalogue_cached(tree)
+    assert not entries(cache_home)
