@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from itertools import islice
 from typing import Any
 
 from engine.language.catalog import Catalogue
@@ -34,6 +35,7 @@ from engine.language.i18n import (
 from engine.language.parameters import Parameter
 from engine.language.profile import Profile
 from engine.language.rules import (
+    PLACEHOLDER,
     All,
     AnyOf,
     Arith,
@@ -231,7 +233,9 @@ def shift_date(base: date, days: int = 0, months: int = 0, years: int = 0) -> da
 # --- conditions ----------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+# Reasons and outcomes are shared between profiles by the wording cache below: frozen,
+# so that no caller can change a cached one.
+@dataclass(frozen=True, slots=True)
 class Reason:
     criterion: str
     met: bool | None
@@ -248,7 +252,7 @@ class Reason:
     negated: bool = False  # under a `not`: meeting it counts against the service
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     value: bool | None
     missing: frozenset[str] = frozenset()
@@ -276,6 +280,94 @@ def compare(op: str, left: Any, right: Any) -> bool:
     raise ValueError(op)
 
 
+# --- wording caches ------------------------------------------------------------------
+
+WORDING_CACHE_SIZE = 50_000  # worded verdicts per describer (a few MiB at most)
+
+
+class BoundedCache(dict):
+    """A dict of at most ``limit`` entries: when full, the oldest quarter is forgotten.
+
+    Reads are plain ``dict.get``s (the hot path); only a write can evict."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if len(self) >= self.limit:
+            # list(islice(...)) runs in C without giving up the GIL, so another thread
+            # cannot change the dict while the oldest keys are listed; pop tolerates a key
+            # that another thread evicted meanwhile.
+            for old in list(islice(self, max(1, self.limit // 4))):
+                self.pop(old, None)
+        super().__setitem__(key, value)
+
+
+def exact(value: Any) -> Any:
+    """A value as part of a cache key, telling apart what ``==`` does not: ``True``, ``1``
+    and ``1.0`` are equal and hash alike but are worded "yes", "1" and "1"; ``-0.0``
+    equals ``0.0``; ``(True,)`` equals ``(1,)``. The type goes into the key with it."""
+    kind = type(value)
+    if kind is tuple:
+        return (tuple, tuple(exact(v) for v in value))
+    if kind is float and value == 0.0:
+        return (float, str(value))
+    return (kind, value)
+
+
+_KEPT_AS_WRITTEN = ("kept",)  # a placeholder whose expression cannot be read here (KeyError)
+_UNKNOWN_VALUE = ("?",)  # every unknown is worded "?" in a text, whatever it misses
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What the sentence of one criterion reads besides its two operands, in one language:
+    the expressions of the placeholders of its own text (``{param:…}``, ``{fact:…}``),
+    read from the environment of each profile. Empty for a text without placeholders
+    and for a criterion without text: its sentence is then a pure function of the
+    criterion, the verdict and the two operands."""
+
+    cond: Compare  # held, so that the id the entry is keyed by is not reused while it lives
+    reads: dict[str, ParamRef]
+    placeholders: tuple[Expr, ...]
+
+    def inputs(self, env: Env) -> tuple[Any, ...]:
+        """The values the text's placeholders quote in ``env``, as render_text reads them."""
+        if not self.placeholders:
+            return ()
+        out = []
+        for expr in self.placeholders:
+            try:
+                found = eval_expr(expr, env)
+            except KeyError:
+                out.append(_KEPT_AS_WRITTEN)
+                continue
+            out.append(_UNKNOWN_VALUE if isinstance(found, Unknown) else exact(found))
+        return tuple(out)
+
+
+def wording_of(cond: Compare, d: Describer) -> Wording:
+    found = d.wordings.get(id(cond))
+    if found is not None and found.cond is cond:
+        return found
+    reads = params_read(cond)
+    placeholders: list[Expr] = []
+    if cond.text is not None:
+        for match in PLACEHOLDER.finditer(cond.text.get(d.lang)):
+            kind, name = match.group(1), match.group(2)
+            if kind == "param":
+                placeholders.append(reads.get(name) or _reference(kind, name))
+            elif kind == "fact":
+                placeholders.append(_reference(kind, name))
+            # ``{value:…}`` has no values in a criterion's text: render_text keeps it as written.
+    found = Wording(cond, reads, tuple(placeholders))
+    d.wordings[id(cond)] = found
+    return found
+
+
 class Describer:
     """Turns criteria into sentences in one language; the words are data
     (``rules/vocabulary.yaml``): no operator, raw id or unrounded number reaches a person."""
@@ -288,6 +380,12 @@ class Describer:
         self.partner = partner
         self._words: dict[str, str] = {}
         self._rewords: list[tuple[str, str]] | None = None
+        # The worded verdicts of criteria (``described_compare``) and what each
+        # criterion's own text reads: the same for every profile that gives the same
+        # values, so kept, but bounded: a stream of profiles with ever new incomes must
+        # not grow a server's memory.
+        self.verdicts: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
+        self.wordings: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
 
     def phrase(self, key: str, **fields: Any) -> str:
         text = self.label(f"phrase.{key}", key)
@@ -491,12 +589,18 @@ def _reference(kind: str, name: str) -> Expr:
 
 
 def _describe_compare(
-    cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
+    cond: Compare,
+    left: Any,
+    right: Any,
+    verdict: bool | None,
+    d: Describer,
+    env: Env,
+    reads: dict[str, ParamRef],
 ) -> str:
     core = d.comparison(cond, left, right, verdict)
     if cond.text is None:
         return core
-    text = render_text(cond.text.get(d.lang), env, d, reads=params_read(cond))
+    text = render_text(cond.text.get(d.lang), env, d, reads=reads)
     if isinstance(cond.lhs, FactRef) and text == d.label(cond.lhs.path):
         return core  # the rule's text is the fact's own label: say it once
     return d.phrase("explained", text=text, detail=core)
@@ -526,16 +630,47 @@ def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Ou
     # before the tables (they run for every node of every profile).
     left = _VALUES[type(cond.lhs)](cond.lhs, env)
     right = _VALUES[type(cond.rhs)](cond.rhs, env)
+    if describer is None:
+        unknown = _merge([left, right])
+        if unknown:
+            return Outcome(None, unknown.missing)
+        return Outcome(compare(cond.op, left, right))
+    return described_compare(cond, env, describer, left, right)
+
+
+def described_compare(cond: Compare, env: Env, d: Describer, left: Any, right: Any) -> Outcome:
+    """The verdict of a criterion with its reason, worded once for every profile that
+    gives it the same inputs.
+
+    What the outcome is made of: the criterion; the two operands (their values and
+    types); the child in scope (the reason's id and ``child``); the values its own text
+    quotes (``Wording.inputs``); and the describer's language and view, whose cache this
+    is. The key holds each of them; the entry holds the criterion, so that its id is not
+    reused while the entry lives."""
+    wording = wording_of(cond, d)
+    key = (id(cond), env.child_index, exact(left), exact(right), wording.inputs(env))
+    try:
+        found = d.verdicts.get(key)
+    except TypeError:  # an unhashable operand (a list): worded afresh, not kept
+        return _worded_compare(cond, env, d, left, right, wording)
+    if found is not None and found[0] is cond:
+        return found[1]
+    outcome = _worded_compare(cond, env, d, left, right, wording)
+    d.verdicts[key] = (cond, outcome)
+    return outcome
+
+
+def _worded_compare(
+    cond: Compare, env: Env, d: Describer, left: Any, right: Any, wording: Wording
+) -> Outcome:
     unknown = _merge([left, right])
     verdict = None if unknown else compare(cond.op, left, right)
     missing = unknown.missing if unknown else frozenset()
-    if describer is None:
-        return Outcome(verdict, missing)
     prefix = f"children[{env.child_index}]." if env.child_index is not None else ""
     reason = Reason(
         criterion=prefix + cond.id,
         met=verdict,
-        text=_describe_compare(cond, left, right, verdict, describer, env),
+        text=_describe_compare(cond, left, right, verdict, d, env, wording.reads),
         legal_basis=cond.legal_basis,
         value=None if isinstance(left, Unknown) else left,
         threshold=None if isinstance(right, Unknown) else right,
@@ -543,8 +678,8 @@ def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Ou
         subject=cond.lhs.path if isinstance(cond.lhs, FactRef) else None,
         op=cond.op,
         child=env.child_index,
-        action=cond.action.get(describer.lang) if cond.action else None,
-        limit=None if isinstance(right, Unknown) else describer.expr(cond.rhs, right),
+        action=cond.action.get(d.lang) if cond.action else None,
+        limit=None if isinstance(right, Unknown) else d.expr(cond.rhs, right),
     )
     return Outcome(verdict, missing, (reason,))
 
