@@ -14,6 +14,8 @@ from typing import Any
 
 from engine.backends.durable_backend import DurableRunner, compile_services
 from engine.backends.logic import (
+    WORDING_CACHE_SIZE,
+    BoundedCache,
     Describer,
     Env,
     Outcome,
@@ -302,6 +304,7 @@ class Engine:
         self.readings = readings(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
+        self._shown_reasons = BoundedCache(WORDING_CACHE_SIZE)  # see _reasons
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -424,9 +427,7 @@ class Engine:
         describer = self.describer(lang, from_partner)
         legal = rule.legal_basis if rule else (service.legal_basis or "")
         agency = cat.agencies[service.agency]
-        reasons = _dedupe(
-            [self._reason(r, legal, agency.name.get(lang), describer) for r in ev.outcome.reasons]
-        )
+        reasons = _dedupe(self._reasons(ev.outcome.reasons, legal, agency.name.get(lang), describer))
         amount = fee = None
         deadline = None
         amount_missing: set[str] = set()
@@ -468,7 +469,7 @@ class Engine:
         )
         if confidence_note:
             confidence_note = describer.plain(confidence_note)
-        return EligibilityResult.model_construct(
+        return EligibilityResult.construct_all(
             service=ev.service,
             status=ev.status,  # type: ignore[arg-type]
             reasons=reasons,
@@ -500,6 +501,22 @@ class Engine:
             steps=steps,
             urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
         )
+
+    def _reasons(self, reasons: tuple[Reason, ...], legal: str, agency: str, d: Describer) -> list[ReasonOut]:
+        """The reasons as a result shows them. Most reasons are the wording cache's own
+        objects (logic.described_compare), shared by every profile that gives the same
+        values, so their shown form is kept too: it is made of the reason, the rule's legal
+        basis, the agency's name and the describer's language and view, which the key holds
+        (the entry holds the reason, so that its id is not reused while the entry lives)."""
+        shown = self._shown_reasons
+        out = []
+        for reason in reasons:
+            key = (id(reason), legal, agency, d.lang, d.partner)
+            found = shown.get(key)
+            if found is None or found[0] is not reason:
+                found = shown[key] = (reason, self._reason(reason, legal, agency, d))
+            out.append(found[1])
+        return out
 
     @staticmethod
     def _reason(reason: Reason, legal: str, agency: str, d: Describer) -> ReasonOut:

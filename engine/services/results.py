@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,23 @@ Status = Literal["eligible", "ineligible", "unknown"]
 class _Out(BaseModel):
     # ``for`` is a Python keyword: the field is ``for_`` and the contract's key is ``for``.
     model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True)
+
+    @classmethod
+    def construct_all(cls, **fields: Any) -> Self:
+        """``model_construct`` for trusted values that give every field by its Python
+        name: the same instance (``__dict__`` in the fields' order, every field set, no
+        extra, no private), without model_construct's search of aliases and defaults per
+        field, which costs ~10 µs for a result of 30 fields, 46 times a profile.
+        A field left out is a KeyError here, not a silent default."""
+        values = {name: fields[name] for name in cls.__pydantic_fields__}
+        if len(fields) != len(values):
+            raise TypeError(f"{cls.__name__}: unknown fields {sorted(set(fields) - set(values))}")
+        made = cls.__new__(cls)
+        object.__setattr__(made, "__dict__", values)
+        object.__setattr__(made, "__pydantic_fields_set__", set(values))
+        object.__setattr__(made, "__pydantic_extra__", None)
+        object.__setattr__(made, "__pydantic_private__", None)
+        return made
 
 
 @dataclass(frozen=True, slots=True)
