@@ -71,6 +71,11 @@ class Env:
     child: dict[str, Any] | None = None  # the child in scope inside a quantifier
     child_index: int | None = None
     overrides: dict[str, list[Parameter]] = field(default_factory=dict)
+    # The values of parameters read plainly (``{param: NAME}``, no ``at``, no ``key``, no
+    # index): they depend on the name, the day and the residence only, all fixed for an
+    # Env and its children's, so the many criteria of one profile that quote the same
+    # parameter read it once. An Env lives for one profile: so does the memo.
+    plain_params: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def fact(self, path: str) -> Any:
         if path.startswith("child."):
@@ -82,7 +87,14 @@ class Env:
     def in_child(self, index: int) -> Env:
         assert self.children is not None
         return Env(
-            self.catalogue, self.as_of, self.facts, self.children, self.children[index], index, self.overrides
+            self.catalogue,
+            self.as_of,
+            self.facts,
+            self.children,
+            self.children[index],
+            index,
+            self.overrides,
+            self.plain_params,
         )
 
     def parameter(self, name: str) -> Parameter | Unknown:
@@ -157,6 +169,11 @@ def _fact_value(expr: FactRef, env: Env) -> Any:
 
 @VALUE.of(ParamRef)
 def _param_value(expr: ParamRef, env: Env) -> Any:
+    if expr.at is None and expr.key is None:
+        try:
+            return env.plain_params[expr.name]
+        except KeyError:
+            pass
     param = env.parameter(expr.name)
     if isinstance(param, Unknown):
         return param
@@ -165,10 +182,14 @@ def _param_value(expr: ParamRef, env: Env) -> Any:
         return day
     key = expr.key
     if param.index is not None and key is None:
-        key = env.fact(param.index)
+        key = env.fact(param.index)  # a fact, maybe the child's: not memoised
         if isinstance(key, Unknown):
             return key
-    return param.lookup(day, key)
+        return param.lookup(day, key)
+    value = param.lookup(day, key)
+    if expr.at is None and expr.key is None:
+        env.plain_params[expr.name] = value
+    return value
 
 
 @VALUE.of(Arith)
@@ -688,10 +709,16 @@ def _worded_compare(
 def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | None) -> Outcome:
     decisive = not isinstance(cond, All)
     outcomes = [_VERDICTS[type(item)](item, env, describer) for item in cond.items]
-    reasons = tuple(r for o in outcomes for r in o.reasons)
-    if any(o.value is decisive for o in outcomes):
+    reasons: tuple[Reason, ...] = ()
+    if describer is not None:
+        collected: list[Reason] = []
+        for o in outcomes:
+            collected += o.reasons
+        reasons = tuple(collected)
+    values = [o.value for o in outcomes]  # True, False or None: `in` finds them by identity
+    if decisive in values:
         return Outcome(decisive, frozenset(), reasons)
-    if all(o.value is not None for o in outcomes):
+    if None not in values:
         return Outcome(not decisive, frozenset(), reasons)
     missing = frozenset().union(*(o.missing for o in outcomes if o.value is None))
     return Outcome(None, missing, reasons)

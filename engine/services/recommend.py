@@ -305,6 +305,7 @@ class Engine:
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
         self._shown_reasons = BoundedCache(WORDING_CACHE_SIZE)  # see _reasons
+        self._service_fields_cache: dict[tuple, tuple[ServiceRule | None, dict[str, Any]]] = {}
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -421,13 +422,11 @@ class Engine:
     ) -> EligibilityResult:
         env, by_id = view.env, view.by_id
         named = as_partner_path if from_partner else _same_path
-        cat = self.catalogue
-        service = cat.services[ev.service]
         rule = ev.rule
         describer = self.describer(lang, from_partner)
-        legal = rule.legal_basis if rule else (service.legal_basis or "")
-        agency = cat.agencies[service.agency]
-        reasons = _dedupe(self._reasons(ev.outcome.reasons, legal, agency.name.get(lang), describer))
+        shown = self._service_fields(ev.service, rule, describer)
+        legal = shown["legal_basis"]
+        reasons = _dedupe(self._reasons(ev.outcome.reasons, legal, shown["agency"], describer))
         amount = fee = None
         deadline = None
         amount_missing: set[str] = set()
@@ -459,7 +458,40 @@ class Engine:
                     notes.append(render_text(note.text.get(lang), env, describer, dict(note.values)))
         if ev.status == "eligible":
             reasons += self._exclusions(ev.service, env, by_id, describer)
-        confidence = rule.confidence if rule and rule.confidence else service.confidence
+        fields = dict(shown)
+        for name in _SERVICE_LISTS:  # kept as tuples; each result owns its lists
+            fields[name] = list(shown[name])
+        return EligibilityResult.construct_all(
+            **fields,
+            status=ev.status,
+            reasons=reasons,
+            missing=sorted(named(m) for m in ev.outcome.missing) if ev.status == "unknown" else [],
+            deadline=deadline,
+            amount=amount,
+            fee=fee,
+            children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
+            what_would_change=_what_would_change(ev, env, describer) if ev.status == "ineligible" else [],
+            notes=notes,
+            amount_missing=sorted(named(m) for m in amount_missing),
+            deadline_missing=sorted(named(m) for m in deadline_missing),
+            for_=whose,
+            steps=steps,
+            urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
+        )
+
+    def _service_fields(self, sid: str, rule: ServiceRule | None, d: Describer) -> dict[str, Any]:
+        """The fields of a result that its service and rule decide, in the describer's
+        language: the same for every profile, so made once. Keyed by the service, the rule
+        (its id; the entry holds the rule, so the id is not reused), the language and the
+        view; the catalogue's services, rules and views are finite, so is this cache."""
+        key = (sid, id(rule), d.lang, d.partner)
+        found = self._service_fields_cache.get(key)
+        if found is not None and found[0] is rule:
+            return found[1]
+        cat = self.catalogue
+        lang = d.lang
+        service = cat.services[sid]
+        agency = cat.agencies[service.agency]
         confidence_note = (
             rule.confidence_note.get(lang)
             if rule and rule.confidence_note
@@ -467,40 +499,27 @@ class Engine:
             if hasattr(service.confidence_note, "get")
             else service.confidence_note
         )
-        if confidence_note:
-            confidence_note = describer.plain(confidence_note)
-        return EligibilityResult.construct_all(
-            service=ev.service,
-            status=ev.status,  # type: ignore[arg-type]
-            reasons=reasons,
-            missing=sorted(named(m) for m in ev.outcome.missing) if ev.status == "unknown" else [],
-            agency=agency.name.get(lang),
-            deadline=deadline,
-            amount=amount,
-            fee=fee,
-            documents=self._static(ev.service, lang)[0],
-            name=service.name.get(lang),
-            events=list(service.events),
-            office=agency.office.get(lang),
-            channels=self._static(ev.service, lang)[1],
-            home_visit=service.home_visit,
-            legal_basis=legal,
-            confidence=confidence,
-            confidence_note=confidence_note,
-            jurisdiction=rule.jurisdiction if rule else "national",
-            prerequisites=list(service.prerequisites),
-            children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
-            ended_on=service.ended.on if service.ended else None,
-            successor=service.ended.successor if service.ended else None,
-            what_would_change=_what_would_change(ev, env, describer) if ev.status == "ineligible" else [],
-            notes=notes,
-            same_visit_as=(rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as),
-            amount_missing=sorted(named(m) for m in amount_missing),
-            deadline_missing=sorted(named(m) for m in deadline_missing),
-            for_=whose,
-            steps=steps,
-            urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
-        )
+        documents, channels = self._static(sid, lang)
+        fields = {
+            "service": sid,
+            "agency": agency.name.get(lang),
+            "documents": tuple(documents),
+            "name": service.name.get(lang),
+            "events": tuple(service.events),
+            "office": agency.office.get(lang),
+            "channels": tuple(channels),
+            "home_visit": service.home_visit,
+            "legal_basis": rule.legal_basis if rule else (service.legal_basis or ""),
+            "confidence": rule.confidence if rule and rule.confidence else service.confidence,
+            "confidence_note": d.plain(confidence_note) if confidence_note else confidence_note,
+            "jurisdiction": rule.jurisdiction if rule else "national",
+            "prerequisites": tuple(service.prerequisites),
+            "ended_on": service.ended.on if service.ended else None,
+            "successor": service.ended.successor if service.ended else None,
+            "same_visit_as": rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as,
+        }
+        self._service_fields_cache[key] = (rule, fields)
+        return fields
 
     def _reasons(self, reasons: tuple[Reason, ...], legal: str, agency: str, d: Describer) -> list[ReasonOut]:
         """The reasons as a result shows them. Most reasons are the wording cache's own
@@ -670,6 +689,7 @@ class Engine:
         return None if isinstance(value, Unknown) else value
 
 
+_SERVICE_LISTS = ("documents", "events", "channels", "prerequisites")
 _ORDERING = ("lt", "lte", "gt", "gte")
 # The way a threshold is crossed: more (gte), above (gt), less (lte), below (lt).
 _DIRECTION = {"gte": "more", "gt": "above", "lte": "less", "lt": "below"}
