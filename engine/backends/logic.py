@@ -15,6 +15,8 @@ Semantics (profile.md, rules.md "Readings"):
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import islice
@@ -281,24 +283,27 @@ class Outcome:
     witnesses: tuple[int, ...] = ()  # children that met a quantifier
 
 
+MET = Outcome(True)  # frozen: the verdicts without reasons are shared
+UNMET = Outcome(False)
+
+_OPERATIONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "in": lambda left, right: left in right,
+    "not_in": lambda left, right: left not in right,
+}
+
+
 def compare(op: str, left: Any, right: Any) -> bool:
-    if op == "eq":
-        return left == right
-    if op == "neq":
-        return left != right
-    if op == "lt":
-        return left < right
-    if op == "lte":
-        return left <= right
-    if op == "gt":
-        return left > right
-    if op == "gte":
-        return left >= right
-    if op == "in":
-        return left in right
-    if op == "not_in":
-        return left not in right
-    raise ValueError(op)
+    try:
+        operation = _OPERATIONS[op]
+    except KeyError:
+        raise ValueError(op) from None
+    return operation(left, right)
 
 
 # --- wording caches ------------------------------------------------------------------
@@ -642,21 +647,24 @@ def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> O
 
 @VERDICT.of(Const)
 def _const_verdict(cond: Const, env: Env, describer: Describer | None) -> Outcome:
-    return Outcome(cond.value)
+    return MET if cond.value is True else UNMET if cond.value is False else Outcome(cond.value)
 
 
 @VERDICT.of(Compare)
 def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Outcome:
-    # The tables' own lookups, not evaluate / eval_expr: one call frame per node, as
-    # before the tables (they run for every node of every profile).
-    left = _VALUES[type(cond.lhs)](cond.lhs, env)
-    right = _VALUES[type(cond.rhs)](cond.rhs, env)
-    if describer is None:
-        unknown = _merge([left, right])
-        if unknown:
-            return Outcome(None, unknown.missing)
-        return Outcome(compare(cond.op, left, right))
-    return described_compare(cond, env, describer, left, right)
+    # The operands of the common shapes (a fact, a literal) read inline, the others through
+    # the table's own lookup: this runs for every criterion of every profile, and each
+    # call frame saved counts.
+    lhs, rhs = cond.lhs, cond.rhs
+    left = env.fact(lhs.path) if type(lhs) is FactRef else _VALUES[type(lhs)](lhs, env)
+    right = rhs.value if type(rhs) is Literal else _VALUES[type(rhs)](rhs, env)
+    if describer is not None:
+        return described_compare(cond, env, describer, left, right)
+    if isinstance(left, Unknown):
+        return Outcome(None, (left | right).missing if isinstance(right, Unknown) else left.missing)
+    if isinstance(right, Unknown):
+        return Outcome(None, right.missing)
+    return MET if _OPERATIONS[cond.op](left, right) else UNMET
 
 
 def described_compare(cond: Compare, env: Env, d: Describer, left: Any, right: Any) -> Outcome:
@@ -669,7 +677,8 @@ def described_compare(cond: Compare, env: Env, d: Describer, left: Any, right: A
     is. The key holds each of them; the entry holds the criterion, so that its id is not
     reused while the entry lives."""
     wording = wording_of(cond, d)
-    key = (id(cond), env.child_index, exact(left), exact(right), wording.inputs(env))
+    quoted = wording.inputs(env) if wording.placeholders else ()
+    key = (id(cond), env.child_index, exact(left), exact(right), quoted)
     try:
         found = d.verdicts.get(key)
     except TypeError:  # an unhashable operand (a list): worded afresh, not kept
@@ -717,9 +726,9 @@ def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | Non
         reasons = tuple(collected)
     values = [o.value for o in outcomes]  # True, False or None: `in` finds them by identity
     if decisive in values:
-        return Outcome(decisive, frozenset(), reasons)
+        return Outcome(decisive, frozenset(), reasons) if reasons else (MET if decisive else UNMET)
     if None not in values:
-        return Outcome(not decisive, frozenset(), reasons)
+        return Outcome(not decisive, frozenset(), reasons) if reasons else (UNMET if decisive else MET)
     missing = frozenset().union(*(o.missing for o in outcomes if o.value is None))
     return Outcome(None, missing, reasons)
 
