@@ -306,6 +306,8 @@ class Engine:
         self._describers: dict[tuple[str, bool], Describer] = {}
         self._shown_reasons = BoundedCache(WORDING_CACHE_SIZE)  # see _reasons
         self._service_fields_cache: dict[tuple, tuple[ServiceRule | None, dict[str, Any]]] = {}
+        self._guarded_cache: dict[int, tuple[Condition, Condition]] = {}
+        self._steps_cache: dict[int, tuple[ServiceRule, list[tuple[Compare, Condition]]]] = {}
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -569,7 +571,7 @@ class Engine:
         if rule is None or rule.deadline is None:
             return None, frozenset()
         if rule.deadline.when is not None:
-            applies = evaluate(guard_events(rule.deadline.when), env)
+            applies = evaluate(self._guarded(rule.deadline.when), env)
             if applies.value is not True:
                 return None, applies.missing
         found = deadline_value(rule.deadline, env)
@@ -584,8 +586,8 @@ class Engine:
         reasons: list[ReasonOut] = []
         steps: list[StepOut] = []
         names = self.catalogue.services
-        for criterion in step_criteria(rule):
-            outcome = evaluate(guard_events(criterion), env)
+        for criterion, guarded in self._steps_of(rule):
+            outcome = evaluate(guarded, env)
             if outcome.value is True:
                 continue
             assert criterion.step is not None
@@ -604,6 +606,25 @@ class Engine:
                 StepOut.model_construct(service=criterion.step, name=step_name, text=text, deadline=deadline)
             )
         return reasons, steps
+
+    def _guarded(self, cond: Condition) -> Condition:
+        """``guard_events(cond)`` of a condition of the catalogue, built once: building
+        nodes costs more than evaluating them. The entry holds ``cond``, so its id is not
+        reused; only the catalogue's conditions come here, so the cache is finite."""
+        found = self._guarded_cache.get(id(cond))
+        if found is None or found[0] is not cond:
+            found = self._guarded_cache[id(cond)] = (cond, guard_events(cond))
+        return found[1]
+
+    def _steps_of(self, rule: ServiceRule | None) -> list[tuple[Compare, Condition]]:
+        """A rule's steps of applying with their guarded conditions, found once per rule."""
+        if rule is None:
+            return []
+        found = self._steps_cache.get(id(rule))
+        if found is None or found[0] is not rule:
+            steps = [(c, self._guarded(c)) for c in step_criteria(rule)]
+            found = self._steps_cache[id(rule)] = (rule, steps)
+        return found[1]
 
     def _urgent_days(self, env: Env) -> int:
         found = env.parameter(URGENT_WITHIN_DAYS)
