@@ -308,7 +308,10 @@ def compare(op: str, left: Any, right: Any) -> bool:
 
 # --- wording caches ------------------------------------------------------------------
 
-WORDING_CACHE_SIZE = 50_000  # worded verdicts per describer (a few MiB at most)
+# Entries per wording cache. An entry (key, outcome, reason, words) takes about 1 KB, so
+# a full cache about 20 MiB; 3,000 varied profiles leave ~8,000 worded verdicts per
+# language, so a server's working set fits and hostile input only recycles entries.
+WORDING_CACHE_SIZE = 20_000
 
 
 class BoundedCache(dict):
@@ -737,8 +740,23 @@ def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | Non
 def _not_verdict(cond: Not, env: Env, describer: Describer | None) -> Outcome:
     inner = _VERDICTS[type(cond.item)](cond.item, env, describer)
     value = None if inner.value is None else not inner.value
-    reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
+    if describer is None:
+        return Outcome(value, inner.missing)
+    reasons = tuple(_negated(r, describer) for r in inner.reasons)
     return Outcome(value, inner.missing, reasons)
+
+
+def _negated(reason: Reason, d: Describer) -> Reason:
+    """The reason under a ``not``: made of the reason alone, so kept with the describer's
+    verdicts, keyed by the reason (the entry holds it, so its id is not reused). A
+    cached reason then stays one object from profile to profile, and so does its
+    negation, which lets the results' own cache of shown reasons find it again."""
+    key = ("not", id(reason))
+    found = d.verdicts.get(key)
+    if found is None or found[0] is not reason:
+        found = (reason, replace(reason, negated=not reason.negated))
+        d.verdicts[key] = found
+    return found[1]
 
 
 @VERDICT.of(Switch)
@@ -766,11 +784,17 @@ def _switch_verdict(cond: Switch, env: Env, describer: Describer | None) -> Outc
 
 @VERDICT.of(Unencoded)
 def _unencoded_verdict(cond: Unencoded, env: Env, describer: Describer | None) -> Outcome:
-    reason = None
-    if describer is not None:
+    if describer is None:
+        return Outcome(None, frozenset({cond.missing}))
+    # Made of the node and the describer's language alone: kept (the entry holds the node).
+    key = ("unencoded", id(cond))
+    found = describer.verdicts.get(key)
+    if found is None or found[0] is not cond:
         text = describer.plain(cond.text.get(describer.lang)) if cond.text else describer.phrase("unencoded")
         reason = Reason(cond.missing, None, text, None, missing=(cond.missing,))
-    return Outcome(None, frozenset({cond.missing}), (reason,) if reason else ())
+        found = (cond, Outcome(None, frozenset({cond.missing}), (reason,)))
+        describer.verdicts[key] = found
+    return found[1]
 
 
 def _unknown_switch_text(cond: Switch, d: Describer | None) -> str:
