@@ -861,9 +861,7 @@ def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None)
     if len(env.children) > 1:
         # Several children: each child's criteria say which child they are about.
         detail = [
-            replace(r, text=describer.phrase("paren", text=r.text, detail=describer.child(env, r.child)))
-            if r.child is not None
-            else r
+            _about_child(r, describer.child(env, r.child), describer) if r.child is not None else r
             for r in detail
         ]
     head = Reason(
@@ -874,6 +872,18 @@ def _evaluate_quantifier(cond: SomeChild, env: Env, describer: Describer | None)
         missing=tuple(sorted(missing)),
     )
     return Outcome(value, missing, (head, *detail), witnesses)
+
+
+def _about_child(reason: Reason, child: str, d: Describer) -> Reason:
+    """The reason with the child it is about in words ("… (the child born on …)"): made of
+    the reason and those words alone, so kept with the describer's verdicts, keyed by both
+    (the entry holds the reason, so its id is not reused)."""
+    key = ("child", id(reason), child)
+    found = d.verdicts.get(key)
+    if found is None or found[0] is not reason:
+        found = (reason, replace(reason, text=d.phrase("paren", text=reason.text, detail=child)))
+        d.verdicts[key] = found
+    return found[1]
 
 
 def _quantifier_text(cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env) -> str:
