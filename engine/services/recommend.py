@@ -8,6 +8,7 @@ evaluation. Amounts, fees and deadlines are plain arithmetic over dated paramete
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -467,15 +468,15 @@ class Engine:
             **fields,
             status=ev.status,
             reasons=reasons,
-            missing=sorted(named(m) for m in ev.outcome.missing) if ev.status == "unknown" else [],
+            missing=_named(ev.outcome.missing, named) if ev.status == "unknown" else [],
             deadline=deadline,
             amount=amount,
             fee=fee,
             children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
             what_would_change=_what_would_change(ev, env, describer) if ev.status == "ineligible" else [],
             notes=notes,
-            amount_missing=sorted(named(m) for m in amount_missing),
-            deadline_missing=sorted(named(m) for m in deadline_missing),
+            amount_missing=_named(amount_missing, named),
+            deadline_missing=_named(deadline_missing, named),
             for_=whose,
             steps=steps,
             urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
@@ -789,6 +790,11 @@ def _mid(label: str, d: Describer) -> str:
     if d.lang.startswith("zh") or len(label) < 2 or not label[1].islower():
         return label
     return label[0].lower() + label[1:]
+
+
+def _named(paths: Collection[str], named: Callable[[str], str]) -> list[str]:
+    """Fact paths as the caller's profile names them, sorted (most results have none)."""
+    return sorted(map(named, paths)) if paths else []
 
 
 def _dedupe(reasons: list[ReasonOut]) -> list[ReasonOut]:
