@@ -15,8 +15,6 @@ from typing import Any
 
 from engine.backends.durable_backend import DurableRunner, compile_services
 from engine.backends.logic import (
-    WORDING_CACHE_SIZE,
-    BoundedCache,
     Describer,
     Env,
     Outcome,
@@ -305,7 +303,6 @@ class Engine:
         self.readings = readings(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
-        self._shown_reasons = BoundedCache(WORDING_CACHE_SIZE)  # see _reasons
         self._service_fields_cache: dict[tuple, tuple[ServiceRule | None, dict[str, Any]]] = {}
         self._guarded_cache: dict[int, tuple[Condition, Condition]] = {}
         self._steps_cache: dict[int, tuple[ServiceRule, list[tuple[Compare, Condition]]]] = {}
@@ -429,7 +426,8 @@ class Engine:
         describer = self.describer(lang, from_partner)
         shown = self._service_fields(ev.service, rule, describer)
         legal = shown["legal_basis"]
-        reasons = _dedupe(self._reasons(ev.outcome.reasons, legal, shown["agency"], describer))
+        agency = shown["agency"]
+        reasons = _dedupe([self._reason(r, legal, agency, describer) for r in ev.outcome.reasons])
         amount = fee = None
         deadline = None
         amount_missing: set[str] = set()
@@ -524,22 +522,6 @@ class Engine:
         self._service_fields_cache[key] = (rule, fields)
         return fields
 
-    def _reasons(self, reasons: tuple[Reason, ...], legal: str, agency: str, d: Describer) -> list[ReasonOut]:
-        """The reasons as a result shows them. Most reasons are the wording cache's own
-        objects (logic.described_compare), shared by every profile that gives the same
-        values, so their shown form is kept too: it is made of the reason, the rule's legal
-        basis, the agency's name and the describer's language and view, which the key holds
-        (the entry holds the reason, so that its id is not reused while the entry lives)."""
-        shown = self._shown_reasons
-        out = []
-        for reason in reasons:
-            key = (id(reason), legal, agency, d.lang, d.partner)
-            found = shown.get(key)
-            if found is None or found[0] is not reason:
-                found = shown[key] = (reason, self._reason(reason, legal, agency, d))
-            out.append(found[1])
-        return out
-
     @staticmethod
     def _reason(reason: Reason, legal: str, agency: str, d: Describer) -> ReasonOut:
         text = reason.text
@@ -548,12 +530,10 @@ class Engine:
             ask_word = d.phrase("ask", agency="").strip()
             if ask_word.lower() not in text.lower():
                 text = f"{text.rstrip('.。')}{d.phrase('clause_sep')}{d.phrase('ask', agency=agency)}"
-        return ReasonOut.model_construct(
-            criterion=reason.criterion,
-            met=reason.met,
-            text=text,
-            legal_basis=reason.legal_basis or legal,
-        )
+        # Positional, the dataclass's own order (criterion, met, text, legal_basis): a
+        # recommendation builds a few hundred, and keywords through model_construct cost
+        # twice as much.
+        return ReasonOut(reason.criterion, reason.met, text, reason.legal_basis or legal)
 
     def _money(
         self, rule: AmountRule | None, env: Env, d: Describer, what: str
