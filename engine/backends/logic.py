@@ -15,7 +15,11 @@ Semantics (profile.md, rules.md "Readings"):
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,6 +38,7 @@ from engine.language.i18n import (
 from engine.language.parameters import Parameter
 from engine.language.profile import Profile
 from engine.language.rules import (
+    PLACEHOLDER,
     All,
     AnyOf,
     Arith,
@@ -69,6 +74,11 @@ class Env:
     child: dict[str, Any] | None = None  # the child in scope inside a quantifier
     child_index: int | None = None
     overrides: dict[str, list[Parameter]] = field(default_factory=dict)
+    # The values of parameters read plainly (``{param: NAME}``, no ``at``, no ``key``, no
+    # index): they depend on the name, the day and the residence only, all fixed for an
+    # Env and its children's, so the many criteria of one profile that quote the same
+    # parameter read it once. An Env lives for one profile: so does the memo.
+    plain_params: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def fact(self, path: str) -> Any:
         if path.startswith("child."):
@@ -80,7 +90,14 @@ class Env:
     def in_child(self, index: int) -> Env:
         assert self.children is not None
         return Env(
-            self.catalogue, self.as_of, self.facts, self.children, self.children[index], index, self.overrides
+            self.catalogue,
+            self.as_of,
+            self.facts,
+            self.children,
+            self.children[index],
+            index,
+            self.overrides,
+            self.plain_params,
         )
 
     def parameter(self, name: str) -> Parameter | Unknown:
@@ -155,6 +172,11 @@ def _fact_value(expr: FactRef, env: Env) -> Any:
 
 @VALUE.of(ParamRef)
 def _param_value(expr: ParamRef, env: Env) -> Any:
+    if expr.at is None and expr.key is None:
+        try:
+            return env.plain_params[expr.name]
+        except KeyError:
+            pass
     param = env.parameter(expr.name)
     if isinstance(param, Unknown):
         return param
@@ -163,10 +185,14 @@ def _param_value(expr: ParamRef, env: Env) -> Any:
         return day
     key = expr.key
     if param.index is not None and key is None:
-        key = env.fact(param.index)
+        key = env.fact(param.index)  # a fact, maybe the child's: not memoised
         if isinstance(key, Unknown):
             return key
-    return param.lookup(day, key)
+        return param.lookup(day, key)
+    value = param.lookup(day, key)
+    if expr.at is None and expr.key is None:
+        env.plain_params[expr.name] = value
+    return value
 
 
 @VALUE.of(Arith)
@@ -256,24 +282,129 @@ class Outcome:
     witnesses: tuple[int, ...] = ()  # children that met a quantifier
 
 
+_OPERATIONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "in": lambda left, right: left in right,
+    "not_in": lambda left, right: left not in right,
+}
+
+
+_REASON_FIELDS = tuple(f.name for f in dataclass_fields(Reason))
+
+
 def compare(op: str, left: Any, right: Any) -> bool:
-    if op == "eq":
-        return left == right
-    if op == "neq":
-        return left != right
-    if op == "lt":
-        return left < right
-    if op == "lte":
-        return left <= right
-    if op == "gt":
-        return left > right
-    if op == "gte":
-        return left >= right
-    if op == "in":
-        return left in right
-    if op == "not_in":
-        return left not in right
-    raise ValueError(op)
+    try:
+        operation = _OPERATIONS[op]
+    except KeyError:
+        raise ValueError(op) from None
+    return operation(left, right)
+
+
+# --- wording caches ------------------------------------------------------------------
+
+# Entries per wording cache. An entry (its key and its words) takes about 0.5 KB, so a
+# full cache about 10 MiB; 3,000 varied profiles leave ~8,000 worded verdicts per
+# language, so a server's working set fits and hostile input only recycles entries.
+WORDING_CACHE_SIZE = 20_000
+
+
+class BoundedCache(dict):
+    """A dict of at most ``limit`` entries: when full, the oldest quarter is forgotten.
+
+    Reads are plain ``dict.get``s (the hot path); only a write can evict."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if len(self) >= self.limit:
+            # list(islice(...)) runs in C without giving up the GIL, so another thread
+            # cannot change the dict while the oldest keys are listed; pop tolerates a key
+            # that another thread evicted meanwhile.
+            for old in list(itertools.islice(self, max(1, self.limit // 4))):
+                self.pop(old, None)
+        super().__setitem__(key, value)
+
+
+def exact(value: Any) -> Any:
+    """A value as part of a cache key, telling apart what ``==`` does not: ``True``, ``1``
+    and ``1.0`` are equal and hash alike but are worded "yes", "1" and "1"; ``-0.0``
+    equals ``0.0``; ``(True,)`` equals ``(1,)``. The type goes into the key with it.
+
+    An unknown is keyed by what it misses, as a sorted tuple of paths: a key made of
+    builtin values and tuples only is not tracked by the cyclic garbage collector, so
+    however many a cache keeps, a full collection does not walk them."""
+    kind = type(value)
+    if kind is tuple:
+        return (tuple, tuple(exact(v) for v in value))
+    if kind is float and value == 0.0:
+        return (float, str(value))
+    if kind is Unknown:
+        return ("unknown", *sorted(value.missing))
+    return (kind, value)
+
+
+_TOKENS = itertools.count()
+_KEPT_AS_WRITTEN = ("kept",)  # a placeholder whose expression cannot be read here (KeyError)
+_UNKNOWN_VALUE = ("?",)  # every unknown is worded "?" in a text, whatever it misses
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What the sentence of one criterion reads besides its two operands, in one language:
+    the expressions of the placeholders of its own text (``{param:…}``, ``{fact:…}``),
+    read from the environment of each profile. Empty for a text without placeholders
+    and for a criterion without text: its sentence is then a pure function of the
+    criterion, the verdict and the two operands."""
+
+    cond: Compare  # held, so that the id the entry is keyed by is not reused while it lives
+    reads: dict[str, ParamRef]
+    placeholders: tuple[Expr, ...]
+    # Names the criterion in the keys of worded verdicts: a number, never reused (unlike an
+    # id), so a key holds no reference to the criterion and an evicted wording's verdicts
+    # are never found again.
+    token: int = field(default_factory=lambda: next(_TOKENS))
+
+    def inputs(self, env: Env) -> tuple[Any, ...]:
+        """The values the text's placeholders quote in ``env``, as render_text reads them."""
+        if not self.placeholders:
+            return ()
+        out = []
+        for expr in self.placeholders:
+            try:
+                found = eval_expr(expr, env)
+            except KeyError:
+                out.append(_KEPT_AS_WRITTEN)
+                continue
+            out.append(_UNKNOWN_VALUE if isinstance(found, Unknown) else exact(found))
+        return tuple(out)
+
+
+def wording_of(cond: Compare, d: Describer) -> Wording:
+    found = d.wordings.get(id(cond))
+    if found is not None and found.cond is cond:
+        return found
+    reads = params_read(cond)
+    placeholders: list[Expr] = []
+    if cond.text is not None:
+        for match in PLACEHOLDER.finditer(cond.text.get(d.lang)):
+            kind, name = match.group(1), match.group(2)
+            if kind == "param":
+                placeholders.append(reads.get(name) or _reference(kind, name))
+            elif kind == "fact":
+                placeholders.append(_reference(kind, name))
+            # ``{value:…}`` has no values in a criterion's text: render_text keeps it as written.
+    found = Wording(cond, reads, tuple(placeholders))
+    d.wordings[id(cond)] = found
+    return found
 
 
 class Describer:
@@ -288,6 +419,12 @@ class Describer:
         self.partner = partner
         self._words: dict[str, str] = {}
         self._rewords: list[tuple[str, str]] | None = None
+        # The worded verdicts of criteria (``described_compare``) and what each
+        # criterion's own text reads: the same for every profile that gives the same
+        # values, so kept, but bounded: a stream of profiles with ever new incomes must
+        # not grow a server's memory.
+        self.verdicts: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
+        self.wordings: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
 
     def phrase(self, key: str, **fields: Any) -> str:
         text = self.label(f"phrase.{key}", key)
@@ -491,12 +628,18 @@ def _reference(kind: str, name: str) -> Expr:
 
 
 def _describe_compare(
-    cond: Compare, left: Any, right: Any, verdict: bool | None, d: Describer, env: Env
+    cond: Compare,
+    left: Any,
+    right: Any,
+    verdict: bool | None,
+    d: Describer,
+    env: Env,
+    reads: dict[str, ParamRef],
 ) -> str:
     core = d.comparison(cond, left, right, verdict)
     if cond.text is None:
         return core
-    text = render_text(cond.text.get(d.lang), env, d, reads=params_read(cond))
+    text = render_text(cond.text.get(d.lang), env, d, reads=reads)
     if isinstance(cond.lhs, FactRef) and text == d.label(cond.lhs.path):
         return core  # the rule's text is the fact's own label: say it once
     return d.phrase("explained", text=text, detail=core)
@@ -522,41 +665,85 @@ def _const_verdict(cond: Const, env: Env, describer: Describer | None) -> Outcom
 
 @VERDICT.of(Compare)
 def _compare_verdict(cond: Compare, env: Env, describer: Describer | None) -> Outcome:
-    # The tables' own lookups, not evaluate / eval_expr: one call frame per node, as
-    # before the tables (they run for every node of every profile).
-    left = _VALUES[type(cond.lhs)](cond.lhs, env)
-    right = _VALUES[type(cond.rhs)](cond.rhs, env)
+    # The operands of the common shapes (a fact, a literal) read inline, the others through
+    # the table's own lookup: this runs for every criterion of every profile, and each
+    # call frame saved counts.
+    lhs, rhs = cond.lhs, cond.rhs
+    left = env.fact(lhs.path) if type(lhs) is FactRef else _VALUES[type(lhs)](lhs, env)
+    right = rhs.value if type(rhs) is Literal else _VALUES[type(rhs)](rhs, env)
+    if describer is not None:
+        return described_compare(cond, env, describer, left, right)
+    if isinstance(left, Unknown):
+        return Outcome(None, (left | right).missing if isinstance(right, Unknown) else left.missing)
+    if isinstance(right, Unknown):
+        return Outcome(None, right.missing)
+    return Outcome(_OPERATIONS[cond.op](left, right))
+
+
+def described_compare(cond: Compare, env: Env, d: Describer, left: Any, right: Any) -> Outcome:
+    """The verdict of a criterion with its reason, worded once for every profile that
+    gives it the same inputs.
+
+    What the reason is made of: the criterion; the two operands (their values and
+    types); the child in scope (the reason's id and ``child``); the values its own text
+    quotes (``Wording.inputs``); and the describer's language and view, whose cache this
+    is. The key holds each of them (the criterion by its wording's token).
+
+    The cache keeps the reason's fields, not the reason: a tuple of strings, numbers,
+    dates and tuples, which the cyclic garbage collector does not track, so that however
+    many it keeps, a full collection does not walk them (a cache of Reason objects made
+    each full collection ~40 times longer, 80 ms). Building the reason from its fields
+    costs ~1/100 of wording it."""
+    wording = wording_of(cond, d)
+    quoted = wording.inputs(env) if wording.placeholders else ()
+    try:
+        key = (wording.token, env.child_index, exact(left), exact(right), quoted)
+        fields = d.verdicts.get(key)
+    except TypeError:  # an unhashable operand (a list): worded afresh, not kept
+        key, fields = None, None
+    if fields is None:
+        fields = _reason_fields(cond, env, d, left, right, wording)
+        if key is not None:
+            d.verdicts[key] = fields
+    reason = Reason(*fields)
+    return Outcome(reason.met, frozenset(reason.missing), (reason,))
+
+
+def _reason_fields(cond: Compare, env: Env, d: Describer, left: Any, right: Any, wording: Wording) -> tuple:
+    """The fields of a criterion's reason, in ``Reason``'s order."""
     unknown = _merge([left, right])
     verdict = None if unknown else compare(cond.op, left, right)
-    missing = unknown.missing if unknown else frozenset()
-    if describer is None:
-        return Outcome(verdict, missing)
-    prefix = f"children[{env.child_index}]." if env.child_index is not None else ""
     reason = Reason(
-        criterion=prefix + cond.id,
+        criterion=cond.id if env.child_index is None else f"children[{env.child_index}].{cond.id}",
         met=verdict,
-        text=_describe_compare(cond, left, right, verdict, describer, env),
+        text=_describe_compare(cond, left, right, verdict, d, env, wording.reads),
         legal_basis=cond.legal_basis,
         value=None if isinstance(left, Unknown) else left,
         threshold=None if isinstance(right, Unknown) else right,
-        missing=tuple(sorted(missing)),
+        missing=tuple(sorted(unknown.missing)) if unknown else (),
         subject=cond.lhs.path if isinstance(cond.lhs, FactRef) else None,
         op=cond.op,
         child=env.child_index,
-        action=cond.action.get(describer.lang) if cond.action else None,
-        limit=None if isinstance(right, Unknown) else describer.expr(cond.rhs, right),
+        action=cond.action.get(d.lang) if cond.action else None,
+        limit=None if isinstance(right, Unknown) else d.expr(cond.rhs, right),
     )
-    return Outcome(verdict, missing, (reason,))
+    return tuple(getattr(reason, name) for name in _REASON_FIELDS)
 
 
 @VERDICT.of(All, AnyOf)
 def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | None) -> Outcome:
     decisive = not isinstance(cond, All)
     outcomes = [_VERDICTS[type(item)](item, env, describer) for item in cond.items]
-    reasons = tuple(r for o in outcomes for r in o.reasons)
-    if any(o.value is decisive for o in outcomes):
+    reasons: tuple[Reason, ...] = ()
+    if describer is not None:
+        collected: list[Reason] = []
+        for o in outcomes:
+            collected += o.reasons
+        reasons = tuple(collected)
+    values = [o.value for o in outcomes]  # True, False or None: `in` finds them by identity
+    if decisive in values:
         return Outcome(decisive, frozenset(), reasons)
-    if all(o.value is not None for o in outcomes):
+    if None not in values:
         return Outcome(not decisive, frozenset(), reasons)
     missing = frozenset().union(*(o.missing for o in outcomes if o.value is None))
     return Outcome(None, missing, reasons)
@@ -566,6 +753,8 @@ def _combination_verdict(cond: All | AnyOf, env: Env, describer: Describer | Non
 def _not_verdict(cond: Not, env: Env, describer: Describer | None) -> Outcome:
     inner = _VERDICTS[type(cond.item)](cond.item, env, describer)
     value = None if inner.value is None else not inner.value
+    if describer is None:
+        return Outcome(value, inner.missing)
     reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
     return Outcome(value, inner.missing, reasons)
 

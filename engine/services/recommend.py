@@ -8,6 +8,7 @@ evaluation. Amounts, fees and deadlines are plain arithmetic over dated paramete
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -302,6 +303,9 @@ class Engine:
         self.readings = readings(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
+        self._service_fields_cache: dict[tuple, tuple[ServiceRule | None, dict[str, Any]]] = {}
+        self._guarded_cache: dict[int, tuple[Condition, Condition]] = {}
+        self._steps_cache: dict[int, tuple[ServiceRule, list[tuple[Compare, Condition]]]] = {}
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -418,15 +422,12 @@ class Engine:
     ) -> EligibilityResult:
         env, by_id = view.env, view.by_id
         named = as_partner_path if from_partner else _same_path
-        cat = self.catalogue
-        service = cat.services[ev.service]
         rule = ev.rule
         describer = self.describer(lang, from_partner)
-        legal = rule.legal_basis if rule else (service.legal_basis or "")
-        agency = cat.agencies[service.agency]
-        reasons = _dedupe(
-            [self._reason(r, legal, agency.name.get(lang), describer) for r in ev.outcome.reasons]
-        )
+        shown = self._service_fields(ev.service, rule, describer)
+        legal = shown["legal_basis"]
+        agency = shown["agency"]
+        reasons = _dedupe([self._reason(r, legal, agency, describer) for r in ev.outcome.reasons])
         amount = fee = None
         deadline = None
         amount_missing: set[str] = set()
@@ -458,7 +459,40 @@ class Engine:
                     notes.append(render_text(note.text.get(lang), env, describer, dict(note.values)))
         if ev.status == "eligible":
             reasons += self._exclusions(ev.service, env, by_id, describer)
-        confidence = rule.confidence if rule and rule.confidence else service.confidence
+        fields = dict(shown)
+        for name in _SERVICE_LISTS:  # kept as tuples; each result owns its lists
+            fields[name] = list(shown[name])
+        return EligibilityResult.construct_all(
+            **fields,
+            status=ev.status,
+            reasons=reasons,
+            missing=_named(ev.outcome.missing, named) if ev.status == "unknown" else [],
+            deadline=deadline,
+            amount=amount,
+            fee=fee,
+            children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
+            what_would_change=_what_would_change(ev, env, describer) if ev.status == "ineligible" else [],
+            notes=notes,
+            amount_missing=_named(amount_missing, named),
+            deadline_missing=_named(deadline_missing, named),
+            for_=whose,
+            steps=steps,
+            urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
+        )
+
+    def _service_fields(self, sid: str, rule: ServiceRule | None, d: Describer) -> dict[str, Any]:
+        """The fields of a result that its service and rule decide, in the describer's
+        language: the same for every profile, so made once. Keyed by the service, the rule
+        (its id; the entry holds the rule, so the id is not reused), the language and the
+        view; the catalogue's services, rules and views are finite, so is this cache."""
+        key = (sid, id(rule), d.lang, d.partner)
+        found = self._service_fields_cache.get(key)
+        if found is not None and found[0] is rule:
+            return found[1]
+        cat = self.catalogue
+        lang = d.lang
+        service = cat.services[sid]
+        agency = cat.agencies[service.agency]
         confidence_note = (
             rule.confidence_note.get(lang)
             if rule and rule.confidence_note
@@ -466,40 +500,27 @@ class Engine:
             if hasattr(service.confidence_note, "get")
             else service.confidence_note
         )
-        if confidence_note:
-            confidence_note = describer.plain(confidence_note)
-        return EligibilityResult.model_construct(
-            service=ev.service,
-            status=ev.status,  # type: ignore[arg-type]
-            reasons=reasons,
-            missing=sorted(named(m) for m in ev.outcome.missing) if ev.status == "unknown" else [],
-            agency=agency.name.get(lang),
-            deadline=deadline,
-            amount=amount,
-            fee=fee,
-            documents=self._static(ev.service, lang)[0],
-            name=service.name.get(lang),
-            events=list(service.events),
-            office=agency.office.get(lang),
-            channels=self._static(ev.service, lang)[1],
-            home_visit=service.home_visit,
-            legal_basis=legal,
-            confidence=confidence,
-            confidence_note=confidence_note,
-            jurisdiction=rule.jurisdiction if rule else "national",
-            prerequisites=list(service.prerequisites),
-            children=list(ev.outcome.witnesses) or _witnesses(ev.outcome),
-            ended_on=service.ended.on if service.ended else None,
-            successor=service.ended.successor if service.ended else None,
-            what_would_change=_what_would_change(ev, env, describer) if ev.status == "ineligible" else [],
-            notes=notes,
-            same_visit_as=(rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as),
-            amount_missing=sorted(named(m) for m in amount_missing),
-            deadline_missing=sorted(named(m) for m in deadline_missing),
-            for_=whose,
-            steps=steps,
-            urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
-        )
+        documents, channels = self._static(sid, lang)
+        fields = {
+            "service": sid,
+            "agency": agency.name.get(lang),
+            "documents": tuple(documents),
+            "name": service.name.get(lang),
+            "events": tuple(service.events),
+            "office": agency.office.get(lang),
+            "channels": tuple(channels),
+            "home_visit": service.home_visit,
+            "legal_basis": rule.legal_basis if rule else (service.legal_basis or ""),
+            "confidence": rule.confidence if rule and rule.confidence else service.confidence,
+            "confidence_note": d.plain(confidence_note) if confidence_note else confidence_note,
+            "jurisdiction": rule.jurisdiction if rule else "national",
+            "prerequisites": tuple(service.prerequisites),
+            "ended_on": service.ended.on if service.ended else None,
+            "successor": service.ended.successor if service.ended else None,
+            "same_visit_as": rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as,
+        }
+        self._service_fields_cache[key] = (rule, fields)
+        return fields
 
     @staticmethod
     def _reason(reason: Reason, legal: str, agency: str, d: Describer) -> ReasonOut:
@@ -509,12 +530,10 @@ class Engine:
             ask_word = d.phrase("ask", agency="").strip()
             if ask_word.lower() not in text.lower():
                 text = f"{text.rstrip('.。')}{d.phrase('clause_sep')}{d.phrase('ask', agency=agency)}"
-        return ReasonOut.model_construct(
-            criterion=reason.criterion,
-            met=reason.met,
-            text=text,
-            legal_basis=reason.legal_basis or legal,
-        )
+        # Positional, the dataclass's own order (criterion, met, text, legal_basis): a
+        # recommendation builds a few hundred, and keywords through model_construct cost
+        # twice as much.
+        return ReasonOut(reason.criterion, reason.met, text, reason.legal_basis or legal)
 
     def _money(
         self, rule: AmountRule | None, env: Env, d: Describer, what: str
@@ -533,7 +552,7 @@ class Engine:
         if rule is None or rule.deadline is None:
             return None, frozenset()
         if rule.deadline.when is not None:
-            applies = evaluate(guard_events(rule.deadline.when), env)
+            applies = evaluate(self._guarded(rule.deadline.when), env)
             if applies.value is not True:
                 return None, applies.missing
         found = deadline_value(rule.deadline, env)
@@ -548,8 +567,8 @@ class Engine:
         reasons: list[ReasonOut] = []
         steps: list[StepOut] = []
         names = self.catalogue.services
-        for criterion in step_criteria(rule):
-            outcome = evaluate(guard_events(criterion), env)
+        for criterion, guarded in self._steps_of(rule):
+            outcome = evaluate(guarded, env)
             if outcome.value is True:
                 continue
             assert criterion.step is not None
@@ -568,6 +587,25 @@ class Engine:
                 StepOut.model_construct(service=criterion.step, name=step_name, text=text, deadline=deadline)
             )
         return reasons, steps
+
+    def _guarded(self, cond: Condition) -> Condition:
+        """``guard_events(cond)`` of a condition of the catalogue, built once: building
+        nodes costs more than evaluating them. The entry holds ``cond``, so its id is not
+        reused; only the catalogue's conditions come here, so the cache is finite."""
+        found = self._guarded_cache.get(id(cond))
+        if found is None or found[0] is not cond:
+            found = self._guarded_cache[id(cond)] = (cond, guard_events(cond))
+        return found[1]
+
+    def _steps_of(self, rule: ServiceRule | None) -> list[tuple[Compare, Condition]]:
+        """A rule's steps of applying with their guarded conditions, found once per rule."""
+        if rule is None:
+            return []
+        found = self._steps_cache.get(id(rule))
+        if found is None or found[0] is not rule:
+            steps = [(c, self._guarded(c)) for c in step_criteria(rule)]
+            found = self._steps_cache[id(rule)] = (rule, steps)
+        return found[1]
 
     def _urgent_days(self, env: Env) -> int:
         found = env.parameter(URGENT_WITHIN_DAYS)
@@ -653,6 +691,7 @@ class Engine:
         return None if isinstance(value, Unknown) else value
 
 
+_SERVICE_LISTS = ("documents", "events", "channels", "prerequisites")
 _ORDERING = ("lt", "lte", "gt", "gte")
 # The way a threshold is crossed: more (gte), above (gt), less (lte), below (lt).
 _DIRECTION = {"gte": "more", "gt": "above", "lte": "less", "lt": "below"}
@@ -731,6 +770,11 @@ def _mid(label: str, d: Describer) -> str:
     if d.lang.startswith("zh") or len(label) < 2 or not label[1].islower():
         return label
     return label[0].lower() + label[1:]
+
+
+def _named(paths: Collection[str], named: Callable[[str], str]) -> list[str]:
+    """Fact paths as the caller's profile names them, sorted (most results have none)."""
+    return sorted(map(named, paths)) if paths else []
 
 
 def _dedupe(reasons: list[ReasonOut]) -> list[ReasonOut]:

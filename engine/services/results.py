@@ -8,16 +8,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["eligible", "ineligible", "unknown"]
 
 
+_FIELD_ORDER: dict[type, dict[str, None]] = {}  # per model class: its field names, in order
+
+
 class _Out(BaseModel):
     # ``for`` is a Python keyword: the field is ``for_`` and the contract's key is ``for``.
     model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True)
+
+    @classmethod
+    def construct_all(cls, **fields: Any) -> Self:
+        """``model_construct`` for trusted values that give every field by its Python
+        name: the same instance (``__dict__`` in the fields' order, every field set, no
+        extra, no private), without model_construct's search of aliases and defaults per
+        field, which costs ~10 µs for a result of 30 fields, 46 times a profile.
+        A field left out is an error here, not a silent default."""
+        names = _FIELD_ORDER.get(cls)
+        if names is None:
+            names = _FIELD_ORDER[cls] = dict.fromkeys(cls.__pydantic_fields__)
+        values = names.copy()  # the fields' order, as model_construct makes it
+        values.update(fields)
+        if len(fields) != len(names) or len(values) != len(names):
+            given = set(fields)
+            raise TypeError(
+                f"{cls.__name__}: missing {sorted(set(names) - given)}, unknown {sorted(given - set(names))}"
+            )
+        made = cls.__new__(cls)
+        object.__setattr__(made, "__dict__", values)
+        object.__setattr__(made, "__pydantic_fields_set__", set(values))
+        object.__setattr__(made, "__pydantic_extra__", None)
+        object.__setattr__(made, "__pydantic_private__", None)
+        return made
 
 
 @dataclass(frozen=True, slots=True)
