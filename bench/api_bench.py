@@ -370,7 +370,10 @@ def main() -> None:
             )
             load = wrk_throughput if use_wrk else python_throughput
             source = body_file if use_wrk else body
-            print(f"throughput, 1 worker, {tool}: {load(port, source, duration, args.connections)}")  # type: ignore[arg-type]
+            print(
+                f"throughput, 1 worker, {tool}: {load(port, source, duration, args.connections)}"  # type: ignore[arg-type]
+                " (issue 14's targets with 8 connections: >= 500 requests/s, p99 <= 20 ms)"
+            )
         with server(2, args.rules, tmp / "server-2.log") as port:
             print(f"throughput, 2 workers, {tool}: {load(port, source, duration, args.connections)}")  # type: ignore[arg-type]
         print("the cost of the metrics and the access log, interleaved:")
