@@ -60,7 +60,6 @@ from engine.language.rules import (
     SomeChild,
     Switch,
     Unencoded,
-    expr_parts,
 )
 from engine.language.semantics import Semantics
 
@@ -107,72 +106,22 @@ class OperandTable:
 
     prefix: str
     keys: dict[Expr, str] = field(default_factory=dict)
-    # Operands that read no fact but the day (a parameter's value today, a date a year
-    # back): the same for every profile of one day and residence, so computed once per
-    # (day, residence). About half of all operands; bounded, a day is hostile input.
-    _day_only: list[tuple[Expr, str]] | None = field(default=None, repr=False)
-    _per_profile: list[tuple[Expr, str]] = field(default_factory=list, repr=False)
-    _by_day: dict[tuple, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def key(self, expr: Expr) -> str:
         if expr not in self.keys:
             self.keys[expr] = f"{self.prefix}{len(self.keys)}"
-            self._day_only = None
         return self.keys[expr]
 
-    def values(self, env: Env, only: set[str] | None = None) -> dict[str, Any]:
-        if self._day_only is None:
-            self._split(env)
-        assert self._day_only is not None
-        out = dict(self._day_values(env))
+    def values(self, env: Env) -> dict[str, Any]:
+        # A parameter read plainly is read once per profile (Env.plain_params), shared
+        # with the explanation that follows.
+        out = {}
         table = VALUE.table
-        for expr, key in self._per_profile:
+        for expr, key in self.keys.items():
             value = table[type(expr)](expr, env)  # one frame per operand: every profile
             if not isinstance(value, Unknown):
                 out[key] = to_durable(value)
-        if only is not None:
-            out = {k: v for k, v in out.items() if k in only}
         return out
-
-    def _split(self, env: Env) -> None:
-        day_only, per_profile = [], []
-        for expr, key in self.keys.items():
-            (day_only if _reads_only_the_day(expr, env) else per_profile).append((expr, key))
-        self._day_only, self._per_profile = day_only, per_profile
-        self._by_day.clear()
-
-    def _day_values(self, env: Env) -> dict[str, Any]:
-        # The residence is in the key because a local parameter overrides a national one
-        # where the profile lives (Env.parameter).
-        residence = env.facts.get("residence")
-        day_key = (env.as_of, residence if isinstance(residence, str) else None)
-        found = self._by_day.get(day_key)
-        if found is None:
-            found = {}
-            table = VALUE.table
-            for expr, key in self._day_only or ():
-                value = table[type(expr)](expr, env)
-                if not isinstance(value, Unknown):
-                    found[key] = to_durable(value)
-            if len(self._by_day) >= 64:
-                self._by_day.pop(next(iter(self._by_day)))
-            self._by_day[day_key] = found
-        return found
-
-
-def _reads_only_the_day(expr: Expr, env: Env) -> bool:
-    """Whether an operand's value depends on nothing of the profile but ``as_of`` and
-    the residence (a parameter that a local one overrides)."""
-    for part in expr_parts(expr):
-        if isinstance(part, Cases):
-            return False  # its branches' conditions read facts expr_parts does not list
-        if isinstance(part, FactRef) and part.path != "as_of":
-            return False
-        if isinstance(part, ParamRef):
-            param = env.catalogue.parameters.get(part.name)
-            if param is None or (param.index is not None and part.key is None):
-                return False  # a table read by a fact of the profile
-    return True
 
 
 # --- DNF ---------------------------------------------------------------------------------
@@ -375,7 +324,7 @@ class CompiledRules:
     partitions: list[Partition]
     child_ruleset: str | None
     child_operand_keys: set[str]
-    definitions: dict[str, dict]  # ruleset name -> rules, before durable mutates them
+    definitions: dict[str, dict]  # ruleset name -> rules, each with its action marker in 'run'
     rule_count: int
 
 
@@ -494,11 +443,11 @@ class NativeRuleset:
         self.handle = durable_rules_engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
 
     def fire(self, sid: str, facts: list[dict]) -> list[str]:
-        """Assert ``facts`` in a fresh session ``sid``; the names of the rules that fired,
-        with the matched fact's text when it is needed (see ``fire_with_facts``)."""
+        """Assert ``facts`` in a fresh session ``sid``; the names of the rules that fired."""
         return [text[2 : text.index('"', 2)] for text in self._fired(sid, facts)]
 
     def fire_with_facts(self, sid: str, facts: list[dict]) -> list[tuple[str, dict]]:
+        """As ``fire``, with the fact each rule matched (the child stage needs its index)."""
         out = []
         for text in self._fired(sid, facts):
             action = json.loads(text)
