@@ -303,9 +303,17 @@ class Engine:
         self.readings = readings(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
-        self._service_fields_cache: dict[tuple, tuple[ServiceRule | None, dict[str, Any]]] = {}
-        self._guarded_cache: dict[int, tuple[Condition, Condition]] = {}
-        self._steps_cache: dict[int, tuple[ServiceRule, list[tuple[Compare, Condition]]]] = {}
+        self._service_fields_cache: dict[tuple[str, str | None, str, bool], dict[str, Any]] = {}
+        # A rule's deadline condition and its steps of applying, guarded by their events,
+        # built once here: building nodes costs more than evaluating them. Keyed by service
+        # and jurisdiction, which name one rule of the catalogue (rule_for).
+        self._deadline_when: dict[tuple[str, str], Condition] = {}
+        self._steps_guarded: dict[tuple[str, str], list[tuple[Compare, Condition]]] = {}
+        for sid, layer in catalogue.rules.items():
+            for jurisdiction, rule in layer.items():
+                if rule.deadline is not None and rule.deadline.when is not None:
+                    self._deadline_when[sid, jurisdiction] = guard_events(rule.deadline.when)
+                self._steps_guarded[sid, jurisdiction] = [(c, guard_events(c)) for c in step_criteria(rule)]
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -447,7 +455,7 @@ class Engine:
         steps: list[StepOut] = []
         deadline_missing: frozenset[str] = frozenset()
         if ev.status != "ineligible":
-            deadline, deadline_missing = self._deadline(rule, env)
+            deadline, deadline_missing = self._deadline(ev.service, rule, env)
             step_reasons, steps = self._steps(ev.service, rule, env, describer, deadline)
             reasons += step_reasons
         # Notes are caveats, not criteria: they go in `notes`, never among the reasons
@@ -482,13 +490,12 @@ class Engine:
 
     def _service_fields(self, sid: str, rule: ServiceRule | None, d: Describer) -> dict[str, Any]:
         """The fields of a result that its service and rule decide, in the describer's
-        language: the same for every profile, so made once. Keyed by the service, the rule
-        (its id; the entry holds the rule, so the id is not reused), the language and the
-        view; the catalogue's services, rules and views are finite, so is this cache."""
-        key = (sid, id(rule), d.lang, d.partner)
+        language: the same for every profile, so made once. Keyed by the service, the rule's
+        jurisdiction, the language and the view: all finite, so is this cache."""
+        key = (sid, rule.jurisdiction if rule else None, d.lang, d.partner)
         found = self._service_fields_cache.get(key)
-        if found is not None and found[0] is rule:
-            return found[1]
+        if found is not None:
+            return found
         cat = self.catalogue
         lang = d.lang
         service = cat.services[sid]
@@ -519,7 +526,7 @@ class Engine:
             "successor": service.ended.successor if service.ended else None,
             "same_visit_as": rule.same_visit_as if rule and rule.same_visit_as else service.same_visit_as,
         }
-        self._service_fields_cache[key] = (rule, fields)
+        self._service_fields_cache[key] = fields
         return fields
 
     @staticmethod
@@ -547,12 +554,12 @@ class Engine:
             return None, [reason], set(value.missing)
         return Money.model_construct(value=value, unit=rule.unit), [], set()
 
-    def _deadline(self, rule: ServiceRule | None, env: Env) -> tuple[date | None, frozenset[str]]:
+    def _deadline(self, sid: str, rule: ServiceRule | None, env: Env) -> tuple[date | None, frozenset[str]]:
         """The deadline, or None with the facts it still needs."""
         if rule is None or rule.deadline is None:
             return None, frozenset()
         if rule.deadline.when is not None:
-            applies = evaluate(self._guarded(rule.deadline.when), env)
+            applies = evaluate(self._deadline_when[sid, rule.jurisdiction], env)
             if applies.value is not True:
                 return None, applies.missing
         found = deadline_value(rule.deadline, env)
@@ -567,7 +574,7 @@ class Engine:
         reasons: list[ReasonOut] = []
         steps: list[StepOut] = []
         names = self.catalogue.services
-        for criterion, guarded in self._steps_of(rule):
+        for criterion, guarded in self._steps_guarded[sid, rule.jurisdiction] if rule else ():
             outcome = evaluate(guarded, env)
             if outcome.value is True:
                 continue
@@ -587,25 +594,6 @@ class Engine:
                 StepOut.model_construct(service=criterion.step, name=step_name, text=text, deadline=deadline)
             )
         return reasons, steps
-
-    def _guarded(self, cond: Condition) -> Condition:
-        """``guard_events(cond)`` of a condition of the catalogue, built once: building
-        nodes costs more than evaluating them. The entry holds ``cond``, so its id is not
-        reused; only the catalogue's conditions come here, so the cache is finite."""
-        found = self._guarded_cache.get(id(cond))
-        if found is None or found[0] is not cond:
-            found = self._guarded_cache[id(cond)] = (cond, guard_events(cond))
-        return found[1]
-
-    def _steps_of(self, rule: ServiceRule | None) -> list[tuple[Compare, Condition]]:
-        """A rule's steps of applying with their guarded conditions, found once per rule."""
-        if rule is None:
-            return []
-        found = self._steps_cache.get(id(rule))
-        if found is None or found[0] is not rule:
-            steps = [(c, self._guarded(c)) for c in step_criteria(rule)]
-            found = self._steps_cache[id(rule)] = (rule, steps)
-        return found[1]
 
     def _urgent_days(self, env: Env) -> int:
         found = env.parameter(URGENT_WITHIN_DAYS)
