@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 from engine.language.catalog import Catalogue
-from engine.language.rulesroot import source_files
+from engine.language.rulesroot import RulesVersion, source_files
 from engine.language.yamlsafe import CatalogueError, read_source
 
 NO_CACHE_ENV = "LIFEEVENTS_NO_CACHE"
@@ -89,14 +89,14 @@ def cache_key(root: Path) -> tuple[bytes, str]:
     digest = hashlib.sha256(MAGIC)
     digest.update(_code_digest())
     digest.update(str(root).encode() + b"\0")
-    version = hashlib.sha256()
+    version = RulesVersion()
     for path in source_files(root):
         shown = str(path.relative_to(root))
         raw = read_source(path, shown)
         # Length first: no two lists of files give the same stream of bytes.
         digest.update(f"{shown}\0{len(raw)}\0".encode() + raw)
-        version.update(shown.encode() + b"\0" + raw)  # as loader.content_version
-    return digest.digest(), version.hexdigest()[:12]
+        version.add(shown, raw)
+    return digest.digest(), version.value
 
 
 def _private_folder(folder: Path, create: bool) -> bool:

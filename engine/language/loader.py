@@ -9,7 +9,6 @@ tree along the key path the problem was found at.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -48,7 +47,7 @@ from engine.language.rules import (
     parse_expr,
     parse_text,
 )
-from engine.language.rulesroot import source_files
+from engine.language.rulesroot import RulesVersion, source_files
 from engine.language.yamlsafe import (
     CatalogueError,
     Problem,
@@ -92,11 +91,11 @@ def content_version(root: Path | str) -> str:
     """The version ``load_catalogue(root)`` would give (the content hash of the files),
     without parsing anything: whether the rules on disk are the ones in use."""
     root = Path(root)
-    digest = hashlib.sha256()
+    version = RulesVersion()
     for path in source_files(root):
         shown = str(path.relative_to(root))
-        digest.update(shown.encode() + b"\0" + read_source(path, shown))
-    return digest.hexdigest()[:12]
+        version.add(shown, read_source(path, shown))
+    return version.value
 
 
 def load_catalogue(root: Path | str = ".") -> Catalogue:
@@ -105,7 +104,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
 
     root = Path(root)
     problems: list[Problem] = []
-    digest = hashlib.sha256()
+    version = RulesVersion()
     catalog_path = root / "catalog.yaml"
     rules_dir = root / "rules"
     docs: dict[Path, YamlDoc] = {}
@@ -113,7 +112,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         shown = str(path.relative_to(root))
         try:
             raw = read_source(path, shown)
-            digest.update(shown.encode() + b"\0" + raw)
+            version.add(shown, raw)
             docs[path] = read_yaml(path, shown, raw)
         except CatalogueError as exc:
             problems.extend(exc.problems)
@@ -182,7 +181,7 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         raise CatalogueError(problems)
     catalogue = Catalogue(
         root=str(root),
-        version=digest.hexdigest()[:12],
+        version=version.value,
         events=dict(catalog.events),
         agencies=dict(catalog.agencies),
         documents=dict(catalog.documents),

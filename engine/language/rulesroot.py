@@ -8,6 +8,7 @@ that ``pip install lifeevents`` recommends out of the box.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -36,6 +37,21 @@ def source_files(root: Path) -> list[Path]:
     if not catalog_path.is_file():
         raise CatalogueError([Problem(str(catalog_path), 1, "catalog.yaml not found")])
     return [catalog_path, *sorted((root / "rules").rglob("*.yaml"))]
+
+
+class RulesVersion:
+    """The rules version: a content hash of the source files, each named by its path
+    under the root. One formula for the loader, ``content_version`` and the cache."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def add(self, shown: str, raw: bytes) -> None:
+        self._digest.update(shown.encode() + b"\0" + raw)
+
+    @property
+    def value(self) -> str:
+        return self._digest.hexdigest()[:12]
 
 
 def cases_dir(root: Path) -> Path:
