@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import difflib
 import functools
 import hashlib
 import inspect
@@ -61,6 +60,7 @@ from engine.interfaces.metrics import enabled_by_environment as metrics_by_envir
 from engine.language.catalog import EVENTS, Agency, Bilingual, Catalogue, Document, Ended, Service
 from engine.language.i18n import CALENDARS, LANGUAGES
 from engine.language.loader import CatalogueError, content_version, load_catalogue
+from engine.language.messages import did_you_mean
 from engine.language.parameters import Parameter
 from engine.language.profile import LooseDate, Profile, ProfileProblem, profile_problems
 from engine.language.rules import Text
@@ -270,8 +270,7 @@ def _bilingual(text: Text) -> Bilingual:
 
 
 def _closest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return did_you_mean(word, choices, cutoff=0.5)
 
 
 # --- the engine, swapped whole on reload ---------------------------------------------------

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.language.messages import shown
+from engine.language.messages import closest, did_you_mean, shown
 from engine.language.yamlsafe import without_timestamps, yaml12_booleans
 
 Residence = Literal[
@@ -241,9 +241,7 @@ def _no_partner(value: bool) -> bool:
 
 
 # ``false``, and only the boolean: strict mode keeps 0 out, which ``Literal[False]`` lets in.
-NoPartner = Annotated[
-    bool, AfterValidator(_no_partner), WithJsonSchema({"type": "boolean", "const": False})
-]
+NoPartner = Annotated[bool, AfterValidator(_no_partner), WithJsonSchema({"type": "boolean", "const": False})]
 
 
 class Profile(_Strict):
@@ -333,6 +331,7 @@ def _contract_errors(exc: ValidationError | list[Any]) -> list[Any]:
     readings (an object, or ``false``) only the object's errors are kept when both fail,
     since "expected false" says nothing useful about a misspelt key."""
     errors = exc.errors() if isinstance(exc, ValidationError) else list(exc)
+
     def reading(e: Any) -> str | None:
         return next((str(p) for p in e["loc"] if _is_union_member(p)), None)
 
@@ -344,12 +343,6 @@ def _contract_errors(exc: ValidationError | list[Any]) -> list[Any]:
     return [e | {"loc": tuple(p for p in e["loc"] if not _is_union_member(p))} for e in errors]
 
 
-def _close_matches(word: str, names: list[str], n: int) -> list[str]:
-    import difflib  # for a mistake only: not imported by every command's start
-
-    return difflib.get_close_matches(word, names, n=n)
-
-
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     """One line: where, what was given, what was expected."""
     errors = _contract_errors(exc)
@@ -359,11 +352,7 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     if err["type"] == "extra_forbidden":
         model = _model_at(loc)
-        hint = ""
-        if model is not None:
-            close = _close_matches(shown(str(loc[-1])), list(model.model_fields), n=1)
-            if close:
-                hint = f"; did you mean '{close[0]}'?"
+        hint = did_you_mean(shown(str(loc[-1])), model.model_fields) if model is not None else ""
         return f"{source}: {path}: unknown key{hint}{more}"
     given = err.get("input")
     given_text = json.dumps(given, ensure_ascii=False, default=str)
@@ -468,14 +457,14 @@ def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
         path = _format_loc(loc)
         if err["type"] == "extra_forbidden":
             model = _model_at(loc)
-            close = _close_matches(shown(str(loc[-1])), list(model.model_fields), n=1) if model else []
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            close = closest(shown(str(loc[-1])), model.model_fields) if model else None
+            hint = f"; did you mean '{close}'?" if close else ""
             out.append(
                 ProfileProblem(
                     path=path,
                     message=f"unknown key{hint}",
                     type=err["type"],
-                    did_you_mean=close[0] if close else None,
+                    did_you_mean=close,
                 )
             )
             continue

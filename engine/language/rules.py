@@ -51,6 +51,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.language.messages import did_you_mean
 from engine.language.profile import EARLIEST_DATE, LATEST_DATE
 
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "in", "not_in")
@@ -545,13 +546,8 @@ class Compare:
         ops = [k for k in keys if k in OPERATORS]
         unknown = keys - _COMPARE_KEYS - set(OPERATORS)
         if unknown:
-            import difflib  # for a mistake only: not imported by every command's start
-
             word = sorted(unknown)[0]
-            close = difflib.get_close_matches(
-                word, [*OPERATORS, "all", "any", "not", "some_child", "switch"], n=1
-            )
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(word, [*OPERATORS, "all", "any", "not", "some_child", "switch"])
             raise RuleSyntaxError((*path, word), f"unknown key '{word}' in a condition{hint}")
         if len(ops) != 1:
             raise RuleSyntaxError(path, f"a criterion needs exactly one operator of {', '.join(OPERATORS)}")

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from engine.language.catalog import Catalogue, ServiceRule
 from engine.language.facts import add_months, fact_types
+from engine.language.messages import did_you_mean
 from engine.language.profile import Profile
 from engine.language.rules import (
     COMPUTED_DATES,
@@ -238,11 +239,8 @@ class _Checker:
         return None
 
     def _closest(self, path: str, scope: str) -> str:
-        import difflib
-
         pool = list(self.types["profile"]) + (list(self.types["child"]) if scope == "child" else [])
-        close = difflib.get_close_matches(path, pool, n=1)
-        return f"; did you mean '{close[0]}'?" if close else ""
+        return did_you_mean(path, pool)
 
     # -- conditions ----------------------------------------------------------------------
 
@@ -566,10 +564,7 @@ def _fact_ref_type(expr: FactRef, checker: _Checker, scope: str, file: str, wher
 def _param_ref_type(expr: ParamRef, checker: _Checker, scope: str, file: str, where: tuple) -> str | None:
     param = checker.cat.parameters.get(expr.name)
     if param is None:
-        import difflib
-
-        close = difflib.get_close_matches(expr.name, list(checker.cat.parameters), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(expr.name, checker.cat.parameters)
         checker.add(file, where, f"unknown parameter '{expr.name}'{hint}")
         return None
     if expr.at is not None and checker.expr_type(expr.at, scope, file, where) not in ("date", None):

@@ -37,7 +37,6 @@ input goes through pydantic first and then through the same column path.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import typing
@@ -49,7 +48,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 
-from engine.language.messages import SHOWN_CHARS, shown
+from engine.language.messages import SHOWN_CHARS, did_you_mean, shown
 from engine.language.profile import EVENT_NAMES, MAX_CHILDREN, Child, Events, Person, Profile
 
 # --- the schema, read from the pydantic model ------------------------------------------
@@ -190,8 +189,7 @@ def check_header(columns: Iterable[str], source: str, extra: Iterable[str] = ())
                 )
             continue
         pool = [*allowed, *(child_column(0, n) for n in CHILD_SPECS)]
-        close = difflib.get_close_matches(col, pool, n=1) if len(col) <= SHOWN_CHARS else []
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(col, pool) if len(col) <= SHOWN_CHARS else ""
         raise FileError(f"{source}: unknown column '{shown(col)}'{hint}")
 
 
