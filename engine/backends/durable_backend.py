@@ -60,6 +60,7 @@ from engine.language.rules import (
     SomeChild,
     Switch,
     Unencoded,
+    expr_parts,
 )
 from engine.language.semantics import Semantics
 
@@ -106,22 +107,73 @@ class OperandTable:
 
     prefix: str
     keys: dict[Expr, str] = field(default_factory=dict)
+    # Operands that read no fact but the day (a parameter's value today, a date a year
+    # back): the same for every profile of one day and residence, so computed once per
+    # (day, residence). About half of all operands; bounded, a day is hostile input.
+    _day_only: list[tuple[Expr, str]] | None = field(default=None, repr=False)
+    _per_profile: list[tuple[Expr, str]] = field(default_factory=list, repr=False)
+    _by_day: dict[tuple, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def key(self, expr: Expr) -> str:
         if expr not in self.keys:
             self.keys[expr] = f"{self.prefix}{len(self.keys)}"
+            self._day_only = None
         return self.keys[expr]
 
     def values(self, env: Env) -> dict[str, Any]:
-        # A parameter read plainly is read once per profile (Env.plain_params), shared
-        # with the explanation that follows.
-        out = {}
+        # Env.plain_params reads a plain parameter once per profile; this table keeps the
+        # operands that read only the day across profiles (measured: 0.1 ms of a 1 ms
+        # decision, interleaved runs).
+        if self._day_only is None:
+            self._split(env)
+        assert self._day_only is not None
+        out = dict(self._day_values(env))
         table = VALUE.table
-        for expr, key in self.keys.items():
+        for expr, key in self._per_profile:
             value = table[type(expr)](expr, env)  # one frame per operand: every profile
             if not isinstance(value, Unknown):
                 out[key] = to_durable(value)
         return out
+
+    def _split(self, env: Env) -> None:
+        day_only, per_profile = [], []
+        for expr, key in self.keys.items():
+            (day_only if _reads_only_the_day(expr, env) else per_profile).append((expr, key))
+        self._day_only, self._per_profile = day_only, per_profile
+        self._by_day.clear()
+
+    def _day_values(self, env: Env) -> dict[str, Any]:
+        # The residence is in the key because a local parameter overrides a national one
+        # where the profile lives (Env.parameter).
+        residence = env.facts.get("residence")
+        day_key = (env.as_of, residence if isinstance(residence, str) else None)
+        found = self._by_day.get(day_key)
+        if found is None:
+            found = {}
+            table = VALUE.table
+            for expr, key in self._day_only or ():
+                value = table[type(expr)](expr, env)
+                if not isinstance(value, Unknown):
+                    found[key] = to_durable(value)
+            if len(self._by_day) >= 64:
+                self._by_day.pop(next(iter(self._by_day)))
+            self._by_day[day_key] = found
+        return found
+
+
+def _reads_only_the_day(expr: Expr, env: Env) -> bool:
+    """Whether an operand's value depends on nothing of the profile but ``as_of`` and
+    the residence (a parameter that a local one overrides)."""
+    for part in expr_parts(expr):
+        if isinstance(part, Cases):
+            return False  # its branches' conditions read facts expr_parts does not list
+        if isinstance(part, FactRef) and part.path != "as_of":
+            return False
+        if isinstance(part, ParamRef):
+            param = env.catalogue.parameters.get(part.name)
+            if param is None or (param.index is not None and part.key is None):
+                return False  # a table read by a fact of the profile
+    return True
 
 
 # --- DNF ---------------------------------------------------------------------------------
