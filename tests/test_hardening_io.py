@@ -179,6 +179,38 @@ def test_an_interrupted_batch_leaves_no_output_and_no_parts(tmp_path, fmt, sig, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_a_library_renames_still_ends_the_command_as_the_signal(
+    tmp_path, monkeypatch, capsys, sig, code
+):
+    """A signal's exception raised inside a library's callback can come out as the
+    library's own error (a full test run once saw polars' "TypeError: … is not a Polars
+    data type" after SIGTERM): the command still exits as the signal says, leaves no
+    output, and reports no internal error."""
+    _register_lines(tmp_path / "in.jsonl", 400)
+    real_write = Writer._write
+
+    def write_then_signalled_inside_a_library(self, frame):
+        real_write(self, frame)
+        try:
+            signal.raise_signal(sig)  # the handler raises here, as inside a callback
+        except BaseException as exc:
+            raise TypeError("'<unprintable str object>' is not a Polars data type") from exc
+
+    monkeypatch.setattr(Writer, "_write", write_then_signalled_inside_a_library)
+    monkeypatch.chdir(tmp_path)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert (
+            main(["batch", "in.jsonl", "-o", "out.csv", "--as-of", "2026-03-01", "--chunk-rows", "50"])
+            == code
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+    assert "internal error" not in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
 def test_a_terminated_outreach_leaves_neither_list(tmp_path):
     _register_lines(tmp_path / "in.jsonl", 40_000)
     args = ["outreach", "in.jsonl", "-o", "visit.csv", "--html", "visit.html", "--chunk-rows", "50"]

@@ -40,22 +40,42 @@ class Terminated(BaseException):
     every ``finally`` runs and no half-written output is left (engine.services.outputs)."""
 
 
+# The signal that interrupted the running command, if one did. A signal handler raises
+# where the program is; when that is inside a library's callback, the library may turn
+# the exception into one of its own (polars: "TypeError: … is not a Polars data type",
+# seen once in a full test run), which must still end the command as the signal does.
+_SIGNALLED: list[int] = []
+
+
 @contextlib.contextmanager
 def sigterm_raises() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` instead of killing the
-    process on the spot. Signal handlers can only be set in the main thread."""
+    process on the spot, and Ctrl-C raises KeyboardInterrupt as usual; both are noted in
+    ``_SIGNALLED``. Signal handlers can only be set in the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _SIGNALLED.clear()  # a command run before this one in the same process
 
     def terminate(signum: int, frame: Any) -> None:
+        _SIGNALLED.append(signum)
         raise Terminated()
 
+    def interrupt(signum: int, frame: Any) -> None:
+        _SIGNALLED.append(signum)
+        raise KeyboardInterrupt
+
     previous = signal.signal(signal.SIGTERM, terminate)
+    # Only where Ctrl-C already raises: a shell's background job ignores SIGINT.
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -188,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-partners", action="store_false", dest="partners", help="leave out the partner.* columns"
     )
     wl = sub.add_parser("worklist", help="the home-visit worklist database (docs/home-visits.md)")
-    wl.add_argument("--db", metavar="DB_URL", help="file path or SQLAlchemy URL (default $LIFEEVENTS_WORKLIST)")
+    wl.add_argument(
+        "--db", metavar="DB_URL", help="file path or SQLAlchemy URL (default $LIFEEVENTS_WORKLIST)"
+    )
     wls = wl.add_subparsers(dest="worklist_command", required=True, parser_class=_Parser)
     for name, text in (("assign", "give a worker a district"), ("unassign", "take a district from a worker")):
         a = wls.add_parser(name, help=text)
@@ -296,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         return 128 + signal.SIGTERM
     except Exception as exc:  # a bug: still one line, never a traceback (profile.md)
+        if _SIGNALLED:  # a signal's exception, renamed by a library on its way out
+            return 128 + _SIGNALLED[0]
         print(f"lifeevents: internal error, please report it: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     return 2
@@ -481,7 +505,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
         bar.update()
     if args.spark:
         for report in reports.values():
-            report.notes.insert(0, f"screened on Spark ({args.spark}), every rule tree in one mapInArrow pass")
+            report.notes.insert(
+                0, f"screened on Spark ({args.spark}), every rule tree in one mapInArrow pass"
+            )
     for name, new_root in zip(args.new, new_roots, strict=True):
         changed = tree_diff(old_root, new_root)
         if len(scenarios) > 1:
@@ -550,7 +576,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     check_readable(source)
     refuse_overwriting_input([source], [target])
     catalogue = load_catalogue(rules_root(args.rules))
-    with progress_bar("batch", count_rows(source) if is_terminal() and args.shard is None else None, "rows") as bar:
+    with progress_bar(
+        "batch", count_rows(source) if is_terminal() and args.shard is None else None, "rows"
+    ) as bar:
         summary = run_batch(
             catalogue,
             source,
