@@ -259,7 +259,36 @@ def test_a_note_follows_its_parameter_when_the_dated_value_changes(tree):
         "person": {"sex": "male", "nationality": "roc"},
         "events": {"birth": {"date": "2026-02-01", "kind": "live"}},
     }
+    born_2027 = {**father, "events": {"birth": {"date": "2027-02-01", "kind": "live"}}}
     before = notes(catalogue, "birth-grant-top-up", father, "2026-03-01", "en")
-    after = notes(catalogue, "birth-grant-top-up", father, "2027-03-01", "zh-TW")
+    after = notes(catalogue, "birth-grant-top-up", born_2027, "2027-03-01", "zh-TW")
     assert any("the top-up is NT$100,000 minus that benefit" in n for n in before), before
     assert any("差額補助為新臺幣 120,000 元減該給付" in n for n in after), after
+    # The figure is the birth's, as the amount reads it: a 2026 birth asked about in 2027
+    # keeps the 2026 figure.
+    later = notes(catalogue, "birth-grant-top-up", father, "2027-03-01", "en")
+    assert any("the top-up is NT$100,000 minus that benefit" in n for n in later), later
+
+
+def test_a_note_quotes_the_figure_of_the_birth_it_is_about_before_that_figure_starts(catalogue):
+    # Asked in December 2024 about a birth expected in January 2025: the NT$100,000 total
+    # starts with 2025 births. The amount and the notes read it on the birth date, as the
+    # rule does: not "?" (the figure on the day asked, which had no value yet).
+    mother = {
+        "person": {"sex": "female", "nationality": "roc", "labor_insurance_days": 300, "insured_salary": 30000},
+        "events": {"birth": {"date": "2025-01-10", "kind": "live"}},
+    }
+    said = notes(catalogue, "birth-grant-top-up", mother, "2024-12-20", "en")
+    assert any("The top-up is NT$100,000 minus the Labor Insurance maternity benefit" in n for n in said), said
+    assert not any("?" in n or "not known yet" in n for n in said), said
+
+
+def test_a_figure_a_text_cannot_quote_yet_says_what_it_needs_instead_of_a_question_mark(catalogue):
+    # Kinmen's note quotes the grant per baby on the birth date, which is not given.
+    profile = {
+        "residence": "kinmen",
+        "person": {"nationality": "roc"},
+        "events": {"birth": {"kind": "live"}},
+    }
+    (said,) = [n for n in notes(catalogue, "local-birth-grant", profile, "2026-03-01", "en") if "per baby" in n]
+    assert "more than the [not known yet: it needs date of the birth] per baby" in said, said

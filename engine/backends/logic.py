@@ -354,7 +354,6 @@ def exact(value: Any) -> Any:
 
 _TOKENS = itertools.count()
 _KEPT_AS_WRITTEN = ("kept",)  # a placeholder whose expression cannot be read here (KeyError)
-_UNKNOWN_VALUE = ("?",)  # every unknown is worded "?" in a text, whatever it misses
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +383,7 @@ class Wording:
             except KeyError:
                 out.append(_KEPT_AS_WRITTEN)
                 continue
-            out.append(_UNKNOWN_VALUE if isinstance(found, Unknown) else exact(found))
+            out.append(exact(found))  # an unknown by what it misses, which its words name
         return tuple(out)
 
 
@@ -443,6 +442,12 @@ class Describer:
             self._words[path] = word
         return word
 
+    def mid(self, label: str) -> str:
+        """A label inside an English sentence starts in lower case ("if household income…")."""
+        if self.lang.startswith("zh") or len(label) < 2 or not label[1].islower():
+            return label
+        return label[0].lower() + label[1:]
+
     def kind(self, path: str | None) -> str | None:
         """How a fact's numbers read: ``age``, ``child_age``, ``money``, ``percent`` or None."""
         return self.label(f"kind.{path}", "") or None if path else None
@@ -473,7 +478,10 @@ class Describer:
         """An amount in its unit's phrase (``phrase.money.UNIT``; plain TWD is ``phrase.money``).
         ``signed``: a change, so a rise carries its + as a fall its − (新臺幣 +1,200 元)."""
         plus = "+" if signed and value > 0 else ""
-        figures = {"number": plus + format_whole(value, self.lang), "amount": plus + format_money(value, self.lang)}
+        figures = {
+            "number": plus + format_whole(value, self.lang),
+            "amount": plus + format_money(value, self.lang),
+        }
         key = "money" if unit == CURRENCY else f"money.{unit}"
         if self.has(f"phrase.{key}"):
             return self.phrase(key, **figures)
@@ -607,13 +615,19 @@ def render_text(
                 return match.group(0)
             expr = values[name]
         else:
-            expr = ((reads or {}).get(name) or _reference(kind, name)) if kind == "param" else _reference(kind, name)
+            expr = (
+                ((reads or {}).get(name) or _reference(kind, name))
+                if kind == "param"
+                else _reference(kind, name)
+            )
         try:
             found = eval_expr(expr, env)
         except KeyError:
             return match.group(0)
         if isinstance(found, Unknown):
-            return "?"
+            # Not a bare "?": what the figure needs (a fact, or a parameter's figure for
+            # a year before its first value), as an amount that is not known yet says it.
+            return d.phrase("placeholder_unknown", facts=d.mid(d.facts(found.missing, env)))
         if kind == "param":
             param = d.catalogue.parameters.get(name)
             return d.value(found, "money" if param and param.unit.startswith("TWD") else None)

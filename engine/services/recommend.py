@@ -46,11 +46,13 @@ from engine.language.rules import (
     FactRef,
     Literal,
     Not,
+    ParamRef,
     SomeChild,
     Switch,
     Text,
     Unencoded,
     expr_parts,
+    params_read,
     walk,
 )
 from engine.services.family import (
@@ -171,6 +173,20 @@ def step_criteria(rule: ServiceRule | None) -> list[Compare]:
     if rule is None:
         return []
     return [n for n in walk(rule.eligibility) if isinstance(n, Compare) and n.step is not None]
+
+
+def note_reads(rule: ServiceRule, when: Condition) -> dict[str, ParamRef]:
+    """How a note's ``{param:NAME}`` reads NAME: as the note's own condition reads it,
+    else as the rule's amount or fee does (``at: events.birth.date``), else on the day
+    of the answer. A note explains its rule, so it quotes the very figure the rule uses:
+    the birth grant's total for a birth in 2025 is the 2025 figure, even asked in 2024."""
+    out = params_read(when)
+    for money in (rule.amount, rule.fee):
+        if money is not None:
+            for part in expr_parts(money.value):
+                if isinstance(part, ParamRef):
+                    out.setdefault(part.name, part)
+    return out
 
 
 def _conjuncts(cond: Condition) -> tuple[Condition, ...]:
@@ -309,11 +325,14 @@ class Engine:
         # and jurisdiction, which name one rule of the catalogue (rule_for).
         self._deadline_when: dict[tuple[str, str], Condition] = {}
         self._steps_guarded: dict[tuple[str, str], list[tuple[Compare, Condition]]] = {}
+        self._note_reads: dict[tuple[str, str, int], dict[str, ParamRef]] = {}
         for sid, layer in catalogue.rules.items():
             for jurisdiction, rule in layer.items():
                 if rule.deadline is not None and rule.deadline.when is not None:
                     self._deadline_when[sid, jurisdiction] = guard_events(rule.deadline.when)
                 self._steps_guarded[sid, jurisdiction] = [(c, guard_events(c)) for c in step_criteria(rule)]
+                for n, note in enumerate(rule.notes):
+                    self._note_reads[sid, jurisdiction, n] = note_reads(rule, note.when)
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -462,9 +481,10 @@ class Engine:
         # as a met criterion.
         notes: list[str] = []
         if rule is not None:
-            for note in rule.notes:
+            for n, note in enumerate(rule.notes):
                 if ev.status in note.on and evaluate(note.when, env).value is True:
-                    notes.append(render_text(note.text.get(lang), env, describer, dict(note.values)))
+                    reads = self._note_reads[ev.service, rule.jurisdiction, n]
+                    notes.append(render_text(note.text.get(lang), env, describer, dict(note.values), reads))
         if ev.status == "eligible":
             reasons += self._exclusions(ev.service, env, by_id, describer)
         fields = dict(shown)
@@ -727,10 +747,10 @@ def _change(reason: Reason, env: Env, d: Describer) -> str | None:
         return _age_change(reason, kind, int(threshold), env, d)
     if isinstance(threshold, date):
         return d.phrase(
-            f"change.date.{direction}", subject=_mid(d.label(subject), d), threshold=reason.limit or threshold
+            f"change.date.{direction}", subject=d.mid(d.label(subject)), threshold=reason.limit or threshold
         )
     return d.phrase(
-        f"change.{direction}", subject=_mid(d.label(subject), d), threshold=d.value(threshold, kind)
+        f"change.{direction}", subject=d.mid(d.label(subject)), threshold=d.value(threshold, kind)
     )
 
 
@@ -751,13 +771,6 @@ def _age_change(reason: Reason, kind: str, age: int, env: Env, d: Describer) -> 
                 f"change.{kind}.{_DIRECTION[reason.op]}", date=d.date(day), threshold=age, child=child
             )
     return d.phrase(f"change.{kind}.nodate", threshold=age)
-
-
-def _mid(label: str, d: Describer) -> str:
-    """A label inside an English sentence starts in lower case ("if household income…")."""
-    if d.lang.startswith("zh") or len(label) < 2 or not label[1].islower():
-        return label
-    return label[0].lower() + label[1:]
 
 
 def _named(paths: Collection[str], named: Callable[[str], str]) -> list[str]:
