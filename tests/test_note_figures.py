@@ -275,11 +275,18 @@ def test_a_note_quotes_the_figure_of_the_birth_it_is_about_before_that_figure_st
     # starts with 2025 births. The amount and the notes read it on the birth date, as the
     # rule does: not "?" (the figure on the day asked, which had no value yet).
     mother = {
-        "person": {"sex": "female", "nationality": "roc", "labor_insurance_days": 300, "insured_salary": 30000},
+        "person": {
+            "sex": "female",
+            "nationality": "roc",
+            "labor_insurance_days": 300,
+            "insured_salary": 30000,
+        },
         "events": {"birth": {"date": "2025-01-10", "kind": "live"}},
     }
     said = notes(catalogue, "birth-grant-top-up", mother, "2024-12-20", "en")
-    assert any("The top-up is NT$100,000 minus the Labor Insurance maternity benefit" in n for n in said), said
+    assert any("The top-up is NT$100,000 minus the Labor Insurance maternity benefit" in n for n in said), (
+        said
+    )
     assert not any("?" in n or "not known yet" in n for n in said), said
 
 
@@ -290,5 +297,45 @@ def test_a_figure_a_text_cannot_quote_yet_says_what_it_needs_instead_of_a_questi
         "person": {"nationality": "roc"},
         "events": {"birth": {"kind": "live"}},
     }
-    (said,) = [n for n in notes(catalogue, "local-birth-grant", profile, "2026-03-01", "en") if "per baby" in n]
+    (said,) = [
+        n for n in notes(catalogue, "local-birth-grant", profile, "2026-03-01", "en") if "per baby" in n
+    ]
     assert "more than the [not known yet: it needs date of the birth] per baby" in said, said
+
+
+# --- coincidences, declared in the note -------------------------------------------------------
+
+PARENTAL = Path("rules/birth/parental-leave.yaml")
+DECLARED = '      - figure: 3\n        why: "the own share of the premiums can be deferred 3 years, not the child\'s age limit of 3"\n'
+
+
+def test_a_coincidence_declared_in_its_note_is_no_copy_and_without_the_declaration_it_is(tree):
+    # Declared: the catalogue loads (the real tree does too). Without it, the figure 3 of
+    # "deferred up to 3 years" is the child's age limit of 3 copied.
+    edit(tree, PARENTAL, "    coincidences:\n" + DECLARED, "")
+    found = problems(tree)
+    assert any(
+        p.startswith(f"{PARENTAL.as_posix()}:") and "note 'insurance' copies the figure '3'" in p
+        for p in found
+    ), found
+
+
+def test_a_coincidence_the_text_no_longer_states_is_refused_with_its_line(tree):
+    edit(tree, PARENTAL, "yours can be deferred up to 3 years.", "yours can be deferred.")
+    edit(tree, PARENTAL, "得遞延三年繳納", "得遞延繳納")
+    lines = (tree / PARENTAL).read_text(encoding="utf-8").splitlines()
+    note = lines.index("  - id: insurance")
+    declared = next(n for n in range(note, len(lines)) if lines[n].strip() == "coincidences:") + 1
+    found = [p for p in problems(tree) if "coincidence" in p]
+    assert found, problems(tree)
+    assert found[0].startswith(f"{PARENTAL.as_posix()}:{declared}:"), found
+    assert "note 'insurance' declares the figure 3 a coincidence, but its text does not state it" in found[0]
+
+
+def test_a_malformed_coincidence_names_its_file_and_line(tree):
+    edit(tree, PARENTAL, DECLARED, "      - figure: three\n        why: a birth order\n")
+    found = problems(tree)
+    assert any(
+        p.startswith(f"{PARENTAL.as_posix()}:") and "a coincidence is {figure: NUMBER, why: TEXT}" in p
+        for p in found
+    ), found

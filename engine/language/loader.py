@@ -12,6 +12,7 @@ import copy
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -62,20 +63,6 @@ VOCABULARY_FILE = "vocabulary.yaml"
 # engine/language/outreach_policy.py and engine/language/residences.py.
 OUTREACH_FILE = "outreach.yaml"
 RESIDENCES_FILE = "residences.yaml"
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _pydantic_problems(doc: YamlDoc, exc: ValidationError, prefix: tuple = ()) -> list[Problem]:
@@ -405,7 +392,7 @@ def parse_vocabulary(doc: YamlDoc) -> dict[str, Text]:
     return {str(k): parse_text(v, ("facts", k)) for k, v in data["facts"].items()}
 
 
-NOTE_KEYS = {"id", "when", "text", "on", "values"}
+NOTE_KEYS = {"id", "when", "text", "on", "values", "coincidences"}
 STATUSES = ("eligible", "ineligible", "unknown")
 
 
@@ -427,12 +414,29 @@ def parse_note(raw: Any, i: int, ctx: ParseContext) -> Note:
     values = raw.get("values") or {}
     if not isinstance(values, dict):
         raise RuleSyntaxError((*where, "values"), "values maps names to expressions")
+    coincidences = raw.get("coincidences") or []
+    if not isinstance(coincidences, list):
+        raise RuleSyntaxError((*where, "coincidences"), "coincidences lists {figure: NUMBER, why: TEXT}")
+    for k, item in enumerate(coincidences):
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"figure", "why"}
+            or not _is_number(item["figure"])
+            or not isinstance(item["why"], str)
+            or not item["why"].strip()
+        ):
+            raise RuleSyntaxError(
+                (*where, "coincidences", k),
+                "a coincidence is {figure: NUMBER, why: TEXT}: a figure the text states that "
+                "equals a parameter's value by coincidence, and why it is another quantity",
+            )
     return Note(
         id=str(raw.get("id") or f"note-{i + 1}"),
         when=parse_condition(raw.get("when", True), (*where, "when"), ctx),
         text=parse_text(raw["text"], (*where, "text")),
         on=tuple(on),
         values=tuple((str(k), parse_expr(v, (*where, "values", k), ctx)) for k, v in values.items()),
+        coincidences=tuple((Decimal(str(c["figure"])), c["why"].strip()) for c in coincidences),
     )
 
 

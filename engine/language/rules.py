@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass as plain_dataclass
 from dataclasses import field
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -847,10 +848,17 @@ class Note:
     text: Text
     on: tuple[str, ...] = ("eligible", "ineligible", "unknown")  # statuses it shows on
     values: tuple[tuple[str, Expr], ...] = ()  # named expressions the text quotes as {value:NAME}
+    # Figures the text states that equal a value of a parameter its rule reads by
+    # coincidence (another quantity of the law, which no parameter holds), each with why:
+    # ``lifeevents validate`` does not call them copies (validate.note_figures).
+    coincidences: tuple[tuple[Decimal, str], ...] = ()
 
     @staticmethod
     def surface_schema() -> dict[str, Any]:
         statuses = {"enum": ["eligible", "ineligible", "unknown"]}
+        coincidence = _closed(
+            {"figure": {"type": "number"}, "why": {"type": "string", "minLength": 1}}, ["figure", "why"]
+        )
         return _closed(
             {
                 "id": {"type": "string"},
@@ -858,6 +866,7 @@ class Note:
                 "text": TEXT_REF,
                 "on": {"anyOf": [statuses, {"type": "array", "items": statuses}]},
                 "values": {"type": "object", "additionalProperties": EXPRESSION_REF},
+                "coincidences": {"type": "array", "items": coincidence},
             },
             ["text"],
         )

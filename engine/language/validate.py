@@ -377,20 +377,23 @@ class _Checker:
         NT$100,000 minus the benefit" restates the amount's parameter even though the
         note's condition never reads it. Parameters of other rules do not count, so a
         figure that merely equals one of them elsewhere is no copy. A figure that is
-        another quantity of the law and only equals a value by coincidence is listed,
-        with the reason, in NOT_COPIES."""
+        another quantity of the law and only equals a value by coincidence is declared
+        so in the note itself (``coincidences: [{figure, why}]``); a declaration that no
+        longer holds (the text does not state the figure, or no parameter of the rule has
+        it) is refused too, so that none outlives its reason."""
         from engine.language.figures import figures
 
         values = self.parameter_values(rule_parameters(rule))
-        if not values:
-            return
         for i, note in enumerate(rule.notes):
+            coincidences = {figure for figure, _ in note.coincidences}
+            stated: set[Decimal] = set()
             for lang, said in (("en", note.text.en), ("zh-TW", note.text.zh)):
                 # Read once per text: the places of a local definition share most notes.
                 if said not in self.stated:
                     self.stated[said] = figures(said)
                 for written, value in self.stated[said]:
-                    if value not in values or (rule.service, note.id, value) in NOT_COPIES:
+                    stated.add(value)
+                    if value not in values or value in coincidences:
                         continue
                     name = values[value]
                     self.add(
@@ -399,6 +402,19 @@ class _Checker:
                         f"the {lang} text of note '{note.id}' copies the figure {written!r} of "
                         f"parameter '{name}': write {{param:{name}}} (or {{value:…}} of the note's "
                         "values) instead, so the note follows the parameter",
+                    )
+            for figure in sorted(coincidences):
+                if figure not in stated or figure not in values:
+                    why = (
+                        "its text does not state it"
+                        if figure not in stated
+                        else "no parameter of its rule has it"
+                    )
+                    self.add(
+                        rule.file,
+                        self.note_where(rule, i, note.id) + ("coincidences",),
+                        f"note '{note.id}' declares the figure {figure} a coincidence, but {why}: "
+                        "remove the declaration",
                     )
 
     def note_where(self, rule: ServiceRule, index: int, note_id: str) -> tuple:
@@ -648,27 +664,6 @@ def _check_parts(cond: Condition, checker: _Checker, scope: str, file: str, wher
 
 TYPE.check_complete()
 CHECK.check_complete()
-
-
-# Figures a note states that equal a value of a parameter its rule reads by coincidence:
-# another quantity of the law, which no parameter holds, so there is nothing to quote.
-# Each entry is one figure of one note, with the reason; never a whole note or service.
-NOT_COPIES: dict[tuple[str, str, Decimal], str] = {
-    ("childcare-subsidy", "tiers", Decimal(2)): "a 2nd child (第二名子女) is a birth order, the "
-    "supplement's table key, not the age limit of 2",
-    ("company-registration", "after-registration", Decimal(15)): "公司法 §22-1 gives 15 days after "
-    "registration to file the directors and shareholders, not the 15 days to register",
-    ("entrepreneur-visa", "term", Decimal(1_000_000)): "an extension asks for NT$1 million of operating "
-    "expenses, not the NT$1 million invested that the visa itself asks",
-    ("local-birth-grant", "postpartum-care-instead", Decimal(30_000)): "Kaohsiung's home postpartum-care "
-    "service is worth 30,000 / 40,000 / 60,000: the service's worth, not the cash grant it replaces",
-    ("parental-leave", "insurance", Decimal(3)): "the own share of the premiums can be deferred 3 years, "
-    "not the child's age limit of 3",
-    ("parental-leave", "two-years", Decimal(6)): "a period of leave is normally 6 months or more, not "
-    "the 6 months in the job the leave asks",
-    ("police-criminal-record-certificate", "online-mydata", Decimal(20)): "NT$20 for each extra copy, "
-    "not the age of majority of 20 before 2023",
-}
 
 
 def rule_parameters(rule: ServiceRule) -> set[str]:
