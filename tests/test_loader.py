@@ -315,3 +315,51 @@ def test_a_problem_in_a_later_version_names_its_own_file_and_line(tree):
     (found,) = problems(tree)
     line = line_of(tree, REGISTRATION, "events.birth.knd")
     assert found.startswith(f"{REGISTRATION.as_posix()}:{line}:") and "unknown fact" in found
+
+
+# --- the tree's own data: the minimum-living-expense areas ---------------------------------
+
+
+def test_an_engine_reads_the_mle_areas_of_its_own_tree_not_the_default_one(tmp_path):
+    """rules/residences.yaml is data of a rules tree: an engine answering from another tree
+    (a staff draft, ``--rules DIR``) places a city in that tree's minimum-living-expense
+    area. Here a draft moves Taipei into 臺灣省's area."""
+    import shutil
+    from datetime import date
+
+    from engine.language.loader import load_catalogue
+    from engine.language.profile import validate_profile
+    from engine.services.recommend import Engine
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "catalog.yaml", tmp_path / "catalog.yaml")
+    shutil.copytree(root / "rules", tmp_path / "rules")
+    residences = tmp_path / "rules" / "residences.yaml"
+    text = residences.read_text(encoding="utf-8")
+    taipei = "taipei: {name: {en: Taipei City, zh-TW: 臺北市}, mle_area: taipei}"
+    assert text.count(taipei) == 1
+    residences.write_text(
+        text.replace(taipei, taipei.replace("mle_area: taipei", "mle_area: taiwan_province"))
+    )
+
+    profile = validate_profile(
+        {
+            "residence": "taipei",
+            "household": {"size": 2, "monthly_income": 36000, "welfare_status": "none"},
+        }
+    )
+    day = date(2026, 3, 1)
+    default, draft = Engine(load_catalogue(root)), Engine(load_catalogue(tmp_path))
+    assert default.env(profile, day).facts["household.mle_area"] == "taipei"
+    assert draft.env(profile, day).facts["household.mle_area"] == "taiwan_province"
+
+    def income_reason(engine: Engine) -> bool | None:
+        (result,) = [
+            r for r in engine.recommend(profile, as_of=day).results if r.service == "low-income-household"
+        ]
+        (reason,) = [r for r in result.reasons if r.criterion == "income-per-person"]
+        return reason.met
+
+    # NT$18,000 a head: under Taipei's line (20,744), over 臺灣省's (15,515).
+    assert income_reason(default) is True
+    assert income_reason(draft) is False

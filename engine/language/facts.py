@@ -40,8 +40,8 @@ MLE_AREA: Mapping[str, str] = MLE_AREAS
 municipalities, 福建省 for Kinmen and Lienchiang, 臺灣省 for every other county)."""
 
 
-def mle_area(residence: str) -> str:
-    return MLE_AREA.get(residence, "taiwan_province")
+def mle_area(residence: str, areas: Mapping[str, str] = MLE_AREA) -> str:
+    return areas.get(residence, "taiwan_province")
 
 
 def age_on(birth: date, day: date) -> int:
@@ -157,6 +157,14 @@ class Derived:
     # None: the generator cannot aim at it (tests/test_fuzz.py says so).
     inverse: Inverse | None = None
     reads_unknown: bool = False
+    # Data of the rules tree the fact reads besides its inputs, by name ("mle_areas":
+    # rules/residences.yaml), passed to ``compute`` and ``column`` after the inputs: the
+    # tree the answer comes from, which for a staff draft or ``--rules DIR`` is not the
+    # default one. Without it (``tree=None``) they read the default tree's.
+    tree_data: str | None = None
+
+
+TreeData = Mapping[str, Any]  # name -> data of one rules tree (Derived.tree_data)
 
 
 def _age(birth: date, as_of: date) -> int:
@@ -234,10 +242,10 @@ def income_per_person_column(income: Any, size: Any) -> Any:
     return round4(income.cast(pl.Float64) / size)
 
 
-def mle_area_column(residence: Any) -> Any:
+def mle_area_column(residence: Any, areas: Mapping[str, str] = MLE_AREA) -> Any:
     from engine.language.column_forms import mle_area_expr
 
-    return mle_area_expr(residence, MLE_AREA)
+    return mle_area_expr(residence, areas)
 
 
 def _own_else_applicants_column(own: Any, applicants: Any) -> Any:
@@ -279,7 +287,13 @@ PROFILE_DERIVED: tuple[Derived, ...] = (
     _age_fact("person.age_at_job_loss", "person.birth_date", "events.job_loss.date"),
     _age_fact("person.age_at_birth_event", "person.birth_date", "events.birth.date"),
     Derived(
-        "household.mle_area", "str", ("residence",), mle_area, mle_area_column, Inverse("area", "residence")
+        "household.mle_area",
+        "str",
+        ("residence",),
+        mle_area,
+        mle_area_column,
+        Inverse("area", "residence"),
+        tree_data="mle_areas",
     ),
     Derived(
         "household.income_per_person",
@@ -377,8 +391,10 @@ def _get(model: BaseModel | None, name: str) -> Any:
     return None if model is None else getattr(model, name)
 
 
-def profile_facts(profile: Profile, as_of: date) -> dict[str, FactValue]:
-    """All profile-scope facts of ``profile``, unknown ones as :class:`Unknown`."""
+def profile_facts(profile: Profile, as_of: date, tree: TreeData | None = None) -> dict[str, FactValue]:
+    """All profile-scope facts of ``profile``, unknown ones as :class:`Unknown`; derived
+    facts that read data of the rules tree read ``tree``'s (``tree_data``, the default
+    tree's without it)."""
     facts: dict[str, FactValue] = {"as_of": as_of}
     facts["residence"] = (
         profile.residence if profile.residence is not None else Unknown(frozenset({"residence"}))
@@ -395,7 +411,7 @@ def profile_facts(profile: Profile, as_of: date) -> dict[str, FactValue]:
         facts[path] = (item in sc) if sc is not None else Unknown(frozenset({"person.special_circumstances"}))
     _event_facts(profile, facts)
     for derived in PROFILE_DERIVED:
-        facts[derived.path] = _derive(derived, facts)
+        facts[derived.path] = _derive(derived, facts, tree)
     return facts
 
 
@@ -426,21 +442,22 @@ def _event_facts(profile: Profile, facts: dict[str, FactValue]) -> None:
             )
 
 
-def _derive(derived: Derived, facts: dict[str, FactValue]) -> FactValue:
+def _derive(derived: Derived, facts: dict[str, FactValue], tree: TreeData | None = None) -> FactValue:
     values = [facts[p] for p in derived.inputs]
-    if derived.reads_unknown:
-        return derived.compute(*values)
-    unknown = [v for v in values if isinstance(v, Unknown)]
-    if unknown:
-        merged = unknown[0]
-        for other in unknown[1:]:
-            merged = merged | other
-        return merged
+    if not derived.reads_unknown:
+        unknown = [v for v in values if isinstance(v, Unknown)]
+        if unknown:
+            merged = unknown[0]
+            for other in unknown[1:]:
+                merged = merged | other
+            return merged
+    if derived.tree_data is not None and tree is not None:
+        values.append(tree[derived.tree_data])
     return derived.compute(*values)
 
 
 def child_facts(
-    profile: Profile, index: int, child: Child, facts: dict[str, FactValue]
+    profile: Profile, index: int, child: Child, facts: dict[str, FactValue], tree: TreeData | None = None
 ) -> dict[str, FactValue]:
     """The child-scope facts of ``children[index]``."""
     own: dict[str, FactValue] = {}
@@ -451,6 +468,6 @@ def child_facts(
         )
     scope = facts | own
     for derived in CHILD_DERIVED:
-        own[derived.path] = _derive(derived, scope)
+        own[derived.path] = _derive(derived, scope, tree)
         scope[derived.path] = own[derived.path]
     return own

@@ -11,6 +11,7 @@ import gc
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from engine.backends.durable_backend import DurableRunner, compile_services
@@ -29,6 +30,7 @@ from engine.language.catalog import Catalogue, Service, ServiceRule
 from engine.language.facts import (
     CHILD_DERIVED,
     PROFILE_DERIVED,
+    TreeData,
     Unknown,
     child_facts,
     profile_facts,
@@ -280,6 +282,16 @@ def effective_condition(catalogue: Catalogue, service_id: str) -> Condition:
 # --- the engine -----------------------------------------------------------------------------
 
 
+def tree_data(catalogue: Catalogue) -> TreeData | None:
+    """The data beside the rules that derived facts read (``Derived.tree_data``), from the
+    catalogue's own tree; None (the default tree's) for a catalogue without one."""
+    from engine.language.residences import RESIDENCES_FILE, residences
+
+    if not catalogue.root or not (Path(catalogue.root) / RESIDENCES_FILE).is_file():
+        return None
+    return {"mle_areas": residences(catalogue.root).mle_area_of()}
+
+
 def _known(value: Any) -> Any:
     return None if isinstance(value, Unknown) else value
 
@@ -316,6 +328,9 @@ class Engine:
         self.plan, _ = compile_services(self.conditions, catalogue.version)
         self.runner = DurableRunner(self.plan)
         self.overrides = overrides_of(catalogue)
+        # The data of the catalogue's own tree that derived facts read (the MLE areas):
+        # an engine on a staff draft or on --rules DIR reads that tree's, not the default's.
+        self.tree = tree_data(catalogue)
         self.readings = readings(catalogue)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
@@ -340,10 +355,10 @@ class Engine:
     # -- evaluation ---------------------------------------------------------------------
 
     def env(self, profile: Profile, as_of: date) -> Env:
-        facts = profile_facts(profile, as_of)
+        facts = profile_facts(profile, as_of, self.tree)
         children = None
         if profile.children is not None:
-            children = [child_facts(profile, i, c, facts) for i, c in enumerate(profile.children)]
+            children = [child_facts(profile, i, c, facts, self.tree) for i, c in enumerate(profile.children)]
         return Env(self.catalogue, as_of, facts, children, overrides=self.overrides)
 
     def statuses(self, profile: Profile, as_of: date) -> dict[str, str]:
