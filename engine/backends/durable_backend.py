@@ -498,13 +498,21 @@ class NativeRuleset:
         """Assert ``facts`` in a fresh session ``sid``; the names of the rules that fired."""
         return [text[2 : text.index('"', 2)] for text in self._fired(sid, facts)]
 
-    def fire_with_facts(self, sid: str, facts: list[dict]) -> list[tuple[str, dict]]:
-        """As ``fire``, with the fact each rule matched (the child stage needs its index)."""
+    def fire_with_index(self, sid: str, facts: list[dict]) -> list[tuple[str, int]]:
+        """As ``fire``, with the ``i`` of the fact each rule matched (the child stage's
+        index of the child), read from the action text as the name is, without decoding
+        the fact (about 15 facts a profile): ``"i":`` (quote, i, quote, colon) can only be
+        the key, since a quote inside a JSON string is escaped."""
         out = []
         for text in self._fired(sid, facts):
-            action = json.loads(text)
-            ((name, message),) = action.items()
-            out.append((name, message["m"]))
+            # The matched fact follows the name as it was asserted (json.dumps: '"i": 2').
+            at = text.index('"i":', text.index('"m":')) + 4
+            while text[at] == " ":
+                at += 1
+            end = at
+            while text[end].isdigit():
+                end += 1
+            out.append((text[2 : text.index('"', 2)], int(text[at:end])))
         return out
 
     def _fired(self, sid: str, facts: list[dict]) -> list[str]:
@@ -567,10 +575,10 @@ class DurableRunner:
             child_hits = []
             if child_facts:
                 assert plan.child_ruleset is not None
-                for rule, fact in self.rulesets[plan.child_ruleset].fire_with_facts(sid, child_facts):
+                for rule, index in self.rulesets[plan.child_ruleset].fire_with_index(sid, child_facts):
                     stage, qkey, verdict = markers[rule]
                     if stage == "child":
-                        child_hits.append((qkey, verdict, fact["i"]))
+                        child_hits.append((qkey, verdict, index))
             quantifier_values = self._quantifiers(env, child_hits)
             for partition in plan.partitions:
                 fact = {k: v for k, v in profile_values.items() if k in partition.operand_keys}
