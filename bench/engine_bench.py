@@ -57,6 +57,38 @@ def phase_breakdown(engine: Engine, profiles: list) -> dict[str, float]:
     return {name: total / len(profiles) for name, total in totals.items()}
 
 
+def floor_breakdown(engine: Engine, profiles: list) -> dict[str, float]:
+    """CPU time per profile of the steps no recommendation can skip, each alone: the facts
+    (``Engine.env``), durable-rules deciding every service (``DurableRunner.decide``), and
+    the Kleene walk of every service's condition for its values only, no reason worded
+    (``logic.evaluate`` without a describer); then the same walk with every reason worded."""
+    from engine.backends.logic import evaluate
+
+    envs = [engine.env(p, p.as_of) for p in profiles]
+    conditions = list(engine.conditions.values())
+    describer = engine.describer("en")
+    for env in envs[: len(envs) // 4]:  # warm the sentence cache as a server's would be
+        for cond in conditions:
+            evaluate(cond, env, describer)
+    timed = envs[len(envs) // 4 :] or envs
+    out: dict[str, float] = {}
+    c0 = time.process_time()
+    for p in profiles[len(envs) // 4 :] or profiles:
+        engine.env(p, p.as_of)
+    out["facts"] = (time.process_time() - c0) / len(timed)
+    c0 = time.process_time()
+    for env in timed:
+        engine.runner.decide(env)
+    out["durable-rules decide"] = (time.process_time() - c0) / len(timed)
+    for name, d in (("walk, values only", None), ("walk with reasons worded", describer)):
+        c0 = time.process_time()
+        for env in timed:
+            for cond in conditions:
+                evaluate(cond, env, d)
+        out[name] = (time.process_time() - c0) / len(timed)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiles", type=int, default=3000)
@@ -135,6 +167,12 @@ def main() -> None:
     print(
         "where the time goes (CPU time, mean per profile, other profiles than above): "
         + "; ".join(f"{name} {ms(seconds)}" for name, seconds in phases.items())
+    )
+    floor = floor_breakdown(engine, random_profiles(min(args.profiles, 1000), seed=44))
+    print(
+        "the floor of this design (CPU time, mean per profile): "
+        + "; ".join(f"{name} {ms(seconds)}" for name, seconds in floor.items())
+        + " (docs/performance.md: the decision and a bare walk already exceed 1 ms)"
     )
     print(f"full garbage collections during the run: {full_collections[0]}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
