@@ -443,10 +443,13 @@ class Describer:
         return word
 
     def mid(self, label: str) -> str:
-        """A label inside an English sentence starts in lower case ("if household income…")."""
-        if self.lang.startswith("zh") or len(label) < 2 or not label[1].islower():
+        """A label inside an English sentence starts in lower case ("if household income…",
+        "it needs a birth"); an acronym keeps its capitals ("NT$", "ROC")."""
+        if self.lang.startswith("zh") or len(label) < 2:
             return label
-        return label[0].lower() + label[1:]
+        if label[1].islower() or label.startswith("A "):
+            return label[0].lower() + label[1:]
+        return label
 
     def kind(self, path: str | None) -> str | None:
         """How a fact's numbers read: ``age``, ``child_age``, ``money``, ``percent`` or None."""
