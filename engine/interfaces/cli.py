@@ -20,6 +20,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# The command answers in a fresh process, where pydantic's first validator would scan
+# every installed distribution's entry points for pydantic plugins (a few ms of each
+# answer); lifeevents uses none. Set before the models below are built; a value the user
+# set (even empty, which turns the scan back on) is kept.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from engine.language.catalog import EVENTS
 from engine.language.i18n import LANGUAGES
 from engine.language.messages import shown
