@@ -15,7 +15,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from engine.language.catalog import EVENTS
-from engine.language.i18n import LANGUAGES
+from engine.language.i18n import languages
 from engine.language.messages import shown
 from engine.language.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile
 from engine.language.rulesroot import rules_root
@@ -84,6 +84,19 @@ def sigterm_raises() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous_int)
 
 
+class _Languages(Sequence[str]):
+    """The choices of ``--lang`` (engine/data/languages.yaml), read when argparse first
+    looks at them: when --lang is given, for --help or an error. An answer in the default
+    language reads them from the catalogue cache, or not at all. (Its options name a
+    metavar: argparse would otherwise list the choices as soon as they are added.)"""
+
+    def __getitem__(self, index: Any) -> Any:
+        return tuple(languages())[index]
+
+    def __len__(self) -> int:
+        return len(languages())
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         raise UsageError(f"{self.prog}: {shown(message, 300)}")  # argparse quotes a bad value whole
@@ -125,7 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("profile", help="profile file (JSON or YAML)")
     rec.add_argument("--event", choices=EVENTS)
     rec.add_argument("--as-of", type=_date, dest="as_of")
-    rec.add_argument("--lang", choices=LANGUAGES, default="en")
+    rec.add_argument(
+        "--lang",
+        choices=_Languages(),
+        default="en",
+        metavar="LANG",  # argparse would list the choices when the option is added
+        help="the language of the answer: %(choices)s (default %(default)s)",
+    )
     rec.add_argument("--json", action="store_true", help="print the JSON of the contract")
     rec.add_argument(
         "--no-cache",
@@ -202,7 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--as-of", type=_date, dest="as_of")
     out.add_argument("--include-unknown", action="store_true", help="also list those whose status is unknown")
     out.add_argument(
-        "--lang", choices=LANGUAGES, default="en", help="the language of the needs and the HTML list"
+        "--lang",
+        choices=_Languages(),
+        default="en",
+        metavar="LANG",
+        help="the language of the needs and the HTML list: %(choices)s (default %(default)s)",
     )
     out.add_argument("--chunk-rows", type=_positive, default=200_000)
     pop = sub.add_parser("population", help="a synthetic population of Taiwan (dotted profile columns)")

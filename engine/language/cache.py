@@ -18,6 +18,11 @@ it only when nothing it was built from has changed:
 - a missing, stale, truncated or corrupt cache is read the slow way and rewritten,
   never an error; a cache that cannot be written (a read-only home) is left out.
 
+With the catalogue it keeps what an answer would otherwise parse YAML and load Babel's
+locale data for: the languages (engine/data/languages.yaml, with the symbols Babel
+formats figures with) and the tree's residences (rules/residences.yaml); the key covers
+both files and Babel's version.
+
 ``LIFEEVENTS_NO_CACHE=1`` (or ``recommend --no-cache``) reads the rules the slow way.
 ``lifeevents validate`` never uses it: it is the full check.
 """
@@ -29,18 +34,30 @@ import os
 import pickle
 import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.language.catalog import Catalogue
+from engine.language.i18n import LANGUAGES_FILE, Language, load_languages, use_languages
+from engine.language.residences import Residences, read_residences, use_residences
 from engine.language.rulesroot import RulesVersion, source_files
 from engine.language.yamlsafe import CatalogueError, read_source
 
 NO_CACHE_ENV = "LIFEEVENTS_NO_CACHE"
 # Bumped when the file's layout changes; the key covers everything else.
-MAGIC = b"lifeevents-catalogue-cache 1\n"
+MAGIC = b"lifeevents-catalogue-cache 2\n"
 DIGEST_SIZE = 32
 KEEP = 8  # cached trees (a test's copy, a staff draft, the checkout) before the oldest goes
 ENGINE = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class CachedTree:
+    """What one cache file holds: a tree's catalogue and what answering from it reads."""
+
+    catalogue: Catalogue
+    languages: dict[str, Language]
+    residences: Residences
 
 
 def cache_enabled() -> bool:
@@ -65,7 +82,8 @@ def _code_digest() -> bytes:
     from pydantic import VERSION as PYDANTIC_VERSION
 
     digest = hashlib.sha256()
-    digest.update(f"{sys.version}\0{PYDANTIC_VERSION}\0{_package_version()}\0".encode())
+    babel = _package_version("babel")  # CLDR's symbols in the cached languages
+    digest.update(f"{sys.version}\0{PYDANTIC_VERSION}\0{_package_version()}\0{babel}\0".encode())
     for folder in (ENGINE / "language", ENGINE / "data"):
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix in (".py", ".yaml"):
@@ -73,11 +91,11 @@ def _code_digest() -> bytes:
     return digest.digest()
 
 
-def _package_version() -> str:
+def _package_version(name: str = "lifeevents") -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("lifeevents")
+        return version(name)
     except PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown"
 
@@ -123,8 +141,8 @@ def _entry(folder: Path, root: Path) -> Path:
     return folder / f"catalogue-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.pickle"
 
 
-def read_cached(path: Path, key: bytes) -> Catalogue | None:
-    """The catalogue stored at ``path`` under ``key``; None when there is none, it is
+def read_cached(path: Path, key: bytes) -> CachedTree | None:
+    """What is stored at ``path`` under ``key``; None when there is none, it is
     another key's, it is not this user's own, or it is damaged in any way."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -145,19 +163,19 @@ def read_cached(path: Path, key: bytes) -> Catalogue | None:
     if hashlib.sha256(payload).digest() != stored:
         return None
     try:
-        catalogue = pickle.loads(payload)
+        stored_tree = pickle.loads(payload)
     except Exception:  # a damaged pickle can raise almost anything: it is rebuilt
         return None
-    return catalogue if isinstance(catalogue, Catalogue) else None
+    return stored_tree if isinstance(stored_tree, CachedTree) else None
 
 
-def write_cached(path: Path, key: bytes, catalogue: Catalogue) -> None:
-    """Store ``catalogue`` atomically: a temporary file (mode 0600) renamed into place.
+def write_cached(path: Path, key: bytes, tree: CachedTree) -> None:
+    """Store ``tree`` atomically: a temporary file (mode 0600) renamed into place.
     Not fsynced: after a crash a reader may find a short or empty file, which fails its
     digest and is rebuilt."""
     import tempfile  # only on a miss: it brings shutil and random along
 
-    payload = pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
     blob = MAGIC + key + hashlib.sha256(payload).digest() + payload
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".catalogue-", suffix=".tmp")
     try:
@@ -190,16 +208,22 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
     path = _entry(folder, root)
     if _private_folder(folder, create=False):
         cached = read_cached(path, key)
-        if cached is not None and cached.version == version:
-            return cached
+        if cached is not None and cached.catalogue.version == version:
+            use_languages(cached.languages)
+            use_residences(root, cached.residences)
+            return cached.catalogue
     catalogue = _load(root)
     # A rule file edited while the loader read it: what was read is not what the key
     # says, and must not be stored under it (an edit back would be served stale).
     if catalogue.version == version and _private_folder(folder, create=True):
         try:
-            write_cached(path, key, catalogue)
-            _prune(folder)
-        except (OSError, pickle.PicklingError):
+            # Read afresh, not from this process's memory, and stored only when every
+            # file is still as the key says (a miss only pays the second key).
+            tree = CachedTree(catalogue, load_languages.__wrapped__(LANGUAGES_FILE), read_residences(root))
+            if cache_key(root)[0] == key:
+                write_cached(path, key, tree)
+                _prune(folder)
+        except (OSError, ValueError, CatalogueError, pickle.PicklingError):
             pass  # no cache this time (a full disk, a read-only home): the answer stands
     return catalogue
 

@@ -156,16 +156,28 @@ def read_residences(root: Path) -> Residences:
     return parse_residences(text)
 
 
-@cache
-def _residences_at(root: str) -> Residences:
-    return read_residences(Path(root))
+# Each tree's residences, by its resolved root, once read (or given by the catalogue cache).
+_READ: dict[str, Residences] = {}
+
+
+def _tree(root: Path | str | None) -> str:
+    return str(Path(root).resolve() if root is not None else rules_root().resolve())
 
 
 def residences(root: Path | str | None = None) -> Residences:
     """The residences of a rules tree (by default the rules root in use), read once per tree:
     an app that answers from another tree (a staff draft, a test's copy) names places as
     that tree does."""
-    return _residences_at(str(Path(root).resolve() if root is not None else rules_root().resolve()))
+    tree = _tree(root)
+    if tree not in _READ:
+        _READ[tree] = read_residences(Path(tree))
+    return _READ[tree]
+
+
+def use_residences(root: Path | str, read: Residences) -> None:
+    """The residences of ``root`` as the catalogue cache stored them, read from the file
+    its key covers (engine/language/cache.py): an answer from the cache parses no YAML."""
+    _READ.setdefault(_tree(root), read)
 
 
 @cache
