@@ -30,6 +30,7 @@ both files and Babel's version.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
 import stat
@@ -78,12 +79,13 @@ def cache_dir() -> Path | None:
 def _code_digest() -> bytes:
     """What the loaded catalogue depends on besides the rules: the code that reads and
     checks them, the data files it reads (the languages), and the versions of what
-    unpickles it."""
+    unpickles it and of Babel, whose CLDR symbols the cached languages hold. The
+    package's own version adds nothing to the code's bytes (an editable install changes
+    code without changing it) and would cost importing importlib.metadata."""
     from pydantic import VERSION as PYDANTIC_VERSION
 
     digest = hashlib.sha256()
-    babel = _package_version("babel")  # CLDR's symbols in the cached languages
-    digest.update(f"{sys.version}\0{PYDANTIC_VERSION}\0{_package_version()}\0{babel}\0".encode())
+    digest.update(f"{sys.version}\0{PYDANTIC_VERSION}\0".encode() + _babel_release() + b"\0")
     for folder in (ENGINE / "language", ENGINE / "data"):
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix in (".py", ".yaml"):
@@ -91,13 +93,13 @@ def _code_digest() -> bytes:
     return digest.digest()
 
 
-def _package_version(name: str = "lifeevents") -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown"
+def _babel_release() -> bytes:
+    """Babel's ``__init__.py``, which names its version, found without importing Babel
+    (an answer from the cache does not import it)."""
+    spec = importlib.util.find_spec("babel")
+    if spec is None or spec.origin is None:
+        return b"no babel"
+    return Path(spec.origin).read_bytes()
 
 
 def cache_key(root: Path) -> tuple[bytes, str]:
