@@ -69,7 +69,7 @@ engine = Engine(catalogue)
 mark("compile")
 result = engine.recommend(profile, as_of=None, event=None, lang="en")
 mark("evaluate")
-text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
+text = cli.contract_json(result)  # what --json prints
 with open(os.devnull, "w") as out:
     print(text, file=out)
 mark("output")
