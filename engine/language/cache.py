@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.language.catalog import Catalogue
-from engine.language.i18n import LANGUAGES_FILE, Language, load_languages, use_languages
-from engine.language.residences import Residences, read_residences, use_residences
+from engine.language.i18n import LANGUAGES_FILE, Language, parse_languages, use_languages
+from engine.language.residences import RESIDENCES_FILE, Residences, parse_residences, use_residences
 from engine.language.rulesroot import RulesVersion, source_files
 from engine.language.yamlsafe import CatalogueError, read_source
 
@@ -58,7 +58,7 @@ class CachedTree:
 
     catalogue: Catalogue
     languages: dict[str, Language]
-    residences: Residences
+    residences: Residences | None  # None for a tree without rules/residences.yaml
 
 
 def cache_enabled() -> bool:
@@ -106,17 +106,43 @@ def cache_key(root: Path) -> tuple[bytes, str]:
     """The digest of everything ``load_catalogue(root)`` reads, and the rules version it
     would give (``loader.content_version``); CatalogueError when a file cannot be read
     (the loader then says which, as without a cache)."""
+    key = _read_key(root)
+    _LAST_READ[:] = [key]
+    return key.digest, key.version
+
+
+@dataclass(frozen=True)
+class _Key:
+    digest: bytes
+    version: str
+    # The two files a CachedTree holds besides the catalogue, as the key read them: a
+    # miss stores what is parsed from these bytes, so the stored tree is the key's even
+    # when a file is edited meanwhile.
+    languages: bytes
+    residences: bytes | None
+
+
+# The last key taken, with the bytes of the two files a miss stores parsed.
+_LAST_READ: list[_Key] = []
+
+
+def _read_key(root: Path) -> _Key:
+    languages = LANGUAGES_FILE.read_bytes()
     digest = hashlib.sha256(MAGIC)
     digest.update(_code_digest())
+    digest.update(f"{len(languages)}\0".encode() + languages)
     digest.update(str(root).encode() + b"\0")
     version = RulesVersion()
+    residences = None
     for path in source_files(root):
         shown = str(path.relative_to(root))
         raw = read_source(path, shown)
         # Length first: no two lists of files give the same stream of bytes.
         digest.update(f"{shown}\0{len(raw)}\0".encode() + raw)
         version.add(shown, raw)
-    return digest.digest(), version.value
+        if path == root / RESIDENCES_FILE:
+            residences = raw
+    return _Key(digest.digest(), version.value, languages, residences)
 
 
 def _private_folder(folder: Path, create: bool) -> bool:
@@ -212,22 +238,30 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
         cached = read_cached(path, key)
         if cached is not None and cached.catalogue.version == version:
             use_languages(cached.languages)
-            use_residences(root, cached.residences)
+            if cached.residences is not None:
+                use_residences(root, cached.residences)
             return cached.catalogue
     catalogue = _load(root)
     # A rule file edited while the loader read it: what was read is not what the key
     # says, and must not be stored under it (an edit back would be served stale).
-    if catalogue.version == version and _private_folder(folder, create=True):
+    read = next((taken for taken in _LAST_READ if taken.digest == key), None)
+    if read is not None and catalogue.version == version and _private_folder(folder, create=True):
+        import yaml  # imported already by the loader; for a broken languages.yaml's error
+
         try:
-            # Read afresh, not from this process's memory, and stored only when every
-            # file is still as the key says (a miss only pays the second key).
-            tree = CachedTree(catalogue, load_languages.__wrapped__(LANGUAGES_FILE), read_residences(root))
-            if cache_key(root)[0] == key:
-                write_cached(path, key, tree)
-                _prune(folder)
-        except (OSError, ValueError, CatalogueError, pickle.PicklingError):
+            tree = CachedTree(
+                catalogue, parse_languages(read.languages.decode()), _residences(read.residences)
+            )
+            write_cached(path, key, tree)
+            _prune(folder)
+        except (OSError, ValueError, yaml.YAMLError, pickle.PicklingError):
             pass  # no cache this time (a full disk, a read-only home): the answer stands
     return catalogue
+
+
+def _residences(raw: bytes | None) -> Residences | None:
+    # Checked by the loader already: a file it refused never gets this far.
+    return None if raw is None else parse_residences(raw.decode())
 
 
 def _load(root: Path) -> Catalogue:

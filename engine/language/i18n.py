@@ -97,9 +97,14 @@ def _date_fields(pattern: str) -> DateFields:
 
 @lru_cache(maxsize=4)
 def load_languages(path: Path = LANGUAGES_FILE) -> dict[str, Language]:
+    return parse_languages(path.read_text(encoding="utf-8"), path)
+
+
+def parse_languages(text: str, path: Path = LANGUAGES_FILE) -> dict[str, Language]:
+    """The languages of a languages.yaml's ``text``; errors name ``path``."""
     import yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.safe_load(text)
     if not isinstance(data, dict) or not data:
         raise LanguageError(f"{path}: expected a mapping of language codes to their formats")
     return {str(code): _language(str(code), raw, path) for code, raw in data.items()}
