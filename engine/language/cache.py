@@ -133,14 +133,14 @@ def _read_key(root: Path) -> _Key:
     digest.update(f"{len(languages)}\0".encode() + languages)
     digest.update(str(root).encode() + b"\0")
     version = RulesVersion()
-    residences = None
+    residences, residences_path = None, root / RESIDENCES_FILE
     for path in source_files(root):
         shown = str(path.relative_to(root))
         raw = read_source(path, shown)
         # Length first: no two lists of files give the same stream of bytes.
         digest.update(f"{shown}\0{len(raw)}\0".encode() + raw)
         version.add(shown, raw)
-        if path == root / RESIDENCES_FILE:
+        if path == residences_path:
             residences = raw
     return _Key(digest.digest(), version.value, languages, residences)
 
