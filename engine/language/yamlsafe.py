@@ -55,8 +55,12 @@ class YamlShapeError(ValueError):
         self.message = message
 
 
-# The characters YAML accepts (YAML 1.1 §5.1, as PyYAML's reader checks them).
-_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+@cache
+def _not_yaml() -> re.Pattern[str]:
+    """A character YAML refuses (YAML 1.1 §5.1, as PyYAML's reader checks them).
+    Compiled on first use: a class spanning the astral planes takes ``re`` about 8 ms to
+    compile, which an answer read back from the catalogue cache does not need."""
+    return re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def decode_yaml_text(raw: bytes) -> str:
@@ -67,7 +71,7 @@ def decode_yaml_text(raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise YamlShapeError(line, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded") from None
-    bad = _NOT_YAML.search(text)
+    bad = _not_yaml().search(text)
     if bad is not None:
         line = text.count("\n", 0, bad.start()) + 1
         raise YamlShapeError(line, f"character U+{ord(bad.group()):04X} is not allowed in YAML text")
