@@ -52,10 +52,11 @@ def mark(name):
 sys.path.insert(0, {root!r})
 import json, os
 from engine.interfaces import cli
-from engine.language.cache import load_catalogue_cached
 from engine.language.profile import load_profile
 from engine.language.rulesroot import rules_root
-from engine.services.recommend import Engine
+with cli.long_lived():  # as cmd_recommend: the collector paused while long-lived objects are made
+    from engine.language.cache import load_catalogue_cached
+    from engine.services.recommend import Engine
 mark("imports")
 profile = load_profile({profile!r})
 root = rules_root(None)
@@ -63,13 +64,14 @@ if os.environ.get("LIFEEVENTS_NO_CACHE"):  # as the command: the YAML loader imp
     from engine.language.loader import load_catalogue
     catalogue = load_catalogue(root)
 else:
-    catalogue = load_catalogue_cached(root)
+    with cli.long_lived():
+        catalogue = load_catalogue_cached(root)
 mark("load")
 engine = Engine(catalogue)
 mark("compile")
 result = engine.recommend(profile, as_of=None, event=None, lang="en")
 mark("evaluate")
-text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
+text = cli.contract_json(result)  # what --json prints
 with open(os.devnull, "w") as out:
     print(text, file=out)
 mark("output")

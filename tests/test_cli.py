@@ -205,3 +205,21 @@ def test_an_invalid_row_is_reported_on_a_line_of_its_own_beside_the_bar(tmp_path
     # The bar is cleared before the message and drawn again after its line, never over it.
     assert "\rrow 1: not valid JSON" in screen, screen
     assert "%|" not in screen.split("row 1:")[1].split("\n")[0], screen
+
+
+def test_the_printed_json_is_json_dumps_of_the_result_for_every_case(engine):
+    """recommend --json prints pydantic's JSON (engine.interfaces.cli.contract_json), which
+    must be, to the byte, what json.dumps of the result's model_dump printed before: every
+    case's answer, in each language in turn."""
+    from engine.interfaces.cli import contract_json
+    from engine.language.i18n import LANGUAGES
+    from engine.language.profile import validate_profile
+    from engine.services.cases import load_cases
+
+    cases = load_cases(Path(__file__).parent / "cases")
+    assert len(cases) > 700
+    for number, case in enumerate(cases):
+        profile = validate_profile(case.input, f"{case.file}#{case.index}")
+        result = engine.recommend(profile, as_of=case.as_of, lang=LANGUAGES[number % len(LANGUAGES)])
+        printed = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
+        assert contract_json(result) == printed, f"{case.file}#{case.index}"

@@ -18,6 +18,11 @@ it only when nothing it was built from has changed:
 - a missing, stale, truncated or corrupt cache is read the slow way and rewritten,
   never an error; a cache that cannot be written (a read-only home) is left out.
 
+With the catalogue it keeps what an answer would otherwise parse YAML and load Babel's
+locale data for: the languages (engine/data/languages.yaml, with the symbols Babel
+formats figures with) and the tree's residences (rules/residences.yaml); the key covers
+both files and Babel's version.
+
 ``LIFEEVENTS_NO_CACHE=1`` (or ``recommend --no-cache``) reads the rules the slow way.
 ``lifeevents validate`` never uses it: it is the full check.
 """
@@ -25,22 +30,35 @@ it only when nothing it was built from has changed:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
 import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.language.catalog import Catalogue
+from engine.language.i18n import LANGUAGES_FILE, Language, parse_languages, use_languages
+from engine.language.residences import RESIDENCES_FILE, Residences, parse_residences, use_residences
 from engine.language.rulesroot import RulesVersion, source_files
 from engine.language.yamlsafe import CatalogueError, read_source
 
 NO_CACHE_ENV = "LIFEEVENTS_NO_CACHE"
 # Bumped when the file's layout changes; the key covers everything else.
-MAGIC = b"lifeevents-catalogue-cache 1\n"
+MAGIC = b"lifeevents-catalogue-cache 2\n"
 DIGEST_SIZE = 32
 KEEP = 8  # cached trees (a test's copy, a staff draft, the checkout) before the oldest goes
 ENGINE = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class CachedTree:
+    """What one cache file holds: a tree's catalogue and what answering from it reads."""
+
+    catalogue: Catalogue
+    languages: dict[str, Language]
+    residences: Residences | None  # None for a tree without rules/residences.yaml
 
 
 def cache_enabled() -> bool:
@@ -61,11 +79,13 @@ def cache_dir() -> Path | None:
 def _code_digest() -> bytes:
     """What the loaded catalogue depends on besides the rules: the code that reads and
     checks them, the data files it reads (the languages), and the versions of what
-    unpickles it."""
+    unpickles it and of Babel, whose CLDR symbols the cached languages hold. The
+    package's own version adds nothing to the code's bytes (an editable install changes
+    code without changing it) and would cost importing importlib.metadata."""
     from pydantic import VERSION as PYDANTIC_VERSION
 
     digest = hashlib.sha256()
-    digest.update(f"{sys.version}\0{PYDANTIC_VERSION}\0{_package_version()}\0".encode())
+    digest.update(f"{sys.version}\0{PYDANTIC_VERSION}\0".encode() + _babel_release() + b"\0")
     for folder in (ENGINE / "language", ENGINE / "data"):
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix in (".py", ".yaml"):
@@ -73,30 +93,56 @@ def _code_digest() -> bytes:
     return digest.digest()
 
 
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("lifeevents")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown"
+def _babel_release() -> bytes:
+    """Babel's ``__init__.py``, which names its version, found without importing Babel
+    (an answer from the cache does not import it)."""
+    spec = importlib.util.find_spec("babel")
+    if spec is None or spec.origin is None:
+        return b"no babel"
+    return Path(spec.origin).read_bytes()
 
 
 def cache_key(root: Path) -> tuple[bytes, str]:
     """The digest of everything ``load_catalogue(root)`` reads, and the rules version it
     would give (``loader.content_version``); CatalogueError when a file cannot be read
     (the loader then says which, as without a cache)."""
+    key = _read_key(root)
+    _LAST_READ[:] = [key]
+    return key.digest, key.version
+
+
+@dataclass(frozen=True)
+class _Key:
+    digest: bytes
+    version: str
+    # The two files a CachedTree holds besides the catalogue, as the key read them: a
+    # miss stores what is parsed from these bytes, so the stored tree is the key's even
+    # when a file is edited meanwhile.
+    languages: bytes
+    residences: bytes | None
+
+
+# The last key taken, with the bytes of the two files a miss stores parsed.
+_LAST_READ: list[_Key] = []
+
+
+def _read_key(root: Path) -> _Key:
+    languages = LANGUAGES_FILE.read_bytes()
     digest = hashlib.sha256(MAGIC)
     digest.update(_code_digest())
+    digest.update(f"{len(languages)}\0".encode() + languages)
     digest.update(str(root).encode() + b"\0")
     version = RulesVersion()
+    residences, residences_path = None, root / RESIDENCES_FILE
     for path in source_files(root):
         shown = str(path.relative_to(root))
         raw = read_source(path, shown)
         # Length first: no two lists of files give the same stream of bytes.
         digest.update(f"{shown}\0{len(raw)}\0".encode() + raw)
         version.add(shown, raw)
-    return digest.digest(), version.value
+        if path == residences_path:
+            residences = raw
+    return _Key(digest.digest(), version.value, languages, residences)
 
 
 def _private_folder(folder: Path, create: bool) -> bool:
@@ -123,8 +169,8 @@ def _entry(folder: Path, root: Path) -> Path:
     return folder / f"catalogue-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.pickle"
 
 
-def read_cached(path: Path, key: bytes) -> Catalogue | None:
-    """The catalogue stored at ``path`` under ``key``; None when there is none, it is
+def read_cached(path: Path, key: bytes) -> CachedTree | None:
+    """What is stored at ``path`` under ``key``; None when there is none, it is
     another key's, it is not this user's own, or it is damaged in any way."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -145,19 +191,19 @@ def read_cached(path: Path, key: bytes) -> Catalogue | None:
     if hashlib.sha256(payload).digest() != stored:
         return None
     try:
-        catalogue = pickle.loads(payload)
+        stored_tree = pickle.loads(payload)
     except Exception:  # a damaged pickle can raise almost anything: it is rebuilt
         return None
-    return catalogue if isinstance(catalogue, Catalogue) else None
+    return stored_tree if isinstance(stored_tree, CachedTree) else None
 
 
-def write_cached(path: Path, key: bytes, catalogue: Catalogue) -> None:
-    """Store ``catalogue`` atomically: a temporary file (mode 0600) renamed into place.
+def write_cached(path: Path, key: bytes, tree: CachedTree) -> None:
+    """Store ``tree`` atomically: a temporary file (mode 0600) renamed into place.
     Not fsynced: after a crash a reader may find a short or empty file, which fails its
     digest and is rebuilt."""
     import tempfile  # only on a miss: it brings shutil and random along
 
-    payload = pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
     blob = MAGIC + key + hashlib.sha256(payload).digest() + payload
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".catalogue-", suffix=".tmp")
     try:
@@ -190,18 +236,32 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
     path = _entry(folder, root)
     if _private_folder(folder, create=False):
         cached = read_cached(path, key)
-        if cached is not None and cached.version == version:
-            return cached
+        if cached is not None and cached.catalogue.version == version:
+            use_languages(cached.languages)
+            if cached.residences is not None:
+                use_residences(root, cached.residences)
+            return cached.catalogue
     catalogue = _load(root)
     # A rule file edited while the loader read it: what was read is not what the key
     # says, and must not be stored under it (an edit back would be served stale).
-    if catalogue.version == version and _private_folder(folder, create=True):
+    read = next((taken for taken in _LAST_READ if taken.digest == key), None)
+    if read is not None and catalogue.version == version and _private_folder(folder, create=True):
+        import yaml  # imported already by the loader; for a broken languages.yaml's error
+
         try:
-            write_cached(path, key, catalogue)
+            tree = CachedTree(
+                catalogue, parse_languages(read.languages.decode()), _residences(read.residences)
+            )
+            write_cached(path, key, tree)
             _prune(folder)
-        except (OSError, pickle.PicklingError):
+        except (OSError, ValueError, yaml.YAMLError, pickle.PicklingError):
             pass  # no cache this time (a full disk, a read-only home): the answer stands
     return catalogue
+
+
+def _residences(raw: bytes | None) -> Residences | None:
+    # Checked by the loader already: a file it refused never gets this far.
+    return None if raw is None else parse_residences(raw.decode())
 
 
 def _load(root: Path) -> Catalogue:

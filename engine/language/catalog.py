@@ -5,7 +5,8 @@ The pydantic models here are the one data model every front end reads: the CLI, 
 Streamlit app, the HTTP API and the batch evaluator.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the models' annotations are objects already,
+# which pydantic would otherwise evaluate from strings on every start (see profile.py).
 
 from dataclasses import dataclass, field
 from datetime import date
@@ -133,7 +134,7 @@ class Service(_Model):
     )
 
     @model_validator(mode="after")
-    def _household_reading(self) -> Service:
+    def _household_reading(self) -> "Service":
         if (self.decided_for is None) != (self.decided_from is None):
             raise ValueError("decided_for: household and decided_from (mother | either_parent) go together")
         return self

@@ -17,18 +17,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from engine.language.i18n import LANGUAGES
 from engine.language.profile import RESIDENCES
 from engine.language.rules import Text
 from engine.language.rulesroot import rules_root
 from engine.language.yamlsafe import CatalogueError, parse_yaml_text
 
+if TYPE_CHECKING:  # PyYAML and the list of languages are needed only to read the file
+    import yaml
+
 RESIDENCES_FILE = "rules/residences.yaml"
-LANGS = LANGUAGES  # engine/data/languages.yaml: the one list of languages
 
 
 class ResidencesError(ValueError):
@@ -62,6 +61,8 @@ class Residences:
 
 def _line(node: yaml.Node | None, path: tuple[str, ...]) -> int:
     """1-based line of the value at ``path`` (the nearest known ancestor's line)."""
+    import yaml
+
     line = node.start_mark.line + 1 if node is not None else 1
     for part in path:
         if not isinstance(node, yaml.MappingNode):
@@ -76,9 +77,11 @@ def _line(node: yaml.Node | None, path: tuple[str, ...]) -> int:
 
 
 def _text(raw: Any) -> Text | None:
+    from engine.language.i18n import LANGUAGES
+
     if (
         isinstance(raw, dict)
-        and set(raw) == set(LANGS)
+        and set(raw) == set(LANGUAGES)
         and all(isinstance(v, str) and v for v in raw.values())
     ):
         return Text(en=raw["en"], zh=raw["zh-TW"])
@@ -88,12 +91,15 @@ def _text(raw: Any) -> Text | None:
 def parse_residences(text: str, file: str = RESIDENCES_FILE) -> Residences:
     """The file's content, checked: every residence of the profile contract exactly once,
     each with a name in every language and one of the file's MLE areas."""
+    from engine.language.i18n import LANGUAGES
+
     # Read as every rule file is (a duplicated key is refused, not silently the last one).
     try:
         doc = parse_yaml_text(text, file)
     except CatalogueError as exc:
         raise ResidencesError(file, [(p.line, p.message) for p in exc.problems]) from None
     node, data = doc.node, doc.data
+    langs = ", ".join(LANGUAGES)  # engine/data/languages.yaml: the one list of languages
     problems: list[tuple[int, str]] = []
 
     def problem(path: tuple[str, ...], message: str) -> None:
@@ -109,7 +115,7 @@ def parse_residences(text: str, file: str = RESIDENCES_FILE) -> Residences:
     for area, raw in data["mle_areas"].items():
         name = _text(raw)
         if name is None:
-            problem(("mle_areas", str(area)), f"mle_areas.{area}: a name in each of {', '.join(LANGS)}")
+            problem(("mle_areas", str(area)), f"mle_areas.{area}: a name in each of {langs}")
         else:
             areas[str(area)] = name
     by_id: dict[str, Residence] = {}
@@ -123,7 +129,7 @@ def parse_residences(text: str, file: str = RESIDENCES_FILE) -> Residences:
             continue
         name = _text(raw["name"])
         if name is None:
-            problem((*where, "name"), f"residences.{rid}.name: a name in each of {', '.join(LANGS)}")
+            problem((*where, "name"), f"residences.{rid}.name: a name in each of {langs}")
         if raw["mle_area"] not in data["mle_areas"]:
             problem(
                 (*where, "mle_area"),
@@ -150,16 +156,28 @@ def read_residences(root: Path) -> Residences:
     return parse_residences(text)
 
 
-@cache
-def _residences_at(root: str) -> Residences:
-    return read_residences(Path(root))
+# Each tree's residences, by its resolved root, once read (or given by the catalogue cache).
+_READ: dict[str, Residences] = {}
+
+
+def _tree(root: Path | str | None) -> str:
+    return str(Path(root).resolve() if root is not None else rules_root().resolve())
 
 
 def residences(root: Path | str | None = None) -> Residences:
     """The residences of a rules tree (by default the rules root in use), read once per tree:
     an app that answers from another tree (a staff draft, a test's copy) names places as
     that tree does."""
-    return _residences_at(str(Path(root).resolve() if root is not None else rules_root().resolve()))
+    tree = _tree(root)
+    if tree not in _READ:
+        _READ[tree] = read_residences(Path(tree))
+    return _READ[tree]
+
+
+def use_residences(root: Path | str, read: Residences) -> None:
+    """The residences of ``root`` as the catalogue cache stored them, read from the file
+    its key covers (engine/language/cache.py): an answer from the cache parses no YAML."""
+    _READ.setdefault(_tree(root), read)
 
 
 @cache

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import stat
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+# PyYAML is imported where a file is parsed: an answer read back from the catalogue
+# cache (engine/language/cache.py) parses none and does not pay for importing it.
+if TYPE_CHECKING:
+    import yaml
 
 
 def yaml12_booleans(loader: type) -> None:
@@ -51,8 +55,12 @@ class YamlShapeError(ValueError):
         self.message = message
 
 
-# The characters YAML accepts (YAML 1.1 §5.1, as PyYAML's reader checks them).
-_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+@cache
+def _not_yaml() -> re.Pattern[str]:
+    """A character YAML refuses (YAML 1.1 §5.1, as PyYAML's reader checks them).
+    Compiled on first use: a class spanning the astral planes takes ``re`` about 8 ms to
+    compile, which an answer read back from the catalogue cache does not need."""
+    return re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def decode_yaml_text(raw: bytes) -> str:
@@ -63,7 +71,7 @@ def decode_yaml_text(raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise YamlShapeError(line, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded") from None
-    bad = _NOT_YAML.search(text)
+    bad = _not_yaml().search(text)
     if bad is not None:
         line = text.count("\n", 0, bad.start()) + 1
         raise YamlShapeError(line, f"character U+{ord(bad.group()):04X} is not allowed in YAML text")
@@ -142,6 +150,8 @@ class YamlDoc:
 
     def line(self, path: tuple[Any, ...]) -> int:
         """1-based line of the value at ``path`` (the nearest known ancestor's line)."""
+        import yaml
+
         node = self.node
         line = node.start_mark.line + 1 if node is not None else 1
         for part in path:
@@ -163,14 +173,26 @@ class YamlDoc:
 
 # --- reading a YAML file of the rules: safe_load semantics, lines kept ---------------
 
-_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+
+@cache
+def _rules_loader() -> tuple[type, type]:
+    """PyYAML's base loader (libyaml when present: 10x faster) and, built on it, the
+    rules' loader: safe_load semantics, refusing duplicate keys, with YAML 1.2 booleans."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    yaml12_booleans(Loader)
+    return base, Loader
 
 
-class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
-    """safe_load semantics, refusing duplicate keys, with YAML 1.2 booleans."""
+def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
+    import yaml
 
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
@@ -180,12 +202,6 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
             )
         seen[key] = key_node.start_mark.line
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-yaml12_booleans(_Loader)
 
 
 def read_source(path: Path, shown: str) -> bytes:
@@ -225,15 +241,18 @@ def read_yaml(path: Path, shown: str, raw: bytes | None = None) -> YamlDoc:
 def parse_yaml_text(text: str, shown: str) -> YamlDoc:
     """Decoded YAML text checked and built as every file of the rules is: no anchors,
     aliases or deep nesting, no duplicate key, YAML 1.2 booleans, lines kept."""
+    import yaml
+
+    base, rules_loader = _rules_loader()
     try:
-        check_shape(text, _BASE_LOADER)
+        check_shape(text, base)
     except YamlShapeError as exc:
         raise CatalogueError([Problem(shown, exc.line, exc.message)]) from None
     except yaml.YAMLError as exc:
         raise CatalogueError(
             [Problem(shown, error_line(exc, text), f"YAML syntax: {_yaml_problem(exc)}")]
         ) from None
-    loader = _Loader(text)
+    loader = rules_loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -247,6 +266,8 @@ def parse_yaml_text(text: str, shown: str) -> YamlDoc:
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
+    import yaml
+
     if isinstance(exc, yaml.MarkedYAMLError):
         return str(exc.problem or exc)
     return str(exc).splitlines()[0]
