@@ -18,10 +18,10 @@ it only when nothing it was built from has changed:
 - a missing, stale, truncated or corrupt cache is read the slow way and rewritten,
   never an error; a cache that cannot be written (a read-only home) is left out.
 
-With the catalogue it keeps what an answer would otherwise parse YAML and load Babel's
-locale data for: the languages (engine/data/languages.yaml, with the symbols Babel
-formats figures with) and the tree's residences (rules/residences.yaml); the key covers
-both files and Babel's version.
+With the catalogue it keeps what an answer would otherwise parse YAML for: the languages
+(engine/data/languages.yaml) and the tree's residences (rules/residences.yaml); the key
+covers both files and Babel's version (a language's locale is checked against Babel's
+CLDR data when the file is read).
 
 ``LIFEEVENTS_NO_CACHE=1`` (or ``recommend --no-cache``) reads the rules the slow way.
 ``lifeevents validate`` never uses it: it is the full check.
@@ -79,7 +79,7 @@ def cache_dir() -> Path | None:
 def _code_digest() -> bytes:
     """What the loaded catalogue depends on besides the rules: the code that reads and
     checks them, the data files it reads (the languages), and the versions of what
-    unpickles it and of Babel, whose CLDR symbols the cached languages hold. The
+    unpickles it and of Babel, which checked the cached languages' locales. The
     package's own version adds nothing to the code's bytes (an editable install changes
     code without changing it) and would cost importing importlib.metadata."""
     from pydantic import VERSION as PYDANTIC_VERSION

@@ -16,11 +16,12 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Babel and PyYAML are imported when languages.yaml is read. An answer read back from the
-# catalogue cache (engine/language/cache.py) gets its languages from there, with the
-# little of each locale's CLDR data that formatting reads (NumberSymbols), and imports
-# neither: Babel's locale data alone was about 15 ms of a one-off answer.
+# Babel and PyYAML are imported when first needed: PyYAML when languages.yaml is read (an
+# answer from the catalogue cache gets the languages from there), Babel when a number or
+# a date is first formatted. Every figure is Babel's (issue 14: "formatted by Babel, not
+# by hand"); its import and locale data, ~30 ms, are paid by a command that shows one.
 if TYPE_CHECKING:
+    from babel import Locale
     from babel.dates import DateTimePattern
     from babel.numbers import NumberPattern
 
@@ -37,62 +38,34 @@ class LanguageError(ValueError):
 
 
 @dataclass(frozen=True)
-class NumberSymbols:
-    """What Babel reads of a locale's CLDR data to apply the patterns below, in the Latin
-    digits it formats with: taken from Babel when languages.yaml is read."""
-
-    decimal: str
-    group: str
-    currency: str  # the sign of CURRENCY: NT$ in en, $ in zh_Hant_TW
-
-
-# A date pattern's fields as Babel's tokenizer reads them, when every field is one that
-# is a number (year, month and day as digits); None for a pattern with names (MMM) or
-# other fields, which Babel formats.
-DateFields = tuple[tuple[str, Any], ...] | None
-
-
-@dataclass(frozen=True)
 class Language:
     code: str  # the key of its texts in every language file (zh-TW, en)
     locale: str  # the Babel (CLDR) locale's name
     date_pattern: str
     calendars: tuple[str, ...]
-    symbols: NumberSymbols
-    date_fields: DateFields
 
 
 def _language(code: str, raw: object, path: Path) -> Language:
-    from babel import Locale, UnknownLocaleError
-    from babel.numbers import get_currency_symbol, get_decimal_symbol, get_group_symbol
+    from babel import UnknownLocaleError
 
     if not isinstance(raw, dict) or set(raw) != {"locale", "date", "calendars"}:
         raise LanguageError(f"{path}: {code}: needs exactly locale, date and calendars")
     try:
-        locale = Locale.parse(str(raw["locale"]))
+        locale = _locale(str(raw["locale"]))
     except (UnknownLocaleError, ValueError) as exc:
         raise LanguageError(f"{path}: {code}.locale: not a Babel locale: {raw['locale']!r}") from exc
     calendars = raw["calendars"]
     if not isinstance(calendars, list) or not calendars or set(calendars) - set(CALENDARS):
         raise LanguageError(f"{path}: {code}.calendars: a list from {', '.join(CALENDARS)}")
-    symbols = NumberSymbols(
-        decimal=get_decimal_symbol(locale),
-        group=get_group_symbol(locale),
-        currency=get_currency_symbol(CURRENCY, locale),
-    )
-    pattern = str(raw["date"])
-    return Language(code, str(locale), pattern, tuple(calendars), symbols, _date_fields(pattern))
+    return Language(code, str(locale), str(raw["date"]), tuple(calendars))
 
 
-def _date_fields(pattern: str) -> DateFields:
-    from babel.dates import tokenize_pattern
+@cache
+def _locale(name: str) -> Locale:
+    """The Babel locale of that name, its CLDR data loaded once (on its first figure)."""
+    from babel import Locale
 
-    tokens = tuple(tokenize_pattern(pattern))
-    numeric = all(
-        kind == "chars" or (value[0] == "y" and value[1] != 2) or (value[0] in "Md" and value[1] <= 2)
-        for kind, value in tokens
-    )
-    return tokens if numeric else None
+    return Locale.parse(name)
 
 
 @lru_cache(maxsize=4)
@@ -155,33 +128,6 @@ def round_half_up(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _figure(
-    value: float, symbols: NumberSymbols, fraction_digits: int, *, grouped: bool = True, scale: int = 0
-) -> str:
-    """Babel's ``NumberPattern.apply`` for the patterns of this module (``#,##0`` or
-    ``0`` with up to ``fraction_digits`` decimals, none required), step for step: the
-    value as a Decimal of its ``str``, the sign taken before rounding, rounded half even
-    by Decimal's default context, groups of three. tests/test_i18n.py checks it against
-    Babel for every pattern and language."""
-    number = Decimal(str(value)).scaleb(scale)
-    sign = "-" if number.is_signed() else ""
-    rounded = abs(number).normalize().quantize(Decimal(10) ** -fraction_digits)
-    whole, _, fraction = f"{rounded:f}".partition(".")
-    if grouped:
-        groups = []
-        while len(whole) > 3:
-            groups.insert(0, whole[-3:])
-            whole = whole[:-3]
-        whole = symbols.group.join([whole, *groups])
-    fraction = fraction.rstrip("0")
-    return sign + whole + (symbols.decimal + fraction if fraction else "")
-
-
-def _finite(value: float) -> bool:
-    # Babel words infinity with the locale's sign; those rare values are left to it.
-    return Decimal(str(value)).is_finite()
-
-
 # Babel parses its pattern on every call (about 50 times an f-string's cost); explaining
 # one profile formats a few hundred numbers, mostly the same thresholds and amounts. So
 # the figures are kept.
@@ -200,65 +146,49 @@ def _date_pattern(pattern: str) -> DateTimePattern:
 
 
 def _babel(pattern: str, value: Any, lang: str, **options: Any) -> str:
-    return _number_pattern(pattern).apply(value, language(lang).locale, **options)
+    return _number_pattern(pattern).apply(value, _locale(language(lang).locale), **options)
 
 
 @lru_cache(maxsize=8192)
 def format_number(value: float, lang: str) -> str:
     """A number with the language's grouping, to at most 2 decimals, no trailing zeros."""
-    if not _finite(value):
-        return _babel("#,##0.##", value, lang)
-    return _figure(value, language(lang).symbols, 2)
+    return _babel("#,##0.##", value, lang)
 
 
 @lru_cache(maxsize=8192)
 def format_whole(value: float, lang: str) -> str:
     """A whole number (a count, an amount's figure), rounded half up, grouped."""
-    return _figure(round_half_up(value), language(lang).symbols, 0)
+    return _babel("#,##0", round_half_up(value), lang)
 
 
 @lru_cache(maxsize=8192)
 def format_money(value: float, lang: str) -> str:
     """Whole New Taiwan dollars with the locale's currency sign (NT$5,000)."""
-    symbols = language(lang).symbols
-    figure = _figure(round_half_up(value), symbols, 0)
-    # Babel's ``¤#,##0``: the minus before the sign (-NT$5).
-    return figure[:1] + symbols.currency + figure[1:] if figure.startswith("-") else symbols.currency + figure
+    return _babel("¤#,##0", round_half_up(value), lang, currency=CURRENCY, currency_digits=False)
 
 
 @lru_cache(maxsize=1024)
 def format_percent(rate: float, lang: str) -> str:
     """A rate (0.125) as a percentage (12.5%), to at most 2 decimals."""
-    if not _finite(rate):
-        return _babel("#,##0.##%", rate, lang)
-    return _figure(rate, language(lang).symbols, 2, scale=2) + "%"
+    return _babel("#,##0.##%", rate, lang)
 
 
 @lru_cache(maxsize=8192)
 def format_date(day: date, lang: str) -> str:
     """A Gregorian date in the language's pattern (languages.yaml ``date``)."""
     found = language(lang)
-    if found.date_fields is None:
-        return _date_pattern(found.date_pattern).apply(day, found.locale)
-    return "".join(_date_field(day, value) if kind == "field" else value for kind, value in found.date_fields)
-
-
-def _date_field(day: date, field: tuple[str, int]) -> str:
-    # Babel's DateTimeFormat for the numeric fields _date_fields keeps: zero-padded to
-    # the field's width.
-    letter, width = field
-    number = {"y": day.year, "M": day.month, "d": day.day}[letter]
-    return f"{number:0{width}d}"
+    return _date_pattern(found.date_pattern).apply(day, _locale(found.locale))
 
 
 def roc_parts(day: date, lang: str) -> dict[str, str]:
     """The fields of a date in the Republic of China era (民國 116 年 1 月 23 日), for
     the language's ``phrase.date.roc`` to word; numbers as Babel's pattern ``0`` gives them."""
-    symbols = language(lang).symbols
+    digits = _number_pattern("0")
+    locale = _locale(language(lang).locale)
     return {
-        "year": _figure(day.year - ROC_OFFSET, symbols, 0, grouped=False),
-        "month": _figure(day.month, symbols, 0, grouped=False),
-        "day": _figure(day.day, symbols, 0, grouped=False),
+        "year": digits.apply(day.year - ROC_OFFSET, locale),
+        "month": digits.apply(day.month, locale),
+        "day": digits.apply(day.day, locale),
     }
 
 
