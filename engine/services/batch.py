@@ -84,6 +84,7 @@ from engine.services.recommend import effective_condition
 
 STATUSES = ("ineligible", "eligible", "unknown", "invalid")
 STATUS_DTYPE = pl.Enum(STATUSES)
+_STATUS_VALUES = pl.Series("status", STATUSES, dtype=STATUS_DTYPE)  # indexed by the status codes 0-3
 NUMERIC = ("int", "float")
 FORMATS = (".csv", ".jsonl", ".parquet")
 
@@ -609,7 +610,7 @@ class Plan:
     stages: list[list[pl.Expr]]
     verdicts: list[pl.Expr]
 
-    def run(self, frame: pl.DataFrame, engine: str = "auto") -> pl.DataFrame:
+    def run(self, frame: pl.DataFrame | pl.LazyFrame, engine: str = "auto") -> pl.DataFrame:
         lazy = frame.lazy()
         for stage in self.stages:
             lazy = lazy.with_columns(stage)
@@ -649,9 +650,7 @@ class BatchEvaluator:
         self, frame: pl.DataFrame, width: int, services: tuple[str, ...] | None = None
     ) -> pl.DataFrame:
         """One Boolean column per service: true eligible, false ineligible, null unknown."""
-        dates = frame["as_of"].unique()
-        fixed = dates[0] if len(dates) == 1 else None
-        return self.plan(width, fixed, services).run(frame)
+        return self.plan(width, _single_date(frame["as_of"]), services).run(frame)
 
     def output_columns(self, partner: bool) -> list[str]:
         """The status columns of the output: one per service, then with partner columns
@@ -671,14 +670,17 @@ class BatchEvaluator:
             pl.when(valid).then(pl.col(s).cast(pl.UInt8).fill_null(2)).otherwise(3).alias(s)
             for s in self.services
         ]
+        names = list(self.services)
         if chunk.partner and families:
             verdicts = self._families(chunk, verdicts)  # status codes already, null: no partner
+            names = self.output_columns(True)
             code += [
-                pl.when(valid).then(pl.col(c)).otherwise(3).alias(c)
-                for c in self.output_columns(True)[len(self.services) :]
+                pl.when(valid).then(pl.col(c)).otherwise(3).alias(c) for c in names[len(self.services) :]
             ]
+        # The codes index the statuses: a gather from the four, five times cheaper than
+        # replace_strict over every cell.
         return verdicts.select(code).select(
-            pl.all().replace_strict(list(range(4)), list(STATUSES), return_dtype=STATUS_DTYPE)
+            [pl.lit(_STATUS_VALUES).gather(pl.col(c)).alias(c) for c in names]
         )
 
     def _families(self, chunk: Chunk, verdicts: pl.DataFrame) -> pl.DataFrame:
@@ -701,8 +703,15 @@ class BatchEvaluator:
         rows = listed.arg_true()
         theirs_names = {s: PARTNER_PREFIX + s for s in self.viewed}
         if rows.len():
-            swapped = frame[rows].select([pl.col(c).alias(_swap_adult(c)) for c in frame.columns])
-            found = self.verdicts(swapped, chunk.width, self.viewed)
+            # Filtered and swapped lazily: polars then copies only the columns the partner's
+            # plan reads (about a third), not the whole frame.
+            swapped = (
+                frame.lazy()
+                .filter(pl.col(PARTNER_LISTED).fill_null(False))
+                .select([pl.col(c).alias(_swap_adult(c)) for c in frame.columns])
+            )
+            fixed = _single_date(frame["as_of"].gather(rows))
+            found = self.plan(chunk.width, fixed, self.viewed).run(swapped)
             where = np.full(n, -1, dtype=np.int64)
             where[rows.to_numpy()] = np.arange(rows.len())
             at = pl.Series(where).set(pl.Series(where < 0), None)
@@ -738,6 +747,13 @@ class BatchEvaluator:
 
 
 PARTNER_PREFIX = "partner:"
+
+
+def _single_date(as_of: pl.Series) -> date | None:
+    """The one date every row is read at, or None when the rows differ (the plan then
+    reads each row's ``as_of``)."""
+    dates = as_of.unique()
+    return dates[0] if len(dates) == 1 else None
 
 
 def _swap_adult(column: str) -> str:
