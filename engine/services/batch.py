@@ -898,6 +898,13 @@ def _string_frame(rows: list[dict[str, str]]) -> pl.DataFrame:
     )
 
 
+PARQUET_HELD_BYTES = 256 * 2**20
+"""Parquet output chunks held in memory before they go to a part file. Polars has no
+appending Parquet writer, so the chunks become one file at the end; held chunks are
+written once, where parts are written, read back and written again (the merge cost more
+than the parts). 256 MiB holds the statuses of about 4 million profiles."""
+
+
 class Writer:
     """Writes chunks in order to CSV, JSON Lines or Parquet (by extension).
 
@@ -910,12 +917,14 @@ class Writer:
         self.fmt = input_format(path)
         self.first = True
         self.parts: list[Path] = []
+        self.held: list[pl.DataFrame] = []  # Parquet: chunks not yet in a part
+        self.held_bytes = 0
         self.handle: IO[str] | None = None
         self.tmp: Path | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if self.fmt == ".parquet":
-                # Polars has no appending Parquet writer: parts, then one streaming merge.
+                # Polars has no appending Parquet writer: chunks held, parts, then one streaming merge.
                 self.tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
             else:
                 self.handle = path.open("w", encoding="utf-8", newline="")
@@ -937,18 +946,31 @@ class Writer:
             assert self.handle is not None
             frame.write_ndjson(self.handle)
         else:
-            assert self.tmp is not None
-            part = self.tmp / f"{len(self.parts):06d}.parquet"
-            frame.write_parquet(part)
-            self.parts.append(part)
+            self.held.append(frame)
+            self.held_bytes += frame.estimated_size()
+            if self.held_bytes > PARQUET_HELD_BYTES:
+                self._spill()
+
+    def _spill(self) -> None:
+        """The held Parquet chunks as one part file."""
+        assert self.tmp is not None
+        part = self.tmp / f"{len(self.parts):06d}.parquet"
+        # Only the merge reads it, and writes its own: neither compressed nor with statistics.
+        pl.concat(self.held, rechunk=False).write_parquet(part, compression="uncompressed", statistics=False)
+        self.parts.append(part)
+        self.held, self.held_bytes = [], 0
 
     def close(self) -> None:
         """Finish the file (for Parquet: merge the parts)."""
         try:
             if self.handle is not None:
                 self.handle.close()
-            if self.tmp is not None and self.parts:
-                pl.scan_parquet(self.parts).sink_parquet(self.path)
+            if self.tmp is not None:
+                pieces = [pl.scan_parquet(self.parts)] if self.parts else []
+                if self.held:
+                    pieces.append(pl.concat(self.held, rechunk=False).lazy())
+                if pieces:
+                    pl.concat(pieces).sink_parquet(self.path)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise write_error(self.shown, exc) from None
         finally:
@@ -956,6 +978,7 @@ class Writer:
 
     def discard(self) -> None:
         """Stop without finishing: the handle closed, the Parquet parts removed."""
+        self.held, self.held_bytes = [], 0
         if self.handle is not None:
             with contextlib.suppress(OSError):
                 self.handle.close()
