@@ -610,13 +610,52 @@ class Plan:
     stages: list[list[pl.Expr]]
     verdicts: list[pl.Expr]
 
-    def run(self, frame: pl.DataFrame | pl.LazyFrame, engine: str = "auto") -> pl.DataFrame:
+    def run(
+        self, frame: pl.DataFrame | pl.LazyFrame, engine: str = "auto", keep: tuple[str, ...] = ()
+    ) -> pl.DataFrame:
+        """The verdicts over ``frame``, and the shared columns named in ``keep``."""
         lazy = frame.lazy()
         for stage in self.stages:
             lazy = lazy.with_columns(stage)
         # with_columns, not select: a constant verdict must still give one value per row.
         names = [v.meta.output_name() for v in self.verdicts]
-        return lazy.with_columns(self.verdicts).select(names).collect(engine=engine)  # type: ignore[arg-type]
+        return lazy.with_columns(self.verdicts).select(*names, *keep).collect(engine=engine)  # type: ignore[arg-type]
+
+    def without(self, given: tuple[str, ...]) -> Plan:
+        """The plan for a frame that already has the shared columns named in ``given``."""
+        stages = [[e for e in stage if e.meta.output_name() not in given] for stage in self.stages]
+        return Plan([stage for stage in stages if stage], self.verdicts)
+
+
+@dataclass(frozen=True)
+class Views:
+    """The plans of a chunk with partners: the applicant's view, the partner's, and the
+    shared columns the partner's takes from the applicant's (``reused``)."""
+
+    own: Plan
+    partner: Plan
+    reused: tuple[str, ...]
+
+
+def same_in_both_views(own: Plan, partner: Plan) -> tuple[str, ...]:
+    """The partner plan's shared columns that have the same values in the applicant's
+    plan: those that read no adult's column, not even through another shared column.
+    The household's income per person or a child's age is one value for both adults;
+    computing it again for the partner's rows cost a third of the partner's view.
+
+    Both plans must come from one evaluator at one width and date: a shared column's
+    name then stands for one definition (Compiler.share), so the names are compared
+    (expressions with a Python function, as round4's, never compare equal)."""
+    own_shared = {e.meta.output_name() for stage in own.stages for e in stage}
+    reused: list[str] = []
+    for stage in partner.stages:  # in stage order: a column's inputs are judged before it
+        for e in stage:
+            name = e.meta.output_name()
+            if name in own_shared and all(
+                _swap_adult(c) == c and (not c.startswith("~") or c in reused) for c in e.meta.root_names()
+            ):
+                reused.append(name)
+    return tuple(reused)
 
 
 class BatchEvaluator:
@@ -636,6 +675,7 @@ class BatchEvaluator:
             s for s in self.services if self.readings[s] in ("person", "mother", "either_parent")
         )
         self._plans: dict[tuple[int, date | None, tuple[str, ...] | None], Plan] = {}
+        self._views: dict[tuple[int, date | None, date | None], Views] = {}
 
     def plan(self, width: int, as_of: date | None, services: tuple[str, ...] | None = None) -> Plan:
         key = (width, as_of, services)
@@ -645,6 +685,17 @@ class BatchEvaluator:
             verdicts = [compiler.condition(self.conditions[s]).alias(s) for s in wanted]
             self._plans[key] = Plan(compiler.stages(), verdicts)
         return self._plans[key]
+
+    def views(self, width: int, own_date: date | None, partner_date: date | None) -> Views:
+        """The plans of the two views (:class:`Views`); a shared column is reused only
+        when both plans read the rows at the same fixed date, or both per row."""
+        key = (width, own_date, partner_date)
+        if key not in self._views:
+            own = self.plan(width, own_date)
+            partner = self.plan(width, partner_date, self.viewed)
+            reused = same_in_both_views(own, partner) if own_date == partner_date else ()
+            self._views[key] = Views(own, partner.without(reused), reused)
+        return self._views[key]
 
     def verdicts(
         self, frame: pl.DataFrame, width: int, services: tuple[str, ...] | None = None
@@ -664,7 +715,6 @@ class BatchEvaluator:
         :meth:`output_columns`: see :meth:`_families`. Without ``families`` every row is
         read from the applicant's view alone, as ``Engine.statuses`` reads it.
         """
-        verdicts = self.verdicts(chunk.frame, chunk.width)
         valid = pl.lit(chunk.valid)
         code = [
             pl.when(valid).then(pl.col(s).cast(pl.UInt8).fill_null(2)).otherwise(3).alias(s)
@@ -672,18 +722,20 @@ class BatchEvaluator:
         ]
         names = list(self.services)
         if chunk.partner and families:
-            verdicts = self._families(chunk, verdicts)  # status codes already, null: no partner
+            verdicts = self._families(chunk)  # status codes already, null: no partner
             names = self.output_columns(True)
             code += [
                 pl.when(valid).then(pl.col(c)).otherwise(3).alias(c) for c in names[len(self.services) :]
             ]
+        else:
+            verdicts = self.verdicts(chunk.frame, chunk.width)
         # The codes index the statuses: a gather from the four, five times cheaper than
         # replace_strict over every cell.
         return verdicts.select(code).select(
             [pl.lit(_STATUS_VALUES).gather(pl.col(c)).alias(c) for c in names]
         )
 
-    def _families(self, chunk: Chunk, verdicts: pl.DataFrame) -> pl.DataFrame:
+    def _families(self, chunk: Chunk) -> pl.DataFrame:
         """The verdicts of a chunk with partner columns, as ``Engine.recommend`` gives them.
 
         The partner's view is the same compiled plan over the rows that describe a partner
@@ -702,16 +754,21 @@ class BatchEvaluator:
         listed = frame[PARTNER_LISTED].fill_null(False)
         rows = listed.arg_true()
         theirs_names = {s: PARTNER_PREFIX + s for s in self.viewed}
+        views = self.views(
+            chunk.width, _single_date(frame["as_of"]), _single_date(frame["as_of"].gather(rows))
+        )
+        found_own = views.own.run(frame, keep=views.reused)
+        verdicts = found_own.select(self.services)
         if rows.len():
             # Filtered and swapped lazily: polars then copies only the columns the partner's
             # plan reads (about a third), not the whole frame.
             swapped = (
-                frame.lazy()
+                frame.hstack(found_own.select(views.reused).get_columns())
+                .lazy()
                 .filter(pl.col(PARTNER_LISTED).fill_null(False))
-                .select([pl.col(c).alias(_swap_adult(c)) for c in frame.columns])
+                .select([*(pl.col(c).alias(_swap_adult(c)) for c in frame.columns), *views.reused])
             )
-            fixed = _single_date(frame["as_of"].gather(rows))
-            found = self.plan(chunk.width, fixed, self.viewed).run(swapped)
+            found = views.partner.run(swapped)
             where = np.full(n, -1, dtype=np.int64)
             where[rows.to_numpy()] = np.arange(rows.len())
             at = pl.Series(where).set(pl.Series(where < 0), None)
