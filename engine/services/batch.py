@@ -740,27 +740,22 @@ class BatchEvaluator:
         :meth:`output_columns`: see :meth:`_families`. Without ``families`` every row is
         read from the applicant's view alone, as ``Engine.statuses`` reads it.
         """
-        valid = pl.lit(chunk.valid)
-        code = [
-            pl.when(valid).then(pl.col(s).cast(pl.UInt8).fill_null(2)).otherwise(3).alias(s)
-            for s in self.services
-        ]
-        names = list(self.services)
         if chunk.partner and families:
-            verdicts = self._families(chunk)  # status codes already, null: no partner
-            names = self.output_columns(True)
-            code += [
-                pl.when(valid).then(pl.col(c)).otherwise(3).alias(c) for c in names[len(self.services) :]
-            ]
+            inputs, codes = self._families(chunk)
         else:
-            verdicts = self.verdicts(chunk.frame, chunk.width)
-        # The codes index the statuses: a gather from the four, five times cheaper than
-        # replace_strict over every cell.
-        return verdicts.select(code).select(
-            [pl.lit(_STATUS_VALUES).gather(pl.col(c)).alias(c) for c in names]
+            inputs = self.verdicts(chunk.frame, chunk.width)
+            codes = {s: pl.col(s).cast(pl.UInt8).fill_null(2) for s in self.services}
+        valid = pl.lit(chunk.valid)
+        # The codes index the statuses (null: no partner): a gather from the four, five
+        # times cheaper than replace_strict over every cell, in the one select.
+        return inputs.select(
+            [
+                pl.lit(_STATUS_VALUES).gather(pl.when(valid).then(code).otherwise(3)).alias(name)
+                for name, code in codes.items()
+            ]
         )
 
-    def _families(self, chunk: Chunk) -> pl.DataFrame:
+    def _families(self, chunk: Chunk) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
         """The verdicts of a chunk with partner columns, as ``Engine.recommend`` gives them.
 
         The partner's view is the same compiled plan over the rows that describe a partner
@@ -773,6 +768,9 @@ class BatchEvaluator:
           (``family.mother_is_partner``);
         - an ``either_parent`` service: the better of the two verdicts, the applicant's on
           a tie, which is Kleene's ``or`` of the two (``family.either_parent``).
+
+        Returned as the columns these read and each output column's status code over them
+        (0-2; null where the row describes no partner).
         """
         frame = chunk.frame
         n = frame.height
@@ -782,13 +780,12 @@ class BatchEvaluator:
         views = self.views(
             chunk.width, _single_date(frame["as_of"]), _single_date(frame["as_of"].gather(rows))
         )
-        found_own = views.own.run(frame, keep=views.reused)
-        verdicts = found_own.select(self.services)
+        verdicts = views.own.run(frame, keep=views.reused)  # and the reused shared columns
         if rows.len():
             # Filtered and swapped lazily: polars then copies only the columns the partner's
             # plan reads (about a third), not the whole frame.
             swapped = (
-                frame.hstack(found_own.select(views.reused).get_columns())
+                frame.hstack(verdicts.select(views.reused).get_columns())
                 .lazy()
                 .filter(pl.col(PARTNER_LISTED).fill_null(False))
                 .select([*(pl.col(c).alias(_swap_adult(c)) for c in frame.columns), *views.reused])
@@ -809,7 +806,7 @@ class BatchEvaluator:
             & ~(me == "female").fill_null(False)
             & ((them == "female").fill_null(False) | ((me == "male").fill_null(False) & them.is_null()))
         )
-        out: list[pl.Expr] = []
+        out: dict[str, pl.Expr] = {}
         for s in self.services:
             own, other = pl.col(s), pl.col(theirs_names.get(s, s))
             reading = self.readings[s]
@@ -817,15 +814,13 @@ class BatchEvaluator:
                 own = pl.when(mother_is_partner).then(other).otherwise(own)
             elif reading == "either_parent":
                 own = pl.when(has).then(own | other).otherwise(own)
-            out.append(own.cast(pl.UInt8).fill_null(2).alias(s))
-        out += [
-            pl.when(has).then(pl.col(theirs_names[s]).cast(pl.UInt8).fill_null(2)).alias(PARTNER_PREFIX + s)
-            for s in self.partner_services
-        ]
+            out[s] = own.cast(pl.UInt8).fill_null(2)
+        for s in self.partner_services:
+            out[PARTNER_PREFIX + s] = pl.when(has).then(pl.col(theirs_names[s]).cast(pl.UInt8).fill_null(2))
         both = pl.concat(
             [verdicts, theirs, frame.select(PARTNER_LISTED, "person.sex", "partner.sex")], how="horizontal"
         )
-        return both.select(out)
+        return both, out
 
 
 PARTNER_PREFIX = "partner:"
