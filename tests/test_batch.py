@@ -369,6 +369,24 @@ def test_jsonl_csv_and_parquet_give_the_same_statuses(engine, catalogue, tmp_pat
         assert {s: row[s] for s in expected} == expected
 
 
+def test_a_jsonl_file_of_empty_profiles_gets_a_row_per_line(engine, catalogue, tmp_path):
+    """``{}`` is a profile with every fact unknown, and a line that is no profile is an
+    invalid row: a file of nothing else has no column at all, and is still screened
+    (it was an internal error)."""
+    (tmp_path / "in.jsonl").write_text("{}\n\n{}\n")
+    summary = run_batch(
+        catalogue, tmp_path / "in.jsonl", tmp_path / "out.csv", as_of=date(2026, 3, 1), err=io.StringIO()
+    )
+    assert summary.rows == 3 and summary.invalid == 1
+    rows = list(pl.read_csv(tmp_path / "out.csv").iter_rows(named=True))
+    expected = engine.statuses(Profile.model_validate({}), date(2026, 3, 1))
+    assert [{s: row[s] for s in expected} for row in rows] == [
+        expected,
+        dict.fromkeys(expected, "invalid"),
+        expected,
+    ]
+
+
 # --- random condition trees over the whole vocabulary --------------------------------------
 
 _TYPES = fact_types()

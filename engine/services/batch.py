@@ -968,6 +968,8 @@ def _string_frame(rows: list[dict[str, str]]) -> pl.DataFrame:
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
+    if not names:  # only empty profiles (`{}`): no column, still one row each
+        return pl.DataFrame(height=len(rows))
     return pl.DataFrame(
         {name: [row.get(name) for row in rows] for name in names},
         schema={name: pl.String for name in names},
