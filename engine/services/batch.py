@@ -506,7 +506,7 @@ class Compiler:
     def _cases_by_branch(self, c: Switch, child: int | None) -> list[tuple[list[str], pl.Expr]]:
         """The switch's cases, those with the same compiled branch together: polars computes
         every branch of a when/then chain for every row, and many cities share a branch
-        (22 cases of the local birth grant, 11 different branches)."""
+        (the local birth grant: 22 cities, 16 different branches)."""
         groups: list[tuple[list[str], pl.Expr]] = []
         seen: set[str] = set()
         for case, branch in c.cases:
