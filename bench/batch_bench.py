@@ -1,7 +1,9 @@
 """Benchmark of batch screening (issue 5): a synthetic population against every service.
 
 Prints figures; asserts nothing. Targets: 1,000,000 profiles against every service in
-under 10 s and under 4 GiB peak on a 2-core machine.
+under 10 s and under 4 GiB peak on a 2-core machine (issue 5); with partners, file to
+file in at most 5 s (issue 14). The machine is shared: compare CPU times, or runs of the
+code before and after made alternately (docs/batch.md, "Figures measured").
 
 For each size it generates a population (engine/services/population.py) into a temporary file,
 then runs, each in a fresh process so that its peak memory is its own:

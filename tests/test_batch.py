@@ -49,6 +49,7 @@ from engine.language.rules import (
     walk,
 )
 from engine.language.validate import enum_values
+from engine.services import batch as batch_module
 from engine.services.batch import BatchEvaluator, Compiler, evaluate_profiles, run_batch
 from engine.services.columns import cell_text, flatten_profile, normalise, unflatten_row
 from engine.services.recommend import guard_events
@@ -366,6 +367,24 @@ def test_jsonl_csv_and_parquet_give_the_same_statuses(engine, catalogue, tmp_pat
     for profile, row in zip(profiles, outputs["csv"].iter_rows(named=True), strict=True):
         expected = engine.statuses(profile, profile.as_of)
         assert {s: row[s] for s in expected} == expected
+
+
+def test_a_jsonl_file_of_empty_profiles_gets_a_row_per_line(engine, catalogue, tmp_path):
+    """``{}`` is a profile with every fact unknown, and a line that is no profile is an
+    invalid row: a file of nothing else has no column at all, and is still screened
+    (it was an internal error)."""
+    (tmp_path / "in.jsonl").write_text("{}\n\n{}\n")
+    summary = run_batch(
+        catalogue, tmp_path / "in.jsonl", tmp_path / "out.csv", as_of=date(2026, 3, 1), err=io.StringIO()
+    )
+    assert summary.rows == 3 and summary.invalid == 1
+    rows = list(pl.read_csv(tmp_path / "out.csv").iter_rows(named=True))
+    expected = engine.statuses(Profile.model_validate({}), date(2026, 3, 1))
+    assert [{s: row[s] for s in expected} for row in rows] == [
+        expected,
+        dict.fromkeys(expected, "invalid"),
+        expected,
+    ]
 
 
 # --- random condition trees over the whole vocabulary --------------------------------------
@@ -877,6 +896,45 @@ def test_families_agree_with_recommend_in_csv_parquet_and_jsonl(engine, catalogu
             if expected.get(k) != got.get(k)
         }
         assert not differ, f"profile {i}: recommend vs batch {differ}\n{json.dumps(datas[i])}"
+
+
+@pytest.mark.parametrize("spilled", ["every chunk", "some chunks"])
+def test_a_parquet_output_is_the_same_held_in_memory_or_spilled_to_parts(
+    catalogue, tmp_path, monkeypatch, spilled
+):
+    """Parquet chunks are held in memory up to a budget and written to part files beyond
+    it (batch.Writer): the output is the same frame either way, rows in input order."""
+    rng = random.Random(13)
+    datas = [_with_partner(rng, random_profile_data(rng, date(2026, 3, 1), 0.2)) for _ in range(120)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(d) for d in datas) + "\n")
+    run_batch(catalogue, source, tmp_path / "held.parquet", chunk_rows=25, err=io.StringIO())
+    held = pl.read_parquet(tmp_path / "held.parquet")
+    one_chunk = held.head(25).estimated_size()
+    monkeypatch.setattr(
+        batch_module, "PARQUET_HELD_BYTES", 0 if spilled == "every chunk" else int(one_chunk * 1.5)
+    )
+    real_spill, real_close = batch_module.Writer._spill, batch_module.Writer.close
+    seen: dict[str, int] = {}
+
+    def counted_spill(self):
+        seen["spills"] = seen.get("spills", 0) + 1
+        real_spill(self)
+
+    def noted_close(self):
+        seen["held at the end"] = len(self.held)
+        real_close(self)
+
+    monkeypatch.setattr(batch_module.Writer, "_spill", counted_spill)
+    monkeypatch.setattr(batch_module.Writer, "close", noted_close)
+    run_batch(catalogue, source, tmp_path / "spilled.parquet", chunk_rows=25, err=io.StringIO())
+    parts = pl.read_parquet(tmp_path / "spilled.parquet")
+    if spilled == "every chunk":
+        assert seen == {"spills": 5, "held at the end": 0}
+    else:
+        assert 1 <= seen["spills"] < 5 and seen["held at the end"] >= 1
+    assert parts.equals(held) and parts.schema == held.schema
+    assert held["row"].to_list() == list(range(120)) and "partner.listed" not in held.columns
 
 
 def test_a_mothers_and_either_parents_service_choose_their_view(engine, evaluator, catalogue):

@@ -84,6 +84,7 @@ from engine.services.recommend import effective_condition
 
 STATUSES = ("ineligible", "eligible", "unknown", "invalid")
 STATUS_DTYPE = pl.Enum(STATUSES)
+_STATUS_VALUES = pl.Series("status", STATUSES, dtype=STATUS_DTYPE)  # indexed by the status codes 0-3
 NUMERIC = ("int", "float")
 FORMATS = (".csv", ".jsonl", ".parquet")
 
@@ -392,12 +393,17 @@ class Compiler:
             # shift_date takes int(x) of each part: truncation toward zero.
             return pl.lit(0, dtype=pl.Int64) if part is None else self.expr(part, child).expr.cast(pl.Int64)
 
-        months = whole(e.months) + 12 * whole(e.years)
         b = base.expr
-        index = b.dt.year().cast(pl.Int64) * 12 + (b.dt.month().cast(pl.Int64) - 1) + months
-        year, month = index // 12, index % 12 + 1
-        last_day = pl.date(year, month, 1).dt.month_end().dt.day()
-        shifted = pl.date(year, month, pl.min_horizontal(b.dt.day(), last_day))
+        if e.months is None and e.years is None:
+            # Days only: the month arithmetic below would give the date back, at the cost of
+            # building every date again (a tenth of a verdict's time).
+            shifted = b
+        else:
+            months = whole(e.months) + 12 * whole(e.years)
+            index = b.dt.year().cast(pl.Int64) * 12 + (b.dt.month().cast(pl.Int64) - 1) + months
+            year, month = index // 12, index % 12 + 1
+            last_day = pl.date(year, month, 1).dt.month_end().dt.day()
+            shifted = pl.date(year, month, pl.min_horizontal(b.dt.day(), last_day))
         if e.days is not None:
             shifted = (shifted.cast(pl.Int64) + whole(e.days)).cast(pl.Date)
         return Col(shifted, "date", _stage(parts))
@@ -491,9 +497,29 @@ class Compiler:
         default = self.condition(c.default, child) if c.default is not None else pl.lit(False)
         chain = pl.when(key.expr.is_null()).then(_null_bool())
         if key.kind == "str":  # Python's `case == key`: a string case never equals another type
-            for case, branch in c.cases:
-                chain = chain.when(key.expr == case).then(self.condition(branch, child))
+            for cases, verdict in self._cases_by_branch(c, child):
+                chain = chain.when(key.expr.is_in(cases) if len(cases) > 1 else key.expr == cases[0]).then(
+                    verdict
+                )
         return chain.otherwise(default)
+
+    def _cases_by_branch(self, c: Switch, child: int | None) -> list[tuple[list[str], pl.Expr]]:
+        """The switch's cases, those with the same compiled branch together: polars computes
+        every branch of a when/then chain for every row, and many cities share a branch
+        (the local birth grant: 22 cities, 16 different branches)."""
+        groups: list[tuple[list[str], pl.Expr]] = []
+        seen: set[str] = set()
+        for case, branch in c.cases:
+            if case in seen:  # a value's first case decides, as in the chain
+                continue
+            seen.add(case)
+            verdict = self.condition(branch, child)
+            same = next((cases for cases, other in groups if other.meta.eq(verdict)), None)
+            if same is None:
+                groups.append(([case], verdict))
+            else:
+                same.append(case)
+        return groups
 
 
 COLUMN = Semantics("polars", "expression", "a typed column, one value per profile")
@@ -609,13 +635,52 @@ class Plan:
     stages: list[list[pl.Expr]]
     verdicts: list[pl.Expr]
 
-    def run(self, frame: pl.DataFrame, engine: str = "auto") -> pl.DataFrame:
+    def run(
+        self, frame: pl.DataFrame | pl.LazyFrame, engine: str = "auto", keep: tuple[str, ...] = ()
+    ) -> pl.DataFrame:
+        """The verdicts over ``frame``, and the shared columns named in ``keep``."""
         lazy = frame.lazy()
         for stage in self.stages:
             lazy = lazy.with_columns(stage)
         # with_columns, not select: a constant verdict must still give one value per row.
         names = [v.meta.output_name() for v in self.verdicts]
-        return lazy.with_columns(self.verdicts).select(names).collect(engine=engine)  # type: ignore[arg-type]
+        return lazy.with_columns(self.verdicts).select(*names, *keep).collect(engine=engine)  # type: ignore[arg-type]
+
+    def without(self, given: tuple[str, ...]) -> Plan:
+        """The plan for a frame that already has the shared columns named in ``given``."""
+        stages = [[e for e in stage if e.meta.output_name() not in given] for stage in self.stages]
+        return Plan([stage for stage in stages if stage], self.verdicts)
+
+
+@dataclass(frozen=True)
+class Views:
+    """The plans of a chunk with partners: the applicant's view, the partner's, and the
+    shared columns the partner's takes from the applicant's (``reused``)."""
+
+    own: Plan
+    partner: Plan
+    reused: tuple[str, ...]
+
+
+def same_in_both_views(own: Plan, partner: Plan) -> tuple[str, ...]:
+    """The partner plan's shared columns that have the same values in the applicant's
+    plan: those that read no adult's column, not even through another shared column.
+    The household's income per person or a child's age is one value for both adults;
+    computing it again for the partner's rows cost a third of the partner's view.
+
+    Both plans must come from one evaluator at one width and date: a shared column's
+    name then stands for one definition (Compiler.share), so the names are compared
+    (expressions with a Python function, as round4's, never compare equal)."""
+    own_shared = {e.meta.output_name() for stage in own.stages for e in stage}
+    reused: list[str] = []
+    for stage in partner.stages:  # in stage order: a column's inputs are judged before it
+        for e in stage:
+            name = e.meta.output_name()
+            if name in own_shared and all(
+                _swap_adult(c) == c and (not c.startswith("~") or c in reused) for c in e.meta.root_names()
+            ):
+                reused.append(name)
+    return tuple(reused)
 
 
 class BatchEvaluator:
@@ -635,6 +700,7 @@ class BatchEvaluator:
             s for s in self.services if self.readings[s] in ("person", "mother", "either_parent")
         )
         self._plans: dict[tuple[int, date | None, tuple[str, ...] | None], Plan] = {}
+        self._views: dict[tuple[int, date | None, date | None], Views] = {}
 
     def plan(self, width: int, as_of: date | None, services: tuple[str, ...] | None = None) -> Plan:
         key = (width, as_of, services)
@@ -645,13 +711,22 @@ class BatchEvaluator:
             self._plans[key] = Plan(compiler.stages(), verdicts)
         return self._plans[key]
 
+    def views(self, width: int, own_date: date | None, partner_date: date | None) -> Views:
+        """The plans of the two views (:class:`Views`); a shared column is reused only
+        when both plans read the rows at the same fixed date, or both per row."""
+        key = (width, own_date, partner_date)
+        if key not in self._views:
+            own = self.plan(width, own_date)
+            partner = self.plan(width, partner_date, self.viewed)
+            reused = same_in_both_views(own, partner) if own_date == partner_date else ()
+            self._views[key] = Views(own, partner.without(reused), reused)
+        return self._views[key]
+
     def verdicts(
         self, frame: pl.DataFrame, width: int, services: tuple[str, ...] | None = None
     ) -> pl.DataFrame:
         """One Boolean column per service: true eligible, false ineligible, null unknown."""
-        dates = frame["as_of"].unique()
-        fixed = dates[0] if len(dates) == 1 else None
-        return self.plan(width, fixed, services).run(frame)
+        return self.plan(width, _single_date(frame["as_of"]), services).run(frame)
 
     def output_columns(self, partner: bool) -> list[str]:
         """The status columns of the output: one per service, then with partner columns
@@ -665,23 +740,22 @@ class BatchEvaluator:
         :meth:`output_columns`: see :meth:`_families`. Without ``families`` every row is
         read from the applicant's view alone, as ``Engine.statuses`` reads it.
         """
-        verdicts = self.verdicts(chunk.frame, chunk.width)
-        valid = pl.lit(chunk.valid)
-        code = [
-            pl.when(valid).then(pl.col(s).cast(pl.UInt8).fill_null(2)).otherwise(3).alias(s)
-            for s in self.services
-        ]
         if chunk.partner and families:
-            verdicts = self._families(chunk, verdicts)  # status codes already, null: no partner
-            code += [
-                pl.when(valid).then(pl.col(c)).otherwise(3).alias(c)
-                for c in self.output_columns(True)[len(self.services) :]
+            inputs, codes = self._families(chunk)
+        else:
+            inputs = self.verdicts(chunk.frame, chunk.width)
+            codes = {s: pl.col(s).cast(pl.UInt8).fill_null(2) for s in self.services}
+        valid = pl.lit(chunk.valid)
+        # The codes index the statuses (null: no partner): a gather from the four, five
+        # times cheaper than replace_strict over every cell, in the one select.
+        return inputs.select(
+            [
+                pl.lit(_STATUS_VALUES).gather(pl.when(valid).then(code).otherwise(3)).alias(name)
+                for name, code in codes.items()
             ]
-        return verdicts.select(code).select(
-            pl.all().replace_strict(list(range(4)), list(STATUSES), return_dtype=STATUS_DTYPE)
         )
 
-    def _families(self, chunk: Chunk, verdicts: pl.DataFrame) -> pl.DataFrame:
+    def _families(self, chunk: Chunk) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
         """The verdicts of a chunk with partner columns, as ``Engine.recommend`` gives them.
 
         The partner's view is the same compiled plan over the rows that describe a partner
@@ -694,15 +768,29 @@ class BatchEvaluator:
           (``family.mother_is_partner``);
         - an ``either_parent`` service: the better of the two verdicts, the applicant's on
           a tie, which is Kleene's ``or`` of the two (``family.either_parent``).
+
+        Returned as the columns these read and each output column's status code over them
+        (0-2; null where the row describes no partner).
         """
         frame = chunk.frame
         n = frame.height
         listed = frame[PARTNER_LISTED].fill_null(False)
         rows = listed.arg_true()
         theirs_names = {s: PARTNER_PREFIX + s for s in self.viewed}
+        views = self.views(
+            chunk.width, _single_date(frame["as_of"]), _single_date(frame["as_of"].gather(rows))
+        )
+        verdicts = views.own.run(frame, keep=views.reused)  # and the reused shared columns
         if rows.len():
-            swapped = frame[rows].select([pl.col(c).alias(_swap_adult(c)) for c in frame.columns])
-            found = self.verdicts(swapped, chunk.width, self.viewed)
+            # Filtered and swapped lazily: polars then copies only the columns the partner's
+            # plan reads (about a third), not the whole frame.
+            swapped = (
+                frame.hstack(verdicts.select(views.reused).get_columns())
+                .lazy()
+                .filter(pl.col(PARTNER_LISTED).fill_null(False))
+                .select([*(pl.col(c).alias(_swap_adult(c)) for c in frame.columns), *views.reused])
+            )
+            found = views.partner.run(swapped)
             where = np.full(n, -1, dtype=np.int64)
             where[rows.to_numpy()] = np.arange(rows.len())
             at = pl.Series(where).set(pl.Series(where < 0), None)
@@ -718,7 +806,7 @@ class BatchEvaluator:
             & ~(me == "female").fill_null(False)
             & ((them == "female").fill_null(False) | ((me == "male").fill_null(False) & them.is_null()))
         )
-        out: list[pl.Expr] = []
+        out: dict[str, pl.Expr] = {}
         for s in self.services:
             own, other = pl.col(s), pl.col(theirs_names.get(s, s))
             reading = self.readings[s]
@@ -726,18 +814,23 @@ class BatchEvaluator:
                 own = pl.when(mother_is_partner).then(other).otherwise(own)
             elif reading == "either_parent":
                 own = pl.when(has).then(own | other).otherwise(own)
-            out.append(own.cast(pl.UInt8).fill_null(2).alias(s))
-        out += [
-            pl.when(has).then(pl.col(theirs_names[s]).cast(pl.UInt8).fill_null(2)).alias(PARTNER_PREFIX + s)
-            for s in self.partner_services
-        ]
+            out[s] = own.cast(pl.UInt8).fill_null(2)
+        for s in self.partner_services:
+            out[PARTNER_PREFIX + s] = pl.when(has).then(pl.col(theirs_names[s]).cast(pl.UInt8).fill_null(2))
         both = pl.concat(
             [verdicts, theirs, frame.select(PARTNER_LISTED, "person.sex", "partner.sex")], how="horizontal"
         )
-        return both.select(out)
+        return both, out
 
 
 PARTNER_PREFIX = "partner:"
+
+
+def _single_date(as_of: pl.Series) -> date | None:
+    """The one date every row is read at, or None when the rows differ (the plan then
+    reads each row's ``as_of``)."""
+    dates = as_of.unique()
+    return dates[0] if len(dates) == 1 else None
 
 
 def _swap_adult(column: str) -> str:
@@ -875,11 +968,20 @@ def _string_frame(rows: list[dict[str, str]]) -> pl.DataFrame:
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
+    if not names:  # only empty profiles (`{}`): no column, still one row each
+        return pl.DataFrame(height=len(rows))
     return pl.DataFrame(
         {name: [row.get(name) for row in rows] for name in names},
         schema={name: pl.String for name in names},
         height=len(rows),
     )
+
+
+PARQUET_HELD_BYTES = 256 * 2**20
+"""Parquet output chunks held in memory before they go to a part file. Polars has no
+appending Parquet writer, so the chunks become one file at the end; held chunks are
+written once, where parts are written, read back and written again (the merge cost more
+than the parts). 256 MiB holds the statuses of about 4 million profiles."""
 
 
 class Writer:
@@ -894,12 +996,14 @@ class Writer:
         self.fmt = input_format(path)
         self.first = True
         self.parts: list[Path] = []
+        self.held: list[pl.DataFrame] = []  # Parquet: chunks not yet in a part
+        self.held_bytes = 0
         self.handle: IO[str] | None = None
         self.tmp: Path | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if self.fmt == ".parquet":
-                # Polars has no appending Parquet writer: parts, then one streaming merge.
+                # Polars has no appending Parquet writer: chunks held, parts, then one streaming merge.
                 self.tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
             else:
                 self.handle = path.open("w", encoding="utf-8", newline="")
@@ -921,18 +1025,31 @@ class Writer:
             assert self.handle is not None
             frame.write_ndjson(self.handle)
         else:
-            assert self.tmp is not None
-            part = self.tmp / f"{len(self.parts):06d}.parquet"
-            frame.write_parquet(part)
-            self.parts.append(part)
+            self.held.append(frame)
+            self.held_bytes += frame.estimated_size()
+            if self.held_bytes > PARQUET_HELD_BYTES:
+                self._spill()
+
+    def _spill(self) -> None:
+        """The held Parquet chunks as one part file."""
+        assert self.tmp is not None
+        part = self.tmp / f"{len(self.parts):06d}.parquet"
+        # Only the merge reads it, and writes its own: neither compressed nor with statistics.
+        pl.concat(self.held, rechunk=False).write_parquet(part, compression="uncompressed", statistics=False)
+        self.parts.append(part)
+        self.held, self.held_bytes = [], 0
 
     def close(self) -> None:
         """Finish the file (for Parquet: merge the parts)."""
         try:
             if self.handle is not None:
                 self.handle.close()
-            if self.tmp is not None and self.parts:
-                pl.scan_parquet(self.parts).sink_parquet(self.path)
+            if self.tmp is not None:
+                pieces = [pl.scan_parquet(self.parts)] if self.parts else []
+                if self.held:
+                    pieces.append(pl.concat(self.held, rechunk=False).lazy())
+                if pieces:
+                    pl.concat(pieces).sink_parquet(self.path)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise write_error(self.shown, exc) from None
         finally:
@@ -940,6 +1057,7 @@ class Writer:
 
     def discard(self) -> None:
         """Stop without finishing: the handle closed, the Parquet parts removed."""
+        self.held, self.held_bytes = [], 0
         if self.handle is not None:
             with contextlib.suppress(OSError):
                 self.handle.close()
