@@ -363,3 +363,11 @@ def test_an_engine_reads_the_mle_areas_of_its_own_tree_not_the_default_one(tmp_p
     # NT$18,000 a head: under Taipei's line (20,744), over 臺灣省's (15,515).
     assert income_reason(default) is True
     assert income_reason(draft) is False
+    # The batch evaluator reads the same tree's areas: its verdict of the service is the
+    # engine's, for either tree (the draft's household is ineligible on income alone).
+    from engine.services.batch import evaluate_profiles
+
+    for engine in (default, draft):
+        (row,) = evaluate_profiles(engine.catalogue, [profile], as_of=day)
+        assert row["low-income-household"] == engine.statuses(profile, day)["low-income-household"]
+    assert evaluate_profiles(draft.catalogue, [profile], as_of=day)[0]["low-income-household"] == "ineligible"

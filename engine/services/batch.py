@@ -80,7 +80,7 @@ from engine.services.columns import (
 )
 from engine.services.family import readings
 from engine.services.outputs import atomic_output, check_readable, refuse_overwriting_input
-from engine.services.recommend import effective_condition
+from engine.services.recommend import effective_condition, tree_data
 
 STATUSES = ("ineligible", "eligible", "unknown", "invalid")
 STATUS_DTYPE = pl.Enum(STATUSES)
@@ -113,12 +113,12 @@ class Col:
 _KIND_DTYPE = {"int": pl.Int64, "float": pl.Float64, "str": pl.String, "bool": pl.Boolean, "date": pl.Date}
 
 
-def _row_by_row(derived: F.Derived, inputs: list[Col]) -> pl.Expr:
+def _row_by_row(derived: F.Derived, inputs: list[Col], tree: tuple = ()) -> pl.Expr:
     """A derived fact declared without a column form: the engine's own function, per row."""
 
     def compute(row: dict[str, Any]) -> Any:
         values = list(row.values())
-        return None if any(v is None for v in values) else derived.compute(*values)
+        return None if any(v is None for v in values) else derived.compute(*values, *tree)
 
     struct = pl.struct([c.expr.alias(f"in{i}") for i, c in enumerate(inputs)])
     return struct.map_elements(compute, return_dtype=_KIND_DTYPE[derived.type], skip_nulls=False)
@@ -166,6 +166,7 @@ class Compiler:
         self.width = width
         self.as_of = as_of
         self.overrides = overrides_of(catalogue)
+        self.tree = tree_data(catalogue)
         self.types = F.fact_types()
         self.base = set(canonical_schema(0))
         self.profile_derived = {d.path: d for d in F.PROFILE_DERIVED}
@@ -233,9 +234,11 @@ class Compiler:
 
     def _derived(self, derived: F.Derived, child: int | None) -> Col:
         inputs = [self.fact(p, child) for p in derived.inputs]
+        # The data of the catalogue's own tree it reads (the MLE areas), as Engine.env passes it.
+        tree = (self.tree[derived.tree_data],) if derived.tree_data and self.tree is not None else ()
         if derived.column is None:
-            return Col(_row_by_row(derived, inputs), derived.type, _stage(inputs))
-        return Col(derived.column(*(c.expr for c in inputs)), derived.type, _stage(inputs))
+            return Col(_row_by_row(derived, inputs, tree), derived.type, _stage(inputs))
+        return Col(derived.column(*(c.expr for c in inputs), *tree), derived.type, _stage(inputs))
 
     # -- parameters ---------------------------------------------------------------------
 
