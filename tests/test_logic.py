@@ -138,3 +138,19 @@ def test_no_fact_of_one_profile_reaches_another_across_threads(engine):
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_random_profiles_can_be_dated_before_the_windows_their_events_are_drawn_from(engine):
+    # A benchmark or a check of an earlier year asks for profiles as of 2023: every past
+    # event is on or before that day, and the engine answers them.
+    from datetime import date
+
+    from engine.testing.sample import random_profiles
+
+    day = date(2023, 1, 1)
+    profiles = random_profiles(200, seed=3, as_of=day)
+    for profile in profiles:
+        events = profile.events
+        for event in (events.move, events.job_loss) if events else ():
+            assert event is None or event.date is None or event.date <= day
+        assert len(engine.recommend(profile).results) == len(engine.catalogue.services)

@@ -22,6 +22,12 @@ def _day(rng: random.Random, start: date, end: date) -> date:
     return start + timedelta(days=rng.randrange((end - start).days + 1))
 
 
+def _up_to(rng: random.Random, start: date, as_of: date) -> date:
+    """A past day from ``start`` to ``as_of``; from ``as_of`` itself when it comes first
+    (profiles dated before the window: a move or a job loss of that very day)."""
+    return _day(rng, min(start, as_of), as_of)
+
+
 def random_profile_data(rng: random.Random, as_of: date = date(2026, 3, 1), p_unknown: float = 0.15) -> dict:
     m = lambda v: _maybe(rng, v, p_unknown)  # noqa: E731
     birth = _day(rng, date(1940, 1, 1), date(2008, 12, 31))
@@ -35,7 +41,7 @@ def random_profile_data(rng: random.Random, as_of: date = date(2026, 3, 1), p_un
             "nationality": m(rng.choice(["roc"] * 9 + ["foreign"])),
             "household_registered": m(rng.random() < 0.95),
             "days_in_taiwan_last_year": m(rng.choice([365, 300, 184, 183, 100, 0])),
-            "residence_registered_since": m(_day(rng, date(2000, 1, 1), as_of).isoformat()),
+            "residence_registered_since": m(_up_to(rng, date(2000, 1, 1), as_of).isoformat()),
             "indigenous": m(rng.random() < 0.03),
             "disability_level": m(rng.choice(["none"] * 8 + ["mild", "moderate", "severe", "profound"])),
             "employment": m(
@@ -96,7 +102,7 @@ def random_profile_data(rng: random.Random, as_of: date = date(2026, 3, 1), p_un
         }
     if rng.random() < 0.2:
         events["move"] = {
-            "date": m(_day(rng, date(2025, 6, 1), as_of).isoformat()),
+            "date": m(_up_to(rng, date(2025, 6, 1), as_of).isoformat()),
             "new_residence": m(rng.choice(RESIDENCES)),
             "within_same_district": m(rng.random() < 0.3),
         }
@@ -110,7 +116,7 @@ def random_profile_data(rng: random.Random, as_of: date = date(2026, 3, 1), p_un
         }
     if rng.random() < 0.2:
         events["job_loss"] = {
-            "date": m(_day(rng, date(2023, 6, 1), as_of).isoformat()),
+            "date": m(_up_to(rng, date(2023, 6, 1), as_of).isoformat()),
             "involuntary": m(rng.random() < 0.6),
             "registered_job_seeker": m(rng.random() < 0.6),
         }
