@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from rule_tree import copy_tree, edit, line_of, problems
 
-from engine.language.loader import CatalogueError, load_catalogue
+from engine.language.loader import load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE = Path("rules/birth/birth-registration.yaml")
@@ -15,29 +15,7 @@ RULE = Path("rules/birth/birth-registration.yaml")
 
 @pytest.fixture
 def tree(tmp_path) -> Path:
-    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
-    shutil.copytree(ROOT / "rules", tmp_path / "rules")
-    return tmp_path
-
-
-def problems(tree: Path) -> list[str]:
-    with pytest.raises(CatalogueError) as info:
-        load_catalogue(tree)
-    return [str(p) for p in info.value.problems]
-
-
-def edit(tree: Path, rel: Path, old: str, new: str) -> None:
-    path = tree / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def line_of(tree: Path, rel: Path, fragment: str) -> int:
-    for n, line in enumerate((tree / rel).read_text(encoding="utf-8").splitlines(), 1):
-        if fragment in line:
-            return n
-    raise AssertionError(fragment)
+    return copy_tree(tmp_path)
 
 
 def test_the_repository_catalogue_loads():
@@ -106,6 +84,7 @@ def test_unknown_service_in_catalogue_reference(tree):
         Path("catalog.yaml"),
         "prerequisites: [birth-registration]",
         "prerequisites: [birth-registraton]",
+        first=True,
     )
     assert any("unknown service 'birth-registraton'" in p for p in problems(tree))
 
@@ -129,6 +108,7 @@ def test_household_record_must_be_verified_electronically(tree):
         Path("catalog.yaml"),
         "    household_record: true\n    verified_electronically: true\n",
         "    household_record: true\n    verified_electronically: false\n",
+        first=True,
     )
     assert any("免附戶籍謄本" in p for p in problems(tree))
 
@@ -320,26 +300,21 @@ def test_a_problem_in_a_later_version_names_its_own_file_and_line(tree):
 # --- the tree's own data: the minimum-living-expense areas ---------------------------------
 
 
-def test_an_engine_reads_the_mle_areas_of_its_own_tree_not_the_default_one(tmp_path):
+def test_an_engine_reads_the_mle_areas_of_its_own_tree_not_the_default_one(tree):
     """rules/residences.yaml is data of a rules tree: an engine answering from another tree
     (a staff draft, ``--rules DIR``) places a city in that tree's minimum-living-expense
     area. Here a draft moves Taipei into 臺灣省's area."""
-    import shutil
     from datetime import date
 
-    from engine.language.loader import load_catalogue
     from engine.language.profile import validate_profile
     from engine.services.recommend import Engine
 
-    root = Path(__file__).resolve().parent.parent
-    shutil.copy(root / "catalog.yaml", tmp_path / "catalog.yaml")
-    shutil.copytree(root / "rules", tmp_path / "rules")
-    residences = tmp_path / "rules" / "residences.yaml"
-    text = residences.read_text(encoding="utf-8")
     taipei = "taipei: {name: {en: Taipei City, zh-TW: 臺北市}, mle_area: taipei}"
-    assert text.count(taipei) == 1
-    residences.write_text(
-        text.replace(taipei, taipei.replace("mle_area: taipei", "mle_area: taiwan_province"))
+    edit(
+        tree,
+        Path("rules/residences.yaml"),
+        taipei,
+        taipei.replace("mle_area: taipei", "mle_area: taiwan_province"),
     )
 
     profile = validate_profile(
@@ -349,7 +324,7 @@ def test_an_engine_reads_the_mle_areas_of_its_own_tree_not_the_default_one(tmp_p
         }
     )
     day = date(2026, 3, 1)
-    default, draft = Engine(load_catalogue(root)), Engine(load_catalogue(tmp_path))
+    default, draft = Engine(load_catalogue(ROOT)), Engine(load_catalogue(tree))
     assert default.env(profile, day).facts["household.mle_area"] == "taipei"
     assert draft.env(profile, day).facts["household.mle_area"] == "taiwan_province"
 

@@ -4,14 +4,14 @@ and the placeholder renders the same figure the copy stated."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rule_tree import copy_tree, edit, line_of, problems
 
-from engine.language.loader import CatalogueError, load_catalogue
+from engine.language.loader import load_catalogue
 from engine.language.profile import validate_profile
 from engine.services.recommend import Engine
 
@@ -23,29 +23,7 @@ TOTAL = "{param:birth_grant.total_per_birth}"
 
 @pytest.fixture
 def tree(tmp_path) -> Path:
-    shutil.copy(ROOT / "catalog.yaml", tmp_path / "catalog.yaml")
-    shutil.copytree(ROOT / "rules", tmp_path / "rules")
-    return tmp_path
-
-
-def problems(tree: Path) -> list[str]:
-    with pytest.raises(CatalogueError) as info:
-        load_catalogue(tree)
-    return [str(p) for p in info.value.problems]
-
-
-def edit(tree: Path, rel: Path, old: str, new: str) -> None:
-    path = tree / rel
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} is not once in {rel}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
-def line_of(tree: Path, rel: Path, fragment: str) -> int:
-    for n, line in enumerate((tree / rel).read_text(encoding="utf-8").splitlines(), 1):
-        if fragment in line:
-            return n
-    raise AssertionError(fragment)
+    return copy_tree(tmp_path)
 
 
 # --- the lint ------------------------------------------------------------------------------
