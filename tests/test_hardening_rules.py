@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_loader import edit, line_of, problems
+from rule_tree import edit, line_of, problems
 
 from engine.interfaces.cli import main
 from engine.language.loader import load_catalogue
@@ -117,6 +117,7 @@ def test_a_literal_in_a_criterion_that_is_not_a_finite_number_of_sane_size_is_re
         rule,
         "gte: {param: business.employer_insurance.min_employees}",
         f"gte: {value}",
+        first=True,
     )
     line = line_of(tree, rule, f"gte: {value}")
     validate_exits_1_naming(tree, capsys, f"{rule.as_posix()}:{line}:", "")

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from test_loader import edit, problems
+from rule_tree import edit, problems
 
 from engine.interfaces.cli import main
 from engine.language.loader import load_catalogue
