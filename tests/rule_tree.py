@@ -45,3 +45,11 @@ def line_of(tree: Path, rel: Path, fragment: str) -> int:
         if fragment in line:
             return n
     raise AssertionError(fragment)
+
+
+def the_problem_at(tree: Path, rel: Path, fragment: str) -> str:
+    """The one problem loading ``tree`` reports, which must name ``rel`` at the line that
+    holds ``fragment``."""
+    (found,) = problems(tree)
+    assert found.startswith(f"{rel.as_posix()}:{line_of(tree, rel, fragment)}:"), found
+    return found

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rule_tree import copy_tree, edit, line_of, problems
+from rule_tree import copy_tree, edit, line_of, problems, the_problem_at
 
 from engine.language.loader import load_catalogue
 from engine.language.profile import validate_profile
@@ -51,8 +51,7 @@ def test_a_figure_in_chinese_numerals_is_a_copy_too(tree):
         "住院期間滿 {param:health_insurance.child_medical_subsidy_max_age} 歲者",
         "住院期間滿三歲者",
     )
-    (found,) = problems(tree)
-    assert found.startswith(f"{rel.as_posix()}:{line_of(tree, rel, '住院期間滿三歲者')}:")
+    found = the_problem_at(tree, rel, "住院期間滿三歲者")
     assert (
         "note 'hospital' copies the figure '三' of parameter 'health_insurance.child_medical_subsidy_max_age'"
         in found
@@ -95,8 +94,7 @@ def test_a_place_s_note_is_found_in_the_exception_that_gives_it(tree):
         "more than the {value:per_baby} per baby counted",
         "more than the 20,000 per baby counted",
     )
-    (found,) = problems(tree)
-    assert found.startswith(f"{LOCAL.as_posix()}:{line_of(tree, LOCAL, 'more than the 20,000 per baby')}:")
+    found = the_problem_at(tree, LOCAL, "more than the 20,000 per baby")
     assert (
         "note 'multiples' copies the figure '20,000' of parameter 'local.kinmen.birth_grant.amount'" in found
     )
