@@ -40,7 +40,7 @@ from typing import Any
 
 import durable_rules_engine
 
-from engine.backends.logic import VALUE, Env, quantifier_body
+from engine.backends.logic import Env, Value, quantifier_body, value_of
 from engine.language.facts import Unknown
 from engine.language.rules import (
     NEGATION,
@@ -110,8 +110,8 @@ class OperandTable:
     # Operands that read no fact but the day (a parameter's value today, a date a year
     # back): the same for every profile of one day and residence, so computed once per
     # (day, residence). About half of all operands; bounded, a day is hostile input.
-    _day_only: list[tuple[Expr, str]] | None = field(default=None, repr=False)
-    _per_profile: list[tuple[Expr, str]] = field(default_factory=list, repr=False)
+    _day_only: list[tuple[Value, str]] | None = field(default=None, repr=False)
+    _per_profile: list[tuple[Value, str]] = field(default_factory=list, repr=False)
     _by_day: dict[tuple, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def key(self, expr: Expr) -> str:
@@ -128,9 +128,8 @@ class OperandTable:
             self._split(env)
         assert self._day_only is not None
         out = dict(self._day_values(env))
-        table = VALUE.table
-        for expr, key in self._per_profile:
-            value = table[type(expr)](expr, env)  # one frame per operand: every profile
+        for value_in, key in self._per_profile:
+            value = value_in(env)
             if not isinstance(value, Unknown):
                 out[key] = to_durable(value)
         return out
@@ -138,7 +137,7 @@ class OperandTable:
     def _split(self, env: Env) -> None:
         day_only, per_profile = [], []
         for expr, key in self.keys.items():
-            (day_only if _reads_only_the_day(expr, env) else per_profile).append((expr, key))
+            (day_only if _reads_only_the_day(expr, env) else per_profile).append((value_of(expr), key))
         self._day_only, self._per_profile = day_only, per_profile
         self._by_day.clear()
 
@@ -150,9 +149,8 @@ class OperandTable:
         found = self._by_day.get(day_key)
         if found is None:
             found = {}
-            table = VALUE.table
-            for expr, key in self._day_only or ():
-                value = table[type(expr)](expr, env)
+            for value_in, key in self._day_only or ():
+                value = value_in(env)
                 if not isinstance(value, Unknown):
                     found[key] = to_durable(value)
             if len(self._by_day) >= 64:
