@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.backends.durable_backend import MAX_PATTERN_EXPRESSIONS, Compiler, pack_rules
-from engine.backends.logic import Env, evaluate
+from engine.backends.logic import COMPILED_CACHE_SIZE, Env, Reason, changed_reason, evaluate, verdict_of
 from engine.language.profile import Profile
 from engine.language.rules import All, AnyOf, Compare, FactRef, Literal, Not, SomeChild
 from engine.testing.sample import random_profile_data
@@ -154,3 +154,28 @@ def test_random_profiles_can_be_dated_before_the_windows_their_events_are_drawn_
         for event in (events.move, events.job_loss) if events else ():
             assert event is None or event.date is None or event.date <= day
         assert len(engine.recommend(profile).results) == len(engine.catalogue.services)
+
+
+def test_a_changed_reason_keeps_every_other_field():
+    """changed_reason spells Reason's fields out (dataclasses.replace is too slow for the
+    hot path): a field added to Reason and forgotten there fails here."""
+    from dataclasses import fields
+
+    values = {f.name: f"v-{f.name}" for f in fields(Reason)}
+    values["negated"] = False
+    original = Reason(**values)
+    reworded = changed_reason(original, text="new words")
+    flipped = changed_reason(original, negated=True)
+    for f in fields(Reason):
+        assert getattr(reworded, f.name) == ("new words" if f.name == "text" else values[f.name]), f.name
+        assert getattr(flipped, f.name) == (True if f.name == "negated" else values[f.name]), f.name
+
+
+def test_a_condition_is_compiled_once_and_a_new_tree_anew(engine):
+    cond = Compare("adult", FactRef("person.age"), "gte", Literal(18))
+    assert verdict_of(cond) is verdict_of(cond)
+    equal_but_new = Compare("adult", FactRef("person.age"), "gte", Literal(18))
+    assert verdict_of(equal_but_new) is not verdict_of(cond)  # keyed by identity, never by a reused id
+    env = Env(engine.catalogue, date(2026, 3, 1), {"person.age": 20}, None)
+    assert evaluate(cond, env).value is evaluate(equal_but_new, env).value is True
+    assert COMPILED_CACHE_SIZE >= 10_000  # the catalogue's nodes and a staff draft's fit

@@ -18,7 +18,7 @@ import functools
 import itertools
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import date, timedelta
 from typing import Any
@@ -369,6 +369,26 @@ _OPERATIONS: dict[str, Callable[[Any, Any], bool]] = {
 _REASON_FIELDS = tuple(f.name for f in dataclass_fields(Reason))
 
 
+def changed_reason(r: Reason, text: str | None = None, negated: bool | None = None) -> Reason:
+    """``dataclasses.replace`` of a reason's text or ``negated``, without its per-call
+    introspection (5 µs; a profile with children rewords dozens of reasons)."""
+    return Reason(
+        r.criterion,
+        r.met,
+        r.text if text is None else text,
+        r.legal_basis,
+        r.value,
+        r.threshold,
+        r.missing,
+        r.subject,
+        r.op,
+        r.child,
+        r.action,
+        r.limit,
+        r.negated if negated is None else negated,
+    )
+
+
 def compare(op: str, left: Any, right: Any) -> bool:
     try:
         operation = _OPERATIONS[op]
@@ -442,6 +462,7 @@ class Wording:
     cond: Compare  # held, so that the id the entry is keyed by is not reused while it lives
     reads: dict[str, ParamRef]
     placeholders: tuple[Expr, ...]
+    readers: tuple[Value, ...]  # the placeholders compiled
     # Names the criterion in the keys of worded verdicts: a number, never reused (unlike an
     # id), so a key holds no reference to the criterion and an evicted wording's verdicts
     # are never found again.
@@ -452,9 +473,9 @@ class Wording:
         if not self.placeholders:
             return ()
         out = []
-        for expr in self.placeholders:
+        for read in self.readers:
             try:
-                found = eval_expr(expr, env)
+                found = read(env)
             except KeyError:
                 out.append(_KEPT_AS_WRITTEN)
                 continue
@@ -476,7 +497,7 @@ def wording_of(cond: Compare, d: Describer) -> Wording:
             elif kind == "fact":
                 placeholders.append(_reference(kind, name))
             # ``{value:…}`` has no values in a criterion's text: render_text keeps it as written.
-    found = Wording(cond, reads, tuple(placeholders))
+    found = Wording(cond, reads, tuple(placeholders), tuple(value_of(p) for p in placeholders))
     d.wordings[id(cond)] = found
     return found
 
@@ -740,7 +761,9 @@ def _describe_compare(
 Verdict = Callable[[Env, "Describer | None"], Outcome]
 
 VERDICT = Semantics(
-    "explanation", "condition", "a condition compiled to the function giving its Kleene verdict, with its reasons"
+    "explanation",
+    "condition",
+    "a condition compiled to the function giving its Kleene verdict, with its reasons",
 )
 _VERDICTS = VERDICT.table
 
@@ -781,11 +804,12 @@ def _compare_verdict(cond: Compare) -> Verdict:
     if type(lhs) is FactRef and not lhs.path.startswith("child.") and type(rhs) is Literal:
         # The common shape, a fact of the profile against a literal: read inline.
         path, right = lhs.path, rhs.value
+        right_key = exact(right)
 
         def fact_against_literal(env: Env, describer: Describer | None) -> Outcome:
             left = env.facts[path]
             if describer is not None:
-                return described_compare(cond, env, describer, left, right)
+                return described_compare(cond, env, describer, left, right, right_key)
             if isinstance(left, Unknown):
                 return Outcome(None, left.missing)
             return Outcome(operation(left, right))
@@ -806,7 +830,9 @@ def _compare_verdict(cond: Compare) -> Verdict:
     return verdict
 
 
-def described_compare(cond: Compare, env: Env, d: Describer, left: Any, right: Any) -> Outcome:
+def described_compare(
+    cond: Compare, env: Env, d: Describer, left: Any, right: Any, right_key: Any = None
+) -> Outcome:
     """The verdict of a criterion with its reason, worded once for every profile that
     gives it the same inputs.
 
@@ -819,11 +845,18 @@ def described_compare(cond: Compare, env: Env, d: Describer, left: Any, right: A
     dates and tuples, which the cyclic garbage collector does not track, so that however
     many it keeps, a full collection does not walk them (a cache of Reason objects made
     each full collection ~40 times longer, 80 ms). Building the reason from its fields
-    costs ~1/100 of wording it."""
+    costs ~1/100 of wording it. ``right_key``: ``exact(right)`` when the caller knows it
+    already (a literal threshold, made once when the criterion is compiled)."""
     wording = wording_of(cond, d)
     quoted = wording.inputs(env) if wording.placeholders else ()
     try:
-        key = (wording.token, env.child_index, exact(left), exact(right), quoted)
+        key = (
+            wording.token,
+            env.child_index,
+            exact(left),
+            exact(right) if right_key is None else right_key,
+            quoted,
+        )
         fields = d.verdicts.get(key)
     except TypeError:  # an unhashable operand (a list): worded afresh, not kept
         key, fields = None, None
@@ -899,7 +932,7 @@ def _not_verdict(cond: Not) -> Verdict:
         value = None if inner.value is None else not inner.value
         if describer is None:
             return Outcome(value, inner.missing)
-        reasons = tuple(replace(r, negated=not r.negated) for r in inner.reasons)
+        reasons = tuple(changed_reason(r, negated=not r.negated) for r in inner.reasons)
         return Outcome(value, inner.missing, reasons)
 
     return verdict
@@ -985,20 +1018,27 @@ def quantifier_body(cond: SomeChild) -> Condition:
 @VERDICT.of(SomeChild)
 def _quantifier_verdict(cond: SomeChild) -> Verdict:
     body = _compile_verdict(quantifier_body(cond))
+    reads = params_read(cond)  # what its text quotes reads as the quantifier does
 
     def verdict(env: Env, describer: Describer | None) -> Outcome:
-        return _evaluate_quantifier(cond, body, env, describer)
+        return _evaluate_quantifier(cond, body, reads, env, describer)
 
     return verdict
 
 
-def _evaluate_quantifier(cond: SomeChild, body: Verdict, env: Env, describer: Describer | None) -> Outcome:
+def _evaluate_quantifier(
+    cond: SomeChild, body: Verdict, reads: dict[str, ParamRef], env: Env, describer: Describer | None
+) -> Outcome:
     if env.children is None:
         missing = frozenset({"children"})
         reason = None
         if describer is not None:
             reason = Reason(
-                cond.id, None, _quantifier_text(cond, describer, None, [], env), None, missing=("children",)
+                cond.id,
+                None,
+                _quantifier_text(cond, describer, None, [], env, reads),
+                None,
+                missing=("children",),
             )
         return Outcome(None, missing, (reason,) if reason else ())
     per_child = [body(env.in_child(i), describer) for i in range(len(env.children))]
@@ -1023,7 +1063,7 @@ def _evaluate_quantifier(cond: SomeChild, body: Verdict, env: Env, describer: De
     if len(env.children) > 1:
         # Several children: each child's criteria say which child they are about.
         detail = [
-            replace(r, text=describer.phrase("paren", text=r.text, detail=describer.child(env, r.child)))
+            changed_reason(r, describer.phrase("paren", text=r.text, detail=describer.child(env, r.child)))
             if r.child is not None
             else r
             for r in detail
@@ -1031,16 +1071,18 @@ def _evaluate_quantifier(cond: SomeChild, body: Verdict, env: Env, describer: De
     head = Reason(
         cond.id,
         value,
-        _quantifier_text(cond, describer, value, witnesses, env),
+        _quantifier_text(cond, describer, value, witnesses, env, reads),
         None,
         missing=tuple(sorted(missing)),
     )
     return Outcome(value, missing, (head, *detail), witnesses)
 
 
-def _quantifier_text(cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env) -> str:
+def _quantifier_text(
+    cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env, reads: dict[str, ParamRef]
+) -> str:
     what = (
-        render_text(cond.text.get(d.lang), env, d, reads=params_read(cond))
+        render_text(cond.text.get(d.lang), env, d, reads=reads)
         if cond.text
         else d.phrase(f"quantifier.{cond.range}")
     )

@@ -806,13 +806,15 @@ def _dedupe(reasons: list[ReasonOut]) -> list[ReasonOut]:
 
 
 def _witnesses(outcome: Outcome) -> list[int]:
+    if not outcome.value:
+        return []
     found: list[int] = []
     for reason in outcome.reasons:
         if reason.criterion.startswith("children[") and reason.met:
             index = int(reason.criterion[len("children[") : reason.criterion.index("]")])
             if index not in found:
                 found.append(index)
-    return found if outcome.value else []
+    return found
 
 
 _QUALIFYING: dict[int, tuple[AmountRule, Condition]] = {}
