@@ -77,7 +77,8 @@ class Env:
     # The values of parameters read plainly (``{param: NAME}``, no ``at``, no ``key``, no
     # index): they depend on the name, the day and the residence only, all fixed for an
     # Env and its children's, so the many criteria of one profile that quote the same
-    # parameter read it once. An Env lives for one profile: so does the memo.
+    # parameter read it once. Read at another day or by a key, a value is kept under
+    # (name, day, key). An Env lives for one profile: so does the memo.
     plain_params: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def fact(self, path: str) -> Any:
@@ -221,8 +222,9 @@ def _param_value(expr: ParamRef) -> Value:
     plain = at is None and given_key is None
 
     def value(env: Env) -> Any:
+        memo = env.plain_params
         if plain:
-            found = env.plain_params.get(name, _ABSENT)
+            found = memo.get(name, _ABSENT)
             if found is not _ABSENT:
                 return found
         param = env.parameter(name)
@@ -231,14 +233,23 @@ def _param_value(expr: ParamRef) -> Value:
         day = env.as_of if at is None else at(env)
         if isinstance(day, Unknown):
             return day
-        if param.index is not None and given_key is None:
-            key = env.fact(param.index)  # a fact, maybe the child's: not memoised
+        key = given_key
+        if param.index is not None and key is None:
+            key = env.fact(param.index)  # a fact, maybe the child's
             if isinstance(key, Unknown):
                 return key
+        elif plain:
+            found = memo[name] = param.lookup(day, None)
+            return found
+        # A table or a day other than the answer's (a child's birth date): kept by all it
+        # depends on, the parameter's name, the day and the key; the residence, which
+        # chooses a local parameter, is the Env's own.
+        try:
+            found = memo.get((name, day, key), _ABSENT)
+        except TypeError:  # an unhashable key is no row of a table: the lookup says so
             return param.lookup(day, key)
-        found = param.lookup(day, given_key)
-        if plain:
-            env.plain_params[name] = found
+        if found is _ABSENT:
+            found = memo[name, day, key] = param.lookup(day, key)
         return found
 
     return value
@@ -520,6 +531,9 @@ class Describer:
         # not grow a server's memory.
         self.verdicts: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
         self.wordings: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
+        # What would change an unmet criterion, in words (recommend._change), by its
+        # subject, operator, threshold and limit: as bounded, for the same reason.
+        self.changes: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
 
     def phrase(self, key: str, **fields: Any) -> str:
         text = self.label(f"phrase.{key}", key)

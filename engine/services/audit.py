@@ -112,4 +112,6 @@ def record_reload(
     its own, so its log is the staff area's (``LIFEEVENTS_AUDIT_LOG``, else beside the
     history under ``LIFEEVENTS_HISTORY`` or ``ROOT/.history``)."""
     history = os.environ.get("LIFEEVENTS_HISTORY") or Path(rules_root) / ".history"
-    AuditLog.beside(history).record("rules.reload", who=who, version=version, detail=f"{outcome}; was {previous}")
+    AuditLog.beside(history).record(
+        "rules.reload", who=who, version=version, detail=f"{outcome}; was {previous}"
+    )

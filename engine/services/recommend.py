@@ -20,11 +20,14 @@ from engine.backends.logic import (
     Env,
     Outcome,
     Reason,
+    Verdict,
     eval_expr,
     evaluate,
+    exact,
     overrides_of,
     render_text,
     shift_date,
+    verdict_of,
 )
 from engine.language.catalog import Catalogue, Service, ServiceRule
 from engine.language.facts import (
@@ -310,6 +313,17 @@ class Evaluation:
     rule: ServiceRule | None
 
 
+@dataclass(frozen=True, slots=True)
+class NotePlan:
+    """A rule's note as the engine shows it, made once per catalogue."""
+
+    on: frozenset[str]  # the statuses it is shown on
+    holds: Verdict  # its condition, compiled
+    text: Text
+    values: dict[str, Any]  # its {value:…} placeholders (render_text reads, never writes them)
+    reads: dict[str, ParamRef]  # how its {param:…} placeholders read (note_reads)
+
+
 @dataclass(frozen=True)
 class View:
     """One adult's view of the family: the facts with that adult as ``person``, and the
@@ -340,14 +354,24 @@ class Engine:
         # and jurisdiction, which name one rule of the catalogue (rule_for).
         self._deadline_when: dict[tuple[str, str], Condition] = {}
         self._steps_guarded: dict[tuple[str, str], list[tuple[Compare, Condition]]] = {}
-        self._note_reads: dict[tuple[str, str, int], dict[str, ParamRef]] = {}
+        # A rule's notes, each with the statuses it is shown on, its condition compiled and
+        # how its placeholders read their parameters (note_reads).
+        self._notes: dict[tuple[str, str], tuple[NotePlan, ...]] = {}
         for sid, layer in catalogue.rules.items():
             for jurisdiction, rule in layer.items():
                 if rule.deadline is not None and rule.deadline.when is not None:
                     self._deadline_when[sid, jurisdiction] = guard_events(rule.deadline.when)
                 self._steps_guarded[sid, jurisdiction] = [(c, guard_events(c)) for c in step_criteria(rule)]
-                for n, note in enumerate(rule.notes):
-                    self._note_reads[sid, jurisdiction, n] = note_reads(rule, note.when)
+                self._notes[sid, jurisdiction] = tuple(
+                    NotePlan(
+                        frozenset(note.on),
+                        verdict_of(note.when),
+                        note.text,
+                        dict(note.values),
+                        note_reads(rule, note.when),
+                    )
+                    for note in rule.notes
+                )
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -469,7 +493,7 @@ class Engine:
         shown = self._service_fields(ev.service, rule, describer)
         legal = shown["legal_basis"]
         agency = shown["agency"]
-        reasons = _dedupe([self._reason(r, legal, agency, describer) for r in ev.outcome.reasons])
+        reasons = self._reasons(ev.outcome.reasons, legal, agency, describer)
         amount = fee = None
         deadline = None
         amount_missing: set[str] = set()
@@ -496,10 +520,9 @@ class Engine:
         # as a met criterion.
         notes: list[str] = []
         if rule is not None:
-            for n, note in enumerate(rule.notes):
-                if ev.status in note.on and evaluate(note.when, env).value is True:
-                    reads = self._note_reads[ev.service, rule.jurisdiction, n]
-                    notes.append(render_text(note.text.get(lang), env, describer, dict(note.values), reads))
+            for note in self._notes[ev.service, rule.jurisdiction]:
+                if ev.status in note.on and note.holds(env, None).value is True:
+                    notes.append(render_text(note.text.get(lang), env, describer, note.values, note.reads))
         if ev.status == "eligible":
             reasons += self._exclusions(ev.service, env, by_id, describer)
         fields = dict(shown)
@@ -565,17 +588,27 @@ class Engine:
         return fields
 
     @staticmethod
-    def _reason(reason: Reason, legal: str, agency: str, d: Describer) -> ReasonOut:
-        text = reason.text
-        if reason.criterion.startswith("rules.") and reason.met is None:
-            # A part of the law this tool does not check: say where to ask.
-            ask_word = d.phrase("ask", agency="").strip()
-            if ask_word.lower() not in text.lower():
-                text = f"{text.rstrip('.。')}{d.phrase('clause_sep')}{d.phrase('ask', agency=agency)}"
-        # Positional, the dataclass's own order (criterion, met, text, legal_basis): a
-        # recommendation builds a few hundred, and keywords through model_construct cost
-        # twice as much.
-        return ReasonOut(reason.criterion, reason.met, text, reason.legal_basis or legal)
+    def _reasons(reasons: tuple[Reason, ...], legal: str, agency: str, d: Describer) -> list[ReasonOut]:
+        """The reasons as the result gives them: one per criterion (the event guards
+        repeat wherever an event is read), each with its article or the service's."""
+        seen: set[str] = set()
+        out: list[ReasonOut] = []
+        for reason in reasons:
+            criterion = reason.criterion
+            if criterion in seen:
+                continue
+            seen.add(criterion)
+            text = reason.text
+            if reason.met is None and criterion.startswith("rules."):
+                # A part of the law this tool does not check: say where to ask.
+                ask_word = d.phrase("ask", agency="").strip()
+                if ask_word.lower() not in text.lower():
+                    text = f"{text.rstrip('.。')}{d.phrase('clause_sep')}{d.phrase('ask', agency=agency)}"
+            # Positional, the dataclass's own order (criterion, met, text, legal_basis): a
+            # recommendation builds a few hundred, and keywords through model_construct
+            # cost twice as much.
+            out.append(ReasonOut(criterion, reason.met, text, reason.legal_basis or legal))
+        return out
 
     def _money(
         self, rule: AmountRule | None, env: Env, d: Describer, what: str
@@ -741,6 +774,26 @@ def _change(reason: Reason, env: Env, d: Describer) -> str | None:
     subject = reason.subject
     if subject is None:
         return None
+    if d.kind(subject) in ("age", "child_age"):
+        return _worded_change(reason, env, d)  # when an age is reached: the birth date's
+    # Otherwise the words depend on the criterion's subject, operator, threshold and limit
+    # only: kept, as the worded verdicts are, for every profile that fails it alike.
+    try:
+        key = (subject, reason.op, exact(reason.threshold), reason.limit)
+        found = d.changes.get(key, _NOT_WORDED)
+    except TypeError:  # an unhashable threshold: worded afresh
+        return _worded_change(reason, env, d)
+    if found is _NOT_WORDED:
+        found = d.changes[key] = _worded_change(reason, env, d)
+    return found
+
+
+_NOT_WORDED = object()
+
+
+def _worded_change(reason: Reason, env: Env, d: Describer) -> str | None:
+    subject = reason.subject
+    assert subject is not None
     threshold = reason.threshold
     wanted = threshold if reason.op in ("eq", "in") else None
     for value in wanted if isinstance(wanted, tuple) else (wanted,):
@@ -791,18 +844,6 @@ def _age_change(reason: Reason, kind: str, age: int, env: Env, d: Describer) -> 
 def _named(paths: Collection[str], named: Callable[[str], str]) -> list[str]:
     """Fact paths as the caller's profile names them, sorted (most results have none)."""
     return sorted(map(named, paths)) if paths else []
-
-
-def _dedupe(reasons: list[ReasonOut]) -> list[ReasonOut]:
-    """One reason per criterion: the event guards repeat wherever an event is read."""
-    seen: set[str] = set()
-    out = []
-    for reason in reasons:
-        if reason.criterion in seen:
-            continue
-        seen.add(reason.criterion)
-        out.append(reason)
-    return out
 
 
 def _witnesses(outcome: Outcome) -> list[int]:

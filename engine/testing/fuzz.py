@@ -766,7 +766,9 @@ def _batch_rows(result: Any, n: int) -> list[dict[str, str]]:
     if rows and "row" in rows[0]:
         rows = sorted(rows, key=lambda r: r["row"])
     if len(rows) != n:
-        raise BatchUnavailable(f"engine.services.batch returned {len(rows)} rows for {n} profiles: check the adapter")
+        raise BatchUnavailable(
+            f"engine.services.batch returned {len(rows)} rows for {n} profiles: check the adapter"
+        )
     return [{k: v for k, v in dict(r).items() if k != "row"} for r in rows]
 
 
@@ -1680,7 +1682,16 @@ def run_fuzz_isolated(
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.pickle"
         with subprocess.Popen(
-            [sys.executable, "-m", "engine.testing.fuzz_child", "run", str(root), str(n), str(seed), str(out)],
+            [
+                sys.executable,
+                "-m",
+                "engine.testing.fuzz_child",
+                "run",
+                str(root),
+                str(n),
+                str(seed),
+                str(out),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
