@@ -80,6 +80,7 @@ class Env:
     # parameter read it once. Read at another day or by a key, a value is kept under
     # (name, day, key). An Env lives for one profile: so does the memo.
     plain_params: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    child_envs: dict[int, Env] | None = field(default=None, repr=False, compare=False)
 
     def fact(self, path: str) -> Any:
         if path.startswith("child."):
@@ -89,17 +90,25 @@ class Env:
         return self.facts[path]
 
     def in_child(self, index: int) -> Env:
+        """The environment with child ``index`` in scope: made once per child, since every
+        quantifier and per-child amount of the profile reads the same one."""
         assert self.children is not None
-        return Env(
-            self.catalogue,
-            self.as_of,
-            self.facts,
-            self.children,
-            self.children[index],
-            index,
-            self.overrides,
-            self.plain_params,
-        )
+        made = self.child_envs
+        if made is None:
+            made = self.child_envs = {}
+        found = made.get(index)
+        if found is None:
+            found = made[index] = Env(
+                self.catalogue,
+                self.as_of,
+                self.facts,
+                self.children,
+                self.children[index],
+                index,
+                self.overrides,
+                self.plain_params,
+            )
+        return found
 
     def parameter(self, name: str) -> Parameter | Unknown:
         """The national parameter, or a local one that overrides it where the profile lives."""
