@@ -774,21 +774,28 @@ def _change(reason: Reason, env: Env, d: Describer) -> str | None:
     subject = reason.subject
     if subject is None:
         return None
-    if d.kind(subject) in ("age", "child_age"):
-        return _worded_change(reason, env, d)  # when an age is reached: the birth date's
-    # Otherwise the words depend on the criterion's subject, operator, threshold and limit
-    # only: kept, as the worded verdicts are, for every profile that fails it alike.
+    # The words depend on the criterion's subject, operator, threshold and limit only,
+    # except when an age is reached (the birth date's): kept, as the worded verdicts are,
+    # for every profile that fails it alike; an age's entry says to word it afresh.
     try:
         key = (subject, reason.op, exact(reason.threshold), reason.limit)
         found = d.changes.get(key, _NOT_WORDED)
     except TypeError:  # an unhashable threshold: worded afresh
         return _worded_change(reason, env, d)
     if found is _NOT_WORDED:
+        if d.kind(subject) in ("age", "child_age"):
+            d.changes[key] = _BY_BIRTH_DATE
+            return _worded_change(reason, env, d)
         found = d.changes[key] = _worded_change(reason, env, d)
+    elif found == _BY_BIRTH_DATE:
+        return _worded_change(reason, env, d)
     return found
 
 
 _NOT_WORDED = object()
+# Kept for an age's criterion: a string, so that the cache holds nothing the garbage
+# collector tracks; no vocabulary phrase is made of a control character.
+_BY_BIRTH_DATE = "\x00by birth date"
 
 
 def _worded_change(reason: Reason, env: Env, d: Describer) -> str | None:
