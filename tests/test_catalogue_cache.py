@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 import engine.language.loader as loader
 from engine.language import cache
 from engine.language.cache import load_catalogue_cached
+from engine.language.profile import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWBORN = ROOT / "examples" / "newborn.json"
@@ -248,8 +250,9 @@ def test_validate_reads_the_rules_whatever_the_cache(tree, cache_home, monkeypat
 def test_an_answer_from_the_cache_imports_neither_the_yaml_loader_nor_the_heavy_packages(tmp_path):
     """What makes ``recommend`` start fast, kept: with the cache warm the YAML loader and
     its checks are not imported, nor the packages only other commands need, nor PyYAML
-    (the languages and residences come from the cache too). Babel is, to format the
-    answer's figures: issue 14 wants them Babel's."""
+    (the languages and residences come from the cache too), nor importlib.metadata
+    (pydantic's plugin loader, tests/test_cli.py). Babel is, to format the answer's
+    figures: issue 14 wants them Babel's."""
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     env.pop(cache.NO_CACHE_ENV, None)
     code = (
@@ -257,7 +260,7 @@ def test_an_answer_from_the_cache_imports_neither_the_yaml_loader_nor_the_heavy_
         "from engine.interfaces.cli import main\n"
         f"assert main(['recommend', {str(NEWBORN)!r}, '--json']) == 0\n"
         "heavy = ['engine.language.loader', 'engine.language.validate', 'polars', 'numpy', 'fastapi',\n"
-        "         'sqlalchemy', 'streamlit', 'pyarrow', 'yaml']\n"
+        "         'sqlalchemy', 'streamlit', 'pyarrow', 'yaml', 'importlib.metadata']\n"
         "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     for expected in ("engine.language.loader engine.language.validate yaml", ""):  # a miss, then a hit
@@ -285,3 +288,134 @@ def test_rules_that_changed_while_they_were_read_are_not_stored(tree, cache_home
     monkeypatch.setattr(cache, "cache_key", then_edited)
     load_catalogue_cached(tree)
     assert not entries(cache_home)
+
+
+# --- the durable-rules plan stored beside the catalogue (durable_backend.compile_catalogue)
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The catalogues compiled into durable-rules the slow way (by tag), in order."""
+    from engine.backends import durable_backend
+
+    done: list[str] = []
+    real = durable_backend.compile_services
+
+    def counted(conditions: dict, tag: str) -> object:
+        done.append(tag)
+        return real(conditions, tag)
+
+    monkeypatch.setattr(durable_backend, "compile_services", counted)
+    return done
+
+
+def _plan_as_compiled(plan) -> tuple:
+    """Everything a plan holds, its rulesets named without their process's prefix."""
+
+    def name(ruleset: str) -> str:
+        assert ruleset.startswith(plan.prefix)
+        return ruleset[len(plan.prefix) :]
+
+    return (
+        [(name(p.ruleset), p.services, p.operand_keys) for p in plan.partitions],
+        plan.child_ruleset and name(plan.child_ruleset),
+        plan.child_operand_keys,
+        {name(r): (dict(rules), rules.text) for r, rules in plan.definitions.items()},
+        plan.rule_count,
+        list(plan.compiler.profile_ops.keys.items()),
+        list(plan.compiler.child_ops.keys.items()),
+        list(plan.compiler.quantifiers.items()),
+    )
+
+
+def test_a_warm_engine_reads_its_durable_rules_plan_back_equal_to_a_compiled_one(cache_home, compiles):
+    from engine.backends.durable_backend import ruleset_text
+    from engine.services.recommend import Engine
+
+    first = Engine(load_catalogue_cached(ROOT))  # a miss: compiled, then stored beside
+    assert len(compiles) == 1
+    warm = Engine(load_catalogue_cached(ROOT))
+    assert len(compiles) == 1, "the warm engine compiled the rules again"
+    fresh = Engine(loader.load_catalogue(ROOT))  # not through the cache: compiled
+    assert len(compiles) == 2
+    assert _plan_as_compiled(warm.plan) == _plan_as_compiled(fresh.plan) == _plan_as_compiled(first.plan)
+    # Each ruleset's stored JSON is its rules' JSON; the names are this process's own.
+    assert all(rules.text == ruleset_text(rules) for rules in warm.plan.definitions.values())
+    assert len({first.plan.prefix, warm.plan.prefix, fresh.plan.prefix}) == 3
+    # Two engines of one cached catalogue share no operand table (each unpickles its own).
+    again = Engine(load_catalogue_cached(ROOT))
+    assert again.plan.compiler is not warm.plan.compiler and len(compiles) == 2
+    profile = load_profile(NEWBORN)
+    for engine in (warm, again):
+        assert engine.statuses(profile, profile.as_of) == fresh.statuses(profile, profile.as_of)
+
+
+def test_a_stored_plan_of_other_conditions_is_not_used(cache_home, compiles, monkeypatch):
+    """The key covers the rules and the rule language's code, not the engine code that
+    makes a service's condition: the plan is used only for the very conditions it was
+    compiled from. Here one condition differs only in a literal's type (True against 1,
+    which compare equal in Python and compile differently)."""
+    from engine.language.rules import Compare, FactRef, Literal
+    from engine.services import recommend
+    from engine.services.recommend import Engine
+
+    Engine(load_catalogue_cached(ROOT))
+    real = recommend.effective_condition
+    said = {}
+
+    def changed(catalogue, service_id):
+        if service_id != "birth-registration":
+            return real(catalogue, service_id)
+        return Compare("x", FactRef("events.birth.listed"), "eq", Literal(said["value"]))
+
+    monkeypatch.setattr(recommend, "effective_condition", changed)
+    said["value"] = True
+    with_true = Engine(load_catalogue_cached(ROOT))
+    assert len(compiles) == 2
+    said["value"] = 1
+    assert Literal(1) == Literal(True)
+    with_one = Engine(load_catalogue_cached(ROOT))
+    assert len(compiles) == 3, "a plan compiled for `eq: true` was used for `eq: 1`"
+    first = with_one.plan.partitions[0]
+    assert first.services[0] == "birth-registration"
+    rules = [
+        with_one.plan.definitions[first.ruleset],
+        with_true.plan.definitions[first.ruleset.replace(with_one.plan.prefix, with_true.plan.prefix)],
+    ]
+    assert [json.loads(r.text)["birth-registration|True|0"] for r in rules] == [
+        {"all": [{"m": {"$and": [{"kind": "profile"}, {"p0": value}]}}]} for value in (1, True)
+    ]
+
+
+def test_a_stored_plan_of_other_compiler_code_is_not_used(cache_home, compiles, monkeypatch):
+    from engine.backends import durable_backend
+    from engine.services.recommend import Engine
+
+    Engine(load_catalogue_cached(ROOT))
+    Engine(load_catalogue_cached(ROOT))
+    assert len(compiles) == 1
+    edited = cache_home.parent / "durable_backend.py"
+    edited.write_bytes(durable_backend._COMPILER_CODE[0].read_bytes() + b"# an edit\n")
+    monkeypatch.setattr(durable_backend, "_COMPILER_CODE", (edited, durable_backend._COMPILER_CODE[1]))
+    Engine(load_catalogue_cached(ROOT))
+    assert len(compiles) == 2, "a plan compiled by other code was used"
+    Engine(load_catalogue_cached(ROOT))
+    assert len(compiles) == 2, "the plan of the edited code was not stored"
+
+
+def test_a_damaged_stored_plan_is_compiled_again(cache_home, compiles):
+    from engine.backends import durable_backend
+    from engine.services.recommend import Engine
+
+    catalogue = load_catalogue_cached(ROOT)
+    Engine(catalogue)
+    stored = cache.stored_beside(catalogue, durable_backend.STORED_AS)
+    assert stored is not None
+    cache.store_beside(catalogue, durable_backend.STORED_AS, stored[:64] + pickle.dumps(["not a plan"]))
+    catalogue = load_catalogue_cached(ROOT)
+    Engine(catalogue)
+    assert len(compiles) == 2
+    again = cache.stored_beside(catalogue, durable_backend.STORED_AS)
+    assert again is not None and again[:64] == stored[:64] and again != stored
+    Engine(load_catalogue_cached(ROOT))
+    assert len(compiles) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -223,3 +224,34 @@ def test_the_printed_json_is_json_dumps_of_the_result_for_every_case(engine):
         result = engine.recommend(profile, as_of=case.as_of, lang=LANGUAGES[number % len(LANGUAGES)])
         printed = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
         assert contract_json(result) == printed, f"{case.file}#{case.index}"
+
+
+PLUGINS = r"""
+import os, sys
+from engine.interfaces import cli
+from engine.language.profile import validate_profile
+validate_profile({})  # pydantic's first validators asked the stand-in for plugins
+import pydantic.plugin._loader as loader
+import pydantic.plugin._schema_validator as schema_validator
+print(loader.get_plugins() == (), 'importlib.metadata' in sys.modules)
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = sys.argv[1]
+found = loader.get_plugins()
+real = sys.modules["pydantic.plugin._loader"]
+print(real is not loader, list(found) == list(real.get_plugins()), 'importlib.metadata' in sys.modules)
+import inspect
+print("from ._loader import get_plugins" in inspect.getsource(schema_validator.create_schema_validator))
+"""
+
+
+@pytest.mark.parametrize("value", ["", "some-plugin"])
+def test_pydantic_plugins_are_read_as_pydantic_reads_them_without_its_metadata_scan(value):
+    """The command keeps pydantic's plugin loader (and the importlib.metadata it imports)
+    out while plugins are off; the first call that finds them on gets the real loader's
+    answer. The last line checks that pydantic still asks ``._loader`` for get_plugins
+    and nothing else, which the stand-in provides."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGINS, value], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "True", "True", "True", "True"]

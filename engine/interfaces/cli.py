@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import threading
+import types
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,36 @@ from typing import TYPE_CHECKING, Any
 # answer); lifeevents uses none. Set before the models below are built; a value the user
 # set (even empty, which turns the scan back on) is kept.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+_PLUGIN_LOADER = "pydantic.plugin._loader"
+_PLUGINS_OFF = ("__all__", "1", "true")  # the values pydantic's loader reads as "none"
+
+
+def _plugins_off_without_metadata() -> None:
+    """Even with its plugins off, pydantic imports its plugin loader with the first
+    validator, and the loader imports ``importlib.metadata`` (email, zipfile, socket…):
+    about 15 ms of every answer, for a scan that is then skipped. Until the loader is
+    imported, a stand-in answers as it would: no plugins while the variable turns them
+    off, checked at every call as the loader does; the first call that finds them on
+    imports the real loader in its place and answers from it (tests/test_cli.py)."""
+    if _PLUGIN_LOADER in sys.modules:
+        return
+    stand_in = types.ModuleType(_PLUGIN_LOADER, "pydantic's plugin loader, until plugins are on")
+
+    def get_plugins() -> Any:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _PLUGINS_OFF:
+            return ()
+        if sys.modules.get(_PLUGIN_LOADER) is stand_in:
+            del sys.modules[_PLUGIN_LOADER]
+        import importlib
+
+        return importlib.import_module(_PLUGIN_LOADER).get_plugins()
+
+    stand_in.get_plugins = get_plugins  # type: ignore[attr-defined]
+    sys.modules[_PLUGIN_LOADER] = stand_in
+
+
+_plugins_off_without_metadata()
 
 
 @contextlib.contextmanager

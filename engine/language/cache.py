@@ -21,7 +21,10 @@ it only when nothing it was built from has changed:
 With the catalogue it keeps what an answer would otherwise parse YAML for: the languages
 (engine/data/languages.yaml) and the tree's residences (rules/residences.yaml); the key
 covers both files and Babel's version (a language's locale is checked against Babel's
-CLDR data when the file is read).
+CLDR data when the file is read). It also keeps, each under its name, what later steps
+make from the catalogue and store beside it (:func:`stored_beside`, :func:`store_beside`):
+the durable-rules compilation (engine/backends/durable_backend.py), which checks for
+itself that what it stored was made from the same input by the same code.
 
 ``LIFEEVENTS_NO_CACHE=1`` (or ``recommend --no-cache``) reads the rules the slow way.
 ``lifeevents validate`` never uses it: it is the full check.
@@ -35,7 +38,7 @@ import os
 import pickle
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.language.catalog import Catalogue
@@ -46,7 +49,7 @@ from engine.language.yamlsafe import CatalogueError, read_source
 
 NO_CACHE_ENV = "LIFEEVENTS_NO_CACHE"
 # Bumped when the file's layout changes; the key covers everything else.
-MAGIC = b"lifeevents-catalogue-cache 2\n"
+MAGIC = b"lifeevents-catalogue-cache 3\n"
 DIGEST_SIZE = 32
 KEEP = 8  # cached trees (a test's copy, a staff draft, the checkout) before the oldest goes
 ENGINE = Path(__file__).resolve().parents[1]
@@ -59,6 +62,58 @@ class CachedTree:
     catalogue: Catalogue
     languages: dict[str, Language]
     residences: Residences | None  # None for a tree without rules/residences.yaml
+    # What later steps made from this catalogue, by name, as they encoded it (store_beside);
+    # each checks its own entry before using it: the key covers only the catalogue's inputs.
+    beside: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Served:
+    """A catalogue this process read from the cache or stored in it, and where."""
+
+    catalogue: Catalogue
+    path: Path
+    key: bytes
+    tree: CachedTree
+
+
+# The catalogues this process answered from the cache (one per tree, few).
+_SERVED: list[_Served] = []
+
+
+def _served(catalogue: Catalogue) -> _Served | None:
+    return next((s for s in _SERVED if s.catalogue is catalogue), None)
+
+
+def _serve(served: _Served) -> None:
+    _SERVED[:] = [s for s in _SERVED if s.path != served.path][-(KEEP - 1) :] + [served]
+
+
+def served(catalogue: Catalogue) -> bool:
+    """Whether this process read ``catalogue`` from the cache or stored it there."""
+    return _served(catalogue) is not None
+
+
+def stored_beside(catalogue: Catalogue, name: str) -> bytes | None:
+    """What was stored as ``name`` beside ``catalogue`` in its cache file, when this
+    process read ``catalogue`` from the cache; None otherwise. The caller checks it."""
+    served = _served(catalogue)
+    return None if served is None else served.tree.beside.get(name)
+
+
+def store_beside(catalogue: Catalogue, name: str, value: bytes) -> None:
+    """Keep ``value`` as ``name`` beside ``catalogue`` in its cache file, when
+    ``catalogue`` came through the cache in this process (read from it, or read anew and
+    stored); otherwise, or when the file cannot be written, nothing is kept."""
+    served = _served(catalogue)
+    if served is None or not _private_folder(served.path.parent, create=False):
+        return
+    tree = replace(served.tree, beside=served.tree.beside | {name: value})
+    try:
+        write_cached(served.path, served.key, tree)
+    except OSError:
+        return  # kept next time: the answer stands
+    _serve(replace(served, tree=tree))
 
 
 def cache_enabled() -> bool:
@@ -240,6 +295,7 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
             use_languages(cached.languages)
             if cached.residences is not None:
                 use_residences(root, cached.residences)
+            _serve(_Served(cached.catalogue, path, key, cached))
             return cached.catalogue
     catalogue = _load(root)
     # A rule file edited while the loader read it: what was read is not what the key
@@ -253,6 +309,7 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
                 catalogue, parse_languages(read.languages.decode()), _residences(read.residences)
             )
             write_cached(path, key, tree)
+            _serve(_Served(catalogue, path, key, tree))
             _prune(folder)
         except (OSError, ValueError, yaml.YAMLError, pickle.PicklingError):
             pass  # no cache this time (a full disk, a read-only home): the answer stands
