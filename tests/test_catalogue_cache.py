@@ -419,3 +419,113 @@ def test_a_damaged_stored_plan_is_compiled_again(cache_home, compiles):
     assert again is not None and again[:64] == stored[:64] and again != stored
     Engine(load_catalogue_cached(ROOT))
     assert len(compiles) == 2
+
+
+# --- the compiled methods of dataclasses (cache.dataclass_methods_cached)
+
+
+def _some_dataclasses() -> list[type]:
+    """Classes of every kind the engine makes: frozen, slots, defaults and factories,
+    keyword-only, ordered, with a string annotation; made anew at each call."""
+    import dataclasses
+    from typing import Any
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        a: int
+        b: str = "x"
+        c: tuple = dataclasses.field(default=(), compare=False)
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Slotted:
+        value: Any
+
+    @dataclasses.dataclass(order=True, kw_only=True)
+    class Ordered:
+        n: int
+        items: list[int] = dataclasses.field(default_factory=list)
+        later: Ordered | None = None
+
+    return [Frozen, Slotted, Ordered]
+
+
+_METHODS = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__", "__lt__", "__ge__")
+
+
+def _made(classes: list[type]) -> list[tuple]:
+    out = []
+    for cls in classes:
+        for name in _METHODS:
+            method = cls.__dict__.get(name)
+            code = getattr(method, "__code__", None)
+            if code is None:
+                out.append((cls.__name__, name, method))
+                continue
+            # A code object compares by what it does (its bytecode, names, constants).
+            out.append((cls.__name__, name, code, method.__annotations__, method.__qualname__))
+    return out
+
+
+def test_dataclasses_made_with_kept_methods_are_the_same_classes(cache_home):
+    """The first block compiles and keeps the methods; the second makes them from the
+    kept code: each method the same code, with the same annotations (objects, as
+    dataclasses' own exec makes them, not strings: cache.py's __future__ import must not
+    leak into them), and the classes behave alike."""
+    import dataclasses
+
+    plain = _made(_some_dataclasses())
+    with cache.dataclass_methods_cached():
+        compiled = _made(_some_dataclasses())
+    assert "exec" not in vars(dataclasses)
+    (kept,) = cache_home.glob("dataclass-code-*.marshal")
+    written = kept.stat().st_mtime_ns
+    with cache.dataclass_methods_cached():
+        assert "exec" in vars(dataclasses)
+        with cache.dataclass_methods_cached():  # a block within a block changes nothing
+            pass
+        assert "exec" in vars(dataclasses)
+        classes = _some_dataclasses()
+        read_back = _made(classes)
+    assert kept.stat().st_mtime_ns == written, "nothing new, yet the file was written again"
+    assert read_back == compiled == plain
+    Frozen, Slotted, Ordered = classes
+    assert Frozen(1) == Frozen(1, "x", (5,)) and repr(Frozen(1)).endswith(".Frozen(a=1, b='x', c=())")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Frozen(1).a = 2
+    assert Slotted.__slots__ == ("value",) and hash(Slotted(3)) == hash(Slotted(3))
+    assert Ordered(n=1) < Ordered(n=2) and Ordered(n=1).items is not Ordered(n=1).items
+    assert Ordered.__init__.__annotations__["later"] == "Ordered | None"  # as written here
+
+
+def test_a_damaged_or_foreign_file_of_kept_methods_is_not_used(cache_home):
+    import hashlib
+    import marshal
+
+    plain = _made(_some_dataclasses())
+    with cache.dataclass_methods_cached():
+        _some_dataclasses()
+    path, head = cache._code_file(cache_home)
+    good = path.read_bytes()
+    # Other code under the same texts, well formed: used only if the file is ours alone.
+    texts = marshal.loads(good[len(head) + 32 :])
+    payload = marshal.dumps({text: compile("raise SystemExit(3)", "<x>", "exec") for text in texts})
+    path.write_bytes(head + hashlib.sha256(payload).digest() + payload)
+    path.chmod(0o666)
+    with cache.dataclass_methods_cached():
+        assert _made(_some_dataclasses()) == plain
+    for damaged in (good[:-10], good[:40] + b"x" + good[41:], b""):
+        path.write_bytes(damaged)
+        path.chmod(0o600)
+        with cache.dataclass_methods_cached():
+            assert _made(_some_dataclasses()) == plain
+        assert path.read_bytes() == good, "a damaged file was not written anew"
+
+
+def test_no_cache_keeps_no_methods(cache_home, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setenv(cache.NO_CACHE_ENV, "1")
+    with cache.dataclass_methods_cached():
+        assert "exec" not in vars(dataclasses)
+        _some_dataclasses()
+    assert not list(cache_home.parent.rglob("dataclass-code-*"))

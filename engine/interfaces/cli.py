@@ -74,7 +74,11 @@ def long_lived() -> Iterator[None]:
             gc.enable()
 
 
-with long_lived():
+# A light module (it imports the engine's models only where it reads a catalogue): it
+# keeps the compiled methods of the dataclasses made while the command starts.
+from engine.language.cache import dataclass_methods_cached  # noqa: E402
+
+with long_lived(), dataclass_methods_cached():
     from engine.language.catalog import EVENTS
     from engine.language.i18n import languages
     from engine.language.messages import shown
@@ -461,7 +465,7 @@ def cmd_validate(root: Path) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    with long_lived():
+    with long_lived(), dataclass_methods_cached() if args.cache else contextlib.nullcontext():
         from engine.services.recommend import Engine
 
     profile = load_profile(args.profile)

@@ -32,20 +32,25 @@ itself that what it stored was made from the same input by the same code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import pickle
 import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import CodeType
+from typing import TYPE_CHECKING, Any
 
-from engine.language.catalog import Catalogue
-from engine.language.i18n import LANGUAGES_FILE, Language, parse_languages, use_languages
-from engine.language.residences import RESIDENCES_FILE, Residences, parse_residences, use_residences
-from engine.language.rulesroot import RulesVersion, source_files
-from engine.language.yamlsafe import CatalogueError, read_source
+# The engine's modules are imported where they are used: the command line imports this
+# module first, to start with dataclass_methods_cached, before pydantic and the models.
+if TYPE_CHECKING:
+    from engine.language.catalog import Catalogue
+    from engine.language.i18n import Language
+    from engine.language.residences import Residences
 
 NO_CACHE_ENV = "LIFEEVENTS_NO_CACHE"
 # Bumped when the file's layout changes; the key covers everything else.
@@ -182,6 +187,11 @@ _LAST_READ: list[_Key] = []
 
 
 def _read_key(root: Path) -> _Key:
+    from engine.language.i18n import LANGUAGES_FILE
+    from engine.language.residences import RESIDENCES_FILE
+    from engine.language.rulesroot import RulesVersion, source_files
+    from engine.language.yamlsafe import read_source
+
     languages = LANGUAGES_FILE.read_bytes()
     digest = hashlib.sha256(MAGIC)
     digest.update(_code_digest())
@@ -227,6 +237,19 @@ def _entry(folder: Path, root: Path) -> Path:
 def read_cached(path: Path, key: bytes) -> CachedTree | None:
     """What is stored at ``path`` under ``key``; None when there is none, it is
     another key's, it is not this user's own, or it is damaged in any way."""
+    payload = _read_checked(path, MAGIC + key)
+    if payload is None:
+        return None
+    try:
+        stored_tree = pickle.loads(payload)
+    except Exception:  # a damaged pickle can raise almost anything: it is rebuilt
+        return None
+    return stored_tree if isinstance(stored_tree, CachedTree) else None
+
+
+def _read_checked(path: Path, head: bytes) -> bytes | None:
+    """The payload of a file written by _write_checked under ``head``, when the file is
+    this user's own and no one else's to write, and its digest holds; else None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -239,27 +262,25 @@ def read_cached(path: Path, key: bytes) -> CachedTree | None:
             blob = file.read()
     except OSError:
         return None
-    head = len(MAGIC) + len(key)
-    if not blob.startswith(MAGIC + key) or len(blob) < head + DIGEST_SIZE:
+    if not blob.startswith(head) or len(blob) < len(head) + DIGEST_SIZE:
         return None
-    stored, payload = blob[head : head + DIGEST_SIZE], blob[head + DIGEST_SIZE :]
+    stored, payload = blob[len(head) : len(head) + DIGEST_SIZE], blob[len(head) + DIGEST_SIZE :]
     if hashlib.sha256(payload).digest() != stored:
         return None
-    try:
-        stored_tree = pickle.loads(payload)
-    except Exception:  # a damaged pickle can raise almost anything: it is rebuilt
-        return None
-    return stored_tree if isinstance(stored_tree, CachedTree) else None
+    return payload
 
 
 def write_cached(path: Path, key: bytes, tree: CachedTree) -> None:
     """Store ``tree`` atomically: a temporary file (mode 0600) renamed into place.
     Not fsynced: after a crash a reader may find a short or empty file, which fails its
     digest and is rebuilt."""
+    _write_checked(path, MAGIC + key, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_checked(path: Path, head: bytes, payload: bytes) -> None:
     import tempfile  # only on a miss: it brings shutil and random along
 
-    payload = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
-    blob = MAGIC + key + hashlib.sha256(payload).digest() + payload
+    blob = head + hashlib.sha256(payload).digest() + payload
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".catalogue-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
@@ -280,6 +301,10 @@ def _prune(folder: Path) -> None:
 
 def load_catalogue_cached(root: Path | str) -> Catalogue:
     """``load_catalogue(root)``, from the cache when every input is as it was then."""
+    from engine.language.i18n import parse_languages, use_languages
+    from engine.language.residences import use_residences
+    from engine.language.yamlsafe import CatalogueError
+
     root = Path(root)
     folder = cache_dir() if cache_enabled() else None
     if folder is None:
@@ -317,6 +342,8 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
 
 
 def _residences(raw: bytes | None) -> Residences | None:
+    from engine.language.residences import parse_residences
+
     # Checked by the loader already: a file it refused never gets this far.
     return None if raw is None else parse_residences(raw.decode())
 
@@ -326,3 +353,66 @@ def _load(root: Path) -> Catalogue:
     from engine.language.loader import load_catalogue
 
     return load_catalogue(root)
+
+
+# --- the code of dataclasses' methods ------------------------------------------------------
+
+CODE_MAGIC = b"lifeevents-dataclass-code 1\n"
+
+
+def _code_file(folder: Path) -> tuple[Path, bytes]:
+    """Where this Python's compiled dataclass methods are kept, and the head that
+    names it: its version and bytecode (marshal's code objects are this Python's own)
+    and the dataclasses module whose texts they compile."""
+    spec = importlib.util.find_spec("dataclasses")
+    source = Path(spec.origin).read_bytes() if spec and spec.origin else b""
+    digest = hashlib.sha256(f"{sys.version}\0".encode() + importlib.util.MAGIC_NUMBER + source).digest()
+    return folder / f"dataclass-code-{digest.hex()[:16]}.marshal", CODE_MAGIC + digest
+
+
+@contextlib.contextmanager
+def dataclass_methods_cached() -> Iterator[None]:
+    """While the block runs, the methods that ``@dataclass`` writes for each class
+    (``__init__``, ``__eq__``, ``__repr__``…, as Python source it compiles one by one)
+    are compiled once and kept, in the cache folder, by their very text: Python 3.11
+    compiles about 420 of them while lifeevents recommend starts (pydantic's and
+    annotated_types' classes and the engine's), ~37 ms of every answer. The kept code
+    is what ``compile`` gives for that text (as dataclasses' own ``exec`` does, without
+    the caller's __future__ flags), so every class is the same as without the cache.
+    The file is trusted as the catalogue cache is (this user's own, a digest checked);
+    LIFEEVENTS_NO_CACHE=1 turns it off too."""
+    import dataclasses
+    import marshal
+
+    folder = cache_dir() if cache_enabled() else None
+    if folder is None or "exec" in vars(dataclasses):  # none, or a block within a block
+        yield
+        return
+    path, head = _code_file(folder)
+    known: dict[str, CodeType] = {}
+    payload = _read_checked(path, head) if _private_folder(folder, create=False) else None
+    if payload is not None:
+        with contextlib.suppress(Exception):  # damaged: compiled anew and rewritten
+            read = marshal.loads(payload)
+            if isinstance(read, dict):
+                known = read
+    compiled = 0
+
+    def exec_kept(source: Any, globals: Any = None, locals: Any = None) -> None:
+        nonlocal compiled
+        if isinstance(source, str):
+            code = known.get(source)
+            if not isinstance(code, CodeType):
+                code = known[source] = compile(source, "<string>", "exec", dont_inherit=True)
+                compiled += 1
+            source = code
+        exec(source, globals, locals)
+
+    dataclasses.exec = exec_kept  # type: ignore[attr-defined]  # read before the builtin
+    try:
+        yield
+    finally:
+        del dataclasses.exec  # type: ignore[attr-defined]
+        if compiled and _private_folder(folder, create=True):
+            with contextlib.suppress(OSError, ValueError):  # kept next time
+                _write_checked(path, head, marshal.dumps(known))
