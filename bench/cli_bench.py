@@ -61,10 +61,10 @@ import json, os
 from engine.interfaces import cli
 from engine.language.profile import load_profile
 from engine.language.rulesroot import rules_root
-from engine.language.cache import dataclass_methods_cached, load_catalogue_cached
+from engine.language.cache import compiled_code_kept, load_catalogue_cached
 # As cmd_recommend: the collector paused while long-lived objects are made, and the
-# dataclasses' methods from the cache (unless LIFEEVENTS_NO_CACHE is set).
-with cli.long_lived(), dataclass_methods_cached():
+# code dataclasses and typing compile, from the cache (unless LIFEEVENTS_NO_CACHE is set).
+with cli.long_lived(), compiled_code_kept():
     from engine.services.recommend import Engine
 mark("imports")
 profile = load_profile({profile!r})

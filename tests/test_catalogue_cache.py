@@ -421,7 +421,7 @@ def test_a_damaged_stored_plan_is_compiled_again(cache_home, compiles):
     assert len(compiles) == 2
 
 
-# --- the compiled methods of dataclasses (cache.dataclass_methods_cached)
+# --- the compiled methods of dataclasses (cache.compiled_code_kept)
 
 
 def _some_dataclasses() -> list[type]:
@@ -453,7 +453,11 @@ _METHODS = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__dela
 
 
 def _made(classes: list[type]) -> list[tuple]:
-    out = []
+    import typing
+
+    # A string annotation as typing reads it: code compiled from the text.
+    refs = [typing.ForwardRef(text) for text in ("int | None", "list[Ordered]", "*tuple[int, str]")]
+    out: list[tuple] = [(ref.__forward_arg__, ref.__forward_code__) for ref in refs]
     for cls in classes:
         for name in _METHODS:
             method = cls.__dict__.get(name)
@@ -466,22 +470,23 @@ def _made(classes: list[type]) -> list[tuple]:
     return out
 
 
-def test_dataclasses_made_with_kept_methods_are_the_same_classes(cache_home):
+def test_classes_made_with_kept_code_are_the_same_classes(cache_home):
     """The first block compiles and keeps the methods; the second makes them from the
     kept code: each method the same code, with the same annotations (objects, as
     dataclasses' own exec makes them, not strings: cache.py's __future__ import must not
-    leak into them), and the classes behave alike."""
+    leak into them), and the classes behave alike; typing's ForwardRefs get the same code."""
     import dataclasses
+    import typing
 
     plain = _made(_some_dataclasses())
-    with cache.dataclass_methods_cached():
+    with cache.compiled_code_kept():
         compiled = _made(_some_dataclasses())
-    assert "exec" not in vars(dataclasses)
-    (kept,) = cache_home.glob("dataclass-code-*.marshal")
+    assert "exec" not in vars(dataclasses) and "compile" not in vars(typing)
+    (kept,) = cache_home.glob("compiled-code-*.marshal")
     written = kept.stat().st_mtime_ns
-    with cache.dataclass_methods_cached():
+    with cache.compiled_code_kept():
         assert "exec" in vars(dataclasses)
-        with cache.dataclass_methods_cached():  # a block within a block changes nothing
+        with cache.compiled_code_kept():  # a block within a block changes nothing
             pass
         assert "exec" in vars(dataclasses)
         classes = _some_dataclasses()
@@ -492,18 +497,20 @@ def test_dataclasses_made_with_kept_methods_are_the_same_classes(cache_home):
     assert Frozen(1) == Frozen(1, "x", (5,)) and repr(Frozen(1)).endswith(".Frozen(a=1, b='x', c=())")
     with pytest.raises(dataclasses.FrozenInstanceError):
         Frozen(1).a = 2
+    with cache.compiled_code_kept(), pytest.raises(SyntaxError, match="must be an expression"):
+        typing.ForwardRef("not an expression")
     assert Slotted.__slots__ == ("value",) and hash(Slotted(3)) == hash(Slotted(3))
     assert Ordered(n=1) < Ordered(n=2) and Ordered(n=1).items is not Ordered(n=1).items
     assert Ordered.__init__.__annotations__["later"] == "Ordered | None"  # as written here
 
 
-def test_a_damaged_or_foreign_file_of_kept_methods_is_not_used(cache_home):
+def test_a_damaged_or_foreign_file_of_kept_code_is_not_used(cache_home):
     import hashlib
     import marshal
 
     plain = _made(_some_dataclasses())
-    with cache.dataclass_methods_cached():
-        _some_dataclasses()
+    with cache.compiled_code_kept():
+        _made(_some_dataclasses())
     path, head = cache._code_file(cache_home)
     good = path.read_bytes()
     # Other code under the same texts, well formed: used only if the file is ours alone.
@@ -511,21 +518,23 @@ def test_a_damaged_or_foreign_file_of_kept_methods_is_not_used(cache_home):
     payload = marshal.dumps({text: compile("raise SystemExit(3)", "<x>", "exec") for text in texts})
     path.write_bytes(head + hashlib.sha256(payload).digest() + payload)
     path.chmod(0o666)
-    with cache.dataclass_methods_cached():
+    with cache.compiled_code_kept():
         assert _made(_some_dataclasses()) == plain
     for damaged in (good[:-10], good[:40] + b"x" + good[41:], b""):
         path.write_bytes(damaged)
         path.chmod(0o600)
-        with cache.dataclass_methods_cached():
+        with cache.compiled_code_kept():
             assert _made(_some_dataclasses()) == plain
-        assert path.read_bytes() == good, "a damaged file was not written anew"
+        again = path.read_bytes()  # written anew: the same code (marshal's bytes vary)
+        assert again[: len(head)] == head, "a damaged file was not written anew"
+        assert marshal.loads(again[len(head) + 32 :]) == texts
 
 
-def test_no_cache_keeps_no_methods(cache_home, monkeypatch):
+def test_no_cache_keeps_no_code(cache_home, monkeypatch):
     import dataclasses
 
     monkeypatch.setenv(cache.NO_CACHE_ENV, "1")
-    with cache.dataclass_methods_cached():
+    with cache.compiled_code_kept():
         assert "exec" not in vars(dataclasses)
         _some_dataclasses()
-    assert not list(cache_home.parent.rglob("dataclass-code-*"))
+    assert not list(cache_home.parent.rglob("compiled-code-*"))

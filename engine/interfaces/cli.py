@@ -75,10 +75,10 @@ def long_lived() -> Iterator[None]:
 
 
 # A light module (it imports the engine's models only where it reads a catalogue): it
-# keeps the compiled methods of the dataclasses made while the command starts.
-from engine.language.cache import dataclass_methods_cached  # noqa: E402
+# keeps the code that dataclasses and typing compile from text while the command starts.
+from engine.language.cache import compiled_code_kept  # noqa: E402
 
-with long_lived(), dataclass_methods_cached():
+with long_lived(), compiled_code_kept():
     from engine.language.catalog import EVENTS
     from engine.language.i18n import languages
     from engine.language.messages import shown
@@ -465,7 +465,7 @@ def cmd_validate(root: Path) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    with long_lived(), dataclass_methods_cached() if args.cache else contextlib.nullcontext():
+    with long_lived(), compiled_code_kept() if args.cache else contextlib.nullcontext():
         from engine.services.recommend import Engine
 
     profile = load_profile(args.profile)

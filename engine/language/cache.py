@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import importlib.util
 import os
 import pickle
@@ -355,41 +356,48 @@ def _load(root: Path) -> Catalogue:
     return load_catalogue(root)
 
 
-# --- the code of dataclasses' methods ------------------------------------------------------
+# --- code compiled from text while the command starts ------------------------------------
 
-CODE_MAGIC = b"lifeevents-dataclass-code 1\n"
+CODE_MAGIC = b"lifeevents-compiled-code 1\n"
+# Where Python compiles source text at every start, and the builtin each one calls by its
+# global name: dataclasses the methods it writes for each class (``exec``), typing each
+# string annotation it wraps in a ForwardRef (``compile``, as an expression).
+_COMPILING = (("dataclasses", "exec"), ("typing", "compile"))
 
 
 def _code_file(folder: Path) -> tuple[Path, bytes]:
-    """Where this Python's compiled dataclass methods are kept, and the head that
-    names it: its version and bytecode (marshal's code objects are this Python's own)
-    and the dataclasses module whose texts they compile."""
-    spec = importlib.util.find_spec("dataclasses")
-    source = Path(spec.origin).read_bytes() if spec and spec.origin else b""
-    digest = hashlib.sha256(f"{sys.version}\0".encode() + importlib.util.MAGIC_NUMBER + source).digest()
-    return folder / f"dataclass-code-{digest.hex()[:16]}.marshal", CODE_MAGIC + digest
+    """Where this Python's kept code is, and the head that names it: its version and
+    bytecode (marshal's code objects are this Python's own) and the modules whose
+    texts it compiled."""
+    digest = hashlib.sha256(f"{sys.version}\0".encode() + importlib.util.MAGIC_NUMBER)
+    for module, _ in _COMPILING:
+        spec = importlib.util.find_spec(module)
+        digest.update(Path(spec.origin).read_bytes() if spec and spec.origin else b"")
+    return folder / f"compiled-code-{digest.hexdigest()[:16]}.marshal", CODE_MAGIC + digest.digest()
 
 
 @contextlib.contextmanager
-def dataclass_methods_cached() -> Iterator[None]:
-    """While the block runs, the methods that ``@dataclass`` writes for each class
-    (``__init__``, ``__eq__``, ``__repr__``…, as Python source it compiles one by one)
-    are compiled once and kept, in the cache folder, by their very text: Python 3.11
-    compiles about 420 of them while lifeevents recommend starts (pydantic's and
-    annotated_types' classes and the engine's), ~37 ms of every answer. The kept code
-    is what ``compile`` gives for that text (as dataclasses' own ``exec`` does, without
-    the caller's __future__ flags), so every class is the same as without the cache.
-    The file is trusted as the catalogue cache is (this user's own, a digest checked);
-    LIFEEVENTS_NO_CACHE=1 turns it off too."""
-    import dataclasses
+def compiled_code_kept() -> Iterator[None]:
+    """While the block runs, the source texts that dataclasses and typing compile as
+    classes are made are compiled once and kept, in the cache folder, by their very
+    text: the methods ``@dataclass`` writes for each class (``__init__``, ``__eq__``,
+    ``__repr__``…, about 400 while lifeevents recommend starts: pydantic's,
+    annotated_types' and the engine's classes) and the string annotations typing turns
+    into ForwardRefs (about 800, pydantic-core's TypedDicts): ~40 ms of every answer on
+    Python 3.11. The kept code is what ``compile`` gives for that text, compiled as they
+    compile it (without the caller's __future__ flags), so every class is the same as
+    without it. The file is trusted as the catalogue cache is (this user's own, a
+    digest checked); LIFEEVENTS_NO_CACHE=1 turns it off too."""
     import marshal
 
+    modules = [(importlib.import_module(name), builtin) for name, builtin in _COMPILING]
     folder = cache_dir() if cache_enabled() else None
-    if folder is None or "exec" in vars(dataclasses):  # none, or a block within a block
+    # None, or a block within a block (the names are set already).
+    if folder is None or any(builtin in vars(module) for module, builtin in modules):
         yield
         return
     path, head = _code_file(folder)
-    known: dict[str, CodeType] = {}
+    known: dict[tuple[str, str, str], CodeType] = {}
     payload = _read_checked(path, head) if _private_folder(folder, create=False) else None
     if payload is not None:
         with contextlib.suppress(Exception):  # damaged: compiled anew and rewritten
@@ -398,21 +406,31 @@ def dataclass_methods_cached() -> Iterator[None]:
                 known = read
     compiled = 0
 
-    def exec_kept(source: Any, globals: Any = None, locals: Any = None) -> None:
+    def kept(source: str, filename: str, mode: str) -> CodeType:
         nonlocal compiled
-        if isinstance(source, str):
-            code = known.get(source)
-            if not isinstance(code, CodeType):
-                code = known[source] = compile(source, "<string>", "exec", dont_inherit=True)
-                compiled += 1
-            source = code
-        exec(source, globals, locals)
+        code = known.get((source, filename, mode))
+        if not isinstance(code, CodeType):
+            code = compile(source, filename, mode, dont_inherit=True)  # SyntaxError as theirs
+            known[source, filename, mode] = code
+            compiled += 1
+        return code
 
-    dataclasses.exec = exec_kept  # type: ignore[attr-defined]  # read before the builtin
+    def exec_kept(source: Any, globals: Any = None, locals: Any = None) -> None:
+        exec(kept(source, "<string>", "exec") if isinstance(source, str) else source, globals, locals)
+
+    def compile_kept(source: Any, filename: Any, mode: str, *more: Any, **options: Any) -> Any:
+        if more or options or not isinstance(source, str) or not isinstance(filename, str):
+            return compile(source, filename, mode, *more, **options)
+        return kept(source, filename, mode)
+
+    hooks = {"exec": exec_kept, "compile": compile_kept}
+    for module, builtin in modules:
+        setattr(module, builtin, hooks[builtin])  # a module's global is read before the builtin
     try:
         yield
     finally:
-        del dataclasses.exec  # type: ignore[attr-defined]
+        for module, builtin in modules:
+            delattr(module, builtin)
         if compiled and _private_folder(folder, create=True):
             with contextlib.suppress(OSError, ValueError):  # kept next time
                 _write_checked(path, head, marshal.dumps(known))
