@@ -538,3 +538,61 @@ def test_no_cache_keeps_no_code(cache_home, monkeypatch):
         assert "exec" not in vars(dataclasses)
         _some_dataclasses()
     assert not list(cache_home.parent.rglob("compiled-code-*"))
+
+
+# --- Babel's locale data, kept (cache.locale_data_kept)
+
+FIGURES = r"""
+import sys
+from datetime import date
+from engine.language import cache
+from engine.language.i18n import format_date, format_money, format_number, format_percent, format_whole, roc_parts
+from babel import localedata
+for lang, locale in (("en", "en"), ("zh-TW", "zh_Hant_TW")):
+    if sys.argv[1] == "kept":
+        cache.locale_data_kept(locale)
+    print(locale in localedata._cache, format_money(1234567.5, lang), format_number(2.345, lang),
+          format_whole(-5000.5, lang), format_percent(0.125, lang), format_date(date(2026, 2, 28), lang),
+          roc_parts(date(2026, 2, 28), lang))
+"""
+
+
+def _figures(way: str, env: dict[str, str]) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", FIGURES, way], capture_output=True, text=True, cwd=ROOT, env=env, check=True
+    )
+    return done.stdout.splitlines()
+
+
+def test_figures_from_kept_locale_data_are_babels_own(cache_home):
+    """Babel formats from the data it loaded in an earlier process exactly as from the
+    data it loads itself, in each language; the data is kept once, then read back."""
+    env = dict(os.environ)
+    own = _figures("own", env)
+    assert [line.split()[0] for line in own] == ["False", "False"]  # loaded by Babel when first used
+    first = _figures("kept", env)  # loaded by Babel now, and kept
+    kept = sorted(cache_home.glob("babel-*.pickle"))
+    assert [p.name.split("-")[1] for p in kept] == ["en", "zh_Hant_TW"]
+    written = [p.stat().st_mtime_ns for p in kept]
+    again = _figures("kept", env)  # read back
+    assert [p.stat().st_mtime_ns for p in kept] == written
+    assert (
+        [line.split(" ", 1)[1] for line in own]
+        == [line.split(" ", 1)[1] for line in first]
+        == [line.split(" ", 1)[1] for line in again]
+    )
+    assert "NT$1,234,568" in own[0]
+
+
+def test_damaged_or_foreign_locale_data_is_not_used(cache_home):
+    env = dict(os.environ)
+    own = [line.split(" ", 1)[1] for line in _figures("own", env)]
+    _figures("kept", env)
+    for path in cache_home.glob("babel-*.pickle"):
+        good = path.read_bytes()
+        path.write_bytes(good[:-100])
+    assert [line.split(" ", 1)[1] for line in _figures("kept", env)] == own
+    for path in cache_home.glob("babel-*.pickle"):
+        path.chmod(0o666)  # another user could have written it
+    assert [line.split(" ", 1)[1] for line in _figures("kept", env)] == own
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in cache_home.glob("babel-*.pickle"))

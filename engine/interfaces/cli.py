@@ -480,6 +480,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     else:
         catalogue = load_catalogue(root)
     engine = Engine(catalogue)
+    if args.cache:  # Babel's data of the answer's locale, from the cache as the catalogue
+        from engine.language.cache import locale_data_kept
+        from engine.language.i18n import language
+
+        locale_data_kept(language(args.lang).locale)
     result = engine.recommend(profile, as_of=args.as_of, event=args.event, lang=args.lang)
     if args.json:
         print(contract_json(result))
