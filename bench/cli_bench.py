@@ -78,6 +78,10 @@ else:
 mark("load")
 engine = Engine(catalogue)
 mark("compile")
+if not os.environ.get("LIFEEVENTS_NO_CACHE"):  # as the command: Babel's data from the cache
+    from engine.language.cache import locale_data_kept
+    from engine.language.i18n import language
+    locale_data_kept(language("en").locale)
 result = engine.recommend(profile, as_of=None, event=None, lang="en")
 mark("evaluate")
 text = cli.contract_json(result)  # what --json prints
