@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # The engine's modules are imported where they are used: the command line imports this
 # module first, to start with dataclass_methods_cached, before pydantic and the models.
@@ -73,8 +73,7 @@ class CachedTree:
     beside: dict[str, bytes] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Served:
+class _Served(NamedTuple):  # not a dataclass: made before compiled_code_kept can start
     """A catalogue this process read from the cache or stored in it, and where."""
 
     catalogue: Catalogue
@@ -119,7 +118,7 @@ def store_beside(catalogue: Catalogue, name: str, value: bytes) -> None:
         write_cached(served.path, served.key, tree)
     except OSError:
         return  # kept next time: the answer stands
-    _serve(replace(served, tree=tree))
+    _serve(served._replace(tree=tree))
 
 
 def cache_enabled() -> bool:
@@ -172,8 +171,7 @@ def cache_key(root: Path) -> tuple[bytes, str]:
     return key.digest, key.version
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):  # as _Served
     digest: bytes
     version: str
     # The two files a CachedTree holds besides the catalogue, as the key read them: a
