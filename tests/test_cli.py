@@ -255,3 +255,30 @@ def test_pydantic_plugins_are_read_as_pydantic_reads_them_without_its_metadata_s
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False", "True", "True", "True", "True"]
+
+
+def test_the_process_ends_at_once_only_after_an_answer(monkeypatch, capsys):
+    """``run`` (the lifeevents script, python -m engine) skips the interpreter's teardown
+    after ``recommend`` has printed its answer, flushed; after anything else, or an
+    error, the process ends through sys.exit as before. (Every subprocess test of
+    recommend reads its whole output through run.)"""
+    from engine.interfaces import cli as command
+
+    ended: list[int] = []
+
+    def at_once(code: int) -> None:
+        ended.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(command.os, "_exit", at_once)
+    newborn = str(ROOT / "examples" / "newborn.json")
+    monkeypatch.setattr(sys, "argv", ["lifeevents", "recommend", newborn, "--json"])
+    with pytest.raises(SystemExit) as done:
+        command.run()
+    assert done.value.code == 0 and ended == [0]
+    assert json.loads(capsys.readouterr().out)["as_of"] == "2026-03-01"
+    for argv, code in ((["recommend", "missing.json"], 2), (["validate", str(ROOT / "rules")], 2)):
+        monkeypatch.setattr(sys, "argv", ["lifeevents", *argv])
+        with pytest.raises(SystemExit) as done:
+            command.run()
+        assert done.value.code == code and ended == [0], argv

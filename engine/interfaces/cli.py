@@ -408,6 +408,31 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+# Commands after which the process may end at once (run): set by the command itself.
+_ENDS_AT_ONCE: list[bool] = []
+
+
+def run() -> None:
+    """The ``lifeevents`` command (and ``python -m engine``): main, then the end of the
+    process. After ``recommend`` the output is flushed and the process ends at once,
+    without the interpreter's teardown, which frees every module and object one by one:
+    ~10 ms of a 0.2 s answer, for nothing the answer needs (it registers no atexit
+    handler and leaves no temporary file; the cache is written and renamed before it
+    answers). Any other command, or an output that cannot be flushed (a closed pipe),
+    ends as before, through sys.exit."""
+    _ENDS_AT_ONCE.clear()
+    code = main()
+    if _ENDS_AT_ONCE:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: the usual exit reports it
+            pass
+        else:
+            os._exit(code)
+    sys.exit(code)
+
+
 def load_catalogue(root: Path) -> Catalogue:
     """engine.language.loader's, imported when a command reads the rules anew: the YAML
     reading and checking is not imported when ``recommend`` finds them in the cache."""
@@ -492,6 +517,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         from engine.services.report import render_table
 
         print(render_table(result, catalogue, args.lang))
+    _ENDS_AT_ONCE.append(True)
     return 0
 
 
