@@ -7,7 +7,13 @@ then again) so that a busy machine slows them alike:
   but the first after a change of the rules;
 - cold: an empty cache folder before every run: the first answer after a change, which
   reads the rules and writes the cache;
-- no cache: ``LIFEEVENTS_NO_CACHE=1``, the rules read anew every time (as before the cache).
+- no cache: ``LIFEEVENTS_NO_CACHE=1``, the rules read anew every time (as before the cache);
+- wheel: what a user who ran ``pip install lifeevents`` meets: the checkout built into a
+  wheel, installed with pip into a fresh virtual environment (its dependencies borrowed
+  from this one through a ``.pth`` line, as tests/test_wheel.py does), and its
+  ``lifeevents`` script run from a folder outside the checkout, with a warm cache. An
+  editable checkout's interpreter also starts its import finder (~10 ms); a wheel has
+  none. ``--no-wheel`` leaves it out (building and installing take ~20 s).
 
 ``--compare DIR`` adds another checkout (e.g. ``git worktree add /tmp/before main``),
 run the same way, as the "before" figures. Wall time and CPU time (user + system, from
@@ -20,7 +26,7 @@ Bytecode is compiled first (``compileall``, as ``pip install`` does), so that no
 pays for compiling the engine's sources: with ``PYTHONDONTWRITEBYTECODE=1`` in the
 environment an editable checkout would otherwise compile them on every start.
 
-    python bench/cli_bench.py [--runs 15] [--compare DIR] [--profile FILE]
+    python bench/cli_bench.py [--runs 15] [--compare DIR] [--profile FILE] [--no-wheel]
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -54,8 +61,10 @@ import json, os
 from engine.interfaces import cli
 from engine.language.profile import load_profile
 from engine.language.rulesroot import rules_root
-with cli.long_lived():  # as cmd_recommend: the collector paused while long-lived objects are made
-    from engine.language.cache import load_catalogue_cached
+from engine.language.cache import compiled_code_kept, load_catalogue_cached
+# As cmd_recommend: the collector paused while long-lived objects are made, and the
+# code dataclasses and typing compile, from the cache (unless LIFEEVENTS_NO_CACHE is set).
+with cli.long_lived(), compiled_code_kept():
     from engine.services.recommend import Engine
 mark("imports")
 profile = load_profile({profile!r})
@@ -69,6 +78,10 @@ else:
 mark("load")
 engine = Engine(catalogue)
 mark("compile")
+if not os.environ.get("LIFEEVENTS_NO_CACHE"):  # as the command: Babel's data from the cache
+    from engine.language.cache import locale_data_kept
+    from engine.language.i18n import language
+    locale_data_kept(language("en").locale)
 result = engine.recommend(profile, as_of=None, event=None, lang="en")
 mark("evaluate")
 text = cli.contract_json(result)  # what --json prints
@@ -122,37 +135,98 @@ def compile_bytecode(checkout: Path) -> None:
     )
 
 
-def whole_process(checkouts: dict[str, Path], profile: Path, runs: int) -> None:
+def install_wheel(checkout: Path, scratch: Path) -> Path:
+    """Build ``checkout`` into a wheel and install it with pip into a fresh virtual
+    environment under ``scratch``; the path of its ``lifeevents`` script."""
+    dist, env_dir = scratch / "dist", scratch / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(checkout)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    shutil.rmtree(checkout / "build", ignore_errors=True)  # setuptools' scratch folder
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # The dependencies, borrowed: a folder named in a .pth file joins sys.path without
+    # its own .pth files being run, so this checkout's editable install stays out.
+    (Path(site) / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    wheel = next(dist.glob("lifeevents-*.whl"))
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return env_dir / "bin" / "lifeevents"
+
+
+@dataclass
+class Variant:
+    series: Series
+    cmd: list[str]
+    cwd: Path
+    env: dict[str, str]
+    emptied: Path | None = None  # a cache folder emptied before every run
+
+
+def whole_process(checkouts: dict[str, Path], profile: Path, runs: int, wheel: bool) -> None:
     base = {k: v for k, v in os.environ.items() if k not in ("LIFEEVENTS_NO_CACHE", "LIFEEVENTS_ROOT")}
     with tempfile.TemporaryDirectory(prefix="cli-bench-") as scratch:
         warm_home, cold_home = Path(scratch) / "warm", Path(scratch) / "cold"
-        variants: list[tuple[Series, Path, dict[str, str], Path | None]] = []
+        variants: list[Variant] = []
         for name, checkout in checkouts.items():
             uses_cache = (checkout / "engine" / "language" / "cache.py").is_file()
+            run = command(profile)
             if uses_cache:
                 home = warm_home / name
                 variants.append(
-                    (Series(f"{name}: warm cache"), checkout, base | {"XDG_CACHE_HOME": str(home)}, None)
+                    Variant(
+                        Series(f"{name}: warm cache"), run, checkout, base | {"XDG_CACHE_HOME": str(home)}
+                    )
                 )
                 variants.append(
-                    (
+                    Variant(
                         Series(f"{name}: cold cache"),
+                        run,
                         checkout,
                         base | {"XDG_CACHE_HOME": str(cold_home)},
                         cold_home,
                     )
                 )
             no_cache = base | {"LIFEEVENTS_NO_CACHE": "1", "XDG_CACHE_HOME": str(Path(scratch) / "none")}
-            variants.append((Series(f"{name}: no cache" if uses_cache else name), checkout, no_cache, None))
-        for _series, checkout, env, _ in variants:  # one unmeasured run each: the warm cache is written
-            subprocess.run(command(profile), cwd=checkout, env=env, check=True, stdout=subprocess.DEVNULL)
+            variants.append(
+                Variant(Series(f"{name}: no cache" if uses_cache else name), run, checkout, no_cache)
+            )
+            if wheel:
+                installed = Path(scratch) / "wheel" / name
+                installed.mkdir(parents=True)
+                script = install_wheel(checkout, installed)
+                outside = installed / "work"  # not the checkout: the wheel reads its own rules
+                outside.mkdir()
+                variants.append(
+                    Variant(
+                        Series(f"{name}: wheel, warm cache"),
+                        [str(script), "recommend", str(profile), "--json"],
+                        outside,
+                        base | {"XDG_CACHE_HOME": str(warm_home / f"{name}-wheel")},
+                    )
+                )
+        for variant in variants:  # one unmeasured run each: the warm cache is written
+            subprocess.run(
+                variant.cmd, cwd=variant.cwd, env=variant.env, check=True, stdout=subprocess.DEVNULL
+            )
         for _ in range(runs):
-            for series, checkout, env, emptied in variants:
-                if emptied is not None:
-                    shutil.rmtree(emptied, ignore_errors=True)
-                wall, cpu = timed(command(profile), checkout, env)
-                series.wall.append(wall)
-                series.cpu.append(cpu)
+            for variant in variants:
+                if variant.emptied is not None:
+                    shutil.rmtree(variant.emptied, ignore_errors=True)
+                wall, cpu = timed(variant.cmd, variant.cwd, variant.env)
+                variant.series.wall.append(wall)
+                variant.series.cpu.append(cpu)
         start = Series("interpreter start (python -c pass)")
         for _ in range(runs):
             wall, cpu = timed([sys.executable, "-c", "pass"], ROOT, base)
@@ -161,8 +235,8 @@ def whole_process(checkouts: dict[str, Path], profile: Path, runs: int) -> None:
     print(
         f"'lifeevents recommend {profile.name} --json' as a whole process (target ≤ {TARGET_S * 1000:.0f} ms):"
     )
-    for series, *_ in variants:
-        print("  " + series.line())
+    for variant in variants:
+        print("  " + variant.series.line())
     print("  " + start.line())
 
 
@@ -209,13 +283,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="runs of each way (default 15)")
     parser.add_argument("--compare", type=Path, help="another checkout to run the same way, as 'before'")
     parser.add_argument("--profile", type=Path, default=ROOT / "examples" / "newborn.json")
+    parser.add_argument(
+        "--no-wheel", action="store_false", dest="wheel", help="leave the installed wheel out"
+    )
     args = parser.parse_args()
     checkouts = {"this checkout": ROOT}
     if args.compare is not None:
         checkouts = {"before": args.compare.resolve(), "after": ROOT}
     for checkout in checkouts.values():
         compile_bytecode(checkout)
-    whole_process(checkouts, args.profile.resolve(), args.runs)
+    whole_process(checkouts, args.profile.resolve(), args.runs, args.wheel)
     breakdown(ROOT, args.profile.resolve(), max(5, args.runs // 2))
 
 

@@ -1,5 +1,3 @@
-import sys
+from engine.interfaces.cli import run
 
-from engine.interfaces.cli import main
-
-sys.exit(main())
+run()

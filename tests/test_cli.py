@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -223,3 +224,61 @@ def test_the_printed_json_is_json_dumps_of_the_result_for_every_case(engine):
         result = engine.recommend(profile, as_of=case.as_of, lang=LANGUAGES[number % len(LANGUAGES)])
         printed = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
         assert contract_json(result) == printed, f"{case.file}#{case.index}"
+
+
+PLUGINS = r"""
+import os, sys
+from engine.interfaces import cli
+from engine.language.profile import validate_profile
+validate_profile({})  # pydantic's first validators asked the stand-in for plugins
+import pydantic.plugin._loader as loader
+import pydantic.plugin._schema_validator as schema_validator
+print(loader.get_plugins() == (), 'importlib.metadata' in sys.modules)
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = sys.argv[1]
+found = loader.get_plugins()
+real = sys.modules["pydantic.plugin._loader"]
+print(real is not loader, list(found) == list(real.get_plugins()), 'importlib.metadata' in sys.modules)
+import inspect
+print("from ._loader import get_plugins" in inspect.getsource(schema_validator.create_schema_validator))
+"""
+
+
+@pytest.mark.parametrize("value", ["", "some-plugin"])
+def test_pydantic_plugins_are_read_as_pydantic_reads_them_without_its_metadata_scan(value):
+    """The command keeps pydantic's plugin loader (and the importlib.metadata it imports)
+    out while plugins are off; the first call that finds them on gets the real loader's
+    answer. The last line checks that pydantic still asks ``._loader`` for get_plugins
+    and nothing else, which the stand-in provides."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGINS, value], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "True", "True", "True", "True"]
+
+
+def test_the_process_ends_at_once_only_after_an_answer(monkeypatch, capsys):
+    """``run`` (the lifeevents script, python -m engine) skips the interpreter's teardown
+    after ``recommend`` has printed its answer, flushed; after anything else, or an
+    error, the process ends through sys.exit as before. (Every subprocess test of
+    recommend reads its whole output through run.)"""
+    from engine.interfaces import cli as command
+
+    ended: list[int] = []
+
+    def at_once(code: int) -> None:
+        ended.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(command.os, "_exit", at_once)
+    newborn = str(ROOT / "examples" / "newborn.json")
+    monkeypatch.setattr(sys, "argv", ["lifeevents", "recommend", newborn, "--json"])
+    with pytest.raises(SystemExit) as done:
+        command.run()
+    assert done.value.code == 0 and ended == [0]
+    assert json.loads(capsys.readouterr().out)["as_of"] == "2026-03-01"
+    for argv, code in ((["recommend", "missing.json"], 2), (["validate", str(ROOT / "rules")], 2)):
+        monkeypatch.setattr(sys, "argv", ["lifeevents", *argv])
+        with pytest.raises(SystemExit) as done:
+            command.run()
+        assert done.value.code == code and ended == [0], argv

@@ -31,12 +31,16 @@ be swallowed by durable's own action handling.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
+import pickle
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import durable_rules_engine
 
@@ -63,6 +67,9 @@ from engine.language.rules import (
     expr_parts,
 )
 from engine.language.semantics import Semantics
+
+if TYPE_CHECKING:
+    from engine.language.catalog import Catalogue
 
 MAX_PATTERN_EXPRESSIONS = 30  # durable-rules refuses a 32nd; keep one spare
 MAX_FACT_OPERANDS = 230  # durable-rules refuses facts of ~253 properties
@@ -368,6 +375,25 @@ class Partition:
     operand_keys: set[str]
 
 
+class Rules(dict[str, dict]):
+    """One ruleset's rules by name, as compile_services makes them, with the JSON text
+    durable-rules creates the ruleset from (``text``, see :func:`ruleset_text`), made
+    once with the rules: a plan read back from the catalogue cache is not encoded again."""
+
+    def __init__(self, rules: dict[str, dict]):
+        super().__init__(rules)
+        self.text = ruleset_text(rules)
+
+
+def ruleset_text(rules: dict[str, dict]) -> str:
+    """The JSON of a ruleset's rules as durable-rules reads it: each rule without its
+    action marker ('run', which only the runner reads), its name checked."""
+    definition = {
+        _check_rule_name(rule): {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()
+    }
+    return json.dumps(definition, ensure_ascii=False)
+
+
 @dataclass
 class CompiledRules:
     compiler: Compiler
@@ -376,6 +402,26 @@ class CompiledRules:
     child_operand_keys: set[str]
     definitions: dict[str, dict]  # ruleset name -> rules, each with its action marker in 'run'
     rule_count: int
+    # The rulesets' names begin with it: unique in the process (compile_services).
+    prefix: str = ""
+
+    def renamed(self, prefix: str) -> CompiledRules:
+        """The same plan with its rulesets named from ``prefix`` instead: a plan read back
+        from the cache takes a name no ruleset of this process has (``_serial``)."""
+
+        def name(old: str) -> str:
+            assert old.startswith(self.prefix)
+            return prefix + old[len(self.prefix) :]
+
+        return CompiledRules(
+            self.compiler,
+            [Partition(name(p.ruleset), p.services, p.operand_keys) for p in self.partitions],
+            None if self.child_ruleset is None else name(self.child_ruleset),
+            self.child_operand_keys,
+            {name(ruleset): rules for ruleset, rules in self.definitions.items()},
+            self.rule_count,
+            prefix,
+        )
 
 
 _serial = itertools.count()
@@ -384,6 +430,10 @@ _serial = itertools.count()
 def compile_services(conditions: dict[str, Condition], tag: str) -> tuple[CompiledRules, dict[str, dict]]:
     """Compile ``{service: condition}``; returns the plan and the rule definitions with
     action markers ``(stage, name, verdict)`` in place of callables."""
+    return _compile(conditions, f"lifeevents_{tag}_{next(_serial)}")
+
+
+def _compile(conditions: dict[str, Condition], prefix: str) -> tuple[CompiledRules, dict[str, dict]]:
     compiler = Compiler()
     service_dnfs: dict[str, tuple[DNF, DNF]] = {}
     service_keys: dict[str, set[str]] = {}
@@ -411,7 +461,6 @@ def compile_services(conditions: dict[str, Condition], tag: str) -> tuple[Compil
     partitions: list[Partition] = []
     definitions: dict[str, dict] = {}
     current: Partition | None = None
-    serial = next(_serial)
     for service in conditions:
         keys = service_keys[service]
         met, unmet = service_dnfs[service]
@@ -425,7 +474,7 @@ def compile_services(conditions: dict[str, Condition], tag: str) -> tuple[Compil
                 current.services and len(definitions[current.ruleset]) + len(patterns) > MAX_RULES_PER_RULESET
             )
         ):
-            current = Partition(f"lifeevents_{tag}_{serial}_p{len(partitions)}", [], set())
+            current = Partition(f"{prefix}_p{len(partitions)}", [], set())
             partitions.append(current)
             definitions[current.ruleset] = {}
         current.services.append(service)
@@ -449,16 +498,63 @@ def compile_services(conditions: dict[str, Condition], tag: str) -> tuple[Compil
     if child_rules:
         if len(child_keys) > MAX_FACT_OPERANDS:
             raise CompileError("too many child facts for one durable-rules fact")
-        child_name = f"lifeevents_{tag}_{serial}_children"
+        child_name = f"{prefix}_children"
         child_rules["~catch-all"] = {
             "all": [{"m": {"kind": "child"}}],
             "pri": 65535,
             "run": ("catch-all", "", None),
         }
         definitions[child_name] = child_rules
+    for ruleset, rules in definitions.items():
+        definitions[ruleset] = Rules(rules)
     rule_count = sum(len(r) for r in definitions.values())
-    plan = CompiledRules(compiler, partitions, child_name, child_keys, definitions, rule_count)
+    plan = CompiledRules(compiler, partitions, child_name, child_keys, definitions, rule_count, prefix)
     return plan, definitions
+
+
+# The name of the compiled plan beside the catalogue in its cache (engine/language/cache.py).
+STORED_AS = "durable-rules plan"
+# The code a plan is compiled by: this module and the meaning it asks of logic
+# (quantifier_body, compare). The rule language's own code is in the cache's key.
+_COMPILER_CODE = (Path(__file__), Path(__file__).with_name("logic.py"))
+
+
+def _compiler_digest() -> bytes:
+    digest = hashlib.sha256()
+    for path in _COMPILER_CODE:
+        digest.update(path.read_bytes() + b"\0")
+    return digest.digest()
+
+
+def _conditions_digest(conditions: dict[str, Condition]) -> bytes:
+    """The conditions exactly: their order, and every field of every node with its type
+    (``Literal(1)`` equals ``Literal(True)`` but does not compile the same), as their
+    repr writes them. Not their pickle, which also records which equal objects are one
+    (a catalogue read back from the cache shares them unlike the loader's)."""
+    return hashlib.sha256(repr(list(conditions.items())).encode()).digest()
+
+
+def compile_catalogue(conditions: dict[str, Condition], catalogue: Catalogue) -> CompiledRules:
+    """``compile_services(conditions, catalogue.version)``'s plan, read back from the
+    catalogue cache when one is stored there for these very conditions (a digest of
+    them) and this very compiler (a digest of its code); otherwise compiled and, for a
+    catalogue that came through the cache, stored beside it. A warm ``lifeevents
+    recommend`` then pays only durable-rules' creation of the rulesets."""
+    cache = sys.modules.get("engine.language.cache")  # not imported: nothing came through it
+    if cache is None or not cache.served(catalogue):
+        return compile_services(conditions, catalogue.version)[0]
+    # Stored as bytes, unpickled here for each engine: two engines never share a plan's
+    # operand tables, and the check is read before anything is unpickled.
+    check = _compiler_digest() + _conditions_digest(conditions)
+    stored = cache.stored_beside(catalogue, STORED_AS)
+    if stored is not None and stored.startswith(check):
+        plan = pickle.loads(stored[len(check) :])  # the cache's own file, checked as the catalogue is
+        if isinstance(plan, CompiledRules):
+            return plan.renamed(f"lifeevents_{catalogue.version}_{next(_serial)}")
+    plan, _ = compile_services(conditions, catalogue.version)
+    # Pickled now, before any profile fills the operand tables.
+    cache.store_beside(catalogue, STORED_AS, check + pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+    return plan
 
 
 def _check_rule_name(name: str) -> str:
@@ -485,12 +581,10 @@ class NativeRuleset:
     """
 
     def __init__(self, name: str, rules: dict[str, dict]):
-        definition = {
-            _check_rule_name(rule): {k: v for k, v in body.items() if k != "run"}
-            for rule, body in rules.items()
-        }
+        # compile_services' rules carry their JSON already (Rules); others are encoded here.
+        text = rules.text if isinstance(rules, Rules) else ruleset_text(rules)
         self.name = name
-        self.handle = durable_rules_engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+        self.handle = durable_rules_engine.create_ruleset(name, text)
 
     def fire(self, sid: str, facts: list[dict]) -> list[str]:
         """Assert ``facts`` in a fresh session ``sid``; the names of the rules that fired."""
@@ -611,4 +705,4 @@ class DurableRunner:
         return out
 
 
-__all__ = ["CompileError", "DurableError", "DurableRunner", "compile_services"]
+__all__ = ["CompileError", "DurableError", "DurableRunner", "compile_catalogue", "compile_services"]

@@ -21,7 +21,10 @@ it only when nothing it was built from has changed:
 With the catalogue it keeps what an answer would otherwise parse YAML for: the languages
 (engine/data/languages.yaml) and the tree's residences (rules/residences.yaml); the key
 covers both files and Babel's version (a language's locale is checked against Babel's
-CLDR data when the file is read).
+CLDR data when the file is read). It also keeps, each under its name, what later steps
+make from the catalogue and store beside it (:func:`stored_beside`, :func:`store_beside`):
+the durable-rules compilation (engine/backends/durable_backend.py), which checks for
+itself that what it stored was made from the same input by the same code.
 
 ``LIFEEVENTS_NO_CACHE=1`` (or ``recommend --no-cache``) reads the rules the slow way.
 ``lifeevents validate`` never uses it: it is the full check.
@@ -29,24 +32,30 @@ CLDR data when the file is read).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import importlib.util
 import os
 import pickle
 import stat
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import CodeType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from engine.language.catalog import Catalogue
-from engine.language.i18n import LANGUAGES_FILE, Language, parse_languages, use_languages
-from engine.language.residences import RESIDENCES_FILE, Residences, parse_residences, use_residences
-from engine.language.rulesroot import RulesVersion, source_files
-from engine.language.yamlsafe import CatalogueError, read_source
+# The engine's modules are imported where they are used: the command line imports this
+# module first, to start with dataclass_methods_cached, before pydantic and the models.
+if TYPE_CHECKING:
+    from engine.language.catalog import Catalogue
+    from engine.language.i18n import Language
+    from engine.language.residences import Residences
 
 NO_CACHE_ENV = "LIFEEVENTS_NO_CACHE"
 # Bumped when the file's layout changes; the key covers everything else.
-MAGIC = b"lifeevents-catalogue-cache 2\n"
+MAGIC = b"lifeevents-catalogue-cache 3\n"
 DIGEST_SIZE = 32
 KEEP = 8  # cached trees (a test's copy, a staff draft, the checkout) before the oldest goes
 ENGINE = Path(__file__).resolve().parents[1]
@@ -59,6 +68,57 @@ class CachedTree:
     catalogue: Catalogue
     languages: dict[str, Language]
     residences: Residences | None  # None for a tree without rules/residences.yaml
+    # What later steps made from this catalogue, by name, as they encoded it (store_beside);
+    # each checks its own entry before using it: the key covers only the catalogue's inputs.
+    beside: dict[str, bytes] = field(default_factory=dict)
+
+
+class _Served(NamedTuple):  # not a dataclass: made before compiled_code_kept can start
+    """A catalogue this process read from the cache or stored in it, and where."""
+
+    catalogue: Catalogue
+    path: Path
+    key: bytes
+    tree: CachedTree
+
+
+# The catalogues this process answered from the cache (one per tree, few).
+_SERVED: list[_Served] = []
+
+
+def _served(catalogue: Catalogue) -> _Served | None:
+    return next((s for s in _SERVED if s.catalogue is catalogue), None)
+
+
+def _serve(served: _Served) -> None:
+    _SERVED[:] = [s for s in _SERVED if s.path != served.path][-(KEEP - 1) :] + [served]
+
+
+def served(catalogue: Catalogue) -> bool:
+    """Whether this process read ``catalogue`` from the cache or stored it there."""
+    return _served(catalogue) is not None
+
+
+def stored_beside(catalogue: Catalogue, name: str) -> bytes | None:
+    """What was stored as ``name`` beside ``catalogue`` in its cache file, when this
+    process read ``catalogue`` from the cache; None otherwise. The caller checks it."""
+    served = _served(catalogue)
+    return None if served is None else served.tree.beside.get(name)
+
+
+def store_beside(catalogue: Catalogue, name: str, value: bytes) -> None:
+    """Keep ``value`` as ``name`` beside ``catalogue`` in its cache file, when
+    ``catalogue`` came through the cache in this process (read from it, or read anew and
+    stored); otherwise, or when the file cannot be written, nothing is kept."""
+    served = _served(catalogue)
+    if served is None or not _private_folder(served.path.parent, create=False):
+        return
+    tree = replace(served.tree, beside=served.tree.beside | {name: value})
+    try:
+        write_cached(served.path, served.key, tree)
+    except OSError:
+        return  # kept next time: the answer stands
+    _serve(served._replace(tree=tree))
 
 
 def cache_enabled() -> bool:
@@ -111,8 +171,7 @@ def cache_key(root: Path) -> tuple[bytes, str]:
     return key.digest, key.version
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):  # as _Served
     digest: bytes
     version: str
     # The two files a CachedTree holds besides the catalogue, as the key read them: a
@@ -127,6 +186,11 @@ _LAST_READ: list[_Key] = []
 
 
 def _read_key(root: Path) -> _Key:
+    from engine.language.i18n import LANGUAGES_FILE
+    from engine.language.residences import RESIDENCES_FILE
+    from engine.language.rulesroot import RulesVersion, source_files
+    from engine.language.yamlsafe import read_source
+
     languages = LANGUAGES_FILE.read_bytes()
     digest = hashlib.sha256(MAGIC)
     digest.update(_code_digest())
@@ -134,15 +198,33 @@ def _read_key(root: Path) -> _Key:
     digest.update(str(root).encode() + b"\0")
     version = RulesVersion()
     residences, residences_path = None, root / RESIDENCES_FILE
+    under = str(root).rstrip(os.sep) + os.sep
     for path in source_files(root):
-        shown = str(path.relative_to(root))
-        raw = read_source(path, shown)
+        text = str(path)
+        shown = text[len(under) :] if text.startswith(under) else str(path.relative_to(root))
+        raw = _regular_file_bytes(text)
+        if raw is None:  # read_source says what is wrong, as the loader would
+            raw = read_source(path, shown)
         # Length first: no two lists of files give the same stream of bytes.
         digest.update(f"{shown}\0{len(raw)}\0".encode() + raw)
         version.add(shown, raw)
         if path == residences_path:
             residences = raw
     return _Key(digest.digest(), version.value, languages, residences)
+
+
+def _regular_file_bytes(path: str) -> bytes | None:
+    """The bytes of a regular file, read as read_source reads them (a link followed) but
+    without pathlib's steps (~2.5 ms of the ~160 rule files); None for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            return file.read() if stat.S_ISREG(os.fstat(file.fileno()).st_mode) else None
+    except OSError:
+        return None
 
 
 def _private_folder(folder: Path, create: bool) -> bool:
@@ -172,6 +254,19 @@ def _entry(folder: Path, root: Path) -> Path:
 def read_cached(path: Path, key: bytes) -> CachedTree | None:
     """What is stored at ``path`` under ``key``; None when there is none, it is
     another key's, it is not this user's own, or it is damaged in any way."""
+    payload = _read_checked(path, MAGIC + key)
+    if payload is None:
+        return None
+    try:
+        stored_tree = pickle.loads(payload)
+    except Exception:  # a damaged pickle can raise almost anything: it is rebuilt
+        return None
+    return stored_tree if isinstance(stored_tree, CachedTree) else None
+
+
+def _read_checked(path: Path, head: bytes) -> bytes | None:
+    """The payload of a file written by _write_checked under ``head``, when the file is
+    this user's own and no one else's to write, and its digest holds; else None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -184,27 +279,25 @@ def read_cached(path: Path, key: bytes) -> CachedTree | None:
             blob = file.read()
     except OSError:
         return None
-    head = len(MAGIC) + len(key)
-    if not blob.startswith(MAGIC + key) or len(blob) < head + DIGEST_SIZE:
+    if not blob.startswith(head) or len(blob) < len(head) + DIGEST_SIZE:
         return None
-    stored, payload = blob[head : head + DIGEST_SIZE], blob[head + DIGEST_SIZE :]
+    stored, payload = blob[len(head) : len(head) + DIGEST_SIZE], blob[len(head) + DIGEST_SIZE :]
     if hashlib.sha256(payload).digest() != stored:
         return None
-    try:
-        stored_tree = pickle.loads(payload)
-    except Exception:  # a damaged pickle can raise almost anything: it is rebuilt
-        return None
-    return stored_tree if isinstance(stored_tree, CachedTree) else None
+    return payload
 
 
 def write_cached(path: Path, key: bytes, tree: CachedTree) -> None:
     """Store ``tree`` atomically: a temporary file (mode 0600) renamed into place.
     Not fsynced: after a crash a reader may find a short or empty file, which fails its
     digest and is rebuilt."""
+    _write_checked(path, MAGIC + key, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_checked(path: Path, head: bytes, payload: bytes) -> None:
     import tempfile  # only on a miss: it brings shutil and random along
 
-    payload = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
-    blob = MAGIC + key + hashlib.sha256(payload).digest() + payload
+    blob = head + hashlib.sha256(payload).digest() + payload
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".catalogue-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
@@ -225,6 +318,10 @@ def _prune(folder: Path) -> None:
 
 def load_catalogue_cached(root: Path | str) -> Catalogue:
     """``load_catalogue(root)``, from the cache when every input is as it was then."""
+    from engine.language.i18n import parse_languages, use_languages
+    from engine.language.residences import use_residences
+    from engine.language.yamlsafe import CatalogueError
+
     root = Path(root)
     folder = cache_dir() if cache_enabled() else None
     if folder is None:
@@ -240,6 +337,7 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
             use_languages(cached.languages)
             if cached.residences is not None:
                 use_residences(root, cached.residences)
+            _serve(_Served(cached.catalogue, path, key, cached))
             return cached.catalogue
     catalogue = _load(root)
     # A rule file edited while the loader read it: what was read is not what the key
@@ -253,6 +351,7 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
                 catalogue, parse_languages(read.languages.decode()), _residences(read.residences)
             )
             write_cached(path, key, tree)
+            _serve(_Served(catalogue, path, key, tree))
             _prune(folder)
         except (OSError, ValueError, yaml.YAMLError, pickle.PicklingError):
             pass  # no cache this time (a full disk, a read-only home): the answer stands
@@ -260,6 +359,8 @@ def load_catalogue_cached(root: Path | str) -> Catalogue:
 
 
 def _residences(raw: bytes | None) -> Residences | None:
+    from engine.language.residences import parse_residences
+
     # Checked by the loader already: a file it refused never gets this far.
     return None if raw is None else parse_residences(raw.decode())
 
@@ -269,3 +370,132 @@ def _load(root: Path) -> Catalogue:
     from engine.language.loader import load_catalogue
 
     return load_catalogue(root)
+
+
+# --- code compiled from text while the command starts ------------------------------------
+
+CODE_MAGIC = b"lifeevents-compiled-code 1\n"
+# Where Python compiles source text at every start, and the builtin each one calls by its
+# global name: dataclasses the methods it writes for each class (``exec``), typing each
+# string annotation it wraps in a ForwardRef (``compile``, as an expression).
+_COMPILING = (("dataclasses", "exec"), ("typing", "compile"))
+
+
+def _code_file(folder: Path) -> tuple[Path, bytes]:
+    """Where this Python's kept code is, and the head that names it: its version and
+    bytecode (marshal's code objects are this Python's own) and the modules whose
+    texts it compiled."""
+    digest = hashlib.sha256(f"{sys.version}\0".encode() + importlib.util.MAGIC_NUMBER)
+    for module, _ in _COMPILING:
+        spec = importlib.util.find_spec(module)
+        digest.update(Path(spec.origin).read_bytes() if spec and spec.origin else b"")
+    return folder / f"compiled-code-{digest.hexdigest()[:16]}.marshal", CODE_MAGIC + digest.digest()
+
+
+@contextlib.contextmanager
+def compiled_code_kept() -> Iterator[None]:
+    """While the block runs, the source texts that dataclasses and typing compile as
+    classes are made are compiled once and kept, in the cache folder, by their very
+    text: the methods ``@dataclass`` writes for each class (``__init__``, ``__eq__``,
+    ``__repr__``…, about 400 while lifeevents recommend starts: pydantic's,
+    annotated_types' and the engine's classes) and the string annotations typing turns
+    into ForwardRefs (about 800, pydantic-core's TypedDicts): ~40 ms of every answer on
+    Python 3.11. The kept code is what ``compile`` gives for that text, compiled as they
+    compile it (without the caller's __future__ flags), so every class is the same as
+    without it. The file is trusted as the catalogue cache is (this user's own, a
+    digest checked); LIFEEVENTS_NO_CACHE=1 turns it off too."""
+    import marshal
+
+    modules = [(importlib.import_module(name), builtin) for name, builtin in _COMPILING]
+    folder = cache_dir() if cache_enabled() else None
+    # None, or a block within a block (the names are set already).
+    if folder is None or any(builtin in vars(module) for module, builtin in modules):
+        yield
+        return
+    path, head = _code_file(folder)
+    known: dict[tuple[str, str, str], CodeType] = {}
+    payload = _read_checked(path, head) if _private_folder(folder, create=False) else None
+    if payload is not None:
+        with contextlib.suppress(Exception):  # damaged: compiled anew and rewritten
+            read = marshal.loads(payload)
+            if isinstance(read, dict):
+                known = read
+    compiled = 0
+
+    def kept(source: str, filename: str, mode: str) -> CodeType:
+        nonlocal compiled
+        code = known.get((source, filename, mode))
+        if not isinstance(code, CodeType):
+            code = compile(source, filename, mode, dont_inherit=True)  # SyntaxError as theirs
+            known[source, filename, mode] = code
+            compiled += 1
+        return code
+
+    def exec_kept(source: Any, globals: Any = None, locals: Any = None) -> None:
+        exec(kept(source, "<string>", "exec") if isinstance(source, str) else source, globals, locals)
+
+    def compile_kept(source: Any, filename: Any, mode: str, *more: Any, **options: Any) -> Any:
+        if more or options or not isinstance(source, str) or not isinstance(filename, str):
+            return compile(source, filename, mode, *more, **options)
+        return kept(source, filename, mode)
+
+    hooks = {"exec": exec_kept, "compile": compile_kept}
+    for module, builtin in modules:
+        setattr(module, builtin, hooks[builtin])  # a module's global is read before the builtin
+    try:
+        yield
+    finally:
+        for module, builtin in modules:
+            delattr(module, builtin)
+        if compiled and _private_folder(folder, create=True):
+            with contextlib.suppress(OSError, ValueError):  # kept next time
+                _write_checked(path, head, marshal.dumps(known))
+
+
+# --- Babel's locale data ---------------------------------------------------------------------
+
+LOCALE_MAGIC = b"lifeevents-babel-locale-data 1\n"
+
+
+def _locale_file(folder: Path, name: str) -> tuple[Path, bytes]:
+    """Where Babel's data of locale ``name`` is kept, and the head that names it: the
+    locale, this Python (pickle) and Babel's release, whose CLDR data it is."""
+    digest = hashlib.sha256(f"{sys.version}\0{name}\0".encode() + _babel_release()).digest()
+    return folder / f"babel-{name}-{digest.hex()[:16]}.pickle", LOCALE_MAGIC + digest
+
+
+def locale_data_kept(name: str) -> None:
+    """Babel's data of locale ``name`` (its CLDR data merged with the locales it inherits
+    from, as ``babel.localedata.load`` makes it and keeps it for the process), loaded
+    now: read back from the cache folder, where that very function's result was pickled,
+    before any use, by an earlier process of the same Babel; else loaded by Babel and
+    kept there. Babel still formats every figure; only its reading of three data files
+    (global.dat, root.dat and the locale's, ~800 KB of pickles) and their merge is spared
+    when the answer needs them: ~8 ms. Trusted as the catalogue cache is;
+    LIFEEVENTS_NO_CACHE=1 turns it off too."""
+    folder = cache_dir() if cache_enabled() else None
+    if folder is None:
+        return
+    from babel import localedata
+
+    loaded = getattr(localedata, "_cache", None)  # Babel's own: name -> merged data
+    if isinstance(loaded, dict) and name not in loaded:
+        _use_locale_data(folder, name, loaded, localedata.load)
+
+
+def _use_locale_data(folder: Path, name: str, loaded: dict[str, Any], load: Any) -> None:
+    path, head = _locale_file(folder, name)
+    payload = _read_checked(path, head) if _private_folder(folder, create=False) else None
+    if payload is not None:
+        with contextlib.suppress(Exception):  # damaged: Babel loads it, and it is kept anew
+            kept = pickle.loads(payload)
+            if isinstance(kept, dict) and kept:
+                loaded[name] = kept
+                return
+    try:
+        made = pickle.dumps(load(name), protocol=pickle.HIGHEST_PROTOCOL)  # before any use
+    except Exception:  # not a locale Babel has: its formatting says so, as without a cache
+        return
+    if _private_folder(folder, create=True):
+        with contextlib.suppress(OSError):  # kept next time
+            _write_checked(path, head, made)

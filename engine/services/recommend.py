@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from engine.backends.durable_backend import DurableRunner, compile_services
+from engine.backends.durable_backend import DurableRunner, compile_catalogue
 from engine.backends.logic import (
     Describer,
     Env,
@@ -339,7 +339,8 @@ class Engine:
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
         self.conditions = {sid: effective_condition(catalogue, sid) for sid in catalogue.services}
-        self.plan, _ = compile_services(self.conditions, catalogue.version)
+        # From the catalogue cache when it holds this very compilation (a warm command).
+        self.plan = compile_catalogue(self.conditions, catalogue)
         self.runner = DurableRunner(self.plan)
         self.overrides = overrides_of(catalogue)
         # The data of the catalogue's own tree that derived facts read (the MLE areas):
