@@ -596,3 +596,23 @@ def test_damaged_or_foreign_locale_data_is_not_used(cache_home):
         path.chmod(0o666)  # another user could have written it
     assert [line.split(" ", 1)[1] for line in _figures("kept", env)] == own
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in cache_home.glob("babel-*.pickle"))
+
+
+def test_a_plan_that_has_answered_pickles_its_operand_keys_only():
+    """An operand table fills its split and its day's values with compiled functions as it
+    answers; those never reach a pickle (they do not pickle), and a plan read back answers
+    the same."""
+    import pickle
+
+    from engine.services.recommend import Engine
+
+    engine = Engine(loader.load_catalogue(ROOT))
+    profile = load_profile(NEWBORN)
+    before = engine.statuses(profile, profile.as_of)
+    assert engine.plan.compiler.profile_ops._day_only is not None  # filled by the answer
+    plan = pickle.loads(pickle.dumps(engine.plan))
+    assert plan.compiler.profile_ops._day_only is None
+    assert list(plan.compiler.profile_ops.keys.items()) == list(engine.plan.compiler.profile_ops.keys.items())
+    env = engine.env(profile, profile.as_of)
+    assert plan.compiler.profile_ops.values(env) == engine.plan.compiler.profile_ops.values(env)
+    assert before == engine.statuses(profile, profile.as_of)

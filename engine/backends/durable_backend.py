@@ -121,6 +121,16 @@ class OperandTable:
     _per_profile: list[tuple[Value, str]] = field(default_factory=list, repr=False)
     _by_day: dict[tuple, dict[str, Any]] = field(default_factory=dict, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The split and the day's values are made from the keys when first asked for, and
+        # hold compiled functions (logic.value_of), which do not pickle: a plan kept in the
+        # catalogue cache (compile_catalogue) keeps the keys only.
+        return {"prefix": self.prefix, "keys": self.keys}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.prefix, self.keys = state["prefix"], state["keys"]
+        self._day_only, self._per_profile, self._by_day = None, [], {}
+
     def key(self, expr: Expr) -> str:
         if expr not in self.keys:
             self.keys[expr] = f"{self.prefix}{len(self.keys)}"
