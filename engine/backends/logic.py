@@ -166,7 +166,6 @@ Value = Callable[[Env], Any]
 VALUE = Semantics(
     "explanation", "expression", "an expression compiled to the function giving its value for one profile"
 )
-_VALUES = VALUE.table
 
 # Compiled nodes by identity, each with its node (held, so that the id it is keyed by is
 # not reused while the entry lives). Bounded: a staff draft or a test builds new trees, and
@@ -175,22 +174,19 @@ _VALUES = VALUE.table
 COMPILED_CACHE_SIZE = 50_000
 
 
-def _compile_value(expr: Expr) -> Value:
-    try:
-        compiler = _VALUES[type(expr)]
-    except KeyError:
-        return VALUE(expr)  # which names the backend and the node it lacks
-    return compiler(expr)
+def _kept(node: Any, compiler: Semantics) -> Any:
+    """The compiled function of ``node``, compiled (``compiler(node)``: the node type's
+    compiler, or IncompleteSemantics naming the backend and the node) the first time."""
+    found = _COMPILED.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1]
+    compiled = compiler(node)
+    _COMPILED[id(node)] = (node, compiled)
+    return compiled
 
 
 def value_of(expr: Expr) -> Value:
-    """The compiled function of ``expr``, compiled the first time it is asked for."""
-    found = _COMPILED.get(id(expr))
-    if found is not None and found[0] is expr:
-        return found[1]
-    compiled = _compile_value(expr)
-    _COMPILED[id(expr)] = (expr, compiled)
-    return compiled
+    return _kept(expr, VALUE)
 
 
 def eval_expr(expr: Expr, env: Env) -> Any:
@@ -227,7 +223,7 @@ _ABSENT = object()
 @VALUE.of(ParamRef)
 def _param_value(expr: ParamRef) -> Value:
     name, given_key = expr.name, expr.key
-    at = None if expr.at is None else _compile_value(expr.at)
+    at = None if expr.at is None else VALUE(expr.at)
     plain = at is None and given_key is None
 
     def value(env: Env) -> Any:
@@ -288,7 +284,7 @@ _ARITH: dict[str, Callable[[list[Any]], Any]] = {
 
 @VALUE.of(Arith)
 def _arith_value(expr: Arith) -> Value:
-    parts = tuple(_compile_value(a) for a in expr.args)
+    parts = tuple(VALUE(a) for a in expr.args)
     combine = _ARITH.get(expr.op, max)  # the loader admits only these operators
 
     def value(env: Env) -> Any:
@@ -301,9 +297,9 @@ def _arith_value(expr: Arith) -> Value:
 
 @VALUE.of(DateAdd)
 def _date_add_value(expr: DateAdd) -> Value:
-    base = _compile_value(expr.base)
+    base = VALUE(expr.base)
     shifts = tuple(
-        (name, _compile_value(v))
+        (name, VALUE(v))
         for name, v in (("days", expr.days), ("months", expr.months), ("years", expr.years))
         if v is not None
     )
@@ -321,8 +317,8 @@ def _date_add_value(expr: DateAdd) -> Value:
 
 @VALUE.of(Cases)
 def _cases_value(expr: Cases) -> Value:
-    branches = tuple((_compile_verdict(cond), _compile_value(v)) for cond, v in expr.branches)
-    otherwise = None if expr.otherwise is None else _compile_value(expr.otherwise)
+    branches = tuple((VERDICT(cond), VALUE(v)) for cond, v in expr.branches)
+    otherwise = None if expr.otherwise is None else VALUE(expr.otherwise)
 
     def value(env: Env) -> Any:
         pending: Unknown | None = None
@@ -788,25 +784,10 @@ VERDICT = Semantics(
     "condition",
     "a condition compiled to the function giving its Kleene verdict, with its reasons",
 )
-_VERDICTS = VERDICT.table
-
-
-def _compile_verdict(cond: Condition) -> Verdict:
-    try:
-        compiler = _VERDICTS[type(cond)]
-    except KeyError:
-        return VERDICT(cond)  # which names the backend and the node it lacks
-    return compiler(cond)
 
 
 def verdict_of(cond: Condition) -> Verdict:
-    """The compiled function of ``cond``, compiled the first time it is asked for."""
-    found = _COMPILED.get(id(cond))
-    if found is not None and found[0] is cond:
-        return found[1]
-    compiled = _compile_verdict(cond)
-    _COMPILED[id(cond)] = (cond, compiled)
-    return compiled
+    return _kept(cond, VERDICT)
 
 
 def evaluate(cond: Condition, env: Env, describer: Describer | None = None) -> Outcome:
@@ -838,7 +819,7 @@ def _compare_verdict(cond: Compare) -> Verdict:
             return Outcome(operation(left, right))
 
         return fact_against_literal
-    left_of, right_of = _compile_value(lhs), _compile_value(rhs)
+    left_of, right_of = VALUE(lhs), VALUE(rhs)
 
     def verdict(env: Env, describer: Describer | None) -> Outcome:
         left, right = left_of(env), right_of(env)
@@ -915,7 +896,7 @@ def _reason_fields(cond: Compare, env: Env, d: Describer, left: Any, right: Any,
 @VERDICT.of(All, AnyOf)
 def _combination_verdict(cond: All | AnyOf) -> Verdict:
     decisive = not isinstance(cond, All)
-    items = tuple(_compile_verdict(item) for item in cond.items)
+    items = tuple(VERDICT(item) for item in cond.items)
 
     def verdict(env: Env, describer: Describer | None) -> Outcome:
         if describer is None:
@@ -948,7 +929,7 @@ def _combination_verdict(cond: All | AnyOf) -> Verdict:
 
 @VERDICT.of(Not)
 def _not_verdict(cond: Not) -> Verdict:
-    item = _compile_verdict(cond.item)
+    item = VERDICT(cond.item)
 
     def verdict(env: Env, describer: Describer | None) -> Outcome:
         inner = item(env, describer)
@@ -966,8 +947,8 @@ def _switch_verdict(cond: Switch) -> Verdict:
     fact = fact_reader(cond.fact)
     branches: dict[Any, Verdict] = {}
     for case, branch in cond.cases:
-        branches.setdefault(case, _compile_verdict(branch))  # the first case of a key chooses
-    default = _compile_verdict(cond.default if cond.default is not None else NEVER)
+        branches.setdefault(case, VERDICT(branch))  # the first case of a key chooses
+    default = VERDICT(cond.default if cond.default is not None else NEVER)
 
     def verdict(env: Env, describer: Describer | None) -> Outcome:
         key = fact(env)
@@ -1040,7 +1021,7 @@ def quantifier_body(cond: SomeChild) -> Condition:
 
 @VERDICT.of(SomeChild)
 def _quantifier_verdict(cond: SomeChild) -> Verdict:
-    body = _compile_verdict(quantifier_body(cond))
+    body = VERDICT(quantifier_body(cond))
     reads = params_read(cond)  # what its text quotes reads as the quantifier does
 
     def verdict(env: Env, describer: Describer | None) -> Outcome:
