@@ -79,7 +79,7 @@ class Env:
     # Env and its children's, so the many criteria of one profile that quote the same
     # parameter read it once. Read at another day or by a key, a value is kept under
     # (name, day, key). An Env lives for one profile: so does the memo.
-    plain_params: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    plain_params: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     child_envs: dict[int, Env] | None = field(default=None, repr=False, compare=False)
 
     def fact(self, path: str) -> Any:
