@@ -356,23 +356,15 @@ class Engine:
         self._deadline_when: dict[tuple[str, str], Condition] = {}
         self._steps_guarded: dict[tuple[str, str], list[tuple[Compare, Condition]]] = {}
         # A rule's notes, each with the statuses it is shown on, its condition compiled and
-        # how its placeholders read their parameters (note_reads).
+        # how its placeholders read their parameters (note_reads): made the first time the
+        # rule is formatted, since one answer reads one city's of the 22 local layers.
         self._notes: dict[tuple[str, str], tuple[NotePlan, ...]] = {}
         for sid, layer in catalogue.rules.items():
             for jurisdiction, rule in layer.items():
                 if rule.deadline is not None and rule.deadline.when is not None:
                     self._deadline_when[sid, jurisdiction] = guard_events(rule.deadline.when)
                 self._steps_guarded[sid, jurisdiction] = [(c, guard_events(c)) for c in step_criteria(rule)]
-                self._notes[sid, jurisdiction] = tuple(
-                    NotePlan(
-                        frozenset(note.on),
-                        verdict_of(note.when),
-                        note.text,
-                        dict(note.values),
-                        note_reads(rule, note.when),
-                    )
-                    for note in rule.notes
-                )
+
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
@@ -521,7 +513,7 @@ class Engine:
         # as a met criterion.
         notes: list[str] = []
         if rule is not None:
-            for note in self._notes[ev.service, rule.jurisdiction]:
+            for note in self._notes_of(rule):
                 if ev.status in note.on and note.holds(env, None).value is True:
                     notes.append(render_text(note.text.get(lang), env, describer, note.values, note.reads))
         if ev.status == "eligible":
@@ -546,6 +538,22 @@ class Engine:
             steps=steps,
             urgent=deadline is not None and (deadline - env.as_of).days <= self._urgent_days(env),
         )
+
+    def _notes_of(self, rule: ServiceRule) -> tuple[NotePlan, ...]:
+        key = (rule.service, rule.jurisdiction)
+        found = self._notes.get(key)
+        if found is None:  # two threads may both make it: the same plan either way
+            found = self._notes[key] = tuple(
+                NotePlan(
+                    frozenset(note.on),
+                    verdict_of(note.when),
+                    note.text,
+                    dict(note.values),
+                    note_reads(rule, note.when),
+                )
+                for note in rule.notes
+            )
+        return found
 
     def _service_fields(self, sid: str, rule: ServiceRule | None, d: Describer) -> dict[str, Any]:
         """The fields of a result that its service and rule decide, in the describer's
