@@ -178,4 +178,15 @@ def test_a_condition_is_compiled_once_and_a_new_tree_anew(engine):
     assert verdict_of(equal_but_new) is not verdict_of(cond)  # keyed by identity, never by a reused id
     env = Env(engine.catalogue, date(2026, 3, 1), {"person.age": 20}, None)
     assert evaluate(cond, env).value is evaluate(equal_but_new, env).value is True
-    assert COMPILED_CACHE_SIZE >= 10_000  # the catalogue's nodes and a staff draft's fit
+
+
+def test_the_compiled_nodes_stay_bounded(engine):
+    """A stream of new trees (staff drafts, hostile rules) only recycles entries."""
+    from engine.backends.logic import _COMPILED
+
+    env = Env(engine.catalogue, date(2026, 3, 1), {"person.age": 20}, None)
+    for n in range(COMPILED_CACHE_SIZE + 100):
+        assert evaluate(Compare(f"c{n}", FactRef("person.age"), "gte", Literal(n % 40)), env).value is (
+            n % 40 <= 20
+        )
+    assert len(_COMPILED) <= COMPILED_CACHE_SIZE

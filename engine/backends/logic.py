@@ -471,14 +471,13 @@ _KEPT_AS_WRITTEN = ("kept",)  # a placeholder whose expression cannot be read he
 class Wording:
     """What the sentence of one criterion reads besides its two operands, in one language:
     the expressions of the placeholders of its own text (``{param:…}``, ``{fact:…}``),
-    read from the environment of each profile. Empty for a text without placeholders
+    compiled, read from the environment of each profile. Empty for a text without placeholders
     and for a criterion without text: its sentence is then a pure function of the
     criterion, the verdict and the two operands."""
 
     cond: Compare  # held, so that the id the entry is keyed by is not reused while it lives
     reads: dict[str, ParamRef]
-    placeholders: tuple[Expr, ...]
-    readers: tuple[Value, ...]  # the placeholders compiled
+    placeholders: tuple[Value, ...]
     # Names the criterion in the keys of worded verdicts: a number, never reused (unlike an
     # id), so a key holds no reference to the criterion and an evicted wording's verdicts
     # are never found again.
@@ -489,7 +488,7 @@ class Wording:
         if not self.placeholders:
             return ()
         out = []
-        for read in self.readers:
+        for read in self.placeholders:
             try:
                 found = read(env)
             except KeyError:
@@ -513,7 +512,7 @@ def wording_of(cond: Compare, d: Describer) -> Wording:
             elif kind == "fact":
                 placeholders.append(_reference(kind, name))
             # ``{value:…}`` has no values in a criterion's text: render_text keeps it as written.
-    found = Wording(cond, reads, tuple(placeholders), tuple(value_of(p) for p in placeholders))
+    found = Wording(cond, reads, tuple(value_of(p) for p in placeholders))
     d.wordings[id(cond)] = found
     return found
 
