@@ -259,6 +259,39 @@ def test_a_dangling_symbolic_link_is_a_problem(tree, capsys):
     )
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_named_like_a_rule_file_is_a_problem_and_never_waited_on(tree, capsys, tmp_path):
+    """Opened to be read, a FIFO waits for a writer: neither validate nor recommend (whose
+    catalogue cache reads every rule file for its key) may open it that way."""
+    import subprocess
+    import sys
+
+    os.mkfifo(tree / "rules" / "pipe.yaml")
+    validate_exits_1_naming(tree, capsys, "rules/pipe.yaml:1:", "not a regular file")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("LIFEEVENTS_NO_CACHE", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "--rules",
+            str(tree),
+            "recommend",
+            str(ROOT / "examples" / "newborn.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,  # a wait on the pipe fails here instead of hanging the suite
+    )
+    assert done.returncode != 0 and "internal error" not in done.stderr
+    assert (
+        "rules/pipe.yaml:1:" in done.stderr + done.stdout
+        and "not a regular file" in done.stderr + done.stdout
+    )
+
+
 def test_a_link_to_a_device_is_not_read(tree, capsys):
     os.symlink("/dev/zero", tree / "rules" / "zero.yaml")
     validate_exits_1_naming(tree, capsys, "rules/zero.yaml:1:", "not a regular file")

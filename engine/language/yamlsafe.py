@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from dataclasses import dataclass
@@ -204,17 +205,32 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) 
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
-def read_source(path: Path, shown: str) -> bytes:
+def read_source(path: Path | str, shown: str) -> bytes:
     """The bytes of a rule or catalogue file; anything but a readable regular file is a
-    problem of that file (a dangling link, a directory named ``x.yaml``, a device)."""
+    problem of that file (a dangling link, a directory named ``x.yaml``, a device).
+
+    Opened without blocking and checked on the open file (no race between the check and
+    the read): a FIFO named ``x.yaml`` would otherwise wait for a writer forever. One
+    open, fstat and read also cost a third of pathlib's stat and read_bytes, which the
+    catalogue cache's key pays for every rule file of every answer."""
     try:
-        if not stat.S_ISREG(path.stat().st_mode):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            os.close(fd)
+            raise
+        if not regular:
+            os.close(fd)
             raise CatalogueError(
                 [Problem(shown, 1, "not a regular file (a directory or a device named .yaml?)")]
             )
-        return path.read_bytes()
+        with os.fdopen(fd, "rb") as file:
+            return file.read()
     except FileNotFoundError:
-        message = "a symbolic link to a file that does not exist" if path.is_symlink() else "file not found"
+        message = (
+            "a symbolic link to a file that does not exist" if os.path.islink(path) else "file not found"
+        )
         raise CatalogueError([Problem(shown, 1, message)]) from None
     except OSError as exc:
         raise CatalogueError(
