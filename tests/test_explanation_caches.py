@@ -1,8 +1,8 @@
 """The explanation's caches change no answer and stay bounded.
 
-The worded verdict of a criterion and a result's service fields are kept between
-profiles, the plain parameter reads within one (engine/backends/logic.py,
-engine/services/recommend.py). A cache whose key misses one of its inputs would give a
+The worded verdict of a criterion, the rendered texts of notes and quantifiers and a
+result's service fields are kept between profiles, the plain parameter reads within one
+(engine/backends/logic.py, engine/services/recommend.py). A cache whose key misses one of its inputs would give a
 profile the words of another: every answer of an engine warmed by other profiles must
 be the answer of a fresh engine, byte for byte.
 """
@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Engine
-from engine.backends.logic import BoundedCache, Describer, Env, evaluate, exact
+from engine.backends.logic import BoundedCache, Describer, Env, KeptText, evaluate, exact, render_text
+from engine.language.facts import Unknown
 from engine.language.profile import Profile
 from engine.language.rules import Compare, FactRef, Literal, ParamRef, Text
 from engine.services.results import EligibilityResult
@@ -109,19 +110,60 @@ def test_the_wording_key_holds_what_the_text_quotes(catalogue):
     assert texts[30, date(2026, 3, 1)] != texts[31, date(2026, 3, 1)]
 
 
+def test_a_kept_text_is_the_text_rendered_afresh(catalogue):
+    """A note's or a quantifier's text is rendered once for every profile that quotes the
+    same values in it: by another value, another day or another language, another text."""
+    param = next(name for name, p in catalogue.parameters.items() if p.index is None and p.overrides is None)
+    text = Text(
+        en="aged {fact:person.age}, {param:" + param + "}, {value:v} {value:kept}", zh="{fact:person.age} 歲"
+    )
+    words = KeptText(text, values={"v": FactRef("person.sex")})
+    seen = set()
+    for lang in LANGS:
+        d = Describer(catalogue, lang)
+        for age in (30, 31, Unknown(frozenset({"person.age"})), 30):
+            for day in (date(2026, 3, 1), date(2019, 3, 1)):
+                env = Env(catalogue, day, {"person.sex": "female", "person.age": age}, None)
+                said = words.render(env, d)
+                assert said == render_text(text.get(lang), env, Describer(catalogue, lang), words.values)
+                seen.add(said)
+    assert len(seen) == 3 * 2 + 3  # en: 3 ages × 2 days; zh: the 3 ages only (no parameter quoted)
+
+
+def test_a_kept_text_names_what_an_unknown_misses_as_its_words_do(catalogue):
+    """An unknown quoted in a text says which fact it needs, a child's by the child's birth
+    date, which the missing path does not hold: two families with the same missing path
+    and other children are two sentences, never one kept for both."""
+    words = KeptText(Text(en="needs {fact:x}", zh="需要 {fact:x}"))
+    d = Describer(catalogue, "en")
+    said = []
+    for born in (date(2025, 1, 2), date(2025, 6, 7)):
+        facts = {"x": Unknown(frozenset({"children[0].child.birth_order"}))}
+        env = Env(catalogue, date(2026, 3, 1), facts, [{"child.birth_date": born}])
+        said.append(words.render(env, d))
+        assert said[-1] == render_text("needs {fact:x}", env, Describer(catalogue, "en"))
+    assert said[0] != said[1]
+
+
 def test_a_parameter_read_at_another_day_is_not_the_plain_read(catalogue):
     """Env.plain_params keeps only reads at the profile's own day."""
     name = next(
         n
         for n, p in catalogue.parameters.items()
-        if p.index is None and p.period is None and p.overrides is None and p.values[0].value != p.values[-1].value
+        if p.index is None
+        and p.period is None
+        and p.overrides is None
+        and p.values[0].value != p.values[-1].value
     )
     param = catalogue.parameters[name]
     first, last = param.values[0].effective_from, param.values[-1].effective_from
     env = Env(catalogue, last, {"events.birth.date": first}, None)
     plain = Compare(id="a", lhs=Literal(param.values[-1].value), op="eq", rhs=ParamRef(name))
     dated = Compare(
-        id="b", lhs=Literal(param.values[0].value), op="eq", rhs=ParamRef(name, at=FactRef("events.birth.date"))
+        id="b",
+        lhs=Literal(param.values[0].value),
+        op="eq",
+        rhs=ParamRef(name, at=FactRef("events.birth.date")),
     )
     assert evaluate(plain, env).value is True
     assert evaluate(dated, env).value is True
@@ -143,12 +185,13 @@ def test_the_caches_stay_bounded_and_right_when_full(catalogue):
     for lang in LANGS:
         for partner in (False, True):
             d = engine.describer(lang, partner)
-            d.verdicts.limit = d.wordings.limit = limit
+            d.verdicts.limit = d.wordings.limit = d.texts.limit = limit
     for profile in random_profiles(40, seed=11):
         assert answers(engine, profile) == answers(Engine(catalogue), profile)
     for lang in LANGS:
         d = engine.describer(lang)
         assert 0 < len(d.verdicts) <= limit and len(d.wordings) <= limit
+        assert 0 < len(d.texts) <= limit
 
 
 def test_construct_all_builds_what_model_construct_builds(engine):
@@ -179,7 +222,8 @@ def test_the_wording_cache_holds_nothing_the_garbage_collector_walks(catalogue):
     for _ in range(6):
         gc.collect()
     for lang in LANGS:
-        verdicts = engine.describer(lang).verdicts
-        assert len(verdicts) > 100
-        tracked = [k for k, v in verdicts.items() if gc.is_tracked(k) or gc.is_tracked(v)]
-        assert tracked == []
+        d = engine.describer(lang)
+        assert len(d.verdicts) > 100 and len(d.texts) > 10
+        for cache in (d.verdicts, d.texts):
+            tracked = [k for k, v in cache.items() if gc.is_tracked(k) or gc.is_tracked(v)]
+            assert tracked == []

@@ -467,6 +467,43 @@ _TOKENS = itertools.count()
 _KEPT_AS_WRITTEN = ("kept",)  # a placeholder whose expression cannot be read here (KeyError)
 
 
+def placeholder_readers(
+    text: str, reads: dict[str, ParamRef] | None = None, values: dict[str, Expr] | None = None
+) -> tuple[Value, ...]:
+    """The expressions ``render_text`` reads to fill ``text``'s placeholders, compiled, in
+    its order: ``{param:…}`` as ``reads`` reads it, ``{fact:…}``, and ``{value:…}`` from
+    ``values`` (one not in ``values`` is kept as written and reads nothing)."""
+    out: list[Value] = []
+    for match in PLACEHOLDER.finditer(text):
+        kind, name = match.group(1), match.group(2)
+        if kind == "param":
+            out.append(value_of((reads or {}).get(name) or _reference(kind, name)))
+        elif kind == "fact":
+            out.append(value_of(_reference(kind, name)))
+        elif values and name in values:
+            out.append(value_of(values[name]))
+    return tuple(out)
+
+
+def quoted_inputs(readers: tuple[Value, ...], env: Env, d: Describer) -> tuple[Any, ...]:
+    """What a text's placeholders quote in ``env``, as a cache key of the words
+    ``render_text`` makes of them: each value by ``exact``; an unknown by the words that
+    name what it misses, since those name a child by its birth date, which its paths do
+    not hold."""
+    out = []
+    for read in readers:
+        try:
+            found = read(env)
+        except KeyError:
+            out.append(_KEPT_AS_WRITTEN)
+            continue
+        if type(found) is Unknown:
+            out.append(("unknown", d.facts(found.missing, env)))
+        else:
+            out.append(exact(found))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Wording:
     """What the sentence of one criterion reads besides its two operands, in one language:
@@ -483,38 +520,46 @@ class Wording:
     # are never found again.
     token: int = field(default_factory=lambda: next(_TOKENS))
 
-    def inputs(self, env: Env) -> tuple[Any, ...]:
-        """The values the text's placeholders quote in ``env``, as render_text reads them."""
-        if not self.placeholders:
-            return ()
-        out = []
-        for read in self.placeholders:
-            try:
-                found = read(env)
-            except KeyError:
-                out.append(_KEPT_AS_WRITTEN)
-                continue
-            out.append(exact(found))  # an unknown by what it misses, which its words name
-        return tuple(out)
-
 
 def wording_of(cond: Compare, d: Describer) -> Wording:
     found = d.wordings.get(id(cond))
     if found is not None and found.cond is cond:
         return found
     reads = params_read(cond)
-    placeholders: list[Expr] = []
-    if cond.text is not None:
-        for match in PLACEHOLDER.finditer(cond.text.get(d.lang)):
-            kind, name = match.group(1), match.group(2)
-            if kind == "param":
-                placeholders.append(reads.get(name) or _reference(kind, name))
-            elif kind == "fact":
-                placeholders.append(_reference(kind, name))
-            # ``{value:…}`` has no values in a criterion's text: render_text keeps it as written.
-    found = Wording(cond, reads, tuple(value_of(p) for p in placeholders))
+    # ``{value:…}`` has no values in a criterion's text: render_text keeps it as written.
+    placeholders = placeholder_readers(cond.text.get(d.lang), reads) if cond.text is not None else ()
+    found = Wording(cond, reads, placeholders)
     d.wordings[id(cond)] = found
     return found
+
+
+class KeptText:
+    """A rule's text with placeholders (a note, a quantifier's own words), rendered once for
+    every profile that quotes the same values in it, in each describer's words cache.
+    Its placeholders are compiled per language, since each language's text quotes its own."""
+
+    def __init__(
+        self, text: Text, reads: dict[str, ParamRef] | None = None, values: dict[str, Expr] | None = None
+    ):
+        self.text = text
+        self.reads = reads
+        self.values = values
+        self.token = next(_TOKENS)  # as a Wording's: the entries' key, never reused
+        self._readers: dict[str, tuple[Value, ...]] = {}
+
+    def render(self, env: Env, d: Describer) -> str:
+        words = self.text.get(d.lang)
+        readers = self._readers.get(d.lang)
+        if readers is None:  # two threads may both make it: the same readers either way
+            readers = self._readers[d.lang] = placeholder_readers(words, self.reads, self.values)
+        key = (self.token, quoted_inputs(readers, env, d)) if readers else (self.token,)
+        try:
+            found = d.texts.get(key)
+        except TypeError:  # an unhashable value quoted: rendered afresh, not kept
+            return render_text(words, env, d, self.values, self.reads)
+        if found is None:
+            found = d.texts[key] = render_text(words, env, d, self.values, self.reads)
+        return found
 
 
 class Describer:
@@ -538,6 +583,8 @@ class Describer:
         # What would change an unmet criterion, in words (recommend._change), by its
         # subject, operator, threshold and limit: as bounded, for the same reason.
         self.changes: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
+        # Rendered texts with placeholders (KeptText), by text and the values they quote.
+        self.texts: BoundedCache = BoundedCache(WORDING_CACHE_SIZE)
 
     def phrase(self, key: str, **fields: Any) -> str:
         text = self.label(f"phrase.{key}", key)
@@ -841,7 +888,7 @@ def described_compare(
 
     What the reason is made of: the criterion; the two operands (their values and
     types); the child in scope (the reason's id and ``child``); the values its own text
-    quotes (``Wording.inputs``); and the describer's language and view, whose cache this
+    quotes (``quoted_inputs``); and the describer's language and view, whose cache this
     is. The key holds each of them (the criterion by its wording's token).
 
     The cache keeps the reason's fields, not the reason: a tuple of strings, numbers,
@@ -851,7 +898,7 @@ def described_compare(
     costs ~1/100 of wording it. ``right_key``: ``exact(right)`` when the caller knows it
     already (a literal threshold, made once when the criterion is compiled)."""
     wording = wording_of(cond, d)
-    quoted = wording.inputs(env) if wording.placeholders else ()
+    quoted = quoted_inputs(wording.placeholders, env, d) if wording.placeholders else ()
     try:
         key = (
             wording.token,
@@ -1021,16 +1068,17 @@ def quantifier_body(cond: SomeChild) -> Condition:
 @VERDICT.of(SomeChild)
 def _quantifier_verdict(cond: SomeChild) -> Verdict:
     body = VERDICT(quantifier_body(cond))
-    reads = params_read(cond)  # what its text quotes reads as the quantifier does
+    # What its text quotes reads as the quantifier does.
+    words = KeptText(cond.text, params_read(cond)) if cond.text else None
 
     def verdict(env: Env, describer: Describer | None) -> Outcome:
-        return _evaluate_quantifier(cond, body, reads, env, describer)
+        return _evaluate_quantifier(cond, body, words, env, describer)
 
     return verdict
 
 
 def _evaluate_quantifier(
-    cond: SomeChild, body: Verdict, reads: dict[str, ParamRef], env: Env, describer: Describer | None
+    cond: SomeChild, body: Verdict, words: KeptText | None, env: Env, describer: Describer | None
 ) -> Outcome:
     if env.children is None:
         missing = frozenset({"children"})
@@ -1039,7 +1087,7 @@ def _evaluate_quantifier(
             reason = Reason(
                 cond.id,
                 None,
-                _quantifier_text(cond, describer, None, [], env, reads),
+                _quantifier_text(cond, describer, None, [], env, words),
                 None,
                 missing=("children",),
             )
@@ -1074,7 +1122,7 @@ def _evaluate_quantifier(
     head = Reason(
         cond.id,
         value,
-        _quantifier_text(cond, describer, value, witnesses, env, reads),
+        _quantifier_text(cond, describer, value, witnesses, env, words),
         None,
         missing=tuple(sorted(missing)),
     )
@@ -1082,13 +1130,9 @@ def _evaluate_quantifier(
 
 
 def _quantifier_text(
-    cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env, reads: dict[str, ParamRef]
+    cond: SomeChild, d: Describer, value: bool | None, witnesses, env: Env, words: KeptText | None
 ) -> str:
-    what = (
-        render_text(cond.text.get(d.lang), env, d, reads=reads)
-        if cond.text
-        else d.phrase(f"quantifier.{cond.range}")
-    )
+    what = words.render(env, d) if words is not None else d.phrase(f"quantifier.{cond.range}")
     if value is None:
         shown = d.phrase("unknown")
     elif value:

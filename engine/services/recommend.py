@@ -18,6 +18,7 @@ from engine.backends.durable_backend import DurableRunner, compile_catalogue
 from engine.backends.logic import (
     Describer,
     Env,
+    KeptText,
     Outcome,
     Reason,
     Verdict,
@@ -25,7 +26,6 @@ from engine.backends.logic import (
     evaluate,
     exact,
     overrides_of,
-    render_text,
     shift_date,
     verdict_of,
 )
@@ -319,9 +319,9 @@ class NotePlan:
 
     on: frozenset[str]  # the statuses it is shown on
     holds: Verdict  # its condition, compiled
-    text: Text
-    values: dict[str, Any]  # its {value:…} placeholders (render_text reads, never writes them)
-    reads: dict[str, ParamRef]  # how its {param:…} placeholders read (note_reads)
+    # Its text; the {value:…} placeholders are the note's own, its {param:…} read as
+    # note_reads says.
+    words: KeptText
 
 
 @dataclass(frozen=True)
@@ -515,7 +515,7 @@ class Engine:
         if rule is not None:
             for note in self._notes_of(rule):
                 if ev.status in note.on and note.holds(env, None).value is True:
-                    notes.append(render_text(note.text.get(lang), env, describer, note.values, note.reads))
+                    notes.append(note.words.render(env, describer))
         if ev.status == "eligible":
             reasons += self._exclusions(ev.service, env, by_id, describer)
         fields = dict(shown)
@@ -547,9 +547,7 @@ class Engine:
                 NotePlan(
                     frozenset(note.on),
                     verdict_of(note.when),
-                    note.text,
-                    dict(note.values),
-                    note_reads(rule, note.when),
+                    KeptText(note.text, note_reads(rule, note.when), dict(note.values)),
                 )
                 for note in rule.notes
             )
