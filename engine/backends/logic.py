@@ -490,7 +490,7 @@ def quoted_inputs(readers: tuple[Value, ...], env: Env, d: Describer) -> tuple[A
     ``render_text`` makes of them: each value by ``exact``; an unknown by the words that
     name what it misses, since those name a child by its birth date, which its paths do
     not hold."""
-    out = []
+    out: list[Any] = []
     for read in readers:
         try:
             found = read(env)
