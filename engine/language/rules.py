@@ -40,7 +40,7 @@ from dataclasses import dataclass as plain_dataclass
 from dataclasses import field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, dataclass_transform
 
 from pydantic import (
     ConfigDict,
@@ -171,9 +171,11 @@ def _opt(raw: dict, key: str, path: Path) -> At | None:
 
 
 _NODE_CONFIG = ConfigDict(arbitrary_types_allowed=True)
+_Node = TypeVar("_Node")
 
 
-def node(cls: type) -> Any:
+@dataclass_transform(frozen_default=True)  # so that a type checker knows each node's constructor
+def node(cls: type[_Node]) -> type[_Node]:
     """A node of the rule language: frozen, hashable, validated when read from YAML.
 
     Read from YAML, a node is validated (``_read`` and its fields' types) by the reader's
