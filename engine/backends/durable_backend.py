@@ -152,7 +152,8 @@ class OperandTable:
         return out
 
     def _split(self, env: Env) -> None:
-        day_only, per_profile = [], []
+        day_only: list[tuple[Value, str]] = []
+        per_profile: list[tuple[Value, str]] = []
         for expr, key in self.keys.items():
             (day_only if _reads_only_the_day(expr, env) else per_profile).append((value_of(expr), key))
         self._day_only, self._per_profile = day_only, per_profile
@@ -515,8 +516,8 @@ def _compile(conditions: dict[str, Condition], prefix: str) -> tuple[CompiledRul
             "run": ("catch-all", "", None),
         }
         definitions[child_name] = child_rules
-    for ruleset, rules in definitions.items():
-        definitions[ruleset] = Rules(rules)
+    for ruleset_name, ruleset_rules in definitions.items():
+        definitions[ruleset_name] = Rules(ruleset_rules)
     rule_count = sum(len(r) for r in definitions.values())
     plan = CompiledRules(compiler, partitions, child_name, child_keys, definitions, rule_count, prefix)
     return plan, definitions

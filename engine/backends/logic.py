@@ -1065,6 +1065,9 @@ def quantifier_body(cond: SomeChild) -> Condition:
     return body
 
 
+_NO_CHILDREN = frozenset({"children"})  # what a quantifier misses when the children are unknown
+
+
 @VERDICT.of(SomeChild)
 def _quantifier_verdict(cond: SomeChild) -> Verdict:
     body = VERDICT(quantifier_body(cond))
@@ -1081,7 +1084,6 @@ def _evaluate_quantifier(
     cond: SomeChild, body: Verdict, words: KeptText | None, env: Env, describer: Describer | None
 ) -> Outcome:
     if env.children is None:
-        missing = frozenset({"children"})
         reason = None
         if describer is not None:
             reason = Reason(
@@ -1091,7 +1093,7 @@ def _evaluate_quantifier(
                 None,
                 missing=("children",),
             )
-        return Outcome(None, missing, (reason,) if reason else ())
+        return Outcome(None, _NO_CHILDREN, (reason,) if reason else ())
     per_child = [body(env.in_child(i), describer) for i in range(len(env.children))]
     witnesses = tuple(i for i, o in enumerate(per_child) if o.value is True)
     if witnesses:

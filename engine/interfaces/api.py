@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import hashlib
 import inspect
 import json
@@ -782,7 +781,7 @@ def _version() -> str:
         return "0"
 
 
-def model_json(model: Any) -> Response:
+def model_json(model: object) -> Response:
     """A model the engine built, as its JSON, without FastAPI's response-model round.
 
     The engine's results are built by the engine, not by a client: FastAPI would validate
@@ -793,10 +792,16 @@ def model_json(model: Any) -> Response:
     return Response(_adapter(type(model)).dump_json(model, by_alias=True), media_type="application/json")
 
 
-@functools.cache
+_ADAPTERS: dict[type, TypeAdapter] = {}
+
+
 def _adapter(kind: type) -> TypeAdapter:
-    """One adapter per result type (a model or a dataclass), built once."""
-    return TypeAdapter(kind)
+    """One adapter per result type (a model or a dataclass), built once (two threads may
+    both build one: the same adapter either way)."""
+    found = _ADAPTERS.get(kind)
+    if found is None:
+        found = _ADAPTERS[kind] = TypeAdapter(kind)
+    return found
 
 
 def create_app(
@@ -888,7 +893,8 @@ def create_app(
                 )
                 continue
             for problem in profile_problems([{**err, "loc": tuple(loc)}]):
-                problems.append(RequestProblem(location=where, **problem.model_dump()))
+                # Validated as the model's constructor would: FastAPI's first key is the location.
+                problems.append(RequestProblem.model_validate({**problem.model_dump(), "location": where}))
         payload = ProblemsOut(detail=problems).model_dump(mode="json")
         return JSONResponse(_encodable(payload), status_code=422)
 
@@ -1284,7 +1290,7 @@ def _run_workers(config: Any) -> None:
 
     sock = with_tcp_protocol(config.bind_socket())
     if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
-        supervisor = Multiprocess(config, target=Server(config).run, sockets=[sock])
+        supervisor = Multiprocess(config, target=Server(config).run, sockets=[sock])  # type: ignore[call-arg]
     else:
         supervisor = Multiprocess(config, sockets=[sock])
     with contextlib.suppress(KeyboardInterrupt):

@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 # The command answers in a fresh process, where pydantic's first validator would scan
 # every installed distribution's entry points for pydantic plugins (a few ms of each
@@ -152,7 +152,7 @@ class _Languages(Sequence[str]):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         raise UsageError(f"{self.prog}: {shown(message, 300)}")  # argparse quotes a bad value whole
 
 
@@ -477,8 +477,8 @@ def cmd_validate(root: Path) -> int:
 
     lint = lint_catalogue(catalogue) + _case_problems(root, list(catalogue.services))
     if lint:
-        for problem in lint:
-            print(problem)
+        for line in lint:
+            print(line)
         return 1
     n_rules = sum(len(layer) for layer in catalogue.rules.values())
     print(

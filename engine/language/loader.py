@@ -186,8 +186,8 @@ def load_catalogue(root: Path | str = ".") -> Catalogue:
         checked[service][jurisdiction] = replace(
             merged, eligibility=Const(True), amount=None, fee=None, deadline=None, notes=()
         )
-        for i, version in enumerate(dated_rules):
-            checked[service][f"{jurisdiction}@{i}"] = version.rule
+        for i, rule_version in enumerate(dated_rules):
+            checked[service][f"{jurisdiction}@{i}"] = rule_version.rule
     problems = validate_catalogue(replace(catalogue, rules=checked), docs={d.file: d for d in docs.values()})
     problems += _data_beside_rules(
         catalogue, docs.get(rules_dir / OUTREACH_FILE), rules_dir / RESIDENCES_FILE

@@ -106,7 +106,7 @@ def parse_outreach_policy(doc: YamlDoc, catalogue: Catalogue) -> OutreachPolicy:
         problem(("visit_for",), "visit_for maps service ids to {value: points, why: {en, zh-TW}}")
         raw_visits = {}
     for sid, raw in raw_visits.items():
-        where = ("visit_for", sid)
+        where: tuple = ("visit_for", sid)
         service = catalogue.services.get(str(sid))
         if service is None:
             problem(where, f"visit_for: '{sid}' is not a service of the catalogue")
@@ -157,7 +157,7 @@ def parse_outreach_policy(doc: YamlDoc, catalogue: Catalogue) -> OutreachPolicy:
     checker = _Checker(catalogue, {doc.file: doc})
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_needs):
-        where: tuple = ("needs", i)
+        where = ("needs", i)
         if not isinstance(raw, dict) or set(raw) != NEED_KEYS:
             problem(where, f"needs[{i}]: expected exactly {', '.join(sorted(NEED_KEYS))}")
             continue

@@ -9,7 +9,7 @@ completes keys and marks a misspelt operator as the loader would refuse it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from engine.language.parameters import CONFIDENCE
 from engine.language.rules import (
@@ -24,7 +24,14 @@ from engine.language.rules import (
 )
 
 
-def _titled(cls: type) -> dict[str, Any]:
+class _Surfaced(Protocol):
+    """A node class that says how its YAML form reads (``surface_schema``)."""
+
+    @staticmethod
+    def surface_schema() -> dict[str, Any]: ...
+
+
+def _titled(cls: type[_Surfaced]) -> dict[str, Any]:
     summary = (cls.__doc__ or "").strip().splitlines()
     return {"title": cls.__name__, **({"description": summary[0]} if summary else {}), **cls.surface_schema()}
 

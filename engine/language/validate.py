@@ -232,10 +232,10 @@ class _Checker:
             return out
         if isinstance(expr, Cases):
             values = [v for _, v in expr.branches] + ([expr.otherwise] if expr.otherwise is not None else [])
-            ranges = [self.number_range(v) for v in values]
-            if any(r is None for r in ranges):
+            branch_ranges = [self.number_range(v) for v in values]
+            if any(r is None for r in branch_ranges):
                 return None
-            return min(r[0] for r in ranges if r), max(r[1] for r in ranges if r)
+            return min(r[0] for r in branch_ranges if r), max(r[1] for r in branch_ranges if r)
         return None
 
     def _closest(self, path: str, scope: str) -> str:
@@ -340,6 +340,8 @@ class _Checker:
         2 elsewhere is no copy."""
         from engine.language.figures import copied
         from engine.language.rules import params_read
+
+        assert node.text is not None  # the caller checks only criteria with a text
 
         values = self.parameter_values(params_read(node))
         if not values:

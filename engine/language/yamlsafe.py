@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import yaml
 
 
-def yaml12_booleans(loader: type) -> None:
+def yaml12_booleans(loader: type[yaml.resolver.BaseResolver]) -> None:
     """Only true/false are booleans, as in YAML 1.2.
 
     PyYAML follows YAML 1.1, where ``on``, ``off``, ``yes`` and ``no`` are booleans too,
@@ -33,7 +33,7 @@ def yaml12_booleans(loader: type) -> None:
     loader.yaml_implicit_resolvers = resolvers
 
 
-def without_timestamps(loader: type) -> None:
+def without_timestamps(loader: type[yaml.resolver.BaseResolver]) -> None:
     """Dates stay strings, so that the reader's model (pydantic), not PyYAML, judges them
     and an impossible date such as 2026-02-30 gets a clean error."""
     loader.yaml_implicit_resolvers = {

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -81,6 +81,9 @@ from engine.services.columns import (
 from engine.services.family import readings
 from engine.services.outputs import atomic_output, check_readable, refuse_overwriting_input
 from engine.services.recommend import effective_condition, tree_data
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then  # the types of pl.when(...).then(...) chains
 
 STATUSES = ("ineligible", "eligible", "unknown", "invalid")
 STATUS_DTYPE = pl.Enum(STATUSES)
@@ -259,7 +262,7 @@ class Compiler:
         if local:
             # Env.parameter: the first local candidate of the residence, else the national one.
             residence = pl.col("residence")
-            chain = pl.when(residence.is_null()).then(pl.lit(None, dtype=dtype))
+            chain: Then | ChainedThen = pl.when(residence.is_null()).then(pl.lit(None, dtype=dtype))
             seen: set[str] = set()
             for candidate in local:
                 if candidate.jurisdiction in seen:
@@ -338,8 +341,8 @@ class Compiler:
                     if text_of_key == k:
                         pairs.setdefault(number, v)
             out = pl.lit(None)
-            for k, v in pairs.items():
-                out = pl.when(key.expr == k).then(pl.lit(v)).otherwise(out)
+            for number_key, v in pairs.items():
+                out = pl.when(key.expr == number_key).then(pl.lit(v)).otherwise(out)
             return out
         text = key.expr if key.kind == "str" else key.expr.cast(pl.String)
         mapping = {str(k): v for k, v in table.items() if isinstance(k, str)}
@@ -498,7 +501,7 @@ class Compiler:
     def _switch(self, c: Switch, child: int | None) -> pl.Expr:
         key = self.fact(c.fact, child)
         default = self.condition(c.default, child) if c.default is not None else pl.lit(False)
-        chain = pl.when(key.expr.is_null()).then(_null_bool())
+        chain: Then | ChainedThen = pl.when(key.expr.is_null()).then(_null_bool())
         if key.kind == "str":  # Python's `case == key`: a string case never equals another type
             for cases, verdict in self._cases_by_branch(c, child):
                 chain = chain.when(key.expr.is_in(cases) if len(cases) > 1 else key.expr == cases[0]).then(
@@ -647,7 +650,7 @@ class Plan:
             lazy = lazy.with_columns(stage)
         # with_columns, not select: a constant verdict must still give one value per row.
         names = [v.meta.output_name() for v in self.verdicts]
-        return lazy.with_columns(self.verdicts).select(*names, *keep).collect(engine=engine)  # type: ignore[arg-type]
+        return lazy.with_columns(self.verdicts).select(*names, *keep).collect(engine=engine)  # type: ignore[arg-type, call-overload]
 
     def without(self, given: tuple[str, ...]) -> Plan:
         """The plan for a frame that already has the shared columns named in ``given``."""
@@ -1000,7 +1003,7 @@ class Writer:
         self.first = True
         self.parts: list[Path] = []
         self.held: list[pl.DataFrame] = []  # Parquet: chunks not yet in a part
-        self.held_bytes = 0
+        self.held_bytes = 0.0  # polars' estimate of the frames held
         self.handle: IO[str] | None = None
         self.tmp: Path | None = None
         try:
@@ -1152,8 +1155,8 @@ def run_batch(
             ):
                 for _, message in chunk.problems:
                     print(message, file=err)
-                rows = pl.Series("row", np.arange(offset, offset + raw.height, dtype=np.int64))
-                writer.write(pl.DataFrame([rows]).hstack(statuses))
+                row_numbers = pl.Series("row", np.arange(offset, offset + raw.height, dtype=np.int64))
+                writer.write(pl.DataFrame([row_numbers]).hstack(statuses))
                 summary.rows += raw.height
                 summary.invalid += len(chunk.problems)
                 _count(summary, statuses.select(evaluator.services))  # the partner's cells apart

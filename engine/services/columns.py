@@ -342,6 +342,7 @@ def read_cell(col: pl.Expr, dtype: pl.DataType, spec: FieldSpec) -> tuple[pl.Exp
     # third of the parse).
     text = col if dtype == pl.String else col.cast(pl.String)
     given = (text.str.len_bytes() > 0).fill_null(False)
+    value: pl.Expr
     if spec.kind == "date":
         value = pl.when(text.str.contains(_DATE)).then(text.str.to_date("%Y-%m-%d", strict=False))
     elif spec.kind == "bool":

@@ -21,7 +21,7 @@ from typing import Literal
 
 from engine.language.catalog import Catalogue
 from engine.language.profile import Profile
-from engine.language.rules import Compare, Condition, FactRef, expr_parts, walk
+from engine.language.rules import Compare, Condition, Expr, FactRef, expr_parts, walk
 from engine.services.results import EligibilityResult, Totals
 
 For = Literal["person", "partner", "household"]
@@ -34,7 +34,7 @@ for the applicant only (``applicant``): the partner's facts cannot meet a claim 
 applicant's job loss. A birth, a move and a home purchase are the household's."""
 
 
-def _paths_of(rule_parts: Iterable[object]) -> set[str]:
+def _paths_of(rule_parts: Iterable[Expr | None]) -> set[str]:
     paths: set[str] = set()
     for part in rule_parts:
         if part is None:
@@ -148,7 +148,7 @@ def _has_amount(catalogue: Catalogue, service_id: str) -> bool:
 
 
 def _outranked(
-    result: EligibilityResult, eligible: dict[tuple[str, str], EligibilityResult], cat: Catalogue
+    result: EligibilityResult, eligible: dict[tuple[For, str], EligibilityResult], cat: Catalogue
 ) -> bool:
     """Whether an excluded alternative of the same adult pays more (rules.md: two services
     that exclude each other are both eligible, but only one is paid)."""

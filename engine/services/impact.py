@@ -336,10 +336,10 @@ def _impact_batch(
         for kind, mask in (("gained", gained), ("lost", lost)):
             if not mask.any():
                 continue
-            groups = pl.DataFrame({"r": residence.filter(mask), "a": bands.filter(mask)})
-            for r, c in groups.group_by("r").len().iter_rows():
+            flipped = pl.DataFrame({"r": residence.filter(mask), "a": bands.filter(mask)})
+            for r, c in flipped.group_by("r").len().iter_rows():
                 tally.by_res[(sid, r, kind)] += c
-            for a, c in groups.group_by("a").len().iter_rows():
+            for a, c in flipped.group_by("a").len().iter_rows():
                 tally.by_age[(sid, a, kind)] += c
         if not (_unit(old, sid) or _unit(new, sid)):
             continue
@@ -347,17 +347,17 @@ def _impact_batch(
             from engine.services.recommend import Engine
 
             engines = (Engine(old), Engine(new))
-        groups = [(gained | lost).arg_true().to_list()]
+        groups: list[list[int]] = [(gained | lost).arg_true().to_list()]
         if _amount_may_change(old, new, sid):
             groups.append((was & now).arg_true().to_list())
         rng = random.Random(seed)
-        for rows in groups:
+        for group in groups:
             scale = 1.0
-            if len(rows) > cost_sample:
-                scale = len(rows) / cost_sample
-                rows = rng.sample(rows, cost_sample)
+            if len(group) > cost_sample:
+                scale = len(group) / cost_sample
+                group = rng.sample(group, cost_sample)
                 tally.estimated.add(sid)
-            total = _price_rows(frame, rows, sid, engines, old, new, was, now)
+            total = _price_rows(frame, group, sid, engines, old, new, was, now)
             tally.cost[sid] = tally.cost.get(sid, 0.0) + total * scale
     notes.append(
         "amounts are not column-wise: the cost change is computed with the per-profile engine on "

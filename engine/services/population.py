@@ -381,7 +381,7 @@ def _partners(
 
 
 def _column_order(cols: dict[str, pl.Series]) -> list[str]:
-    ordered = [c for c in ("as_of", "residence") if c in cols]
+    ordered: list[str] = [c for c in ("as_of", "residence") if c in cols]
     ordered += [c for c in (*PROFILE_SPECS, PARTNER_LISTED, *PARTNER_SPECS) if c in cols and c not in ordered]
     ordered += [c for c in cols if c not in ordered]
     return ordered

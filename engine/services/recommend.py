@@ -29,7 +29,7 @@ from engine.backends.logic import (
     shift_date,
     verdict_of,
 )
-from engine.language.catalog import Catalogue, Service, ServiceRule
+from engine.language.catalog import Bilingual, Catalogue, Service, ServiceRule
 from engine.language.facts import (
     CHILD_DERIVED,
     PROFILE_DERIVED,
@@ -569,7 +569,7 @@ class Engine:
             rule.confidence_note.get(lang)
             if rule and rule.confidence_note
             else service.confidence_note.get(lang)
-            if hasattr(service.confidence_note, "get")
+            if isinstance(service.confidence_note, Bilingual)
             else service.confidence_note
         )
         documents, channels = self._static(sid, lang)
@@ -826,7 +826,7 @@ def _worded_change(reason: Reason, env: Env, d: Describer) -> str | None:
         return d.phrase(f"change.today.{direction}", threshold=d.date(threshold))
     kind = d.kind(subject)
     if kind in ("age", "child_age") and isinstance(threshold, int | float):
-        return _age_change(reason, kind, int(threshold), env, d)
+        return _age_change(reason, kind, int(threshold), direction, env, d)
     if isinstance(threshold, date):
         return d.phrase(
             f"change.date.{direction}", subject=d.mid(d.label(subject)), threshold=reason.limit or threshold
@@ -836,7 +836,7 @@ def _worded_change(reason: Reason, env: Env, d: Describer) -> str | None:
     )
 
 
-def _age_change(reason: Reason, kind: str, age: int, env: Env, d: Describer) -> str:
+def _age_change(reason: Reason, kind: str, age: int, direction: str, env: Env, d: Describer) -> str:
     """An age cannot be changed: say when it will be reached, or that it is a limit."""
     if reason.op in ("lt", "lte"):
         return d.phrase(f"change.{kind}.{'under' if reason.op == 'lt' else 'limit'}", threshold=age)
@@ -849,9 +849,7 @@ def _age_change(reason: Reason, kind: str, age: int, env: Env, d: Describer) -> 
     if reason.subject in ("person.age", "child.age") and isinstance(born, date):
         day = shift_date(born, years=turns)
         if day > env.as_of:
-            return d.phrase(
-                f"change.{kind}.{_DIRECTION[reason.op]}", date=d.date(day), threshold=age, child=child
-            )
+            return d.phrase(f"change.{kind}.{direction}", date=d.date(day), threshold=age, child=child)
     return d.phrase(f"change.{kind}.nodate", threshold=age)
 
 

@@ -337,8 +337,8 @@ class RuleStore:
                     message = message.replace(f"{prefix}/", shown)
                 return message
 
-            def refused(**found: list[str]) -> Proposal:
-                return Proposal(first, base, found.pop("catalogue", None), files=changed, **found)  # type: ignore[arg-type]
+            def refused(catalogue: Catalogue | None = None, **found: list[str]) -> Proposal:
+                return Proposal(first, base, catalogue, files=changed, **found)  # type: ignore[arg-type]
 
             try:
                 candidate = load_catalogue(tree)

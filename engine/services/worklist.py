@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -128,11 +128,13 @@ class PurgeRow(Base):
     cases_deleted: Mapped[int]
 
 
-cases = CaseRow.__table__
-case_events = CaseEventRow.__table__
-worker_districts = WorkerDistrictRow.__table__
-supervisors = SupervisorRow.__table__
-purges = PurgeRow.__table__
+# The tables themselves, for SQL Core statements. SQLAlchemy types a mapped class's
+# __table__ as any FromClause (a class may map a join); these map one Table each.
+cases = cast(sa.Table, CaseRow.__table__)
+case_events = cast(sa.Table, CaseEventRow.__table__)
+worker_districts = cast(sa.Table, WorkerDistrictRow.__table__)
+supervisors = cast(sa.Table, SupervisorRow.__table__)
+purges = cast(sa.Table, PurgeRow.__table__)
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -764,7 +766,7 @@ class ScreeningBatch:
         # Written out rather than .in_(): SQLAlchemy renders 5,000 expanding parameters slowly.
         mark = "?" if self.connection.dialect.paramstyle == "qmark" else "%s"
         sql = f"SELECT person_id, id FROM cases WHERE person_id IN ({', '.join([mark] * len(wanted))})"
-        ids = dict(self.connection.exec_driver_sql(sql, tuple(wanted)).all())
+        ids: dict[str, int] = dict(self.connection.exec_driver_sql(sql, tuple(wanted)).all())
         for item in new_cases:
             events.append(self._event(ids[item.person_id], "opened", *self._why_opened(item)))
         self.summary.opened += len(new_cases)
@@ -819,7 +821,9 @@ class ScreeningBatch:
             "updated_at": self.now,
         }
 
-    def _event(self, case_id: int, action: str, changes: dict[str, Any], reason: str) -> dict[str, Any]:
+    def _event(
+        self, case_id: int, action: str, changes: dict[str, Any] | _JSONText, reason: str
+    ) -> dict[str, Any]:
         return {
             "case_id": case_id,
             "at": self.now,
@@ -829,7 +833,7 @@ class ScreeningBatch:
             "reason": reason,
         }
 
-    def _why_opened(self, item: Screened) -> tuple[str, str]:
+    def _why_opened(self, item: Screened) -> tuple[_JSONText, str]:
         """(changes as JSON text, reason) of an 'opened' event: the same for every person
         with the same services and priority, so made once per combination."""
         key = (tuple(sorted(s.service for s in item.services)), item.priority)

@@ -21,7 +21,7 @@ import polars as pl
 
 from engine.services.worklist import VISITED_OUTCOMES, WorklistStore
 
-_SCHEMA = {
+_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "residence": pl.String,
     "district": pl.String,
     "state": pl.String,

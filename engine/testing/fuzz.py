@@ -25,6 +25,7 @@ must be seen both met and unmet across the generated profiles and the written ca
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import json
@@ -915,7 +916,7 @@ def check_steps(
 
 def family_statuses(rec: Recommendation) -> dict[str, str]:
     """Engine.recommend's statuses in the batch's columns: SERVICE and partner:SERVICE."""
-    out = {r.service: r.status for r in rec.results}
+    out: dict[str, str] = {r.service: r.status for r in rec.results}
     return out | {f"partner:{r.service}": r.status for r in rec.partner_results}
 
 
@@ -1141,7 +1142,7 @@ class Counterexample:
     original: dict[str, Any]
     cases: list[dict[str, Any]]
 
-    @property
+    @builtins.property  # the field above is named `property`: a type checker reads the name as it
     def yaml(self) -> str:
         """Ready to paste into tests/cases/…/*.yaml (the engine/services/cases.py format)."""
         head = f"# {self.property}: {self.message}\n"

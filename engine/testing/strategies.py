@@ -934,7 +934,7 @@ class Editor:
 def numeric_edges(t: float, spec: FieldSpec) -> list[float | int]:
     """t−1, t, t+1 in the field's own unit (and both sides of a fractional threshold)."""
     if spec.kind == "int":
-        raw = {math.floor(t) - 1, math.floor(t), math.ceil(t), math.ceil(t) + 1}
+        raw: set[float] = {math.floor(t) - 1, math.floor(t), math.ceil(t), math.ceil(t) + 1}
     else:
         step = spec.step or 0.01
         raw = {t - step, t, t + step}
