@@ -200,12 +200,12 @@ def question_input(
             help=help_text,
         )
     elif q.choices:
-        options = list(q.choices)
-        if len(options) <= 6:
+        choices = list(q.choices)
+        if len(choices) <= 6:
             st.radio(
                 label,
-                options,
-                index=options.index(current) if current in options else None,
+                choices,
+                index=choices.index(current) if current in choices else None,
                 format_func=w.value,
                 key=key,
                 help=help_text,
@@ -213,8 +213,8 @@ def question_input(
         else:
             st.selectbox(
                 label,
-                options,
-                index=options.index(current) if current in options else None,
+                choices,
+                index=choices.index(current) if current in choices else None,
                 format_func=w.value,
                 key=key,
                 help=help_text,
@@ -294,7 +294,9 @@ def previous_card(path: str | None) -> str | None:
 def dont_know_note(w: Words) -> None:
     """After "I don't know": where the citizen can look the fact up, if we can say."""
     dont_know = st.session_state.get("dont_know")
-    where = w.where(dont_know) if dont_know else None
+    if not dont_know:
+        return
+    where = w.where(dont_know)
     if where:
         st.info(md(w.t("question.dont_know_where", fact=w.ask(dont_know), where=where)), icon="🔎")
 
@@ -519,7 +521,9 @@ def plan_section(rec: Recommendation, engine: Engine, w: Words, key: str) -> Non
         f"{md(w.t('results.totals.monthly'))} {md(explain.total(t.monthly, w))}"
         + (f" · {md(w.t('results.totals.unknown', count=t.unknown))}" if t.unknown else "")
     )
-    by_key = {(r.service, r.for_): r for r in (*rec.results, *rec.partner_results)}
+    by_key: dict[tuple[str, str], EligibilityResult] = {
+        (r.service, r.for_): r for r in (*rec.results, *rec.partner_results)
+    }
     unlocks = explain.unlocked(rec)
     steps = []
     for n, step in enumerate(plan.steps, 1):

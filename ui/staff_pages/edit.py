@@ -8,6 +8,7 @@ text in the editor came back clean.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import streamlit as st
 import yaml
@@ -70,11 +71,16 @@ if flash:
 picked = st.selectbox(
     w.t("edit.file"), files, key="staff:edit:pick", index=None, placeholder=w.t("edit.choose")
 )
-st.button(
-    w.t("edit.open"), key="staff:edit:open", on_click=lambda: picked and _open(picked), disabled=not picked
-)
 
-edit = S.get("staff:edit")
+
+def _open_picked() -> None:
+    if picked:
+        _open(picked)
+
+
+st.button(w.t("edit.open"), key="staff:edit:open", on_click=_open_picked, disabled=not picked)
+
+edit: dict[str, Any] = S.get("staff:edit") or {}
 if not edit:
     st.info(w.t("edit.none_open"))
     st.stop()
@@ -178,7 +184,7 @@ def _check() -> None:
 
 st.button(w.t("edit.check"), key="staff:check", on_click=_check, type="primary")
 
-checked = S.get("staff:proposal")
+checked: dict[str, Any] = S.get("staff:proposal") or {}
 proposal = checked["proposal"] if checked else None
 edited_cases = _edited_cases()
 current_check = bool(checked) and checked["text"] == text and checked.get("cases", {}) == edited_cases

@@ -8,6 +8,8 @@ shows the new lines only. Save stays disabled until a Check of exactly these tex
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from engine import RejectedEdit, SaveFailed, StaleEdit
@@ -88,7 +90,7 @@ st.button(w.t("edit.check"), key="staff:new:check", on_click=_check, type="prima
 if S.get("staff:new:error"):
     st.error(S["staff:new:error"])
 
-checked = S.get("staff:new:checked")
+checked: dict[str, Any] = S.get("staff:new:checked") or {}
 try:
     current = _change() if checked else None
 except ParamEditError:
@@ -112,6 +114,7 @@ if proposal is not None:
 reason = st.text_input(w.t("edit.reason"), key="staff:new:reason")
 can_save = bool(proposal is not None and proposal.ok and reason.strip())
 if st.button(w.t("new.save"), key="staff:new:save", disabled=not can_save, type="primary"):
+    assert proposal is not None  # the button is enabled only with a clean, current proposal
     try:
         version = rules.save_change(
             checked["files"],
