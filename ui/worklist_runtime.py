@@ -10,13 +10,13 @@ from engine import Catalogue, Engine
 
 
 @st.cache_resource(show_spinner=False)
-def _store(url: str):  # type: ignore[no-untyped-def]
+def _store(url: str):
     from engine import open_store
 
     return open_store(url)
 
 
-def worklist_store():  # type: ignore[no-untyped-def]
+def worklist_store():
     """The store, or an error shown on the page and the page stopped."""
     try:
         from engine import WorklistError, database_url

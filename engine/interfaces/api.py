@@ -1290,7 +1290,7 @@ def _run_workers(config: Any) -> None:
 
     sock = with_tcp_protocol(config.bind_socket())
     if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn
-        supervisor = Multiprocess(config, target=Server(config).run, sockets=[sock])  # type: ignore[call-arg]
+        supervisor = Multiprocess(config, target=Server(config).run, sockets=[sock])
     else:
         supervisor = Multiprocess(config, sockets=[sock])
     with contextlib.suppress(KeyboardInterrupt):

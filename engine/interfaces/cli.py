@@ -761,7 +761,7 @@ def cmd_outreach(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worklist_module():  # type: ignore[no-untyped-def]
+def _worklist_module():
     try:
         import engine.services.worklist as worklist
     except ImportError as exc:

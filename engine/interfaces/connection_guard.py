@@ -92,7 +92,7 @@ class GuardedH11Protocol(H11Protocol):
         self.max_connections = int(os.environ.get(MAX_CONNECTIONS_ENV, 0)) or max_connections()
         self._deadline: Any = None
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._await_request()
         if len(self.connections) > self.max_connections:

@@ -650,7 +650,7 @@ class Plan:
             lazy = lazy.with_columns(stage)
         # with_columns, not select: a constant verdict must still give one value per row.
         names = [v.meta.output_name() for v in self.verdicts]
-        return lazy.with_columns(self.verdicts).select(*names, *keep).collect(engine=engine)  # type: ignore[arg-type, call-overload]
+        return lazy.with_columns(self.verdicts).select(*names, *keep).collect(engine=engine)
 
     def without(self, given: tuple[str, ...]) -> Plan:
         """The plan for a frame that already has the shared columns named in ``given``."""

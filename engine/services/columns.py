@@ -583,7 +583,7 @@ def normalise(
     # A row may count more children than it has cells for (``children: [{}, {}]``): their
     # slots exist, with every fact unknown.
     counted = s2["children.count"].filter(s2["children.count"] <= MAX_CHILDREN).max()
-    width = max(width, int(counted) if counted is not None else 0)  # type: ignore[arg-type]
+    width = max(width, int(counted) if counted is not None else 0)
     typed_schema = canonical_schema(width, partner)
     out: list[pl.Expr] = []
     for column, dtype in typed_schema.items():

@@ -338,7 +338,7 @@ class RuleStore:
                 return message
 
             def refused(catalogue: Catalogue | None = None, **found: list[str]) -> Proposal:
-                return Proposal(first, base, catalogue, files=changed, **found)  # type: ignore[arg-type]
+                return Proposal(first, base, catalogue, files=changed, **found)
 
             try:
                 candidate = load_catalogue(tree)

@@ -584,7 +584,7 @@ class WorklistStore:
     def assignments(self) -> list[tuple[str, str, str]]:
         query = sa.select(worker_districts).order_by(*worker_districts.c)
         with self.engine.connect() as connection:
-            return [tuple(r) for r in connection.execute(query)]  # type: ignore[misc]
+            return [tuple(r) for r in connection.execute(query)]
 
     def workers_of(self, residence: str, district: str) -> list[str]:
         query = (

@@ -20,7 +20,7 @@ if not worklist.is_supervisor(author):
     st.stop()
 
 
-def csv_button(frame, name: str) -> None:  # type: ignore[no-untyped-def]
+def csv_button(frame, name: str) -> None:
     st.download_button(
         w.t("report.csv"),
         frame.write_csv().encode("utf-8"),
