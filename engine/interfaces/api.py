@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import inspect
 import json
@@ -789,19 +790,16 @@ def model_json(model: object) -> Response:
     endpoint) before serialising them. The route keeps ``response_model`` for the OpenAPI
     document; the bytes are the model's own JSON, by alias as FastAPI writes it.
     """
-    return Response(_adapter(type(model)).dump_json(model, by_alias=True), media_type="application/json")
+    # A class is hashable; typeshed's type.__hash__ (self: object) is not what
+    # functools.cache's Hashable asks for.
+    adapter = _adapter(type(model))  # type: ignore[arg-type]
+    return Response(adapter.dump_json(model, by_alias=True), media_type="application/json")
 
 
-_ADAPTERS: dict[type, TypeAdapter] = {}
-
-
+@functools.cache
 def _adapter(kind: type) -> TypeAdapter:
-    """One adapter per result type (a model or a dataclass), built once (two threads may
-    both build one: the same adapter either way)."""
-    found = _ADAPTERS.get(kind)
-    if found is None:
-        found = _ADAPTERS[kind] = TypeAdapter(kind)
-    return found
+    """One adapter per result type (a model or a dataclass), built once."""
+    return TypeAdapter(kind)
 
 
 def create_app(

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
@@ -81,9 +81,6 @@ from engine.services.columns import (
 from engine.services.family import readings
 from engine.services.outputs import atomic_output, check_readable, refuse_overwriting_input
 from engine.services.recommend import effective_condition, tree_data
-
-if TYPE_CHECKING:
-    from polars.expr.whenthen import ChainedThen, Then  # the types of pl.when(...).then(...) chains
 
 STATUSES = ("ineligible", "eligible", "unknown", "invalid")
 STATUS_DTYPE = pl.Enum(STATUSES)
@@ -262,7 +259,7 @@ class Compiler:
         if local:
             # Env.parameter: the first local candidate of the residence, else the national one.
             residence = pl.col("residence")
-            chain: Then | ChainedThen = pl.when(residence.is_null()).then(pl.lit(None, dtype=dtype))
+            chain = pl.when(residence.is_null()).then(pl.lit(None, dtype=dtype))
             seen: set[str] = set()
             for candidate in local:
                 if candidate.jurisdiction in seen:
@@ -501,7 +498,7 @@ class Compiler:
     def _switch(self, c: Switch, child: int | None) -> pl.Expr:
         key = self.fact(c.fact, child)
         default = self.condition(c.default, child) if c.default is not None else pl.lit(False)
-        chain: Then | ChainedThen = pl.when(key.expr.is_null()).then(_null_bool())
+        chain = pl.when(key.expr.is_null()).then(_null_bool())
         if key.kind == "str":  # Python's `case == key`: a string case never equals another type
             for cases, verdict in self._cases_by_branch(c, child):
                 chain = chain.when(key.expr.is_in(cases) if len(cases) > 1 else key.expr == cases[0]).then(

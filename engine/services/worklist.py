@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -128,13 +128,11 @@ class PurgeRow(Base):
     cases_deleted: Mapped[int]
 
 
-# The tables themselves, for SQL Core statements. SQLAlchemy types a mapped class's
-# __table__ as any FromClause (a class may map a join); these map one Table each.
-cases = cast(sa.Table, CaseRow.__table__)
-case_events = cast(sa.Table, CaseEventRow.__table__)
-worker_districts = cast(sa.Table, WorkerDistrictRow.__table__)
-supervisors = cast(sa.Table, SupervisorRow.__table__)
-purges = cast(sa.Table, PurgeRow.__table__)
+cases = CaseRow.__table__
+case_events = CaseEventRow.__table__
+worker_districts = WorkerDistrictRow.__table__
+supervisors = SupervisorRow.__table__
+purges = PurgeRow.__table__
 
 
 # -- values -----------------------------------------------------------------------------------

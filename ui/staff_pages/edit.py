@@ -8,7 +8,6 @@ text in the editor came back clean.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import streamlit as st
 import yaml
@@ -80,7 +79,7 @@ def _open_picked() -> None:
 
 st.button(w.t("edit.open"), key="staff:edit:open", on_click=_open_picked, disabled=not picked)
 
-edit: dict[str, Any] = S.get("staff:edit") or {}
+edit = S.get("staff:edit")
 if not edit:
     st.info(w.t("edit.none_open"))
     st.stop()
@@ -184,7 +183,7 @@ def _check() -> None:
 
 st.button(w.t("edit.check"), key="staff:check", on_click=_check, type="primary")
 
-checked: dict[str, Any] = S.get("staff:proposal") or {}
+checked = S.get("staff:proposal")
 proposal = checked["proposal"] if checked else None
 edited_cases = _edited_cases()
 current_check = bool(checked) and checked["text"] == text and checked.get("cases", {}) == edited_cases

@@ -8,8 +8,6 @@ shows the new lines only. Save stays disabled until a Check of exactly these tex
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from engine import RejectedEdit, SaveFailed, StaleEdit
@@ -90,7 +88,7 @@ st.button(w.t("edit.check"), key="staff:new:check", on_click=_check, type="prima
 if S.get("staff:new:error"):
     st.error(S["staff:new:error"])
 
-checked: dict[str, Any] = S.get("staff:new:checked") or {}
+checked = S.get("staff:new:checked")
 try:
     current = _change() if checked else None
 except ParamEditError:

@@ -50,11 +50,9 @@ label = {
 st.subheader(w.t("versions.diff"))
 left, right = st.columns(2)
 a = left.selectbox(
-    w.t("versions.from"), ids, index=max(0, len(ids) - 2), key="staff:diff:a", format_func=label.__getitem__
+    w.t("versions.from"), ids, index=max(0, len(ids) - 2), key="staff:diff:a", format_func=label.get
 )
-b = right.selectbox(
-    w.t("versions.to"), ids, index=len(ids) - 1, key="staff:diff:b", format_func=label.__getitem__
-)
+b = right.selectbox(w.t("versions.to"), ids, index=len(ids) - 1, key="staff:diff:b", format_func=label.get)
 diff = rules.diff(a, b)
 if diff:
     # Plain text: the "diff" highlighting draws unchanged lines at 3.46:1 contrast, below
@@ -82,14 +80,14 @@ else:
 st.subheader(w.t("scenarios.heading"))
 st.caption(w.t("scenarios.help"))
 base_id = st.selectbox(
-    w.t("scenarios.base"), ids, index=len(ids) - 1, key="staff:scen:base", format_func=label.__getitem__
+    w.t("scenarios.base"), ids, index=len(ids) - 1, key="staff:scen:base", format_func=label.get
 )
 others = [i for i in ids if i != base_id]
 chosen = st.multiselect(
     w.t("scenarios.which"),
     others,
     key="staff:scen:which",
-    format_func=label.__getitem__,
+    format_func=label.get,
     max_selections=4,
     placeholder=w.t("edit.choose"),
 )
@@ -118,9 +116,7 @@ if found and found[0] == (base_id, tuple(chosen)):
             show_impact(report, w, f"staff:scen:{name}")
 
 st.subheader(w.t("versions.restore"))
-target = st.selectbox(
-    w.t("versions.restore_which"), ids[::-1], key="staff:restore:id", format_func=label.__getitem__
-)
+target = st.selectbox(w.t("versions.restore_which"), ids[::-1], key="staff:restore:id", format_func=label.get)
 reason = st.text_input(w.t("edit.reason"), key="staff:restore:reason")
 if st.button(
     w.t("versions.restore_button"), key="staff:restore", disabled=not reason.strip(), type="primary"
