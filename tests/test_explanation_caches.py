@@ -2,9 +2,9 @@
 
 The worded verdict of a criterion, the rendered texts of notes and quantifiers and a
 result's service fields are kept between profiles, the plain parameter reads within one
-(engine/backends/logic.py, engine/services/recommend.py). A cache whose key misses one of its inputs would give a
-profile the words of another: every answer of an engine warmed by other profiles must
-be the answer of a fresh engine, byte for byte.
+(engine/backends/logic.py, engine/services/recommend.py). A cache whose key misses one of
+its inputs would give a profile the words of another: every answer of an engine warmed by
+other profiles must be the answer of a fresh engine, byte for byte.
 """
 
 from __future__ import annotations
