@@ -963,6 +963,28 @@ def test_a_mothers_and_either_parents_service_choose_their_view(engine, evaluato
     assert rows[2]["partner:labor-insurance-maternity-benefit"] is None  # no partner object
 
 
+def test_the_applicants_own_job_loss_is_not_the_partners(engine, catalogue, evaluator):
+    """A job loss is the applicant's own (family.APPLICANTS_OWN_EVENTS): the partner's
+    view reads it as not listed, so an employed partner is no job seeker and an
+    unemployed one is, whatever the applicant lost; a claim on the job loss itself stays
+    the applicant's. The columns say what recommend says."""
+    base = {
+        "as_of": "2026-03-01",
+        "person": {"employment": "unemployed"},
+        "events": {"job_loss": {"date": "2026-02-15", "involuntary": True}},
+    }
+    profiles = [
+        Profile.model_validate(base | {"partner": {"employment": e}})
+        for e in ("employed", "unemployed", None)
+    ]
+    rows = evaluate_profiles(catalogue, profiles, families=True)
+    for profile, row in zip(profiles, rows, strict=True):
+        assert {k: v for k, v in row.items() if v is not None} == _family_statuses(engine, profile)
+    assert [r["job-seeker-registration"] for r in rows] == ["eligible"] * 3
+    assert [r["partner:job-seeker-registration"] for r in rows] == ["ineligible", "eligible", "unknown"]
+    assert "partner:unemployment-benefit" not in rows[0]
+
+
 def test_partner_listed_reads_as_events_listed_does(catalogue, evaluator):
     frame = pl.DataFrame(
         {

@@ -78,7 +78,7 @@ from engine.services.columns import (
     normalise,
     write_error,
 )
-from engine.services.family import readings
+from engine.services.family import is_applicants_own, readings
 from engine.services.outputs import atomic_output, check_readable, refuse_overwriting_input
 from engine.services.recommend import effective_condition, tree_data
 
@@ -667,7 +667,8 @@ class Views:
 
 def same_in_both_views(own: Plan, partner: Plan) -> tuple[str, ...]:
     """The partner plan's shared columns that have the same values in the applicant's
-    plan: those that read no adult's column, not even through another shared column.
+    plan: those that read no adult's column and no event of the applicant's own (the
+    partner's view reads those as not listed), not even through another shared column.
     The household's income per person or a child's age is one value for both adults;
     computing it again for the partner's rows cost a third of the partner's view.
 
@@ -680,7 +681,8 @@ def same_in_both_views(own: Plan, partner: Plan) -> tuple[str, ...]:
         for e in stage:
             name = e.meta.output_name()
             if name in own_shared and all(
-                _swap_adult(c) == c and (not c.startswith("~") or c in reused) for c in e.meta.root_names()
+                _same_for_both_adults(c) and (not c.startswith("~") or c in reused)
+                for c in e.meta.root_names()
             ):
                 reused.append(name)
     return tuple(reused)
@@ -694,7 +696,7 @@ class BatchEvaluator:
         self.catalogue = catalogue
         self.services = list(catalogue.services)
         self.conditions = {sid: effective_condition(catalogue, sid) for sid in self.services}
-        self.readings = readings(catalogue)
+        self.readings = readings(catalogue, self.conditions)
         # rules.md, "Families": the services decided for each adult get a partner:SERVICE
         # column; the household services that read one adult's facts (the mother's, or
         # either parent's) choose between the two views, as Engine.recommend does.
@@ -763,7 +765,8 @@ class BatchEvaluator:
 
         The partner's view is the same compiled plan over the rows that describe a partner
         (``partner.listed`` true), with their ``person.*`` and ``partner.*`` columns
-        swapped (``family.seen_from_partner``): no new fact path. Then, per row:
+        swapped and the applicant's own events not listed (``family.seen_from_partner``):
+        no new fact path. Then, per row:
 
         - ``partner:SERVICE`` (services read for each adult): the partner's verdict as a
           status code, null where the row describes no partner;
@@ -791,7 +794,7 @@ class BatchEvaluator:
                 frame.hstack(verdicts.select(views.reused).get_columns())
                 .lazy()
                 .filter(pl.col(PARTNER_LISTED).fill_null(False))
-                .select([*(pl.col(c).alias(_swap_adult(c)) for c in frame.columns), *views.reused])
+                .select([*(_as_partner_sees(c, frame.schema[c]) for c in frame.columns), *views.reused])
             )
             found = views.partner.run(swapped)
             where = np.full(n, -1, dtype=np.int64)
@@ -834,6 +837,21 @@ def _single_date(as_of: pl.Series) -> date | None:
     reads each row's ``as_of``)."""
     dates = as_of.unique()
     return dates[0] if len(dates) == 1 else None
+
+
+def _as_partner_sees(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A column of the partner's view (``family.seen_from_partner``): the adults swapped,
+    the applicant's own events (a job loss, a business start) not listed."""
+    if not is_applicants_own(column):
+        return pl.col(column).alias(_swap_adult(column))
+    if column.endswith(".listed"):
+        return pl.lit(False).alias(column)
+    return pl.lit(None, dtype=dtype).alias(column)
+
+
+def _same_for_both_adults(column: str) -> bool:
+    """Whether a column reads the same in the applicant's view and the partner's."""
+    return _swap_adult(column) == column and not is_applicants_own(column)
 
 
 def _swap_adult(column: str) -> str:

@@ -12,15 +12,24 @@ grant needs one parent registered there).
 Every backend gets families from the same two moves: a profile with the adults swapped
 (``seen_from_partner``), and a choice among the results of the two views. None of them
 learns a new fact path.
+
+A job loss and a business start are the applicant's own events, not the family's: the
+partner's view reads them as not listed (the profile cannot describe the partner's own).
+A service that only such an event can meet (unemployment benefit) is decided for the
+applicant alone; one the partner can meet another way (registering as a job seeker while
+out of work) is decided for each adult.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Literal
 
+from engine.backends.logic import Env, evaluate
 from engine.language.catalog import Catalogue
-from engine.language.profile import Profile
+from engine.language.facts import Unknown, profile_facts
+from engine.language.profile import EVENT_NAMES, Events, Profile
 from engine.language.rules import Compare, Condition, Expr, FactRef, expr_parts, walk
 from engine.services.results import EligibilityResult, Totals
 
@@ -29,9 +38,17 @@ Reading = Literal["person", "applicant", "household", "mother", "either_parent"]
 
 APPLICANTS_OWN_EVENTS = ("job_loss", "business_start")
 """Events that happen to the one who answers, not to the family: a job loss is the
-applicant's, and so is the business they start. A service that reads them is decided
-for the applicant only (``applicant``): the partner's facts cannot meet a claim on the
-applicant's job loss. A birth, a move and a home purchase are the household's."""
+applicant's, and so is the business they start. The partner's view reads them as not
+listed; a service that cannot be met without them is decided for the applicant only
+(``applicant``): the partner's facts cannot meet a claim on the applicant's job loss. A
+birth, a move and a home purchase are the household's."""
+
+_OWN_EVENT_PREFIXES = tuple(f"events.{e}." for e in APPLICANTS_OWN_EVENTS)
+
+
+def is_applicants_own(path: str) -> bool:
+    """Whether a fact path (or a batch column) belongs to an event of the applicant's own."""
+    return path.startswith(_OWN_EVENT_PREFIXES)
 
 
 def _paths_of(rule_parts: Iterable[Expr | None]) -> set[str]:
@@ -74,22 +91,39 @@ def facts_read(catalogue: Catalogue, service_id: str) -> set[str]:
     return paths
 
 
-def reading_of(catalogue: Catalogue, service_id: str) -> Reading:
-    """How a service meets a family: for each adult, or once for the household."""
+def reading_of(catalogue: Catalogue, service_id: str, condition: Condition) -> Reading:
+    """How a service meets a family: for each adult, or once for the household.
+    ``condition`` is the service's condition as the engine compiles it."""
     service = catalogue.services[service_id]
     if service.decided_from is not None:
         return service.decided_from
     paths = facts_read(catalogue, service_id)
     if service.ended is not None or not any(p.startswith("person.") for p in paths):
         return "household"
-    own = tuple(f"events.{e}." for e in APPLICANTS_OWN_EVENTS)
-    if any(p.startswith(own) for p in paths):
+    if any(is_applicants_own(p) for p in paths) and only_applicants_events_meet(condition, catalogue):
         return "applicant"
     return "person"
 
 
-def readings(catalogue: Catalogue) -> dict[str, Reading]:
-    return {sid: reading_of(catalogue, sid) for sid in catalogue.services}
+def readings(catalogue: Catalogue, conditions: Mapping[str, Condition]) -> dict[str, Reading]:
+    return {sid: reading_of(catalogue, sid, conditions[sid]) for sid in catalogue.services}
+
+
+def only_applicants_events_meet(condition: Condition, catalogue: Catalogue) -> bool:
+    """Whether nothing but an event of the applicant's own can meet ``condition``: its
+    Kleene verdict is unmet over a profile of which nothing is known except that those
+    events are not listed, which is how the partner's view reads them. The explanation
+    backend decides it, so every node type keeps its one meaning (a date, a parameter, a
+    child: all unknown here, so none of them can settle it)."""
+    facts = profile_facts(Profile.model_construct(), _ANY_DAY, None)
+    probe = {
+        path: False if path.endswith(".listed") and is_applicants_own(path) else Unknown(frozenset({path}))
+        for path in facts
+    }
+    return evaluate(condition, Env(catalogue, _ANY_DAY, probe, None)).value is False
+
+
+_ANY_DAY = date(2000, 1, 1)  # what the probe's parameters are read at: every fact is unknown
 
 
 # --- the profile seen from each adult ------------------------------------------------------
@@ -99,11 +133,25 @@ def seen_from_partner(profile: Profile) -> Profile | None:
     """The profile with the partner in the applicant's place (None without a partner).
 
     The applicant becomes the partner of this view, so that the view is a complete
-    profile of the same family and swapping twice gives the profile back."""
+    profile of the same family. The household's events stay; the applicant's own (a job
+    loss, a business start) are not the partner's and are read as not listed."""
     partner = profile.partner_person
     if partner is None:
         return None
-    return profile.model_copy(update={"person": partner, "partner": profile.person})
+    return profile.model_copy(
+        update={"person": partner, "partner": profile.person, "events": partners_events(profile.events)}
+    )
+
+
+def partners_events(events: Events | None) -> Events:
+    """The events as the partner's view reads them: the household's as given (unknown
+    when the profile gives none), the applicant's own not listed."""
+    given = EVENT_NAMES if events is None else events.model_fields_set
+    # model_construct records the keys given as set: a key with None is "unknown", a key
+    # left out "not listed", as the profile's own events say it (Events).
+    return Events.model_construct(
+        **{e: None if events is None else getattr(events, e) for e in given if e not in APPLICANTS_OWN_EVENTS}
+    )
 
 
 def mother_is_partner(profile: Profile) -> bool:

@@ -346,7 +346,7 @@ class Engine:
         # The data of the catalogue's own tree that derived facts read (the MLE areas):
         # an engine on a staff draft or on --rules DIR reads that tree's, not the default's.
         self.tree = tree_data(catalogue)
-        self.readings = readings(catalogue)
+        self.readings = readings(catalogue, self.conditions)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
         self._service_fields_cache: dict[tuple[str, str | None, str, bool], dict[str, Any]] = {}

@@ -850,7 +850,13 @@ def _as_seen(result: Any, other_side: bool) -> dict[str, Any]:
 def check_partner_swap(
     engine: Engine, data: dict[str, Any], rec: Recommendation | None = None
 ) -> list[Failure]:
-    """partner-swap: the profile seen from the partner answers each adult as the profile did."""
+    """partner-swap: the profile seen from the partner answers each adult as the profile did.
+
+    A job loss or a business start is the applicant's own: the swapped profile would give
+    it to the other adult. So a service that reads one is compared only when the profile
+    says neither happened."""
+    from engine.services.family import APPLICANTS_OWN_EVENTS, facts_read, is_applicants_own
+
     if not isinstance(data.get("partner"), dict):
         return []
     rec = rec or engine.recommend(_profile(data))
@@ -858,9 +864,13 @@ def check_partner_swap(
     theirs = engine.recommend(_profile(swapped))
     mine_p, mine_q = _by_service(rec.results), _by_service(rec.partner_results)
     their_p, their_q = _by_service(theirs.results), _by_service(theirs.partner_results)
+    events = data.get("events")
+    own_events_said = not isinstance(events, dict) or any(e in events for e in APPLICANTS_OWN_EVENTS)
     out = []
     for sid, reading in engine.readings.items():
         if reading != "person" or sid not in mine_p:
+            continue
+        if own_events_said and any(is_applicants_own(p) for p in facts_read(engine.catalogue, sid)):
             continue
         for who, a, b in (
             ("person", mine_p.get(sid), their_q.get(sid)),
