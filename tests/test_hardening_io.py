@@ -28,7 +28,14 @@ import pytest
 from test_outreach import POOR_ALONE as OUTREACH_POOR_ALONE  # the same person, registered in Taipei
 
 from engine.interfaces.cli import main
-from engine.language.profile import EARLIEST_DATE, LATEST_DATE, ProfileError, load_profile, validate_profile
+from engine.language.profile import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    MAX_PROFILE_BYTES,
+    ProfileError,
+    load_profile,
+    validate_profile,
+)
 from engine.services import batch
 from engine.services.batch import Writer, evaluate_profiles
 from engine.services.columns import FileError
@@ -602,8 +609,10 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     ("name", "content", "says"),
     [
         ("p.json", b"\xff\xfe{}", "not UTF-8 text"),
-        ("p.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-        ("p.yaml", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        ("p.json", b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        ("p.yaml", b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        ("p.json", b"{}" + b" " * MAX_PROFILE_BYTES, "too large for a profile"),
+        ("p.yaml", b"#" * (MAX_PROFILE_BYTES + 1), "too large for a profile"),
         ("p.json", b'{"household": {"size": ' + b"9" * 5000 + b"}}", "a number with too many digits"),
         ("p.yaml", b"household:\n  size: " + b"9" * 5000 + b"\n", "a number with too many digits"),
         ("p.json", b"", "empty"),
@@ -619,6 +628,22 @@ def test_a_profile_file_that_is_not_one_is_named(tmp_path, name, content, says):
         load_profile(path)
     assert str(info.value).startswith(f"{path}") and says in str(info.value)
     assert len(str(info.value)) < 300
+
+
+def test_a_profile_of_the_largest_size_is_read(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_bytes(b'{"person": {"sex": "female"}}'.ljust(MAX_PROFILE_BYTES))
+    assert load_profile(path).person.sex == "female"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_profile_file_is_refused_after_the_largest_size(tmp_path):
+    """/dev/zero (or a link named like a profile to it) never ends: reading it whole
+    filled 6 GB in 7 s. The command reads one byte more than a profile may hold."""
+    link = tmp_path / "p.json"
+    link.symlink_to("/dev/zero")
+    done = _run("recommend", str(link))
+    assert done.returncode == 2 and _one_line(done.stderr) and "too large for a profile" in done.stderr
 
 
 def test_yaml_profiles_keep_their_reading(tmp_path):

@@ -431,10 +431,23 @@ def validate_profile(data: dict[str, Any], source: str = "profile") -> Profile:
         raise ProfileError(describe_validation_error(exc, source)) from None
 
 
+MAX_PROFILE_BYTES = 64 * 1024
+"""The largest profile read, as a file or an HTTP body. The largest valid profile (20
+children, a partner, every event) is under 10 KiB; a bound keeps ``/dev/zero`` or a
+mistaken multi-gigabyte file from filling the memory before any check runs."""
+
+
 def load_profile(path: Path | str) -> Profile:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_PROFILE_BYTES + 1)
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise ProfileError(
+                f"{path}: larger than {MAX_PROFILE_BYTES // 1024} KiB, too large for a profile "
+                "(the largest valid one is under 10 KiB)"
+            )
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
