@@ -646,6 +646,17 @@ def test_an_endless_profile_file_is_refused_after_the_largest_size(tmp_path):
     assert done.returncode == 2 and _one_line(done.stderr) and "too large for a profile" in done.stderr
 
 
+@pytest.mark.parametrize("name", ["p.json", "p.yaml"])
+def test_a_byte_order_mark_is_dropped_as_the_api_drops_it(tmp_path, client, name):
+    path = tmp_path / name
+    path.write_bytes(b'\xef\xbb\xbf{"person": {"sex": "female"}}')
+    assert load_profile(path).person.sex == "female"
+    answer = client.post(
+        "/recommend", content=path.read_bytes(), headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 200
+
+
 def test_yaml_profiles_keep_their_reading(tmp_path):
     empty = tmp_path / "p.yaml"
     empty.write_text("")

@@ -938,8 +938,9 @@ def create_app(
         lang: LangQuery = "en",
         limit: Annotated[int | None, Query(ge=1, le=500, description="at most this many")] = None,
     ) -> Response:
-        """Only facts that an `unknown` result lists as missing; ranked by how many open
-        services each answer can settle."""
+        """The facts an `unknown` result lists as missing, then those an eligible amount
+        or a deadline still needs; within each, the answer worth the most money a year
+        first, then the one that settles the most services."""
         rec = current.engine.recommend(profile, as_of=as_of, event=event, lang=lang)
         found = next_questions(rec, current.catalogue, lang, limit)
         return model_json(QuestionsOut(as_of=rec.as_of, rules_version=rec.rules_version, questions=found))

@@ -447,7 +447,9 @@ def load_profile(path: Path | str) -> Profile:
                 f"{path}: larger than {MAX_PROFILE_BYTES // 1024} KiB, too large for a profile "
                 "(the largest valid one is under 10 KiB)"
             )
-        text = raw.decode("utf-8")
+        # A byte-order mark is dropped, as the API's JSON reader drops it: Windows editors
+        # write one, and it says nothing of the profile.
+        text = raw.decode("utf-8-sig")
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
