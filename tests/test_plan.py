@@ -107,3 +107,79 @@ def test_the_chinese_plan_offers_roc_dates_and_words_money_as_taiwan_does(engine
     english = render_plan_html(_plan(engine, catalogue, "en"), catalogue, calendar="roc")
     assert "2026-04-02" in english and "ROC" not in english and 'name="calendar"' not in english
     assert "NT$60,000" in english
+
+
+# Families, steps and dates (rules.md): a step the citizen can still take is put before
+# the service it unlocks. A bought home whose owner has not registered there yet, and a
+# job loss before the job-seeker registration.
+HOME_NOT_REGISTERED = {
+    "as_of": "2026-03-01",
+    "events": {
+        "home_purchase": {
+            "date": "2026-02-01",
+            "urban_land": True,
+            "land_area_m2": 200,
+            "registered_at_property": False,
+            "rented_or_business_use": False,
+        }
+    },
+}
+JOB_LOSS_NOT_REGISTERED = {
+    "as_of": "2026-03-01",
+    "person": {
+        "employment": "unemployed",
+        "employment_insurance_months": 24,
+        "insured_salary": 40000,
+        "birth_date": "1980-01-01",
+        "nationality": "roc",
+    },
+    "events": {"job_loss": {"date": "2026-02-20", "involuntary": True, "registered_job_seeker": False}},
+}
+
+
+def _steps_by_service(plan):
+    return {s.service: s for s in plan.steps}
+
+
+def test_the_registration_at_a_bought_home_is_a_step_before_the_tax_rate_and_not_left_out(engine, catalogue):
+    plan = build_plan(engine.recommend(validate_profile(HOME_NOT_REGISTERED), event="moving"), catalogue)
+    steps = _steps_by_service(plan)
+    assert steps["self-use-land-value-tax-rate"].after == ["moving-registration"]
+    assert "moving-registration" in steps and "moving-registration" not in plan.left_out
+
+
+def test_the_job_seeker_registration_is_waited_for_once_though_it_is_a_step_and_a_prerequisite(
+    engine, catalogue
+):
+    rec = engine.recommend(validate_profile(JOB_LOSS_NOT_REGISTERED), event="employment")
+    steps = _steps_by_service(build_plan(rec, catalogue))
+    assert steps["vocational-training-allowance"].after == ["job-seeker-registration"]
+    assert steps["unemployment-benefit"].after == [
+        "involuntary-separation-certificate",
+        "job-seeker-registration",
+    ]
+
+
+def test_every_step_waits_for_each_service_once_and_no_step_is_left_out(engine, catalogue):
+    for data, event in (
+        (HOME_NOT_REGISTERED, "moving"),
+        (JOB_LOSS_NOT_REGISTERED, "employment"),
+        (NEWBORN, None),
+    ):
+        plan = build_plan(engine.recommend(validate_profile(data), event=event), catalogue)
+        in_plan = {s.service for s in plan.steps}
+        for step in plan.steps:
+            assert len(step.after) == len(set(step.after)), step
+        assert not in_plan & set(plan.left_out), (event, plan.left_out)
+
+
+def test_the_printed_plan_lists_the_registration_at_a_bought_home_once_before_what_it_unlocks(
+    engine, catalogue
+):
+    plan = build_plan(engine.recommend(validate_profile(HOME_NOT_REGISTERED), event="moving"), catalogue)
+    steps = _steps_by_service(plan)
+    registration, tax = steps["moving-registration"].name, steps["self-use-land-value-tax-rate"].name
+    rows = render_plan_html(plan, catalogue).split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    named = [row for row in rows if f"<strong>{registration}</strong>" in row]
+    assert len(named) == 1 and tax in named[0]  # "unlocks: …"
+    assert rows.index(named[0]) < next(i for i, row in enumerate(rows) if f"<strong>{tax}</strong>" in row)

@@ -56,12 +56,19 @@ class OneStopPlan:
     steps: list[PlanStep]
     to_bring: list[PlanDocument]
     no_need_to_bring: list[PlanDocument]
-    left_out: list[str] = field(default_factory=list)  # ineligible services, for the record
+    left_out: list[str] = field(default_factory=list)  # ineligible services not in the steps, for the record
     totals: str = ""  # the family's total, in words (engine.services.report.totals_text)
 
 
 def _key(r: EligibilityResult) -> tuple[str, str]:
     return (r.service, r.for_)
+
+
+def _comes_after(r: EligibilityResult) -> list[str]:
+    """The services a result waits for: its prerequisites, then its steps of applying,
+    each once. A step is usually a prerequisite of the catalogue as well (the job-seeker
+    registration of the unemployment benefit), so the two lists overlap."""
+    return list(dict.fromkeys((*r.prerequisites, *(s.service for s in r.steps))))
 
 
 def order_steps(results: list[EligibilityResult]) -> list[EligibilityResult]:
@@ -80,12 +87,9 @@ def order_steps(results: list[EligibilityResult]) -> list[EligibilityResult]:
     placed: list[EligibilityResult] = []
     done: set[str] = set()
 
-    def before(r: EligibilityResult) -> list[str]:
-        return [*r.prerequisites, *(s.service for s in r.steps)]
-
     def ready(r: EligibilityResult) -> bool:
         # The same service for the other adult does not wait for this one.
-        return all(p in done or p not in present or p == r.service for p in before(r))
+        return all(p in done or p not in present or p == r.service for p in _comes_after(r))
 
     def place(r: EligibilityResult) -> None:
         placed.append(r)
@@ -171,7 +175,7 @@ def build_plan(
                 deadline=deadline,
                 amount=_money(r, words),
                 channels=r.channels,
-                after=[p for p in (*r.prerequisites, *(s.service for s in r.steps)) if p in in_plan],
+                after=[p for p in _comes_after(r) if p in in_plan],
                 confidence=r.confidence,
                 same_visit_as=r.same_visit_as if r.same_visit_as in in_plan else None,
                 who=r.for_,
@@ -198,7 +202,9 @@ def build_plan(
         steps=steps,
         to_bring=[d for d in docs if not d.verified_electronically],
         no_need_to_bring=[d for d in docs if d.verified_electronically],
-        left_out=[r.service for r in rec.results if r.status == "ineligible"],
+        # A step the plan adds (the moving registration of a bought home) is ineligible on
+        # its own, yet it is in the plan: it is not left out.
+        left_out=[r.service for r in rec.results if r.status == "ineligible" and r.service not in in_plan],
         totals=totals_text(rec.totals, words),
     )
 
