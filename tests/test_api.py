@@ -130,6 +130,23 @@ def test_plan_as_json_and_as_a_printable_page(client, engine, catalogue):
     assert page.text.startswith("<!doctype html>") and 'lang="zh-TW"' in page.text
 
 
+# profile.md, "Families: the partner": every plan step has `for`. A mother and the father.
+NEWBORN_WITH_FATHER = dict(
+    NEWBORN, partner={"sex": "male", "employment": "employed", "months_in_current_job": 24}
+)
+
+
+def test_each_plan_step_says_whom_it_is_for_in_the_json_and_reads_back(client, engine, catalogue):
+    body = client.post("/plan", json=NEWBORN_WITH_FATHER).json()
+    plan = build_plan(engine.recommend(Profile.model_validate(NEWBORN_WITH_FATHER)), catalogue)
+    assert [(s["service"], s["for"]) for s in body["steps"]] == [(s.service, s.for_) for s in plan.steps]
+    assert {s["for"] for s in body["steps"]} == {"person", "partner", "household"}
+    assert all(s["who"] == s["for"] for s in body["steps"])  # the earlier key, kept for its clients
+    assert TypeAdapter(OneStopPlan).validate_python(body) == plan  # the JSON reads back as the plan
+    step = client.get("/openapi.json").json()["components"]["schemas"]["PlanStep"]
+    assert step["properties"]["for"]["enum"] == ["person", "partner", "household"]
+
+
 def test_services_list_the_catalogue(client, catalogue):
     body = client.get("/services").json()
     assert [s["id"] for s in body["services"]] == list(catalogue.services)

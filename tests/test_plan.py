@@ -183,3 +183,18 @@ def test_the_printed_plan_lists_the_registration_at_a_bought_home_once_before_wh
     named = [row for row in rows if f"<strong>{registration}</strong>" in row]
     assert len(named) == 1 and tax in named[0]  # "unlocks: …"
     assert rows.index(named[0]) < next(i for i, row in enumerate(rows) if f"<strong>{tax}</strong>" in row)
+
+
+# profile.md, "Families: the partner": every result and plan step has `for`.
+NEWBORN_WITH_FATHER = dict(
+    NEWBORN, partner={"sex": "male", "employment": "employed", "months_in_current_job": 24}
+)
+
+
+def test_every_plan_step_says_whom_it_is_for_as_its_result_does(engine, catalogue):
+    rec = engine.recommend(validate_profile(NEWBORN_WITH_FATHER))
+    plan = build_plan(rec, catalogue)
+    results = {(r.service, r.for_) for r in (*rec.results, *rec.partner_results)}
+    assert {(s.service, s.for_) for s in plan.steps} <= results
+    assert {s.for_ for s in plan.steps} == {"person", "partner", "household"}
+    assert all(s.who == s.for_ for s in plan.steps)  # the earlier name reads the same field

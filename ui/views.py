@@ -527,8 +527,8 @@ def plan_section(rec: Recommendation, engine: Engine, w: Words, key: str) -> Non
     unlocks = explain.unlocked(rec)
     steps = []
     for n, step in enumerate(plan.steps, 1):
-        result = by_key.get((step.service, step.who))
-        bits = [f"{md(w.t('plan.who.' + step.who))}: **{md(step.name)}**"]
+        result = by_key.get((step.service, step.for_))
+        bits = [f"{md(w.t('plan.who.' + step.for_))}: **{md(step.name)}**"]
         if step.status != "eligible":
             bits.append(md(w.t("plan.step_unknown")))
         if step.deadline:

@@ -12,16 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from html import escape
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, computed_field
 
 from engine.backends.logic import Describer
 from engine.language.catalog import Catalogue
 from engine.language.i18n import calendars
 from engine.services.report import totals_text
-from engine.services.results import ChannelOut, EligibilityResult, Recommendation
+from engine.services.results import ChannelOut, EligibilityResult, For, Recommendation
 
 
 @dataclass(frozen=True)
 class PlanStep:
+    # ``for`` is a Python keyword: the field is ``for_``, and the JSON key is ``for``, as
+    # in a result (profile.md, "Families: the partner": every plan step has ``for``).
+    __pydantic_config__ = ConfigDict(serialize_by_alias=True)
+
     service: str
     name: str
     status: str
@@ -33,11 +40,20 @@ class PlanStep:
     after: list[str]  # the prerequisites in this plan that come first
     confidence: str
     same_visit_as: str | None = None  # done at the same counter visit as that step
-    # Families: who does the step (person, partner or household), whether its deadline is
-    # at most 14 days away, and the services it is a step of ("unlocks").
-    who: str = "person"
+    # Families: whom the step is for, whether its deadline is at most 14 days away, and
+    # the services it is a step of ("unlocks").
+    for_: Annotated[
+        For, Field(alias="for", description="whom the step is for: person, partner or household")
+    ] = "person"
     urgent: bool = False
     unlocks: list[str] = field(default_factory=list)
+
+    # The plan's JSON said `who` before the contract's `for` was added: clients written then
+    # still read it. One field holds the value, so the two keys cannot disagree.
+    @computed_field(description="the same as `for`, under its earlier name; read `for`")  # type: ignore[prop-decorator]
+    @property
+    def who(self) -> For:
+        return self.for_
 
 
 @dataclass(frozen=True)
@@ -178,7 +194,7 @@ def build_plan(
                 after=[p for p in _comes_after(r) if p in in_plan],
                 confidence=r.confidence,
                 same_visit_as=r.same_visit_as if r.same_visit_as in in_plan else None,
-                who=r.for_,
+                for_=r.for_,
                 urgent=r.urgent or (deadline is not None and deadline != r.deadline and _urgent(opened)),
                 unlocks=[
                     words.phrase("paren", text=u.name, detail=_money(u, words)) if u.amount else u.name
@@ -308,7 +324,7 @@ def render_plan_html(plan: OneStopPlan, catalogue: Catalogue, calendar: str | No
             status += f" <small>↳ {p('same_visit')}</small>"
         if step.unlocks:
             status += f"<br><small>{p('step_unlocks')}{sep}{escape(words.phrase('list_sep').join(step.unlocks))}</small>"
-        who = f"<small>{p('for.' + step.who)}</small><br>"
+        who = f"<small>{p('for.' + step.for_)}</small><br>"
         mark = f' <span class="mark">{escape(step.confidence)}</span>'
         urgent = f" <strong>⚠ {p('urgent')}</strong>" if step.urgent else ""
         rows.append(
