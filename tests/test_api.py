@@ -147,6 +147,16 @@ def test_each_plan_step_says_whom_it_is_for_in_the_json_and_reads_back(client, e
     assert step["properties"]["for"]["enum"] == ["person", "partner", "household"]
 
 
+def test_the_plan_json_gives_the_familys_total_as_the_numbers_of_recommend(client):
+    plan = client.post("/plan", json=NEWBORN_WITH_FATHER, params={"include_unknown": False}).json()
+    recommended = client.post("/recommend", json=NEWBORN_WITH_FATHER).json()
+    assert plan["family_totals"] == recommended["totals"]
+    assert set(plan["family_totals"]) == {"one_off", "monthly", "unknown"}
+    assert isinstance(plan["totals"], str)  # the sentence, as before
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["OneStopPlan"]
+    assert schema["properties"]["family_totals"]["$ref"] == "#/components/schemas/Totals"
+
+
 def test_services_list_the_catalogue(client, catalogue):
     body = client.get("/services").json()
     assert [s["id"] for s in body["services"]] == list(catalogue.services)

@@ -198,3 +198,10 @@ def test_every_plan_step_says_whom_it_is_for_as_its_result_does(engine, catalogu
     assert {(s.service, s.for_) for s in plan.steps} <= results
     assert {s.for_ for s in plan.steps} == {"person", "partner", "household"}
     assert all(s.who == s.for_ for s in plan.steps)  # the earlier name reads the same field
+
+
+def test_the_plan_gives_the_familys_total_as_numbers_beside_the_sentence(engine, catalogue):
+    rec = engine.recommend(validate_profile(NEWBORN_WITH_FATHER))
+    plan = build_plan(rec, catalogue)
+    assert plan.family_totals == rec.totals and plan.family_totals.one_off > 0
+    assert f"{plan.family_totals.one_off:,}" in plan.totals  # the sentence words the same total

@@ -20,7 +20,7 @@ from engine.backends.logic import Describer
 from engine.language.catalog import Catalogue
 from engine.language.i18n import calendars
 from engine.services.report import totals_text
-from engine.services.results import ChannelOut, EligibilityResult, For, Recommendation
+from engine.services.results import ChannelOut, EligibilityResult, For, Recommendation, Totals
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,15 @@ class OneStopPlan:
     to_bring: list[PlanDocument]
     no_need_to_bring: list[PlanDocument]
     left_out: list[str] = field(default_factory=list)  # ineligible services not in the steps, for the record
-    totals: str = ""  # the family's total, in words (engine.services.report.totals_text)
+    # The family's total twice: in words for a reader (engine.services.report.totals_text),
+    # and as the numbers /recommend gives for a program. `totals` was the sentence first
+    # and keeps that meaning; the numbers have their own key.
+    totals: Annotated[
+        str, Field(description="the family's total in words, in the plan's language (see family_totals)")
+    ] = ""
+    family_totals: Annotated[
+        Totals, Field(description="the family's total as numbers: the `totals` of /recommend")
+    ] = field(default_factory=Totals)
 
 
 def _key(r: EligibilityResult) -> tuple[str, str]:
@@ -222,6 +230,7 @@ def build_plan(
         # its own, yet it is in the plan: it is not left out.
         left_out=[r.service for r in rec.results if r.status == "ineligible" and r.service not in in_plan],
         totals=totals_text(rec.totals, words),
+        family_totals=rec.totals,
     )
 
 
