@@ -20,6 +20,7 @@ from engine.language.i18n import (
     format_percent,
     language,
     load_languages,
+    roc_parts,
 )
 from ui.text import TEXT_FILE
 
@@ -89,3 +90,44 @@ def test_the_api_offers_the_listed_languages_and_the_plan_in_roc_years(engine):
         assert client.post("/plan", params={"calendar": "lunar"}, json=profile).status_code == 422
 
 
+# The ROC era began on 1912-01-01 (民國元年) and has no year 0: the year before it is
+# 民國前 1 年, and profiles go back to 1900, 民國前 12 年.
+@pytest.mark.parametrize(
+    ("day", "roc"),
+    [
+        (date(1912, 1, 1), "民國 1 年 1 月 1 日"),
+        (date(1911, 12, 31), "民國前 1 年 12 月 31 日"),
+        (date(1900, 1, 1), "民國前 12 年 1 月 1 日"),
+    ],
+    ids=["1912-01-01", "1911-12-31", "1900-01-01"],
+)
+def test_a_date_before_the_roc_era_counts_its_years_back_from_it(catalogue, day, roc):
+    assert Describer(catalogue, "zh-TW").date(day, "roc") == roc
+
+
+def test_the_english_wording_of_roc_years_names_the_years_before_the_era_alike(catalogue):
+    # English offers no ROC calendar (languages.yaml), but its phrases word one alike.
+    english = Describer(catalogue, "en")
+    assert english.phrase("date.roc", **roc_parts(date(1912, 1, 1), "en")) == "ROC year 1, 1/1"
+    assert english.phrase("date.roc.before", **roc_parts(date(1911, 12, 31), "en")) == "Pre-ROC year 1, 12/31"
+    assert english.phrase("date.roc.before", **roc_parts(date(1900, 1, 1), "en")) == "Pre-ROC year 12, 1/1"
+
+
+def test_the_printed_plan_of_a_move_in_1911_has_no_roc_year_0(engine):
+    from fastapi.testclient import TestClient
+
+    from engine.interfaces.api import create_app
+
+    with TestClient(create_app(engine=engine, staff_token="")) as client:
+        for day, roc in (
+            ("1912-01-01", "民國 1 年 1 月 1 日"),
+            ("1911-12-31", "民國前 1 年 12 月 31 日"),
+            ("1900-01-01", "民國前 12 年 1 月 1 日"),
+        ):
+            profile = {"as_of": day, "events": {"move": {"date": day, "new_residence": "taipei"}}}
+            page = client.post(
+                "/plan", params={"lang": "zh-TW", "format": "html", "calendar": "roc"}, json=profile
+            )
+            assert page.status_code == 200
+            assert f'<span class="cal-roc">{roc}</span>' in page.text
+            assert "民國 0 年" not in page.text and "民國 -" not in page.text

@@ -27,6 +27,7 @@ from engine.language.catalog import Catalogue
 from engine.language.facts import Unknown, add_months
 from engine.language.i18n import (
     CURRENCY,
+    before_roc,
     calendars,
     format_date,
     format_money,
@@ -654,7 +655,8 @@ class Describer:
     def date(self, day: date, calendar: str = "gregorian") -> str:
         """A date in the language's pattern, or in the ROC era where the language has it."""
         if calendar == "roc" and "roc" in calendars(self.lang):
-            return self.phrase("date.roc", **roc_parts(day, self.lang))
+            key = "date.roc.before" if before_roc(day) else "date.roc"
+            return self.phrase(key, **roc_parts(day, self.lang))
         return format_date(day, self.lang)
 
     def value(self, value: Any, kind: str | None = None) -> str:

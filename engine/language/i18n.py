@@ -180,13 +180,23 @@ def format_date(day: date, lang: str) -> str:
     return _date_pattern(found.date_pattern).apply(day, _locale(found.locale))
 
 
+def before_roc(day: date) -> bool:
+    """Whether ``day`` falls before the Republic of China era, which began on 1912-01-01."""
+    return day.year <= ROC_OFFSET
+
+
 def roc_parts(day: date, lang: str) -> dict[str, str]:
     """The fields of a date in the Republic of China era (民國 116 年 1 月 23 日), for
-    the language's ``phrase.date.roc`` to word; numbers as Babel's pattern ``0`` gives them."""
+    the language's ``phrase.date.roc`` to word; numbers as Babel's pattern ``0`` gives them.
+
+    A date before the era counts its years back from it, for ``phrase.date.roc.before``
+    (民國前 1 年): the era has no year 0, so 1911 is the first year before it, not year 0,
+    and 1900 the twelfth, not year -11."""
     digits = _number_pattern("0")
     locale = _locale(language(lang).locale)
+    year = ROC_OFFSET + 1 - day.year if before_roc(day) else day.year - ROC_OFFSET
     return {
-        "year": digits.apply(day.year - ROC_OFFSET, locale),
+        "year": digits.apply(year, locale),
         "month": digits.apply(day.month, locale),
         "day": digits.apply(day.day, locale),
     }
