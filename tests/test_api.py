@@ -251,6 +251,37 @@ def test_every_problem_is_named_by_its_key_path(client):
     assert all(p["location"] == "body" and p["message"] for p in found.values())
 
 
+# A partner is an object (the partner's facts) or false (profile.md, "Families"). A wrong
+# object fails both readings; only the object's own error says what is wrong, so "should
+# be a valid boolean" is no problem of its own, in the API's list or on the command line.
+WRONG_PARTNERS = {
+    "a misspelt value": ({"partner": {"sex": "F"}}, ["partner.sex"]),
+    "an unknown key": ({"partner": {"partner": {}}}, ["partner.partner"]),
+    "neither an object nor false": ({"partner": True}, ["partner"]),
+    "zero, not false": ({"partner": 0}, ["partner"]),
+    "beside the applicant's own": (
+        {"person": {"sex": "X"}, "partner": {"sex": "F"}},
+        ["person.sex", "partner.sex"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("profile", "paths"), WRONG_PARTNERS.values(), ids=WRONG_PARTNERS)
+def test_a_wrong_partner_is_the_same_problems_in_the_api_and_on_the_command_line(
+    client, tmp_path, capsys, profile, paths
+):
+    answer = client.post("/recommend", json=profile)
+    assert answer.status_code == 422
+    listed = answer.json()["detail"]
+    assert [p["path"] for p in listed] == paths  # a list: two problems may share a path
+    first = listed[0]
+    more = f" (and {len(listed) - 1} more problem(s))" if len(listed) > 1 else ""
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile), encoding="utf-8")
+    assert cli_main(["recommend", str(path)]) == 2
+    assert capsys.readouterr().err == f"{path}: {first['path']}: {first['message']}{more}\n"
+
+
 def test_a_date_is_iso_and_never_a_timestamp(client):
     found = problems(client.post("/recommend", json={"person": {"birth_date": 0}}))
     assert found["person.birth_date"]["type"] == "date_format"

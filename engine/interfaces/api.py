@@ -878,6 +878,8 @@ def create_app(
         # FastAPI's default answer echoes every input; ours names the key path and the
         # problem, and nothing is logged.
         problems: list[RequestProblem] = []
+        # Each location's errors, their paths relative to it (the body's to the profile).
+        errors_at: dict[str, list[Any]] = {}
         for err in exc.errors():
             where, *loc = err["loc"] or ("body",)
             if not loc and isinstance(err.get("input"), bytes):
@@ -890,7 +892,11 @@ def create_app(
                     RequestProblem(location="body", path="", message=message, type="json_invalid")
                 )
                 continue
-            for problem in profile_problems([{**err, "loc": tuple(loc)}]):
+            errors_at.setdefault(where, []).append({**err, "loc": tuple(loc)})
+        for where, errors in errors_at.items():
+            # All of the profile's errors in one call, as the command line's: of the
+            # partner's two readings, only the pair tells which error to drop.
+            for problem in profile_problems(errors):
                 # Validated as the model's constructor would: FastAPI's first key is the location.
                 problems.append(RequestProblem.model_validate({**problem.model_dump(), "location": where}))
         payload = ProblemsOut(detail=problems).model_dump(mode="json")

@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.language.messages import closest, did_you_mean, shown
+from engine.language.messages import closest, shown
 from engine.language.yamlsafe import without_timestamps, yaml12_booleans
 
 Residence = Literal[
@@ -346,21 +346,11 @@ def _contract_errors(exc: ValidationError | list[Any]) -> list[Any]:
 
 
 def describe_validation_error(exc: ValidationError, source: str) -> str:
-    """One line: where, what was given, what was expected."""
-    errors = _contract_errors(exc)
-    err = errors[0]
-    loc = tuple(err["loc"])
-    path = _format_loc(loc) or "(profile)"
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    if err["type"] == "extra_forbidden":
-        model = _model_at(loc)
-        hint = did_you_mean(shown(str(loc[-1])), model.model_fields) if model is not None else ""
-        return f"{source}: {path}: unknown key{hint}{more}"
-    given = err.get("input")
-    given_text = json.dumps(given, ensure_ascii=False, default=str)
-    if len(given_text) > 60:
-        given_text = given_text[:57] + "..."
-    return f"{source}: {path}: {err['msg']} (got {given_text}){more}"
+    """One line: where, what was given, what was expected. The first of the problems the
+    API lists for the same profile (:func:`profile_problems`), and how many more there are."""
+    first, *more = profile_problems(exc)
+    also = f" (and {len(more)} more problem(s))" if more else ""
+    return f"{source}: {first.path or '(profile)'}: {first.message}{also}"
 
 
 @cache
@@ -460,10 +450,10 @@ def load_profile(path: Path | str) -> Profile:
 
 
 class ProfileProblem(BaseModel):
-    """One problem of an invalid profile, for front ends that list every problem (the
-    HTTP API's 422) rather than the command line's first one."""
+    """One problem of an invalid profile: the HTTP API's 422 lists every one, the command
+    line says the first."""
 
-    model_config = ConfigDict(defer_build=True)  # built by the API, when it first answers 422
+    model_config = ConfigDict(defer_build=True)  # built on the first invalid profile
 
     path: str = Field(description="key path inside the profile, e.g. person.birth_date or children[1].order")
     message: str
@@ -471,9 +461,12 @@ class ProfileProblem(BaseModel):
     did_you_mean: str | None = Field(default=None, description="for an unknown key: the closest valid name")
 
 
-def profile_problems(errors: list[Any]) -> list[ProfileProblem]:
-    """Every problem of ``ValidationError.errors()`` whose ``loc`` is relative to the
-    profile, worded as :func:`describe_validation_error` words the first one."""
+def profile_problems(errors: ValidationError | list[Any]) -> list[ProfileProblem]:
+    """Every problem of one profile: a ValidationError, or its ``errors()`` with each
+    ``loc`` relative to the profile. The command line says the first, the API lists them all.
+
+    Pass all of a profile's errors at once: the partner's two readings (an object, or
+    ``false``) fail as two errors, and only seeing both tells which one to keep."""
     out = []
     for err in _contract_errors(errors):
         loc = tuple(err["loc"])
