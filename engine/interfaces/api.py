@@ -11,7 +11,8 @@ What the service promises (docs/api.md):
   is logged as its type and code locations only, because an exception's message can quote
   the values it failed on. Replicas behind a load balancer are interchangeable.
 - **Bounded input.** Bodies over ``max_body_bytes`` (64 KiB) get 413, counted on the
-  stream as it arrives, so a missing or lying ``Content-Length`` changes nothing.
+  stream as it arrives, so a missing or lying ``Content-Length`` changes nothing. A request
+  line and headers over ``max_head_bytes`` (16 KiB) together get 431, however they arrived.
 - **Nothing kept downstream.** Every answer says ``Cache-Control: no-store`` (an answer
   quotes the profile it was asked about), ``X-Content-Type-Options: nosniff`` and
   ``Referrer-Policy: no-referrer``; HTML answers carry a Content-Security-Policy.
@@ -75,6 +76,7 @@ log = logging.getLogger("lifeevents.api")
 access = logging.getLogger(ACCESS_LOGGER)
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_HEAD_BYTES = 16 * 1024  # the request line and headers together
 STAFF_TOKEN_ENV = "LIFEEVENTS_STAFF_TOKEN"
 # Set by ``lifeevents serve --workers N`` for its workers: the file through which the
 # worker that ran a reload tells the others (see ReloadSignal).
@@ -483,6 +485,42 @@ class BodyLimitMiddleware:
         )
 
 
+def request_head_bytes(scope: Scope) -> int:
+    """The size of a request's line and headers as HTTP/1.1 writes them: ``METHOD target
+    HTTP/1.1``, a ``name: value`` line per header, each ending in CRLF, then the blank
+    line. The server has stripped the spaces a client may pad a value with, so a padded
+    head counts a few bytes less than was sent."""
+    query = scope.get("query_string", b"")
+    target = len(scope.get("raw_path") or scope["path"].encode()) + (1 + len(query) if query else 0)
+    line = len(scope["method"]) + 1 + target + len(" HTTP/1.1\r\n")
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"]) + 2
+
+
+class HeadLimitMiddleware:
+    """431 for a request line and headers over ``max_bytes`` together.
+
+    uvicorn's h11 limit (``h11_max_incomplete_event_size``, which ``serve`` sets) counts
+    only a head still incomplete in its buffer: one that arrives in a single read passes
+    whatever its size (a 100,000-byte header got 200). Measured from the scope, the limit
+    holds whatever the packets, and under any ASGI server."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEAD_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and request_head_bytes(scope) > self.max_bytes:
+            # The body, if any, is left unread: the connection cannot carry another request.
+            await _send_json(
+                send,
+                431,
+                {"detail": f"request line and headers larger than {self.max_bytes} bytes"},
+                [(b"connection", b"close")],
+            )
+            return
+        await self.app(scope, receive, send)
+
+
 # For the HTML this API writes itself (the printable plan): its one <style> block, nothing
 # else. The documentation pages set their own (see _documentation_pages).
 HTML_POLICY = (
@@ -807,6 +845,7 @@ def create_app(
     root: Path | str | None = None,
     staff_token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_head_bytes: int = MAX_HEAD_BYTES,
     reload_interval: float = RELOAD_INTERVAL_SECONDS,
     metrics: bool | None = None,
     access_log: bool | None = None,
@@ -862,11 +901,13 @@ def create_app(
     app.state.rules = holder
     app.state.metrics = measured
     _documentation_pages(app)
-    # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that; the
-    # privacy headers wrap both, so a 413 or a 500 carries them too; the request's id, log
-    # line and metrics wrap everything, so they see every answer, a 413 or a 500 included.
+    # Added innermost first: QuietErrors wraps BodyLimit, so it also covers that; the head
+    # limit wraps both, so an oversized head reaches no route and no body is read; the privacy
+    # headers wrap those, so a 413, a 431 or a 500 carries them too; the request's id, log
+    # line and metrics wrap everything, so they see every answer, a 431 or a 500 included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(QuietErrorsMiddleware)
+    app.add_middleware(HeadLimitMiddleware, max_bytes=max_head_bytes)
     app.add_middleware(PrivacyHeadersMiddleware)
     if measured is not None or logged:
         app.add_middleware(ObservedRequestsMiddleware, owner=app, metrics=measured, access_log=logged)
@@ -1248,7 +1289,9 @@ def serve(
     limits: dict[str, Any] = {
         "http": guard.GuardedH11Protocol,
         "timeout_keep_alive": guard.KEEP_ALIVE,
-        "h11_max_incomplete_event_size": guard.MAX_HEAD_BYTES,
+        # h11 stops buffering a head still incomplete past the limit (uvicorn answers 400);
+        # a head that arrives whole, HeadLimitMiddleware measures (431).
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "backlog": guard.BACKLOG,
         # Not limit_concurrency: once full it answers 503 to every request, so a flood of
         # slow clients would refuse the prompt ones too; the guard evicts the slow instead.

@@ -37,7 +37,6 @@ REQUEST_TIMEOUT = 10.0  # seconds for the request line, headers and body
 MAX_CONNECTIONS = 1000
 BACKLOG = 128  # asyncio accepts up to this many sockets in one go, before any is checked
 KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open after an answer
-MAX_HEAD_BYTES = 16 * 1024  # request line and headers (h11's incomplete-event limit)
 
 log = logging.getLogger("lifeevents.connections")
 
