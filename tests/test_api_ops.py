@@ -488,3 +488,28 @@ def test_serve_options_reach_the_workers(tmp_path):
         server.wait(timeout=20)
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert lines and not [line for line in lines if line["logger"] == "lifeevents.access"]
+
+
+def test_a_worker_file_still_empty_does_not_fail_the_scrape(tmp_path):
+    """A worker creates its samples' file and sizes it after: a scrape in between, or
+    after a worker killed then, met an empty file, and prometheus-client's collector
+    failed the whole scrape (a 500; prometheus/client_python#1199). In a process of its
+    own: prometheus-client picks its several-processes mode when it is imported."""
+    script = (
+        "from pathlib import Path\n"
+        "from engine.interfaces.metrics import ServiceMetrics\n"
+        "metrics = ServiceMetrics()\n"
+        "metrics.observe_request('POST', '/recommend', 200, 0.004)\n"
+        f"Path({str(tmp_path)!r}, 'counter_999999.db').touch()  # another worker's, not sized yet\n"
+        f"Path({str(tmp_path)!r}, 'histogram_999998.db').touch()\n"
+        "print(metrics.exposition()[0].decode())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    scrape = samples(done.stdout)
+    assert (
+        value(scrape, "lifeevents_http_requests_total", method="POST", route="/recommend", status="200") == 1
+    )

@@ -25,7 +25,9 @@ client chooses its paths.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -131,10 +133,10 @@ class ServiceMetrics:
         """The scrape's body and content type: this process's samples, or every worker's
         summed when the workers share a directory."""
         if self.multiprocess:
-            from prometheus_client import multiprocess
-
+            directory = multiprocess_dir()
+            assert directory is not None
             merged = CollectorRegistry()
-            multiprocess.MultiProcessCollector(merged)
+            merged.register(WorkersCollector(directory))
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
@@ -145,3 +147,42 @@ class ServiceMetrics:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(os.getpid())
+
+
+class WorkersCollector:
+    """Every worker's samples, summed: prometheus-client's ``MultiProcessCollector``, but
+    over the files that can be read.
+
+    A worker creates its file and only then sizes it, so for a moment the file is empty,
+    and a worker killed in that moment leaves it empty for good. The library's collector
+    then fails on the header it cannot read, and the whole scrape with it: a 500 from
+    /metrics, seen in our two-worker test (prometheus/client_python#1199, open in 0.26).
+    An empty file holds no sample yet, so it is left out. A file that goes away between
+    the listing and the reading (a worker's gauges removed as it exits) is read again
+    from a new listing."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        for _ in range(2):
+            try:
+                return MultiProcessCollector.merge(self._readable_files(), accumulate=True)
+            except FileNotFoundError:
+                continue  # a worker's file removed after the listing: list again
+        return MultiProcessCollector.merge(self._readable_files(), accumulate=True)
+
+    def _readable_files(self) -> list[str]:
+        found = []
+        for path in self.directory.glob("*.db"):
+            try:
+                if path.stat().st_size >= _HEADER_BYTES:
+                    found.append(str(path))
+            except FileNotFoundError:
+                continue
+        return sorted(found)
+
+
+_HEADER_BYTES = 8  # a sized file's header: the bytes in use (4) and padding (4)
