@@ -611,7 +611,7 @@ def test_serve_with_two_workers_reloads_all_and_logs_no_profile(tmp_path):
         text=True,
     )
     try:
-        give_up = time.monotonic() + 60
+        give_up = time.monotonic() + 90  # as test_api_ops.two_workers waits
         workers: dict[int, str] = {}
         while len(workers) < 2 and time.monotonic() < give_up:  # each new connection may reach either
             try:

@@ -386,21 +386,25 @@ def test_metrics_of_two_workers_are_summed_in_one_scrape(two_workers):
     before = value(samples(_call(f"{base}/metrics")[1].decode()), "lifeevents_http_requests_total", **route)
     answered_by: set[int] = set()
     body = json.dumps({**NEWBORN, "person": {**NEWBORN["person"], "birth_date": SECRET_DATE}}).encode()
-    for _ in range(12):  # a new connection each: both workers answer some
+    sent = 0
+    # A new connection each: both workers answer some, though on a busy machine one may
+    # take many in a row (the kernel hands a connection to whichever accepts first).
+    while sent < 12 or (len(answered_by) < 2 and sent < 200):
         status, _ = _call(f"{base}/recommend", body, {"Content-Type": "application/json"})
         assert status == 200
+        sent += 1
         answered_by.add(json.loads(_call(f"{base}/health")[1])["worker"])
     assert len(answered_by) == 2
     scrapes = [samples(_call(f"{base}/metrics")[1].decode()) for _ in range(4)]  # from either worker
     for scrape in scrapes:
-        assert value(scrape, "lifeevents_http_requests_total", **route) - before == 12
+        assert value(scrape, "lifeevents_http_requests_total", **route) - before == sent
         version = next(dict(k[1])["version"] for k in scrape if k[0] == "lifeevents_rules_version")
         assert value(scrape, "lifeevents_rules_version", version=version) == 2  # two workers on it
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     access = [
         line for line in lines if line["logger"] == "lifeevents.access" and line["route"] == "/recommend"
     ]
-    assert len(access) >= 12 and len({a["pid"] for a in access}) == 2
+    assert len(access) >= sent and len({a["pid"] for a in access}) == 2
     assert all(len(a["request_id"]) == 32 for a in access)
     assert SECRET_DATE not in log.read_text()
     assert not [line for line in log.read_text().splitlines() if line.strip() and not line.startswith("{")]
