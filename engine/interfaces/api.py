@@ -63,7 +63,7 @@ from engine.language.i18n import CALENDARS, LANGUAGES
 from engine.language.loader import CatalogueError, content_version, load_catalogue
 from engine.language.messages import did_you_mean
 from engine.language.parameters import Parameter
-from engine.language.profile import LooseDate, Profile, ProfileProblem, profile_problems
+from engine.language.profile import MAX_PROFILE_BYTES, LooseDate, Profile, ProfileProblem, profile_problems
 from engine.language.rules import Text
 from engine.language.rulesroot import rules_root as find_rules_root
 from engine.services.audit import record_reload
@@ -75,7 +75,7 @@ from engine.services.results import Recommendation
 log = logging.getLogger("lifeevents.api")
 access = logging.getLogger(ACCESS_LOGGER)
 
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = MAX_PROFILE_BYTES  # a body is one profile: the command line reads no more of a file
 MAX_HEAD_BYTES = 16 * 1024  # the request line and headers together
 STAFF_TOKEN_ENV = "LIFEEVENTS_STAFF_TOKEN"
 # Set by ``lifeevents serve --workers N`` for its workers: the file through which the
