@@ -798,6 +798,93 @@ def _good_values(spec) -> list[Any]:
     return [low, low + 1] if spec.kind == "int" else [float(low), 0.05, 0.12]
 
 
+# A list cell (docs/batch.md): items separated by ";" or ",", each as written; or, when the
+# cell opens with "[", a JSON array of strings.
+_LIST_CELLS: dict[str, list[str]] = {
+    "[]": [],
+    "[ ]": [],
+    "domestic_violence": ["domestic_violence"],
+    "domestic_violence;unmarried_pregnant": ["domestic_violence", "unmarried_pregnant"],
+    "domestic_violence,unmarried_pregnant": ["domestic_violence", "unmarried_pregnant"],
+    '["domestic_violence", "unmarried_pregnant"]': ["domestic_violence", "unmarried_pregnant"],
+    '["domestic_violence","unmarried_pregnant"]': ["domestic_violence", "unmarried_pregnant"],
+    '[\n  "domestic_violence"\n]': ["domestic_violence"],
+}
+_BROKEN_LIST_CELLS = [
+    "[",
+    "]",
+    "[[",
+    "[]]",
+    '["domestic_violence"',
+    '["domestic_violence",]',
+    '[["domestic_violence"]]',
+    "[domestic_violence]",
+    '["domestic_violence;unmarried_pregnant"]',  # one item in JSON, and not a valid one
+    "[1]",
+    "[null]",
+    '[""]',
+    " []",  # cells are not trimmed
+    "[] ",
+    "domestic_violence; unmarried_pregnant",
+    "domestic_violence;",
+    ";",
+    '"domestic_violence"',
+]
+
+
+def test_list_cells_are_a_separated_list_or_a_json_array():
+    cells = [*_LIST_CELLS, *_BROKEN_LIST_CELLS]
+    frame = pl.DataFrame(
+        {"person.special_circumstances": cells}, schema={"person.special_circumstances": pl.String}
+    )
+    chunk = normalise(frame, 0, date(2026, 3, 1))
+    read = chunk.frame["person.special_circumstances"].to_list()
+    assert read[: len(_LIST_CELLS)] == list(_LIST_CELLS.values())
+    assert chunk.valid.to_list() == [True] * len(_LIST_CELLS) + [False] * len(_BROKEN_LIST_CELLS)
+    assert [row for row, _ in chunk.problems] == list(range(len(_LIST_CELLS), len(cells)))
+    for row, message in chunk.problems:
+        assert message.startswith(f"row {row}: person.special_circumstances: "), message
+
+
+def test_a_list_cell_in_json_is_valid_exactly_when_the_profile_model_takes_it():
+    # A padded cell apart: JSON allows space around a value, a cell is not trimmed.
+    cells = [c for c in [*_LIST_CELLS, *_BROKEN_LIST_CELLS] if c.startswith("[") and c == c.strip()]
+    frame = pl.DataFrame(
+        {"person.special_circumstances": cells}, schema={"person.special_circumstances": pl.String}
+    )
+    chunk = normalise(frame, 0, date(2026, 3, 1))
+    for cell, valid in zip(cells, chunk.valid, strict=True):
+        try:
+            validate_profile({"person": {"special_circumstances": json.loads(cell)}})
+            expected = True
+        except (ValueError, ProfileError):
+            expected = False
+        assert valid is expected, cell
+
+
+def test_a_broken_list_cell_makes_its_row_invalid_and_says_why(tmp_path):
+    csv = (
+        "as_of,person.sex,person.special_circumstances\n"
+        "2026-03-01,female,[\n"
+        '2026-03-01,female,"[""domestic_violence"""\n'
+        "2026-03-01,female,]\n"
+        "2026-03-01,female,[[\n"
+        '2026-03-01,female,"[""domestic_violence""]"\n'
+    )
+    code, out, err = _run(tmp_path, csv)
+    assert code == 0 and out is not None
+    statuses = out.drop("row")
+    assert [set(statuses.row(i)) == {"invalid"} for i in range(5)] == [True, True, True, True, False]
+    lines = [x for x in err.splitlines() if x.startswith("row ")]
+    not_json = 'not a JSON array of strings: ["a", "b"], or [] for none'
+    assert lines[0] == f'row 0: person.special_circumstances: {not_json} (got "[")'
+    assert lines[1] == f'row 1: person.special_circumstances: {not_json} (got "[\\"domestic_violence\\"")'
+    assert lines[2].startswith("row 2: person.special_circumstances: items must be among ")
+    assert lines[2].endswith('(got "]")')
+    assert lines[3] == f'row 3: person.special_circumstances: {not_json} (got "[[")'
+    assert "4 invalid" in err.splitlines()[-1]
+
+
 # --- ages, as a Taiwanese office counts them ------------------------------------------------
 
 

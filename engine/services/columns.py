@@ -25,9 +25,10 @@ control columns carry what a flat row cannot show by itself; each is optional:
     partner is not considered (``partner`` absent), which is what unflattening the
     JSON gives. There is no ``unknown``: ``partner: null`` means absent.
 
-Lists (``person.special_circumstances``) are written ``a;b`` or as a JSON array; ``[]``
-is the empty list. Booleans are ``true`` / ``false``; dates ``YYYY-MM-DD``. Cells are
-read as they are, not trimmed: `` female`` is as invalid as it is in JSON.
+Lists (``person.special_circumstances``) are written ``a;b`` (or ``a,b``) or as a JSON
+array of strings, ``["a", "b"]``; ``[]`` is the empty list (:func:`_parse_list`). Booleans
+are ``true`` / ``false``; dates ``YYYY-MM-DD``. Cells are read as they are, not trimmed:
+`` female`` is as invalid as it is in JSON.
 
 The checks are those of the pydantic :class:`~engine.language.profile.Profile`, read from the
 model itself (types, choices, bounds, multiples) so that the two cannot drift apart, and
@@ -407,12 +408,30 @@ def check_value(value: pl.Expr, given: pl.Expr, spec: FieldSpec) -> pl.Expr:
     return bad.fill_null(False)
 
 
+_JSON_SPACE = r"[ \t\n\r]*"
+_JSON_ITEM = r'"[^"\\\x00-\x1f]*"'  # a JSON string without escapes: no valid item needs one
+_JSON_LIST = rf"^\[{_JSON_SPACE}(?:{_JSON_ITEM}{_JSON_SPACE}(?:,{_JSON_SPACE}{_JSON_ITEM}{_JSON_SPACE})*)?\]$"
+"""A list cell in JSON: an array of strings, whitespace between its tokens as JSON allows."""
+
+
 def _parse_list(text: pl.Expr) -> pl.Expr:
-    """``a;b``, ``a,b`` or ``["a", "b"]``; ``[]`` is the empty list."""
-    inner = text.str.replace_all(r'[\[\]"\s]', "")
-    items = inner.str.replace_all(",", ";").str.split(";")
-    bare = text.str.len_bytes() > 0
-    return pl.when(bare & (inner == "")).then(pl.lit([], dtype=pl.List(pl.String))).when(bare).then(items)
+    """A cell that opens with ``[`` is a JSON array (``["a", "b"]``, ``[]`` for none): null
+    (a bad cell) unless it is exactly one, as an unclosed ``["a"`` or a stray ``[`` once
+    read as ``[]``. Any other cell is items separated by ``;`` or ``,`` (``a;b``), each
+    read as written, so that a padded or empty item is refused as in JSON."""
+    json_items = text.str.extract_all(r'"[^"]*"').list.eval(pl.element().str.strip_chars('"'))
+    separated = text.str.replace_all(",", ";", literal=True).str.split(";")
+    return (
+        pl.when(text.str.starts_with("["))
+        .then(pl.when(text.str.contains(_JSON_LIST)).then(json_items))
+        .when(text.str.len_bytes() > 0)
+        .then(separated)
+    )
+
+
+def _list_syntax_broken(cell: Any) -> bool:
+    """A list cell that opens as a JSON array and is not one (its message says so)."""
+    return isinstance(cell, str) and cell.startswith("[") and re.fullmatch(_JSON_LIST, cell) is None
 
 
 # --- a whole chunk ------------------------------------------------------------------------
@@ -627,14 +646,14 @@ def _describe(hits: list[str], row: dict[str, Any], messages: dict[str, str]) ->
     """``key.path: problem (got …)`` for the first problem, and how many more."""
     first = hits[0]
     column = first.split("#")[0]
-    what = messages[BAD + first] if BAD + first in messages else _expectation(column)
     got = row.get(column)
+    what = messages[BAD + first] if BAD + first in messages else _expectation(column, got)
     quoted = f" (got {shown(json.dumps(got, ensure_ascii=False, default=str))})" if got is not None else ""
     more = f" (and {len(hits) - 1} more problem(s))" if len(hits) > 1 else ""
     return f"{column}: {what}{quoted}{more}"
 
 
-def _expectation(column: str) -> str:
+def _expectation(column: str, got: Any = None) -> str:
     spec = _spec_for(column)
     if spec is None:
         return "is not valid"
@@ -646,6 +665,8 @@ def _expectation(column: str) -> str:
         return "must be true or false"
     if spec.kind == "enum":
         return f"must be one of {', '.join(spec.choices)}"
+    if spec.kind == "list" and _list_syntax_broken(got):
+        return 'not a JSON array of strings: ["a", "b"], or [] for none'
     if spec.kind == "list":
         return f"items must be among {', '.join(spec.choices)} (a;b, or [] for none)"
     bounds = []
