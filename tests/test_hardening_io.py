@@ -119,6 +119,84 @@ def test_a_batch_that_fails_on_its_input_leaves_an_existing_output_alone(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
 
 
+_GOOD_ROWS = b"2026-03-01,female\n" * 3  # more than one chunk of --chunk-rows 2 before the break
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (
+            b"as_of,person.sex\n" + _GOOD_ROWS + b"2026-03-01,female,x\n",
+            'in.csv:5: 3 fields, but the header has 2 (a value with a comma is quoted: "a,b")',
+        ),
+        (
+            b"as_of,person.sex\n" + _GOOD_ROWS + b'2026-03-01,"female\n2026-03-01,male\n',
+            "in.csv:5: field 2 (person.sex): its opening quote is not closed before the end of the file",
+        ),
+        (
+            b"as_of,person.sex\n" + _GOOD_ROWS + b"2026-03-01,fem\xffale\n",
+            "in.csv:5: not UTF-8 text: byte 0xff at column 15 (save the file as UTF-8)",
+        ),
+        (b"as_of,person.s\xe9x\n" + _GOOD_ROWS, "in.csv:1: not UTF-8 text: byte 0xe9 at column 15"),
+        (
+            b"as_of,person.sex\n" + _GOOD_ROWS + b'2026-03-01,fe"male\n',
+            "in.csv:5: field 2 (person.sex): a quote inside a field that does not open with one",
+        ),
+        (
+            b"as_of,person.sex\n" + _GOOD_ROWS + b'2026-03-01,"fe"male\n',
+            "in.csv:5: field 2 (person.sex): text after its closing quote",
+        ),
+        (  # a quoted cell over two lines counts two lines, as an editor shows them
+            b'as_of,person.sex\r\n"2026-03-01\r\n",female\r\n' + _GOOD_ROWS + b"2026-03-01,female,x\r\n",
+            "in.csv:7: 3 fields, but the header has 2",
+        ),
+    ],
+    ids=[
+        "more-fields",
+        "unclosed-quote",
+        "not-utf8",
+        "not-utf8-header",
+        "stray-quote",
+        "after-quote",
+        "crlf",
+    ],
+)
+def test_a_broken_csv_line_is_named_with_its_line_and_the_output_is_left_alone(
+    tmp_path, capsys, content, says
+):
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    target = tmp_path / "out.csv"
+    target.write_text("yesterday's results\n")
+    code, err = _cli(capsys, "batch", str(source), "-o", str(target), "--chunk-rows", "2")
+    assert code == 2 and _one_line(err), err
+    assert err.startswith(f"{tmp_path}{os.sep}{says}")
+    assert target.read_text() == "yesterday's results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_a_quote_left_open_is_found_without_reading_the_rest_of_the_file(tmp_path, monkeypatch):
+    from engine.services import csv_faults
+
+    monkeypatch.setattr(csv_faults, "LONGEST_ROW", 2**20)
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'as_of,person.sex\n2026-03-01,"female\n' + b"2026-03-01,male\n" * 200_000)
+    fault = csv_faults.first_fault(source)
+    assert fault == csv_faults.Fault(2, "field 2 (person.sex): its opening quote is not closed within 1 MiB")
+
+
+def test_a_csv_file_that_reads_is_not_read_again(tmp_path, capsys, monkeypatch):
+    """The search for a broken line is the failure path's: a good file costs nothing more."""
+
+    def searched(*_: object) -> None:
+        raise AssertionError("a file polars read was searched for a broken line")
+
+    monkeypatch.setattr(batch, "first_fault", searched)
+    source = _csv(tmp_path / "in.csv", [{"as_of": "2026-03-01", "person.sex": "female"}] * 3)
+    code, err = _cli(capsys, "batch", str(source), "-o", str(tmp_path / "out.csv"), "--chunk-rows", "2")
+    assert code == 0, err
+
+
 def test_a_batch_output_through_a_symlink_replaces_the_file_it_points_to(tmp_path, capsys):
     source = _csv(tmp_path / "in.csv", [{"residence": "taipei"}])
     real = tmp_path / "real.csv"

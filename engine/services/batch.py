@@ -78,6 +78,7 @@ from engine.services.columns import (
     normalise,
     write_error,
 )
+from engine.services.csv_faults import first_fault
 from engine.services.family import is_applicants_own, readings
 from engine.services.outputs import atomic_output, check_readable, refuse_overwriting_input
 from engine.services.recommend import effective_condition, tree_data
@@ -901,8 +902,7 @@ def count_rows(path: Path) -> int:
     try:
         return int(_scan(path, fmt).select(pl.len()).collect().item())
     except (pl.exceptions.PolarsError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileError(f"{path}: cannot read {fmt[1:]}: {shown(first, 200)}") from None
+        raise _read_error(path, fmt, exc) from None
 
 
 def read_chunks(
@@ -922,14 +922,33 @@ def read_chunks(
         return
     try:
         lazy = _scan(path, fmt)
-        check_header(lazy.collect_schema().names(), str(path), extra_columns)
+        names = lazy.collect_schema().names()
+        if fmt == ".csv":
+            _check_csv_header(path, names)
+        check_header(names, str(path), extra_columns)
         if rows is not None:  # polars reads only the row groups (Parquet) it needs
             lazy = lazy.slice(rows.start, len(rows))
         for batch in lazy.collect_batches(chunk_size=chunk_rows):
             yield batch, {}
     except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileError(f"{path}: cannot read {fmt[1:]}: {shown(first, 200)}") from None
+        raise _read_error(path, fmt, exc) from None
+
+
+def _read_error(path: Path, fmt: str, exc: Exception) -> FileError:
+    """One line for an input polars could not read. Polars names no line: for a CSV file,
+    the first line it cannot read is found again (csv_faults), on this failure path only."""
+    fault = first_fault(path) if fmt == ".csv" else None
+    if fault is not None:
+        return FileError(f"{path}:{fault.line}: {fault.problem}")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return FileError(f"{path}: cannot read {fmt[1:]}: {shown(first, 200)}")
+
+
+def _check_csv_header(path: Path, names: list[str]) -> None:
+    """What polars' reading of a CSV header hides: bytes that are not UTF-8 (read as U+FFFD)."""
+    fault = first_fault(path) if any("\ufffd" in name for name in names) else None
+    if fault is not None:
+        raise FileError(f"{path}:{fault.line}: {fault.problem}")
 
 
 def _jsonl_chunks(
