@@ -707,6 +707,31 @@ def test_bad_files_exit_2_with_one_line(tmp_path):
     assert main(["batch", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.xlsx")]) == 2
 
 
+def test_a_column_named_twice_is_named_as_such(tmp_path):
+    """Polars renames the second 'person.sex' 'person.sex_duplicated_0': the message
+    says what the header holds, not what polars made of it."""
+    code, _, err = _run(tmp_path, "person.sex,person.sex\nfemale,male\n")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.strip() == f"{tmp_path / 'in.csv'}:1: column 'person.sex' appears twice (columns 1 and 2)"
+    code, _, err = _run(tmp_path, 'as_of,"person.sex",children.count,as_of,person.sex,as_of\n')
+    assert code == 2 and err.strip().endswith(":1: column 'as_of' appears 3 times (columns 1, 4 and 6)")
+    # A name that only looks like polars' renaming is an unknown column, as any other.
+    code, _, err = _run(tmp_path, "person.sex,person.sex_duplicated_0\nfemale,male\n")
+    assert code == 2 and "in.csv: unknown column 'person.sex_duplicated_0';" in err
+
+
+def test_a_parquet_column_named_twice_is_named_by_polars(tmp_path, capsys):
+    """Polars writes no such file; pyarrow does, and polars refuses it by name."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table([["female"], ["male"]], names=["person.sex", "person.sex"]), source)
+    assert main(["batch", str(source), "-o", str(tmp_path / "out.csv")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{source}: cannot read parquet: column with name 'person.sex' has more than one occurrence"
+    )
+
+
 def test_jsonl_rows_are_validated_by_the_profile_model(tmp_path, catalogue):
     lines = [
         '{"person": {"sex": "female"}}',

@@ -78,7 +78,7 @@ from engine.services.columns import (
     normalise,
     write_error,
 )
-from engine.services.csv_faults import first_fault
+from engine.services.csv_faults import first_fault, repeated_column
 from engine.services.family import is_applicants_own, readings
 from engine.services.outputs import atomic_output, check_readable, refuse_overwriting_input
 from engine.services.recommend import effective_condition, tree_data
@@ -945,8 +945,11 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> FileError:
 
 
 def _check_csv_header(path: Path, names: list[str]) -> None:
-    """What polars' reading of a CSV header hides: bytes that are not UTF-8 (read as U+FFFD)."""
-    fault = first_fault(path) if any("\ufffd" in name for name in names) else None
+    """What polars' reading of a CSV header hides: a column named twice (polars renames
+    the second ``NAME_duplicated_0``) and bytes that are not UTF-8 (read as U+FFFD)."""
+    fault = repeated_column(path, names)
+    if fault is None and any("\ufffd" in name for name in names):
+        fault = first_fault(path)
     if fault is not None:
         raise FileError(f"{path}:{fault.line}: {fault.problem}")
 

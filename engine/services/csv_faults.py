@@ -1,7 +1,8 @@
 """Why polars refused a CSV file, said as an editor shows it: the line and the problem.
 
 Polars reads a CSV file fast, and when it cannot it names no line ("found more fields
-than defined in 'Schema'", "invalid utf-8 sequence", "could not parse `"male`").
+than defined in 'Schema'", "invalid utf-8 sequence", "could not parse `"male`"); nor does
+its header say that a column is repeated: it renames the second ``NAME_duplicated_0``.
 This module runs only then, on the way to the error. It reads the file again in Python,
 line by line (a line break inside quotes continues a row: polars splits rows by the
 parity of the quotes too), and finds the first line that
@@ -35,6 +36,7 @@ _QUOTED = re.compile(rb'"(?:[^"]|"")*"')
 _PLAIN = re.compile(rb'[^",\n]*')
 _FIELD = rb'(?:"(?:[^"]|"")*"|[^",\n]*)'
 _WELL_FORMED = re.compile(rb"%s(?:,%s)*" % (_FIELD, _FIELD))
+_RENAMED = re.compile(r"_duplicated_\d+$")  # polars' name for a repeated column
 _QUOTES_TWICE = 'write a quote inside a field twice and quote the whole field: "a ""b"" c"'
 
 
@@ -76,6 +78,26 @@ def first_fault(path: Path) -> Fault | None:
         return broken.fault
     except OSError:
         return None
+    return None
+
+
+def repeated_column(path: Path, names: list[str]) -> Fault | None:
+    """A column the header names more than once, which polars' ``names`` hide by a
+    renaming; None when polars renamed nothing (the usual case: the file is not read)."""
+    if not any(_RENAMED.search(name) for name in names):
+        return None
+    try:
+        with path.open("rb") as handle:
+            line, row, cut = next(_rows(_lines(handle)))
+    except (_Broken, StopIteration):
+        return None
+    header = _names(row) if cut is None and _width(row) is not None else []
+    for name in header:
+        columns = [i + 1 for i, other in enumerate(header) if other == name]
+        if len(columns) > 1:
+            times = "twice" if len(columns) == 2 else f"{len(columns)} times"
+            listed = ", ".join(map(str, columns[:-1])) + f" and {columns[-1]}"
+            return Fault(line, f"column '{shown(name)}' appears {times} (columns {listed})")
     return None
 
 
