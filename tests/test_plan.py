@@ -160,6 +160,17 @@ def test_the_job_seeker_registration_is_waited_for_once_though_it_is_a_step_and_
     ]
 
 
+def test_the_separation_certificate_comes_before_the_registration_that_needs_it(engine, catalogue):
+    """A claimant registers in person with the certificate of involuntary separation: the
+    plan asked for the registration first and the certificate three steps later."""
+    rec = engine.recommend(validate_profile(JOB_LOSS_NOT_REGISTERED), event="employment")
+    order = [s.service for s in build_plan(rec, catalogue).steps]
+    assert order.index("involuntary-separation-certificate") < order.index("job-seeker-registration")
+    assert _steps_by_service(build_plan(rec, catalogue))["job-seeker-registration"].after == [
+        "involuntary-separation-certificate"
+    ]
+
+
 def test_every_step_waits_for_each_service_once_and_no_step_is_left_out(engine, catalogue):
     for data, event in (
         (HOME_NOT_REGISTERED, "moving"),
