@@ -12,8 +12,9 @@ default account, ever.
 - Storage (ASVS 2.4.1, OWASP Password Storage Cheat Sheet): scrypt N=2^17, r=8, p=1:
   128 MiB and ~0.3-0.5 s per check, a 16-byte random salt, a 32-byte hash.
 - Sign-in (ASVS 2.2.1): :class:`LoginThrottle` delays and then locks a username, and an
-  address, after repeated failures; an unknown username costs the same scrypt work as a
-  known one (ASVS 2.2 / 3.x: no user enumeration by timing or by message).
+  address, after repeated failures (parallel attempts counted as if made one after the
+  other); an unknown username costs the same scrypt work as a known one (ASVS 2.2 / 3.x:
+  no user enumeration by timing or by message).
 - Sessions (ASVS 3.3): end after :data:`IDLE_MINUTES` idle or :data:`MAX_HOURS` signed
   in, and when the user's credential line changes (a new password).
 """
@@ -348,11 +349,32 @@ class ThrottlePolicy:
 class _Failures:
     times: deque[float] = field(default_factory=deque)
     locked_until: float = 0.0
+    # When each attempt whose password is being checked now was let through. Each counts as a
+    # failure until it is settled: an attempt made meanwhile (another browser session) meets
+    # the delay or the lock that one would set, as if the two had been made one after the other.
+    checking: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sign-in attempt's place in the throttle. ``wait`` > 0: refused, check no password
+    and try again after this many seconds. Otherwise it was let through and counts as a
+    failure until :meth:`LoginThrottle.settle` is told how its check ended."""
+
+    username: str
+    address: str
+    at: float
+    wait: float = 0.0
 
 
 class LoginThrottle:
     """Failed sign-ins per username and per address, for the whole process (every
-    Streamlit session of the app shares one; thread-safe)."""
+    Streamlit session of the app shares one; thread-safe).
+
+    :meth:`claim` decides whether an attempt may be checked and counts it in the same step,
+    under one lock held for microseconds (never while hashing: one account's attempts do not
+    hold up another's); :meth:`settle` records how it ended. So attempts in parallel are
+    throttled exactly as if they had been made one after the other."""
 
     def __init__(self, policy: ThrottlePolicy | None = None, clock: Callable[[], float] = time.monotonic):
         self.policy = policy or ThrottlePolicy()
@@ -376,10 +398,49 @@ class LoginThrottle:
             entry.times.popleft()
         if entry.locked_until > now:
             return entry.locked_until - now
-        delay_after, _ = self._limits(key[0])
-        if len(entry.times) >= delay_after:
-            return max(0.0, entry.times[-1] + 2.0 ** (len(entry.times) - delay_after) - now)
-        return 0.0
+        delay_after, lock_after = self._limits(key[0])
+        count = len(entry.times) + len(entry.checking)
+        if count < delay_after:
+            return 0.0
+        last = max(entry.checking, default=0.0)
+        if entry.times:
+            last = max(last, entry.times[-1])
+        wait = last + 2.0 ** (count - delay_after) - now
+        if count >= lock_after:
+            # Only attempts still being checked bring the count here (the failure that reaches
+            # it locks the key): whichever fails first locks it, so none more may be checked.
+            return max(wait, 1.0)
+        return max(0.0, wait)
+
+    def _count_failure(self, username: str, address: str, now: float) -> list[str]:
+        locked = []
+        for key in (("user", username), ("address", address)):
+            entry = self._failures.setdefault(key, _Failures())
+            self._wait_for(key, now)  # drops failures older than the window
+            entry.times.append(now)
+            _, lock_after = self._limits(key[0])
+            if len(entry.times) >= lock_after and entry.locked_until <= now:
+                entry.locked_until = now + self.policy.lock_for
+                entry.times.clear()
+                locked.append(key[0])
+        self._forget_oldest(now)
+        return locked
+
+    def _forget_oldest(self, now: float) -> None:
+        """Beyond ``max_keys``, drop the keys failed longest ago (never a locked one, nor one
+        with an attempt being checked)."""
+        if len(self._failures) <= self.policy.max_keys:
+            return
+        oldest = sorted(self._failures, key=lambda k: max(self._failures[k].times, default=0.0))
+        for key in oldest[: len(self._failures) - self.policy.max_keys]:
+            entry = self._failures[key]
+            if entry.locked_until <= now and not entry.checking:
+                del self._failures[key]
+
+    def _forget_if_clean(self, key: tuple[str, str], now: float) -> None:
+        entry = self._failures.get(key)
+        if entry is not None and not entry.times and not entry.checking and entry.locked_until <= now:
+            del self._failures[key]
 
     def wait(self, username: str, address: str) -> float:
         """Seconds before this username may try again from this address (0: now)."""
@@ -387,30 +448,53 @@ class LoginThrottle:
         with self._lock:
             return max(self._wait_for(("user", username), now), self._wait_for(("address", address), now))
 
+    def claim(self, username: str, address: str) -> Claim:
+        """Refuse this attempt (``wait`` > 0) or let it be checked and count it as a failure
+        until it is settled, in one step: no other attempt can pass the gate in between."""
+        now = self.clock()
+        keys = (("user", username), ("address", address))
+        with self._lock:
+            wait = max(self._wait_for(key, now) for key in keys)
+            if wait > 0:
+                return Claim(username, address, now, wait)
+            for key in keys:
+                self._failures.setdefault(key, _Failures()).checking.append(now)
+            self._forget_oldest(now)
+        return Claim(username, address, now)
+
+    def settle(self, claim: Claim, ok: bool) -> list[str]:
+        """How a claimed attempt ended: a success clears the user's failures (not the
+        address's), anything else is counted as a failure. Returns what that locked."""
+        now = self.clock()
+        keys = (("user", claim.username), ("address", claim.address))
+        with self._lock:
+            for key in keys:
+                entry = self._failures.get(key)
+                if entry is not None and claim.at in entry.checking:
+                    entry.checking.remove(claim.at)
+            if not ok:
+                return self._count_failure(claim.username, claim.address, now)
+            self._clear(keys[0], now)
+            self._forget_if_clean(keys[1], now)
+        return []
+
     def failed(self, username: str, address: str) -> list[str]:
         """Count a failure; returns what it locked (``user``, ``address``), for the log."""
         now = self.clock()
-        locked = []
         with self._lock:
-            for key in (("user", username), ("address", address)):
-                entry = self._failures.setdefault(key, _Failures())
-                self._wait_for(key, now)  # drops failures older than the window
-                entry.times.append(now)
-                _, lock_after = self._limits(key[0])
-                if len(entry.times) >= lock_after and entry.locked_until <= now:
-                    entry.locked_until = now + self.policy.lock_for
-                    entry.times.clear()
-                    locked.append(key[0])
-            if len(self._failures) > self.policy.max_keys:
-                oldest = sorted(self._failures, key=lambda k: max(self._failures[k].times, default=0.0))
-                for key in oldest[: len(self._failures) - self.policy.max_keys]:
-                    if self._failures[key].locked_until <= now:
-                        del self._failures[key]
-        return locked
+            return self._count_failure(username, address, now)
 
     def succeeded(self, username: str) -> None:
+        now = self.clock()
         with self._lock:
-            self._failures.pop(("user", username), None)
+            self._clear(("user", username), now)
+
+    def _clear(self, key: tuple[str, str], now: float) -> None:
+        entry = self._failures.get(key)
+        if entry is not None:
+            entry.times.clear()
+            entry.locked_until = 0.0
+            self._forget_if_clean(key, now)
 
 
 @dataclass(frozen=True)
@@ -434,22 +518,28 @@ def sign_in(
     upgraded to ``cost`` after a success."""
     cost = cost or COST
     who = username[:64]
-    wait = throttle.wait(username, address)
-    if wait > 0:
-        audit.record("auth.throttled", who=who, address=address, detail=f"retry in {wait:.0f} s")
-        return SignIn(False, wait=wait)
-    if not check_login(username, password, credentials, cost):
-        locked = throttle.failed(username, address)
-        audit.record("auth.failure", who=who, address=address)
-        for what in locked:
-            audit.record(
-                "auth.lockout",
-                who=who,
-                address=address,
-                detail=f"{what} locked for {throttle.policy.lock_for:.0f} s",
-            )
+    claim = throttle.claim(username, address)
+    if claim.wait > 0:
+        audit.record("auth.throttled", who=who, address=address, detail=f"retry in {claim.wait:.0f} s")
+        return SignIn(False, wait=claim.wait)
+    ok = False
+    try:
+        ok = check_login(username, password, credentials, cost)
+    finally:
+        # Settled however the check ends: an error (out of memory) counts as a failure, and
+        # a claim is never left open to hold the username's count up.
+        locked = throttle.settle(claim, ok)
+        if not ok:
+            audit.record("auth.failure", who=who, address=address)
+            for what in locked:
+                audit.record(
+                    "auth.lockout",
+                    who=who,
+                    address=address,
+                    detail=f"{what} locked for {throttle.policy.lock_for:.0f} s",
+                )
+    if not ok:
         return SignIn(False)
-    throttle.succeeded(username)
     credential = credentials[username]
     if credential.cost != cost and credential.cost.memory < cost.memory:
         if upgrade_credential(credentials.path, username, password, cost):
