@@ -346,7 +346,6 @@ class Engine:
         # The data of the catalogue's own tree that derived facts read (the MLE areas):
         # an engine on a staff draft or on --rules DIR reads that tree's, not the default's.
         self.tree = tree_data(catalogue)
-        self.readings = readings(catalogue, self.conditions)
         self._static_cache: dict[tuple[str, str], tuple[list[DocumentOut], list[ChannelOut]]] = {}
         self._describers: dict[tuple[str, bool], Describer] = {}
         self._service_fields_cache: dict[tuple[str, str | None, str, bool], dict[str, Any]] = {}
@@ -368,6 +367,10 @@ class Engine:
         # The compiled catalogue lives as long as the process: move it out of the cyclic
         # garbage collector's way, whose full collections otherwise cost ~30 ms pauses.
         gc.freeze()
+        # After the freeze: deciding whom each service is for compiles a few conditions,
+        # and the keys compiled then are shared by the describers' caches; frozen, the
+        # collector would never stop tracking them (test_explanation_caches).
+        self.readings = readings(catalogue, self.conditions)
 
     # -- evaluation ---------------------------------------------------------------------
 
