@@ -78,7 +78,7 @@ def apptest_reruns(root: Path, known: dict[str, Any], steps: int) -> list[float]
 
     os.environ["LIFEEVENTS_ROOT"] = str(root)
     at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=60).run()
-    at.multiselect(key="w:life_events").select("birth").run()
+    at.multiselect(key=f"w:life_events:{at.session_state.lang}").select("birth").run()
     times = []
     for _ in range(steps):
         facts = [

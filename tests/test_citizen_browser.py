@@ -134,7 +134,9 @@ def rgb(css: str) -> tuple[int, int, int]:
     return r, g, b
 
 
-def test_a_citizen_walks_the_questionnaire_with_keyboard_back_reload_and_both_languages(server, browser):
+def test_a_citizen_walks_the_questionnaire_with_keyboard_back_reload_and_both_languages(
+    server, browser, catalogue
+):
     page = new_page(browser, "en-US", PHONE)
     shots: list[Path] = []
     page.goto(server)
@@ -298,6 +300,11 @@ def test_a_citizen_walks_the_questionnaire_with_keyboard_back_reload_and_both_la
     expect(page.get_by_role("heading", name=zh("citizen.title"))).to_be_visible()
     assert page.evaluate("document.documentElement.lang") == "zh-TW"
     assert page.title() == zh("app.name")
+    # The chosen life event's chip follows the language too (it kept "Having a baby").
+    chip = page.get_by_test_id("stMultiSelect").first.locator("span[data-tag]:visible")
+    expect(chip).to_have_count(1)
+    expect(chip.first).to_contain_text(catalogue.events["birth"].name.get("zh-TW"))
+    expect(chip.first).not_to_contain_text("Having a baby")
     assert_accessible(page, "the Chinese page")
     shots.append(shot(page, "citizen-ux-results-zh-TW-390.png"))
 

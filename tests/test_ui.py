@@ -115,10 +115,20 @@ def answer_in_order(at: AppTest, known: dict, limit: int = 30) -> list[str]:
     raise AssertionError(f"the questionnaire did not end after {limit} questions: {asked}")
 
 
-def choose_birth(at: AppTest) -> AppTest:
-    at.multiselect(key="w:life_events").select("birth").run()
-    assert not at.exception, at.exception
+def events_picker(at: AppTest):
+    """The citizen's life-event picker (its key names the page's language)."""
+    return at.multiselect(key=f"w:life_events:{at.session_state.lang}")
+
+
+def choose_events(at: AppTest, *events: str) -> AppTest:
+    for event in events:
+        events_picker(at).select(event).run()
+        assert not at.exception, at.exception
     return at
+
+
+def choose_birth(at: AppTest) -> AppTest:
+    return choose_events(at, "birth")
 
 
 def audience_names(at: AppTest) -> dict[str, dict[str, list[str]]]:
@@ -167,7 +177,7 @@ def test_the_app_opens_on_the_citizen_questionnaire():
     at = app()
     assert not at.exception
     assert at.title[0].value == load_text()["citizen.title"]["zh-TW"]
-    assert widget(at, "w:life_events") is not None
+    assert widget(at, f"w:life_events:{at.session_state.lang}") is not None
 
 
 def test_a_citizen_answering_the_birth_questionnaire_sees_the_right_services(ui_engine):
@@ -278,22 +288,29 @@ def counter_key(at: AppTest, path: str) -> str:
     return f"c{at.session_state.counter_generation}:{path}"
 
 
+def counter_events(at: AppTest):
+    """The counter's life-event picker: the form's generation, then the page's language."""
+    return at.multiselect(
+        key=f"w{at.session_state.counter_generation}:counter_events:{at.session_state.lang}"
+    )
+
+
 def open_counter(events: list[str] | None = None) -> AppTest:
     at = app()
     at.switch_page("app_pages/counter.py").run()
     assert not at.exception, at.exception
     at.sidebar.radio(key="w:lang").set_value("en").run()
     if events:
-        at.multiselect(key=f"w{at.session_state.counter_generation}:counter_events").set_value(events).run()
+        counter_events(at).set_value(events).run()
     return at
 
 
 def test_the_counter_page_takes_the_whole_profile_at_once(ui_engine):
     at = open_counter()
     # No event is on by default: the clerk picks them first (issue 13 item 11).
-    assert at.multiselect(key="w0:counter_events").value == []
+    assert counter_events(at).value == []
     assert not at.get("download_button")
-    at.multiselect(key="w0:counter_events").set_value(["birth"]).run()
+    counter_events(at).set_value(["birth"]).run()
     at.number_input(key="w0:children").set_value(1).run()
     values = {
         "residence": "taichung",
@@ -404,7 +421,7 @@ def test_clearing_the_counter_page_leaves_every_field_empty(ui_engine):
     at.button(key="counter:clear").click().run()
     assert not at.exception, at.exception
     assert at.session_state.answers == {}
-    assert at.multiselect(key=f"w{at.session_state.counter_generation}:counter_events").value == []
+    assert counter_events(at).value == []
     assert at.number_input(key=f"w{at.session_state.counter_generation}:children").value is None
     after = counter_widgets(at)
     assert after, "the form is still there"

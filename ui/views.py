@@ -98,6 +98,13 @@ def focus_active_card() -> None:
     st.html(FOCUS_SCRIPT % {"nonce": st.session_state.focus_runs}, unsafe_allow_javascript=True)
 
 
+def picker_key(name: str, lang: str) -> str:
+    """The key of a life-event picker in one language. Streamlit's multiselect keeps the
+    label a chip was drawn with (the browser holds the chosen labels, not the values):
+    a new key when the language changes draws the chosen events again in that language."""
+    return f"{name}:{lang}"
+
+
 def latest_date(today: date) -> date:
     # expected births and planned events, within the profile's dates
     return min(today + timedelta(days=366 * 2), LATEST_DATE)

@@ -15,6 +15,7 @@ from ui.views import (
     dont_know_note,
     edit_answer,
     md,
+    picker_key,
     plan_section,
     question_card,
     results_section,
@@ -24,11 +25,12 @@ from ui.views import (
 engine = get_engine()
 w = words(engine.catalogue, st.session_state.lang)
 today = date.today()
+EVENTS_KEY = picker_key("w:life_events", w.lang)
 
 
 def _keep_life_events() -> None:
     # The widget's own state is dropped when another page is shown; keep the choice.
-    st.session_state.life_events = list(st.session_state["w:life_events"])
+    st.session_state.life_events = list(st.session_state[EVENTS_KEY])
 
 
 def _start_over() -> None:
@@ -42,7 +44,7 @@ st.multiselect(
     list(engine.catalogue.events),
     default=st.session_state.life_events,
     format_func=w.event,
-    key="w:life_events",
+    key=EVENTS_KEY,
     on_change=_keep_life_events,
     placeholder=w.t("events.placeholder"),
     # no "Select all": the first ArrowDown would land on it, and Enter take all six

@@ -27,7 +27,7 @@ from ui.answers import check
 from ui.questionnaire import refresh
 from ui.runtime import get_engine
 from ui.text import words
-from ui.views import NOT_GIVEN, answer_value, md, plan_section, question_input, results_section
+from ui.views import NOT_GIVEN, answer_value, md, picker_key, plan_section, question_input, results_section
 
 engine = get_engine()
 w = words(engine.catalogue, st.session_state.lang)
@@ -51,6 +51,10 @@ def prefix() -> str:
 
 def field_key(path: str) -> str:
     return f"{prefix()}{path}"
+
+
+def events_key() -> str:
+    return picker_key(f"w{generation()}:counter_events", w.lang)
 
 
 def counter_input(path: str, kind: str, choices: list[str], label_path: str | None = None) -> None:
@@ -94,7 +98,7 @@ def counter_input(path: str, kind: str, choices: list[str], label_path: str | No
 
 
 def _keep_events() -> None:
-    st.session_state.counter_events = list(st.session_state[f"w{generation()}:counter_events"])
+    st.session_state.counter_events = list(st.session_state[events_key()])
 
 
 def _set_children() -> None:
@@ -157,11 +161,11 @@ st.multiselect(
     all_events,
     default=list(st.session_state.life_events) if chosen is None else chosen,
     format_func=w.event,
-    key=f"w{generation()}:counter_events",
+    key=events_key(),
     on_change=_keep_events,
     placeholder=w.t("events.placeholder"),
 )
-life_events = list(st.session_state[f"w{generation()}:counter_events"])
+life_events = list(st.session_state[events_key()])
 count = st.session_state.answers.get("children")
 st.number_input(
     w.t("counter.children_count"),
