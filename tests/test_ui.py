@@ -665,3 +665,60 @@ def test_every_where_to_find_hint_names_a_fact_of_the_profile():
     hints = [k.removeprefix("where.") for k in load_text() if k.startswith("where.")]
     assert "person.insured_salary" in hints
     assert not [h for h in hints if h not in facts], [h for h in hints if h not in facts]
+
+
+# --- the citizen stories as a tester lived them (after 5291d45) ---------------------------------
+
+
+def test_the_partner_is_asked_for_a_service_decided_for_each_adult_in_words_without_a_child(ui_engine):
+    # rules.md ("Families, steps and dates") decides every service that reads person.* for
+    # the partner too: with the job event alone, an unemployed partner is told to register
+    # as a job seeker. The partner question is asked, and speaks of no child.
+    text = load_text()
+    at = app()
+    at.sidebar.radio(key="w:lang").set_value("en").run()
+    choose_events(at, "employment")
+    assert current_questions(at)[0] == "partner"
+    card = widget(at, "q:partner")
+    assert card.label == text["question.partner.adults"]["en"]
+    assert card.options == [text["question.partner_yes"]["en"], text["question.partner_no.adults"]["en"]]
+    assert any(c.value.replace("\\", "") == text["question.partner_hint.adults"]["en"] for c in at.caption)
+    assert "child" not in " ".join([card.label, *card.options, text["question.partner_hint.adults"]["en"]])
+    at.sidebar.radio(key="w:lang").set_value("zh-TW").run()
+    card = widget(at, "q:partner")
+    assert card.label == text["question.partner.adults"]["zh-TW"]
+    assert text["question.partner_no.adults"]["zh-TW"] in card.options
+    at.sidebar.radio(key="w:lang").set_value("en").run()
+
+    asked = answer_in_order(at, {"partner": True, "partner.employment": "unemployed"}, limit=40)
+    assert asked[0] == "partner" and "partner.employment" in asked, asked
+    registration = ui_engine.catalogue.services["job-seeker-registration"].name.en
+    assert registration in audience_names(at)["partner"]["eligible"]
+    # The answer reads in the same words in the list of answers.
+    rows = [m.value.replace("\\", "") for m in at.markdown]
+    assert any(text["question.partner_yes"]["en"] in row for row in rows), rows
+
+
+def test_the_partner_question_keeps_its_words_about_the_child_after_a_birth(ui_engine):
+    text = load_text()
+    at = choose_birth(app())
+    at.sidebar.radio(key="w:lang").set_value("en").run()
+    card = widget(at, "q:partner")
+    assert card.label == text["question.partner.parents"]["en"]
+    assert text["question.partner_no.parents"]["en"] == "No: I am raising the child alone"
+    assert text["question.partner_no.parents"]["en"] in card.options
+    # A birth among other events: the child's other parent still.
+    choose_events(at, "employment")
+    assert widget(at, "q:partner").label == text["question.partner.parents"]["en"]
+
+
+@pytest.mark.parametrize("events", [["employment"], ["moving"], ["birth"]])
+def test_no_partner_or_i_dont_know_adds_no_question(ui_engine, events):
+    # The partner question is one card: only "yes" brings the partner's facts.
+    without = refresh(ui_engine, events, {"partner": None}, "en")
+    assert [q.fact for q in refresh(ui_engine, events, {"partner": False}, "en").questions] == [
+        q.fact for q in without.questions
+    ]
+    assert not [q.fact for q in without.questions if q.fact.startswith("partner")]
+    with_partner = refresh(ui_engine, events, {"partner": True}, "en")
+    assert [q.fact for q in with_partner.questions if q.fact.startswith("partner.")]

@@ -519,6 +519,45 @@ def test_a_worker_who_has_not_registered_yet_sees_the_registration_first(server,
     shot(page, "job-loss-results-en-1280.png")
 
 
+def test_an_unemployed_partner_is_told_to_register_as_a_job_seeker(server, page):
+    # rules.md decides every service that reads person.* for the partner too: with the job
+    # event alone (no birth), the partner question is asked, in words without a child, and
+    # the partner's job-seeker registration is shown under "For your partner".
+    page.goto(server)
+    sync_api.expect(page.get_by_role("heading", level=1)).to_be_visible()
+    switch_to_english(page)
+    choose_life_event(page, "Jobs and work")
+    form = card(page)
+    sync_api.expect(form).to_contain_text("Do you have a spouse or partner?")
+    sync_api.expect(form).to_contain_text("No: I have no spouse or partner")
+    assert "child" not in form.inner_text(), form.inner_text()
+    assert_accessible(page, "the partner question without a child")
+    shot(page, "partner-job-question-390.png")
+    asked = answer_cards(
+        page,
+        {
+            "Do you have a spouse or partner?": [choice("Yes: I answer for both of us", exact=False)],
+            "Your employment status": [choice("employed")],
+            "Your partner's employment status": [choice("unemployed")],
+        },
+        "the unemployed partner",
+        limit=45,
+    )
+    assert asked[0] == "Do you have a spouse or partner?", asked
+    text = main_text(page)
+    theirs = between(text, "For your partner\n", "For the household\n")
+    eligible = between(theirs, "Likely eligible", "Need more information")
+    assert "Job-seeker registration" in eligible, theirs
+    plan = between(text, "Your one-stop plan", None)
+    assert "Your partner: Job-seeker registration" in plan, plan[:800]
+    shot(page, "partner-job-results-en-390.png")
+    switch_language(page, "中文（繁體）")
+    text = main_text(page)
+    theirs = between(text, "您的配偶可申辦\n", "全家共同\n")
+    assert "求職登記" in between(theirs, "可能符合資格", "需要更多資訊"), theirs
+    shot(page, "partner-job-results-zh-TW-390.png")
+
+
 # --- the counter page: clear means empty -------------------------------------------------------
 
 

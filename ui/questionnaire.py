@@ -5,9 +5,10 @@ services of the chosen life events (the applicant's, the partner's and the house
 and the questions that can still change one of them, ranked by
 ``engine.services.questions.next_questions`` alone (issue 14: the next question is decided in one
 place, the engine). The UI adds only what the engine cannot rank: whether there is a
-partner (asked first when a chosen event reads both adults), and the newborn's birth
-date, which is the birth's date. Nothing here keeps state, so the same function serves
-the citizen page, the counter page, the tests and the benchmark.
+partner (asked first when a chosen event has a service decided for each adult, or read
+from one parent), and the newborn's birth date, which is the birth's date. Nothing here
+keeps state, so the same function serves the citizen page, the counter page, the tests
+and the benchmark.
 """
 
 from __future__ import annotations
@@ -34,10 +35,17 @@ from ui.text import load_text
 GROUPS = ("eligible", "unknown", "ineligible")
 AUDIENCES = ("person", "partner", "household")
 BIRTH_DATE = "events.birth.date"
-# Services decided for the household from one adult's facts (the top-up deducts the
-# mother's benefit; a city grant needs either parent): an event with one of them reads
-# both adults, so the questionnaire asks first whether there is a partner.
-BOTH_ADULTS = ("mother", "either_parent")
+# Services decided for the household from one parent's facts (the top-up deducts the
+# mother's benefit; a city grant needs either parent).
+FROM_A_PARENT = ("mother", "either_parent")
+# rules.md ("Families, steps and dates") decides every service that reads person.* for the
+# partner too: a job-seeker registration for an unemployed partner, the Indigenous fund's
+# housing loan. An event with such a service, or one read from a parent, reads both adults,
+# so the questionnaire asks first whether there is a partner.
+BOTH_ADULTS = ("person", *FROM_A_PARENT)
+# How the partner question speaks: of the child's other parent when a chosen event is read
+# from a parent (a birth), of a spouse or partner otherwise (a job, a move).
+PARENTS, ADULTS = "parents", "adults"
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class Snapshot:
     # When the best question is an event ("a birth, happened or expected?"), the
     # event's fields that the open services read, asked on the same card after "yes".
     follow_ups: list[Question] = field(default_factory=list)
+    # The partner question's wording (PARENTS or ADULTS), for its card and its answer.
+    partner_wording: str = ADULTS
 
     def all_results(self) -> list[EligibilityResult]:
         if self.recommendation is None:
@@ -102,10 +112,11 @@ def refresh(
     """Results and ranked questions for the answers so far."""
     if not life_events:
         return Snapshot(None)
+    wording = partner_wording(engine, life_events)
     try:
         profile = check(answers)
     except ProfileError as exc:
-        return Snapshot(None, error=str(exc))
+        return Snapshot(None, error=str(exc), partner_wording=wording)
     rec = _recommend(engine, life_events, profile, lang, as_of)
     questions = open_questions(rec, engine, lang, answers)
     family = partner_question(engine, life_events, lang)
@@ -114,7 +125,7 @@ def refresh(
     follow_ups: list[Question] = []
     if questions and questions[0].kind == "event":
         follow_ups = event_fields(engine, life_events, answers, questions[0].fact, lang, as_of)
-    return Snapshot(rec, questions, follow_ups=follow_ups)
+    return Snapshot(rec, questions, follow_ups=follow_ups, partner_wording=wording)
 
 
 def _recommend(
@@ -135,9 +146,16 @@ def _recommend(
 
 
 def asks_partner(engine: Engine, life_events: list[str]) -> list[str]:
-    """The services of the chosen events that read both adults (empty: no need to ask
-    whether there is a partner)."""
+    """The services of the chosen events that read both adults: decided for each adult,
+    or from one parent (empty: no need to ask whether there is a partner)."""
     return [sid for sid in services_of(engine, life_events) if engine.readings.get(sid) in BOTH_ADULTS]
+
+
+def partner_wording(engine: Engine, life_events: list[str]) -> str:
+    """PARENTS when a chosen event has a service read from a parent (a birth: the partner
+    is the child's other parent, and "no" means raising the child alone), else ADULTS."""
+    services = services_of(engine, life_events)
+    return PARENTS if any(engine.readings.get(sid) in FROM_A_PARENT for sid in services) else ADULTS
 
 
 def partner_question(engine: Engine, life_events: list[str], lang: str) -> Question | None:

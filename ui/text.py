@@ -86,9 +86,8 @@ class Words:
 
     def ask(self, path: str) -> str:
         """A fact as the citizen's questionnaire asks it: the applicant is "you" (next
-        to "your partner"); other facts as :meth:`fact` names them."""
-        if path == "partner":
-            return self.t("question.partner")
+        to "your partner"); other facts as :meth:`fact` names them. (The partner question
+        has two wordings: ui/views.py, question_label.)"""
         return self.t(f"you.{path}") if self.has(f"you.{path}") else self.fact(path)
 
     def value(self, value: object) -> str:

@@ -29,7 +29,7 @@ from engine import (
 )
 from ui import explain
 from ui.answers import birth_listed, cards_after, with_answer
-from ui.questionnaire import AUDIENCES, GROUPS, Snapshot
+from ui.questionnaire import ADULTS, AUDIENCES, GROUPS, Snapshot
 from ui.text import Words
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
@@ -117,6 +117,13 @@ def widget_key(path: str) -> str:
     return f"q:{path}"
 
 
+def question_label(q: Question, w: Words, partner_wording: str = ADULTS) -> str:
+    """A question as the citizen's card asks it. The partner question speaks of the
+    child's other parent after a birth, of a spouse or partner otherwise
+    (ui/questionnaire.py, partner_wording)."""
+    return w.t(f"question.partner.{partner_wording}") if q.kind == "partner" else w.ask(q.fact)
+
+
 def question_input(
     q: Question,
     w: Words,
@@ -125,10 +132,11 @@ def question_input(
     answers: dict[str, Any],
     today: date,
     label: str | None = None,
+    partner_wording: str = ADULTS,
 ) -> None:
     """The input for one question, by the kind of its fact; ``current`` pre-fills it.
     The label is the citizen's ("you", "your partner") unless one is given."""
-    label = label or w.ask(q.fact)
+    label = label or question_label(q, w, partner_wording)
     hint_key = "hint." + re.sub(r"^children\[\d+\]", "children", q.fact)
     help_text = None
     hint = w.t(hint_key) if w.has(hint_key) else None
@@ -137,13 +145,13 @@ def question_input(
     elif q.kind == "list":
         hint = w.t("question.none_of_these")
     if q.kind == "partner":
-        hint = w.t("question.partner_hint")
+        hint = w.t(f"question.partner_hint.{partner_wording}")
         options = [True, False]
         st.radio(
             label,
             options,
             index=options.index(current) if current in options else None,
-            format_func=lambda v: w.t("question.partner_yes" if v else "question.partner_no"),
+            format_func=lambda v: partner_answer(v, w, partner_wording),
             key=key,
         )
     elif q.kind in ("bool", "event"):
@@ -315,6 +323,7 @@ def question_card(
     today: date,
     editing: bool = False,
     follow_ups: list[Question] | None = None,
+    partner_wording: str = ADULTS,
 ) -> None:
     """One question as a form: the input, why it is asked, where to look it up, "Next",
     "I don't know" and "Previous". An event's question carries its fields, to fill in
@@ -322,12 +331,13 @@ def question_card(
     answers = st.session_state.answers
     key = widget_key(q.fact)
     follow_ups = follow_ups or []
+    label = question_label(q, w, partner_wording)
     with st.container(key="active_card"):
         dont_know_note(w)
         with st.form(key=f"form:{q.fact}", border=True):
             heading = w.t("question.heading", number=number) if number else w.t("question.change_heading")
             st.markdown(f"**{md(heading)}**")
-            question_input(q, w, key, answers.get(q.fact), answers, today)
+            question_input(q, w, key, answers.get(q.fact), answers, today, label, partner_wording)
             if q.why:
                 st.caption(f"ℹ️ {md(q.why)}")
             if w.where(q.fact):
@@ -339,7 +349,7 @@ def question_card(
             fields = tuple((x.fact, x.kind, widget_key(x.fact)) for x in follow_ups)
             error = st.session_state.question_error
             if error and error[0] == q.fact:
-                st.error(w.t(error[1], message=error[2], field=w.ask(q.fact)))
+                st.error(w.t(error[1], message=error[2], field=label))
             st.form_submit_button(
                 w.t("question.save" if editing else "question.next"),
                 type="primary",
@@ -363,11 +373,17 @@ def question_card(
         focus_active_card()
 
 
-def answer_text(path: str, value: Any, w: Words) -> str:
+def partner_answer(value: bool, w: Words, partner_wording: str = ADULTS) -> str:
+    """Yes or no to the partner question, in its wording ("No: I am raising the child
+    alone" only after a birth)."""
+    return w.t("question.partner_yes") if value else w.t(f"question.partner_no.{partner_wording}")
+
+
+def answer_text(path: str, value: Any, w: Words, partner_wording: str = ADULTS) -> str:
     if value is None:
         return w.t("question.partner_unknown" if path == "partner" else "question.dont_know_given")
     if path == "partner":
-        return w.t("question.partner_yes" if value else "question.partner_no")
+        return partner_answer(value, w, partner_wording)
     return w.value(value)
 
 

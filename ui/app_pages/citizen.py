@@ -72,11 +72,18 @@ def _card_number(path: str) -> int | None:
 editing = st.session_state.editing
 if editing and editing not in answers:  # "answer it now" for a fact not asked yet
     asked = next((q for q in snapshot.questions if q.fact == editing), None) or question_for(editing)
-    question_card(asked, None, w, today, editing=True)
+    question_card(asked, None, w, today, editing=True, partner_wording=snapshot.partner_wording)
 elif editing:
     pass  # shown below, in its row of the answers
 elif snapshot.questions:
-    question_card(snapshot.questions[0], len(cards) + 1, w, today, follow_ups=snapshot.follow_ups)
+    question_card(
+        snapshot.questions[0],
+        len(cards) + 1,
+        w,
+        today,
+        follow_ups=snapshot.follow_ups,
+        partner_wording=snapshot.partner_wording,
+    )
     st.caption(md(w.t("question.progress", answered=len(cards), left=len(snapshot.questions))))
 else:
     # No card to take the focus: drop the request, or it would pull the focus away later
@@ -95,10 +102,18 @@ if answers:
         for path, value in answers.items():
             if path == editing:
                 asked = next((q for q in snapshot.questions if q.fact == path), None) or question_for(path)
-                question_card(asked, _card_number(path), w, today, editing=True)
+                question_card(
+                    asked,
+                    _card_number(path),
+                    w,
+                    today,
+                    editing=True,
+                    partner_wording=snapshot.partner_wording,
+                )
                 continue
             left, right = st.columns([4, 1], vertical_alignment="center")
-            left.markdown(f"{md(w.fact(path))}: **{md(answer_text(path, value, w))}**")
+            shown = answer_text(path, value, w, snapshot.partner_wording)
+            left.markdown(f"{md(w.fact(path))}: **{md(shown)}**")
             right.button(w.t("answers.change"), key=f"edit:{path}", on_click=edit_answer, args=(path,))
         st.button(w.t("answers.start_over"), key="start_over", on_click=_start_over)
 
