@@ -722,3 +722,43 @@ def test_no_partner_or_i_dont_know_adds_no_question(ui_engine, events):
     assert not [q.fact for q in without.questions if q.fact.startswith("partner")]
     with_partner = refresh(ui_engine, events, {"partner": True}, "en")
     assert [q.fact for q in with_partner.questions if q.fact.startswith("partner.")]
+
+
+def test_the_urgent_banner_says_whose_each_deadline_is(ui_engine):
+    # Story 2: a father with a partner whose facts are all "I don't know", her sex too. His
+    # paternity leave and hers (open while her sex is unknown: Kleene) are both urgent;
+    # the banner says whose each is, as the plan does, never two identical lines.
+    text = load_text()
+    birth = TODAY - timedelta(days=10)
+    answers = {
+        "partner": True,
+        "events.birth": True,
+        "events.birth.date": birth.isoformat(),
+        "events.birth.kind": "live",
+        "children": 1,
+        "person.sex": "male",
+        "person.employment": "employed",
+        "person.marital_status": "married",
+        "partner.sex": None,
+        "partner.employment": None,
+    }
+    name = ui_engine.catalogue.services["paternity-leave"].name
+    deadline = (birth + timedelta(days=14)).isoformat()
+    for lang in LANGS:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["a"] = encode_token(["birth"], answers, lang)
+        at.run()
+        assert not at.exception, at.exception
+        banner = next(
+            e.value.replace("\\", "") for e in at.warning if text["results.urgent_heading"][lang] in e.value
+        )
+        lines = banner.splitlines()[1:]
+        assert len(lines) == len(set(lines)), lines
+        for who in ("person", "partner"):
+            item = text["results.urgent_item"][lang].format(
+                who=text[f"plan.who.{who}"][lang], name=name.get(lang), date=deadline
+            )
+            assert f"- {item}" in lines, (item, lines)
+    snapshot = refresh(ui_engine, ["birth"], answers, "en")
+    hers = {r.service: r.status for r in snapshot.recommendation.partner_results}
+    assert hers["paternity-leave"] == "unknown"

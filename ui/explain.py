@@ -43,6 +43,18 @@ def step_lines(r: EligibilityResult, w: Words) -> list[str]:
     return out
 
 
+def urgent_items(urgent: list[EligibilityResult], w: Words) -> list[str]:
+    """The urgent banner's lines, each saying whose it is as the plan does ("Your partner:
+    Paternity and prenatal-check leave by DATE"): the same service can be urgent for both
+    adults, and two identical lines would not say for whom. Each line once."""
+    lines = [
+        w.t("results.urgent_item", who=w.t(f"plan.who.{r.for_}"), name=r.name, date=r.deadline.isoformat())
+        for r in urgent
+        if r.deadline
+    ]
+    return list(dict.fromkeys(lines))
+
+
 def unlocked(rec: Recommendation) -> dict[str, list[EligibilityResult]]:
     """step service -> the results (of either adult) it is a step of."""
     out: dict[str, list[EligibilityResult]] = {}

@@ -496,16 +496,10 @@ def results_section(
     counts = snapshot.counts()
     st.markdown(f"{heading_level} {md(w.t('results.heading'))}")
     totals_box(snapshot, w)
-    urgent = snapshot.urgent()
+    urgent = explain.urgent_items(snapshot.urgent(), w)
     if urgent:
-        items = w.join(
-            [
-                w.t("results.urgent_item", name=r.name, date=r.deadline.isoformat())
-                for r in urgent
-                if r.deadline
-            ]
-        )
-        st.warning(md(w.t("results.urgent_list", items=items)), icon="⏰")
+        lines = [md(w.t("results.urgent_heading")), *(f"- {md(item)}" for item in urgent)]
+        st.warning("\n".join(lines), icon="⏰")
     st.caption(md(w.t("results.summary", **counts)))
     st.caption(md(w.t("results.legend")))  # the marks ending each line below
     for audience in AUDIENCES:
