@@ -762,3 +762,49 @@ def test_the_urgent_banner_says_whose_each_deadline_is(ui_engine):
     snapshot = refresh(ui_engine, ["birth"], answers, "en")
     hers = {r.service: r.status for r in snapshot.recommendation.partner_results}
     assert hers["paternity-leave"] == "unknown"
+
+
+def test_a_waived_document_says_no_need_to_bring_once(ui_engine):
+    # The catalogue's note of a waived document often says it itself ("No need to bring:
+    # the agency checks the household register itself"); the line said it twice.
+    from ui.explain import document_line
+    from ui.text import words
+
+    for lang in LANGS:
+        w = words(ui_engine.catalogue, lang)
+        mark = load_text()["results.no_need"][lang]
+        booklet = ui_engine.catalogue.documents["household-booklet"]
+        note = booklet.note.get(lang)
+        assert note.casefold().startswith(mark.casefold())  # the case the tester met
+        line = document_line(booklet.name.get(lang), note, True, w)
+        assert line == f"{booklet.name.get(lang)} — {note}"
+        assert line.casefold().count(mark.casefold()) == 1, line
+    w = words(ui_engine.catalogue, "en")
+    # A waived document whose note does not say so gets the mark; without a note, the mark alone.
+    assert document_line("Transcript", "The office checks it", True, w) == (
+        "Transcript — no need to bring: The office checks it"
+    )
+    assert document_line("Transcript", None, True, w) == "Transcript — no need to bring"
+    # A document to bring: its note, if any, without the mark.
+    assert (
+        document_line("Receipts", "Only to claim a refund", False, w) == "Receipts — Only to claim a refund"
+    )
+    assert document_line("National ID card", None, False, w) == "National ID card"
+
+
+def test_the_birth_registrations_documents_say_no_need_to_bring_once():
+    text = load_text()
+    for lang in LANGS:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["a"] = encode_token(["birth"], FAMILY, lang)
+        at.run()
+        assert not at.exception, at.exception
+        mark = text["results.no_need"][lang].casefold()
+        lines = [
+            line
+            for m in at.markdown
+            for line in m.value.replace("\\", "").casefold().splitlines()
+            if mark in line
+        ]
+        assert lines, "no waived document on the page"
+        assert all(line.count(mark) == 1 for line in lines), lines

@@ -91,6 +91,17 @@ def missing_paths(result: EligibilityResult) -> list[str]:
     return list(dict.fromkeys(p for p in result.missing if not p.startswith(("parameters.", "rules."))))
 
 
+def document_line(name: str, note: str | None, waived: bool, w: Words) -> str:
+    """A document as a result's details list it: the name, then that it need not be
+    brought (免附) and the catalogue's note, each said once. A waived document's note
+    often says it already ("No need to bring: the agency checks the household register
+    itself"), so the mark is not put before such a note a second time."""
+    mark = w.t("results.no_need")
+    if waived and not (note and note.casefold().startswith(mark.casefold())):
+        note = f"{mark}: {note}" if note else mark
+    return f"{name} — {note}" if note else name
+
+
 def channel(kind: str, where: str | None, url: str | None, w: Words) -> str:
     name = w.t(f"channel.{kind}") if w.has(f"channel.{kind}") else kind
     detail = url if kind == "online" and url else where

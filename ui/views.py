@@ -450,12 +450,7 @@ def result_details(r: EligibilityResult, w: Words, answer_now: bool = False) -> 
             st.markdown(f"**{md(w.t('results.documents'))}**")
             st.markdown(
                 "\n".join(
-                    f"- {md(d.name)}"
-                    + (
-                        f" — {md(w.t('results.no_need'))}: {md(d.note or '')}"
-                        if d.verified_electronically
-                        else ""
-                    )
+                    f"- {md(explain.document_line(d.name, d.note, d.verified_electronically, w))}"
                     for d in r.documents
                 )
             )
