@@ -808,3 +808,30 @@ def test_the_birth_registrations_documents_say_no_need_to_bring_once():
         ]
         assert lines, "no waived document on the page"
         assert all(line.count(mark) == 1 for line in lines), lines
+
+
+def test_the_counter_read_out_speaks_of_the_partner_as_your_partner(ui_engine):
+    # The read-out said "Job-seeker registration: you are likely eligible." under "For your
+    # partner:": the partner's results are said of the partner, in both languages.
+    text = load_text()
+    at = open_counter(["employment"])
+    for path, value in {
+        "partner": True,
+        "person.employment": "employed",
+        "partner.employment": "unemployed",
+    }.items():
+        widget(at, counter_key(at, path)).set_value(value)
+    at.button(key="counter:submit").click().run()
+    assert not at.exception, at.exception
+    name = ui_engine.catalogue.services["job-seeker-registration"].name
+    for lang in LANGS:
+        at.sidebar.radio(key="w:lang").set_value(lang).run()
+        readout = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("- ")]
+        lines = "\n".join(readout).splitlines()
+        start = lines.index("- " + text["readout.for.partner"][lang])
+        end = lines.index("- " + text["readout.for.household"][lang])
+        theirs = lines[start + 1 : end]
+        said = text["readout.eligible.partner"][lang].format(name=name.get(lang))
+        assert any(line.startswith(f"- {said}") for line in theirs), theirs
+        you = text["readout.eligible.person"][lang].format(name="").strip(":： ")
+        assert not [line for line in theirs if you in line], theirs

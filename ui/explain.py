@@ -145,7 +145,7 @@ def family_readout(shown: list[EligibilityResult], totals: Totals, plan: OneStop
         lines.append(w.t(f"readout.for.{audience}"))
         for r in mine:
             if r.status == "eligible":
-                text = w.t("readout.eligible", name=r.name)
+                text = w.t(f"readout.eligible.{audience}", name=r.name)  # "your partner is", not "you are"
                 for step in r.steps:
                     text += " " + (
                         w.t("readout.step", step=step.name, date=w.date(step.deadline))
@@ -154,7 +154,7 @@ def family_readout(shown: list[EligibilityResult], totals: Totals, plan: OneStop
                     )
                 amount = money(r.amount, w)
                 if amount:
-                    text += " " + w.t("readout.amount", amount=amount)
+                    text += " " + w.t(f"readout.amount.{audience}", amount=amount)
                 if r.deadline:
                     text += " " + w.t("readout.deadline", date=w.date(r.deadline))
                 text += " " + w.t("readout.where", office=r.office)
