@@ -362,3 +362,53 @@ def test_a_chinese_browser_opens_in_chinese_and_the_focus_follows_on_a_desk(serv
     settle(page)
     shot(page, "citizen-ux-question-zh-TW-390.png")
     page.context.close()
+
+
+FOCUSED = """() => { const a = document.activeElement; if (!a || a === document.body) return 'the page';
+  const label = a.getAttribute('aria-label') || (a.labels && a.labels[0] && a.labels[0].innerText)
+    || a.innerText || a.value || '';
+  return a.tagName + ' ' + label.trim().split('\\n')[0]; }"""
+
+
+def test_a_keyboard_user_tabs_to_the_cards_buttons_and_the_focus_stays_there(server, browser):
+    # The tester's measure (/tmp/probe_ui/kbd*.py): the focus was taken back to the field
+    # for about 3 s after each new card, from "Next" or "I don't know" reached with Tab.
+    # It is placed once on the card's field, and the user's Tab is never undone.
+    page = new_page(browser, "en-US", PHONE)
+    page.goto(server)
+    expect(page.get_by_role("heading", name=en("citizen.title"))).to_be_visible()
+    settle(page)
+    page.get_by_role("combobox").first.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    settle(page)
+    press(page, en("question.dont_know"))  # the partner card; the birth's card comes next
+    assert_card_in_view_and_focused(page, "the birth's card")
+    press(page, en("question.dont_know"))  # a new card, and at once the keyboard
+    assert_card_in_view_and_focused(page, "the card after the birth's")
+    first = page.evaluate(FOCUSED)
+    visited = [first]
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        page.wait_for_timeout(250)
+        visited.append(page.evaluate(FOCUSED))
+        if visited[-1] == f"BUTTON {en('question.next')}":
+            break
+    assert visited[-1] == f"BUTTON {en('question.next')}", visited
+    assert len(set(visited)) == len(visited), f"the focus was taken back: {visited}"
+    page.wait_for_timeout(3_500)  # longer than the old script's 40 × 80 ms
+    assert page.evaluate(FOCUSED) == f"BUTTON {en('question.next')}"
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(1_000)
+    assert page.evaluate(FOCUSED) == f"BUTTON {en('question.dont_know')}"
+    # Enter on "I don't know": the next card takes the focus again, once; Shift+Tab out of
+    # the card is not undone either.
+    page.keyboard.press("Enter")
+    settle(page)
+    assert_card_in_view_and_focused(page, "the card after a keyboard 'I don't know'")
+    field = page.evaluate(FOCUSED)
+    page.keyboard.press("Shift+Tab")
+    page.wait_for_timeout(1_000)
+    assert page.evaluate(FOCUSED) != field, f"Shift+Tab was undone: back on {field}"
+    page.context.close()

@@ -53,25 +53,40 @@ PAGE_CSS = """<style>
 
 # After an answer, the next question (or the one being changed) is scrolled into view
 # and its first field takes the focus, so that a screen reader reads the question and a
-# keyboard user is on it. Streamlit renders an element after those above it, so the
-# card is in the page when this runs; it is retried briefly for a slow render.
+# keyboard user is on it. The focus is placed once: the script waits only until the field
+# is in the page (Streamlit may render the card just after this script). From then on the
+# focus is the user's: a key or a pointer press, or the focus moved to anything but the
+# page itself, ends the script, so a Tab to "Next" or "I don't know" is never taken back.
+# For a moment after placing it, a focus that fell to the page (a rerun that renders in
+# steps replaced the field under it, and nobody moved it) is put back on the field.
 FOCUS_SCRIPT = """<script data-run="%(nonce)s">
 (() => {
   const FIELD = 'input:not([type=hidden]):not([tabindex="-1"]):not([disabled]), textarea, ' +
     '[role=combobox], [role=spinbutton]';
-  let tries = 0, scrolled = false;
-  // The card's inputs may be replaced just after this runs (a rerun renders in steps):
-  // check for a while that the focus is still on its field.
+  const CARD = '.st-key-active_card [data-testid="stForm"]';
+  const USER = ['keydown', 'pointerdown'];
+  let ended = false, placed = false, tries = 0, after = 0;
+  const end = () => {
+    ended = true;
+    USER.forEach((type) => document.removeEventListener(type, end, true));
+  };
+  USER.forEach((type) => document.addEventListener(type, end, true));
+  const onPage = () => !document.activeElement || document.activeElement === document.body;
   const go = () => {
-    const card = document.querySelector('.st-key-active_card [data-testid="stForm"]');
+    if (ended) return;
+    const card = document.querySelector(CARD);
     const field = card && card.querySelector(FIELD);
-    if (field) {
-      if (!scrolled) { card.closest('.st-key-active_card').scrollIntoView({block: 'start'}); scrolled = true; }
-      if (!card.contains(document.activeElement) || document.activeElement.tagName === 'BUTTON') {
-        field.focus({preventScroll: true});
-      }
+    if (field && !placed) {
+      card.closest('.st-key-active_card').scrollIntoView({block: 'start'});
+      field.focus({preventScroll: true});
+      placed = true;
+    } else if (placed) {
+      if (!onPage() && !(card && card.contains(document.activeElement) &&
+                         document.activeElement.matches(FIELD))) return end();
+      if (onPage() && field) field.focus({preventScroll: true});
+      if (after++ > 12) return end();
     }
-    if (tries++ < 40) setTimeout(go, 80);
+    if (tries++ < 40) setTimeout(go, 80); else end();
   };
   setTimeout(go, 30);
 })();
