@@ -835,3 +835,39 @@ def test_the_counter_read_out_speaks_of_the_partner_as_your_partner(ui_engine):
         assert any(line.startswith(f"- {said}") for line in theirs), theirs
         you = text["readout.eligible.person"][lang].format(name="").strip(":： ")
         assert not [line for line in theirs if you in line], theirs
+
+
+def test_a_step_with_its_own_earlier_deadline_says_that_one_first(ui_engine):
+    """A home bought, moved on 15 November, the household not yet registered there: the
+    moving registration is due 30 days after the move, while for the tax rate it still
+    counts until 22 September. The page put "First: registration by 2027-09-22" right
+    under "Apply by 2026-12-15" for the same registration."""
+    from engine import validate_profile
+    from ui.explain import deadlines, step_lines
+    from ui.text import words
+
+    profile = validate_profile(
+        {
+            "as_of": "2026-12-05",
+            "events": {
+                "move": {"date": "2026-11-15", "new_residence": "taipei"},
+                "home_purchase": {
+                    "date": "2026-11-01",
+                    "registered_at_property": False,
+                    "rented_or_business_use": False,
+                },
+            },
+        }
+    )
+    rec = ui_engine.recommend(profile, event="moving")
+    results = [*rec.results, *rec.partner_results]
+    tax = next(r for r in results if r.service == "self-use-land-value-tax-rate")
+    assert [s.service for s in tax.steps] == ["moving-registration"]
+    assert tax.steps[0].deadline == date(2027, 9, 22)
+    for lang in LANGS:
+        w = words(ui_engine.catalogue, lang)
+        (line,) = step_lines(tax, w, deadlines(results))
+        assert line.index(w.date(date(2026, 12, 15))) < line.index(w.date(date(2027, 9, 22))), line
+    # Without an earlier deadline of its own, the step's date is the one said.
+    (line,) = step_lines(tax, words(ui_engine.catalogue, "en"), {})
+    assert "2026-12-15" not in line and "2027-09-22" in line

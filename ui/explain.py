@@ -5,6 +5,9 @@ Pure functions over the engine's results and the UI's words; the pages only lay 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+
 from engine import EligibilityResult, Money, OneStopPlan, ReasonOut, Recommendation, Totals
 from ui.text import Words
 
@@ -26,14 +29,30 @@ def with_amount(r: EligibilityResult, w: Words) -> str:
     return f"{r.name} ({amount})" if amount else r.name
 
 
-def step_lines(r: EligibilityResult, w: Words) -> list[str]:
+def step_lines(
+    r: EligibilityResult, w: Words, due: Mapping[tuple[str, str], date] | None = None
+) -> list[str]:
     """A result's steps of applying, each as what to do by when and what it unlocks
     ("First: Job-seeker registration by DATE. This unlocks Unemployment benefit, about
-    NT$24,060 a month")."""
+    NT$24,060 a month").
+
+    A step's date is the last day it still helps the service it unlocks; ``due`` holds the
+    deadlines of the answer's results by (service, whom for). When the step is a service
+    with an earlier deadline of its own (the moving registration: 30 days after the move),
+    that date comes first, so that nobody reads the later one as the step's due date."""
     out = []
     amount = money(r.amount, w)
     for step in r.steps:
-        if step.deadline:
+        own = _own_deadline(step.service, r.for_, due or {})
+        if step.deadline and own and own < step.deadline:
+            text = w.t(
+                "results.step_due",
+                step=step.name,
+                due=w.date(own),
+                date=w.date(step.deadline),
+                service=r.name,
+            )
+        elif step.deadline:
             text = w.t("results.step", step=step.name, date=w.date(step.deadline), service=r.name)
         else:
             text = w.t("results.step_no_date", step=step.name, service=r.name)
@@ -53,6 +72,15 @@ def urgent_items(urgent: list[EligibilityResult], w: Words) -> list[str]:
         if r.deadline
     ]
     return list(dict.fromkeys(lines))
+
+
+def _own_deadline(service: str, whose: str, due: Mapping[tuple[str, str], date]) -> date | None:
+    return due.get((service, whose)) or due.get((service, "household"))
+
+
+def deadlines(results: list[EligibilityResult]) -> dict[tuple[str, str], date]:
+    """The deadlines of an answer's results, by (service, whom for): what step_lines reads."""
+    return {(r.service, r.for_): r.deadline for r in results if r.deadline is not None}
 
 
 def unlocked(rec: Recommendation) -> dict[str, list[EligibilityResult]]:

@@ -512,6 +512,7 @@ def results_section(
         st.warning("\n".join(lines), icon="⏰")
     st.caption(md(w.t("results.summary", **counts)))
     st.caption(md(w.t("results.legend")))  # the marks ending each line below
+    due = explain.deadlines(snapshot.all_results())
     for audience in AUDIENCES:
         shown = [r for r in snapshot.shown() if r.for_ == audience]
         if not shown:
@@ -523,7 +524,7 @@ def results_section(
                 continue
             st.markdown(f"{heading_level}## {md(w.t('results.group.' + status))} ({len(group)})")
             for r in group:
-                for line in explain.step_lines(r, w):
+                for line in explain.step_lines(r, w, due):
                     st.markdown(f"➡️ {md(line)}")
                 with st.expander(explain.summary_line(r, w)):
                     result_details(r, w, answer_now)
