@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "Totals": "engine.services.results",
     "UNKNOWN": "engine.services.impact",
     "WorklistError": "engine.services.worklist",
+    "WorklistUnavailable": "engine.services.worklist",
     "bar_chart": "engine.services.charts",
     "base_fact_types": "engine.language.facts",
     "build_plan": "engine.services.plan",
@@ -149,7 +150,15 @@ if TYPE_CHECKING:
         sign_in,
     )
     from engine.services.versions import RejectedEdit, RuleStore, SaveFailed, StaleEdit, parameters_used  # noqa: F401
-    from engine.services.worklist import OUTCOMES, Case, StaleCase, WorklistError, database_url, open_store  # noqa: F401
+    from engine.services.worklist import (  # noqa: F401
+        OUTCOMES,
+        Case,
+        StaleCase,
+        WorklistError,
+        WorklistUnavailable,
+        database_url,
+        open_store,
+    )
     from engine.services.worklist_plan import case_plan_html  # noqa: F401
     from engine.services.worklist_report import by_district, by_service, case_frame, time_to_visit  # noqa: F401
     from engine.testing.fuzz import run_fuzz_isolated  # noqa: F401

@@ -343,3 +343,25 @@ def test_the_tester_page_runs_the_fuzzer_and_shows_its_findings(tree, credential
     assert list(properties.columns) == ["性質", "成立", "檢驗筆數", "失敗筆數", "範圍說明"]
     assert list(tables[1].columns) == ["服務代碼", "已涵蓋條件", "未涵蓋"]
     assert {"valid-accepted", "no-crash", "engines-agree", "batch-agrees"} <= set(properties["性質"])
+
+
+# -- the home-visit pages' database ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage", ["not_a_database", "cases_page_damaged"], ids=["at-open", "on-a-later-query"]
+)
+def test_the_home_visits_page_names_a_damaged_worklist_database_without_a_traceback(
+    tree, credentials, tmp_path, monkeypatch, damage
+):
+    import worklist_support
+
+    db = tmp_path / "worklist.sqlite"
+    getattr(worklist_support, damage)(db)
+    monkeypatch.setenv("LIFEEVENTS_WORKLIST", str(db))
+    at = login(staff_app())
+    at.switch_page("staff_pages/visits.py").run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith(f"worklist database {db}: not a worklist database, or a damaged one (")
+    assert error.endswith("restore the database from a backup") and "\n" not in error

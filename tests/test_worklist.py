@@ -11,7 +11,14 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 from test_outreach import POOR_ALONE as OUTREACH_POOR_ALONE
-from worklist_support import BACKENDS, fresh_store, store_url
+from worklist_support import (
+    BACKENDS,
+    cases_page_damaged,
+    fresh_store,
+    not_a_database,
+    store_url,
+    truncated,
+)
 
 from engine.interfaces.cli import main
 from engine.services.worklist import (
@@ -20,6 +27,7 @@ from engine.services.worklist import (
     Screened,
     StaleCase,
     WorklistError,
+    WorklistUnavailable,
     cases,
     open_store,
     utcnow,
@@ -416,6 +424,56 @@ def test_purge_and_assignments_from_the_command_line(tmp_path, capsys, backend):
     s = open_store(url)
     assert s.is_supervisor("chen") and not s.is_supervisor("lin")
     s.close()
+
+
+# -- a database that is not one, or is damaged ----------------------------------------------------
+
+DAMAGED = "not a worklist database, or a damaged one"
+RESTORE = "check the path, or restore the database from a backup"
+
+
+@pytest.mark.parametrize("damage", [not_a_database, truncated], ids=["noise", "truncated"])
+@pytest.mark.parametrize("command", ["worklist", "outreach"])
+def test_a_file_that_is_not_a_worklist_database_or_is_damaged_is_named_with_what_to_do(
+    tmp_path, capsys, damage, command
+):
+    db = tmp_path / "worklist.sqlite"
+    damage(db)
+    before = db.read_bytes()
+    source = register(tmp_path, [person("p-1")])
+    argv = {
+        "worklist": ["worklist", "--db", str(db), "districts"],
+        "outreach": ["outreach", str(source), "--to", str(db), "--as-of", "2026-03-01"],
+    }[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err and "Traceback" not in err
+    assert f"worklist database {db}: {DAMAGED} (" in err and err.endswith(f"{RESTORE}\n")
+    assert db.read_bytes() == before  # nothing written over what may still be rescued
+
+
+def test_damage_found_by_a_later_query_is_named_the_same_way(tmp_path, capsys):
+    db = tmp_path / "worklist.sqlite"
+    cases_page_damaged(db)
+    expected = f"worklist database {db}: {DAMAGED} (database disk image is malformed): {RESTORE}"
+    store = open_store(db)  # the schema and its migration record are intact
+    assert store.districts_of("policy.lin") == [("taipei", "Wanhua")]
+    with pytest.raises(WorklistUnavailable) as damaged:
+        store.worklist([("taipei", "Wanhua")])
+    assert str(damaged.value) == expected
+    store.close()
+    # A screening reads the cases too: the database is named, not the register.
+    source = register(tmp_path, [person("p-1")])
+    assert main(["outreach", str(source), "--to", str(db), "--as-of", "2026-03-01"]) == 2
+    assert capsys.readouterr().err == f"lifeevents outreach --to: {expected}\n"
+
+
+def test_a_folder_where_the_database_should_be_cannot_be_opened(tmp_path, capsys):
+    db = tmp_path / "worklist.sqlite"
+    db.mkdir()
+    assert main(["worklist", "--db", str(db), "districts"]) == 2
+    expected = f"worklist database {db}: cannot open: unable to open database file"
+    assert capsys.readouterr().err == f"lifeevents worklist: {expected}\n"
 
 
 def test_timestamps_are_utc_and_the_visit_follows_the_screening(store):

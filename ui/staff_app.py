@@ -129,4 +129,10 @@ page = st.navigation(
 # Each page under its own heading, one level below the app's title: the pages' sections
 # are subheaders (h3), and a jump from h1 to h3 is a heading-order failure (axe-core).
 st.header(page.title)
-page.run()
+try:
+    page.run()
+except Exception as exc:
+    from ui.worklist_runtime import shown_unavailable  # the home-visit pages' database, if that failed
+
+    if not shown_unavailable(exc):
+        raise

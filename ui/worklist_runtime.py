@@ -30,6 +30,19 @@ def worklist_store():
         st.stop()
 
 
+def shown_unavailable(exc: Exception) -> bool:
+    """A worklist database that fails after it opened (a damaged page, a lock held too
+    long) shown as its one-line message instead of a traceback; False for anything else."""
+    try:
+        from engine import WorklistUnavailable
+    except ImportError:  # no worklist packages: the exception cannot be the worklist's
+        return False
+    if not isinstance(exc, WorklistUnavailable):
+        return False
+    st.error(str(exc))
+    return True
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _engine(version: str, _catalogue: Catalogue) -> Engine:
     return Engine(_catalogue)

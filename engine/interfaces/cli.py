@@ -775,7 +775,7 @@ def _outreach_to_worklist(args: argparse.Namespace) -> None:
     from engine.services.batch import input_format
 
     _worklist_module()
-    from engine.services.worklist import WorklistError, open_store
+    from engine.services.worklist import WorklistError, WorklistUnavailable, open_store
     from engine.services.worklist_screen import run_outreach_to_worklist
 
     source = Path(args.input)
@@ -790,6 +790,8 @@ def _outreach_to_worklist(args: argparse.Namespace) -> None:
             catalogue, source, store, as_of=args.as_of, include_unknown=args.include_unknown,
             chunk_rows=args.chunk_rows,
         )  # fmt: skip
+    except WorklistUnavailable as exc:  # the database's fault, not the register's: it names the database
+        raise UsageError(f"lifeevents outreach --to: {exc}") from None
     except WorklistError as exc:
         raise UsageError(f"lifeevents outreach --to: {source}: {exc}") from None
     finally:

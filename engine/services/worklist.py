@@ -142,6 +142,17 @@ class WorklistError(ValueError):
     """Bad input to the worklist: the message names the case or person and the problem."""
 
 
+class WorklistUnavailable(WorklistError):
+    """The database itself failed: it cannot be opened, is busy, full, or damaged. The
+    message names the database and the problem in one line: never the SQL or its values."""
+
+    def __init__(self, where: str, problem: str, damaged: bool = False):
+        self.where = where
+        self.problem = problem
+        self.damaged = damaged
+        super().__init__(f"worklist database {where}: {problem}")
+
+
 class StaleCase(WorklistError):
     """The case changed since the worker saw it; ``current`` is what it is now."""
 
@@ -328,14 +339,55 @@ def open_store(target: str | os.PathLike | None = None) -> WorklistStore:
         if url.startswith("sqlite:///") and url != "sqlite://" and ":memory:" not in url:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         sa_event.listen(engine, "connect", _sqlite_pragmas)
+    sa_event.listen(engine, "handle_error", _database_failed(_where(engine.url)))
     try:
         with engine.begin() as connection:
             migrate(connection)
-    except sa.exc.OperationalError as exc:
+    except WorklistUnavailable as exc:
         engine.dispose()
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise WorklistError(f"worklist database {engine.url!r}: cannot open: {first}") from None
+        if exc.damaged:
+            raise
+        raise WorklistUnavailable(exc.where, f"cannot open: {exc.problem}") from None
     return WorklistStore(engine)
+
+
+def _where(url: sa.URL) -> str:
+    """The database as a user knows it: a SQLite file's path, or the URL without its password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+# SQLite's primary result codes for a file that is not SQLite (SQLITE_NOTADB) or whose
+# pages are damaged (SQLITE_CORRUPT: a truncated copy, a disk fault), and PostgreSQL's
+# SQLSTATEs for damaged data or index pages (data_corrupted, index_corrupted).
+_SQLITE_DAMAGED = {11, 26}
+_POSTGRES_DAMAGED = {"XX001", "XX002"}
+
+
+def _database_failed(where: str) -> Any:
+    """SQLAlchemy's handle_error hook: the database's own failures (damaged, busy, full,
+    unreachable) become a one-line WorklistUnavailable naming it, on whichever statement
+    they surface: at open, or on a query that reaches a damaged page later. Anything else
+    (a constraint, a bug) is left as it is."""
+
+    def handle_error(context: sa.engine.ExceptionContext) -> None:
+        original = context.original_exception
+        problem = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+        code = getattr(original, "sqlite_errorcode", None)
+        if (code is not None and code & 0xFF in _SQLITE_DAMAGED) or (
+            getattr(original, "sqlstate", None) in _POSTGRES_DAMAGED
+        ):
+            raise WorklistUnavailable(
+                where,
+                f"not a worklist database, or a damaged one ({problem}): "
+                "check the path, or restore the database from a backup",
+                damaged=True,
+            ) from None
+        if isinstance(context.sqlalchemy_exception, sa.exc.OperationalError):
+            raise WorklistUnavailable(where, problem) from None
+
+    return handle_error
 
 
 # -- the store ------------------------------------------------------------------------------
