@@ -25,6 +25,7 @@ from engine.services.worklist import (
     CLOSED_NO_LONGER_ELIGIBLE,
     CaseService,
     Screened,
+    ScreeningBatch,
     StaleCase,
     WorklistError,
     WorklistUnavailable,
@@ -474,6 +475,37 @@ def test_a_folder_where_the_database_should_be_cannot_be_opened(tmp_path, capsys
     assert main(["worklist", "--db", str(db), "districts"]) == 2
     expected = f"worklist database {db}: cannot open: unable to open database file"
     assert capsys.readouterr().err == f"lifeevents worklist: {expected}\n"
+
+
+def test_a_database_error_from_a_bug_names_nobody_and_shows_no_sql(tmp_path, capsys, backend, monkeypatch):
+    """Were the screening ever to insert a case twice (a bug: it looks people up first), the
+    error is one line with no statement, no values and no key: they are people's ids."""
+    url = store_url(backend, tmp_path)
+    source = register(tmp_path, [person("p-secret-1"), person("p-secret-2")])
+    assert main(["outreach", str(source), "--to", url, "--as-of", "2026-03-01"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(ScreeningBatch, "_existing", lambda self, ids: {})
+    assert main(["outreach", str(source), "--to", url, "--as-of", "2026-03-01"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lifeevents: internal error, please report it: ") and err.count("\n") == 1
+    for leak in ("p-secret", "taipei", LOW_INCOME, "INSERT", "DETAIL"):
+        assert leak not in err
+    # The exception itself, which a page or a log may show, holds no statement values either
+    # (PostgreSQL's own DETAIL line still names the key: the command line drops it).
+    store = open_store(url)
+    with pytest.raises(sa.exc.IntegrityError) as twice, store.engine.begin() as connection:
+        connection.execute(sa.insert(cases).values(store_row("p-secret-1")))
+    store.close()
+    assert "parameters hidden" in str(twice.value) and "Wanhua" not in str(twice.value)
+
+
+def store_row(pid: str) -> dict:
+    now = utcnow()
+    return {
+        "person_id": pid, "residence": "taipei", "district": "Wanhua", "state": "open", "priority": 1,
+        "reasons": [], "services": [], "rules_version": "v1", "opened_at": now, "screened_at": now,
+        "attempts": 0, "applied_for": [], "version": 1, "updated_at": now,
+    }  # fmt: skip
 
 
 def test_timestamps_are_utc_and_the_visit_follows_the_screening(store):

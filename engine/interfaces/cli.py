@@ -403,9 +403,19 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, never a traceback (profile.md)
         if _SIGNALLED:  # a signal's exception, renamed by a library on its way out
             return 128 + _SIGNALLED[0]
-        print(f"lifeevents: internal error, please report it: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"lifeevents: internal error, please report it: {_internal_error(exc)}", file=sys.stderr)
         return 2
     return 2
+
+
+def _internal_error(exc: Exception) -> str:
+    """A bug's exception in one line. A database driver's error wrapped by SQLAlchemy is
+    given without the statement and its values (people's ids, places and services), and
+    without the driver's DETAIL lines (PostgreSQL repeats the offending key there)."""
+    if hasattr(exc, "statement") and getattr(exc, "orig", None) is not None:
+        exc = exc.orig  # sqlalchemy.exc.StatementError, recognised without importing SQLAlchemy
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 # Commands after which the process may end at once (run): set by the command itself.

@@ -332,7 +332,9 @@ def migrate(connection: Connection) -> None:
 def open_store(target: str | os.PathLike | None = None) -> WorklistStore:
     url = database_url(target)
     try:
-        engine = sa.create_engine(url, future=True)
+        # hide_parameters: an error's text (and a log's) never carries the statement's values,
+        # which are people's ids, places and services.
+        engine = sa.create_engine(url, future=True, hide_parameters=True)
     except (sa.exc.ArgumentError, ImportError, sa.exc.NoSuchModuleError) as exc:
         raise WorklistError(f"worklist database {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
