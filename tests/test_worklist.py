@@ -5,6 +5,8 @@ LIFEEVENTS_TEST_POSTGRES_URL is set (CI sets it; tests/worklist_support.py)."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -20,6 +22,7 @@ from worklist_support import (
     truncated,
 )
 
+import engine.services.worklist as worklist_module
 from engine.interfaces.cli import main
 from engine.services.worklist import (
     CLOSED_NO_LONGER_ELIGIBLE,
@@ -269,6 +272,83 @@ def _record(url: str, case_id: int, version: int, actor: str) -> tuple[str, str]
         return ("stale", actor)
     finally:
         s.close()
+
+
+# -- two screenings, or two first openings, at once ----------------------------------------------
+
+
+def _in_a_thread(work) -> tuple[threading.Thread, dict]:
+    """Run ``work()`` in a thread; its value or its exception lands in the dict."""
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["value"] = work()
+        except Exception as exc:  # reported by the test, in the main thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def test_a_screening_started_while_another_writes_waits_then_sees_its_cases(backend, tmp_path):
+    """As if run one after the other: the second opens nobody twice and fails on nobody."""
+    url = store_url(backend, tmp_path)
+    first, second = open_store(url), open_store(url)
+    people = [screened("p-1"), screened("p-2", district="Daan")]
+    with first.screening("v1") as batch:
+        batch.add(people)  # written, not yet committed
+        thread, result = _in_a_thread(lambda: second.upsert(people, "v1"))
+        time.sleep(1)  # long enough for the second to read the store, were it not waiting
+        assert thread.is_alive()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and "error" not in result, result.get("error")
+    assert (result["value"].opened, result["value"].unchanged) == (0, 2)
+    assert second.counts() == {"open": 2, "events": 2}
+    first.close()
+    second.close()
+
+
+def test_a_screening_that_waits_too_long_is_told_the_database_is_busy(backend, tmp_path, monkeypatch):
+    url = store_url(backend, tmp_path)
+    first, second = open_store(url), open_store(url)
+    monkeypatch.setattr(worklist_module, "WRITER_WAIT_SECONDS", 0.5)
+    with first.screening("v1") as batch:
+        batch.add([screened("p-1")])
+        with pytest.raises(WorklistUnavailable) as busy:
+            second.upsert([screened("p-1")], "v1")
+    assert str(busy.value).startswith(f"worklist database {busy.value.where}: busy: another process")
+    assert "run this again when it has finished" in str(busy.value)
+    assert second.counts() == {"open": 1, "events": 1}  # the first's, committed
+    first.close()
+    second.close()
+
+
+def test_a_new_database_opened_twice_at_once_is_migrated_once(backend, tmp_path, monkeypatch):
+    """The second opening waits while the first creates the tables, then finds them made:
+    no 'table already exists' (several commands started at once on a new database)."""
+    url = store_url(backend, tmp_path)
+    created, release = threading.Event(), threading.Event()
+    migrate = worklist_module.migrate
+
+    def first_migration_pauses(connection) -> None:
+        migrate(connection)
+        if not created.is_set():  # the first: its tables made, not yet committed
+            created.set()
+            release.wait(timeout=30)
+
+    monkeypatch.setattr(worklist_module, "migrate", first_migration_pauses)
+    first_thread, first = _in_a_thread(lambda: open_store(url))
+    assert created.wait(timeout=30)
+    second_thread, second = _in_a_thread(lambda: open_store(url))
+    time.sleep(1)  # long enough for the second to look at the schema, were it not waiting
+    release.set()
+    for thread, result in ((first_thread, first), (second_thread, second)):
+        thread.join(timeout=60)
+        assert "error" not in result, result.get("error")
+        assert result["value"].counts() == {"events": 0}
+        result["value"].close()
 
 
 # -- re-screen ---------------------------------------------------------------------------------

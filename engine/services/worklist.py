@@ -314,19 +314,73 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
     cursor.close()
 
 
-def migrate(connection: Connection) -> None:
-    """Bring the schema to the newest migration (Alembic, run in-process)."""
-    from alembic import command
+# How long a statement waits for SQLite's write lock, and how long a screening (or the
+# migration of a new database) waits for another process's: a screening of a million
+# people holds it for minutes (docs/home-visits.md, the benchmark).
+_SQLITE_BUSY_MS = 10_000
+WRITER_WAIT_SECONDS = 3600
+# PostgreSQL's advisory lock for the one writer ("lifevent" in ASCII): any constant would
+# do, as long as every process uses the same one.
+_POSTGRES_WRITER_LOCK = 0x6C69666576656E74
+
+
+def _one_writer(connection: Connection) -> None:
+    """Hold the database's one-writer lock until this transaction ends, waiting up to
+    WRITER_WAIT_SECONDS while another process holds it. Every
+    read after it sees what that process committed: two screenings, or two first openings
+    of a new database, run one after the other instead of both writing what they saw
+    before the other's commit."""
+    wait = WRITER_WAIT_SECONDS
+    wait_ms = max(1, round(wait * 1000))
+    try:
+        if connection.dialect.name == "sqlite":
+            # pysqlite starts a transaction at the first write only, so the reads before it
+            # saw the database as it was; BEGIN IMMEDIATE takes the write lock before any read.
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        elif connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_POSTGRES_WRITER_LOCK})")
+            connection.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+    except WorklistUnavailable as exc:
+        raise WorklistUnavailable(
+            exc.where,
+            f"busy: another process (a screening) kept writing to it for "
+            f"{f'{wait / 60:g} min' if wait >= 60 else f'{wait:g} s'} "
+            f"({exc.problem}); run this again when it has finished",
+        ) from None
+
+
+def _migrations(connection: Connection) -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    return config
+
+
+def _migrated(connection: Connection) -> bool:
+    """Whether the schema is at the newest migration already (read only, no lock)."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(_migrations(connection)).get_heads()
+    return set(MigrationContext.configure(connection).get_current_heads()) == set(heads)
+
+
+def migrate(connection: Connection) -> None:
+    """Bring the schema to the newest migration (Alembic, run in-process)."""
+    from alembic import command
+
+    command.upgrade(_migrations(connection), "head")
 
 
 def open_store(target: str | os.PathLike | None = None) -> WorklistStore:
@@ -343,8 +397,12 @@ def open_store(target: str | os.PathLike | None = None) -> WorklistStore:
         sa_event.listen(engine, "connect", _sqlite_pragmas)
     sa_event.listen(engine, "handle_error", _database_failed(_where(engine.url)))
     try:
-        with engine.begin() as connection:
-            migrate(connection)
+        with engine.connect() as connection:
+            current = _migrated(connection)
+        if not current:  # a new database, or a newer version of lifeevents: one process migrates
+            with engine.begin() as connection:
+                _one_writer(connection)
+                migrate(connection)
     except WorklistUnavailable as exc:
         engine.dispose()
         if exc.damaged:
@@ -429,8 +487,11 @@ class WorklistStore:
     def screening(
         self, rules_version: str, actor: str = SCREENING_ACTOR, now: datetime | None = None
     ) -> Iterator[ScreeningBatch]:
-        """One transaction for a whole screening: everything is written, or nothing."""
+        """One transaction for a whole screening: everything is written, or nothing. A
+        screening started while another is writing waits for its commit, then screens
+        against what it wrote: as if run one after the other."""
         with self.engine.begin() as connection:
+            _one_writer(connection)
             empty = connection.execute(sa.select(cases.c.id).limit(1)).first() is None
             batch = ScreeningBatch(connection, rules_version, actor, now or utcnow(), first_screening=empty)
             yield batch
