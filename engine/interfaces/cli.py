@@ -408,12 +408,13 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _internal_error(exc: Exception) -> str:
+def _internal_error(exc: BaseException) -> str:
     """A bug's exception in one line. A database driver's error wrapped by SQLAlchemy is
     given without the statement and its values (people's ids, places and services), and
     without the driver's DETAIL lines (PostgreSQL repeats the offending key there)."""
-    if hasattr(exc, "statement") and getattr(exc, "orig", None) is not None:
-        exc = exc.orig  # sqlalchemy.exc.StatementError, recognised without importing SQLAlchemy
+    driver = getattr(exc, "orig", None)
+    if hasattr(exc, "statement") and isinstance(driver, BaseException):
+        exc = driver  # sqlalchemy.exc.StatementError, recognised without importing SQLAlchemy
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
