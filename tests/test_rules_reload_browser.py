@@ -49,7 +49,7 @@ def test_a_saved_version_reaches_the_running_app(app_url, rules_copy, tmp_path):
 
         store = RuleStore(rules_copy, history=tmp_path / "history", cases=rules_copy / "tests" / "cases")
         text = store.read(PARAM).replace(REGISTRATION_60, REGISTRATION_60 + "\n  2031-01-01: {value: 90}")
-        store.save(PARAM, text, before, "policy.lin", "a later deadline")
+        store.save(PARAM, text, store.base_version(), "policy.lin", "a later deadline")
         after = load_catalogue(rules_copy).version
         assert after != before
 

@@ -254,7 +254,7 @@ def test_an_edit_is_refused_when_the_rules_changed_since_it_was_opened(tree, cre
     # meanwhile a colleague saves another change
     store = RuleStore(tree, history=Path(at_root()).parent / "history", cases=tree / "tests" / "cases")
     theirs = original.replace(REGISTRATION_60, REGISTRATION_60 + "\n  2032-01-01: {value: 90}")
-    store.save(PARAM, theirs, store.current_version(), "policy.wu", "theirs")
+    store.save(PARAM, theirs, store.base_version(), "policy.wu", "theirs")
     at.button(key="staff:save").click().run()
     assert any("您開啟後規則已被更動" in e.value for e in at.error)  # in the interface language
     assert (tree / PARAM).read_text(encoding="utf-8") == theirs

@@ -18,7 +18,15 @@ from test_staff import _open, credentials, login, staff_app, tree  # noqa: F401
 from test_staff_hardening import ROOT, assert_consistent, copy_rules
 
 from engine.language.loader import load_catalogue
-from engine.services.versions import CASES, RejectedEdit, RuleStore, SaveFailed, _case_bytes, _snapshot_bytes
+from engine.services.versions import (
+    CASES,
+    RejectedEdit,
+    RuleStore,
+    SaveFailed,
+    StaleEdit,
+    _case_bytes,
+    _snapshot_bytes,
+)
 
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
 PINNED = ("birth/birth-grant-top-up.yaml", "birth/newborn-health-insurance.yaml")
@@ -62,12 +70,12 @@ def store(tmp_path) -> RuleStore:
 def test_a_threshold_a_boundary_case_pins_is_saved_with_its_cases_as_one_version(store):
     text = shorter_deadline(store.read(PARAM))
     with pytest.raises(RejectedEdit) as refused:
-        store.save(PARAM, text, store.current_version(), "policy.lin", "30 days")
+        store.save(PARAM, text, store.base_version(), "policy.lin", "30 days")
     assert "tests/cases/birth/birth-grant-top-up.yaml" in str(refused.value)
     assert str(store.root) not in str(refused.value) and "/tmp" not in str(refused.value)
 
     cases = fixed_cases(store)
-    version = store.save(PARAM, text, store.current_version(), "policy.lin", "30 days", cases=cases)
+    version = store.save(PARAM, text, store.base_version(), "policy.lin", "30 days", cases=cases)
     assert store.read(PARAM) == text
     for name, body in cases.items():
         assert (store.cases_dir / name).read_text(encoding="utf-8") == body
@@ -87,9 +95,24 @@ def test_a_threshold_a_boundary_case_pins_is_saved_with_its_cases_as_one_version
     assert set(restored.files) == set(version.files)
 
 
+def test_a_save_over_case_files_changed_since_they_were_opened_is_refused(store):
+    """Two editors open the same rule beside the same case file and each changes only the
+    case: the second save would overwrite the first, so it is stale. The rules' version
+    alone did not see the first save (no case changes an answer, so it stays the same)."""
+    rules_version, base = store.current_version(), store.base_version()
+    assert base.startswith(rules_version + "+")  # the rules' version, then the cases'
+    text, opened = store.read(PARAM), store.case_files({"birth-registration"})[PINNED[0]]
+    store.save(PARAM, text, base, "policy.lin", "A", cases={PINNED[0]: opened + "\n# reviewed by A\n"})
+    assert store.current_version() == rules_version and store.base_version() != base
+    with pytest.raises(StaleEdit):
+        store.save(PARAM, text, base, "other.wu", "B", cases={PINNED[0]: opened + "\n# reviewed by B\n"})
+    assert "# reviewed by A" in (store.cases_dir / PINNED[0]).read_text(encoding="utf-8")
+    assert [v.author for v in store.history()] == ["(baseline)", "policy.lin"]
+
+
 def test_a_case_file_outside_the_cases_folder_is_refused(store):
     with pytest.raises(RejectedEdit, match="inside the cases folder"):
-        store.save(PARAM, store.read(PARAM), store.current_version(), "a", "b", cases={"../../x.yaml": "[]"})
+        store.save(PARAM, store.read(PARAM), store.base_version(), "a", "b", cases={"../../x.yaml": "[]"})
 
 
 def test_a_full_disk_while_writing_a_case_file_leaves_rules_and_cases_as_they_were(store, monkeypatch):
@@ -105,7 +128,7 @@ def test_a_full_disk_while_writing_a_case_file_leaves_rules_and_cases_as_they_we
 
     monkeypatch.setattr(os, "replace", full)
     with pytest.raises(SaveFailed, match="nothing was saved"):
-        store.save(PARAM, text, store.current_version(), "policy.lin", "30 days", cases=cases)
+        store.save(PARAM, text, store.base_version(), "policy.lin", "30 days", cases=cases)
     monkeypatch.undo()
     assert store._live_bytes() == live  # the rule file written before it was put back too
     assert [v.author for v in store.history()] == ["(baseline)"]
@@ -130,7 +153,7 @@ def dying(src, dst):
     return real(src, dst)
 
 os.replace = dying
-store.save(PARAM, text, store.current_version(), "policy.lin", "30 days", cases=cases)
+store.save(PARAM, text, store.base_version(), "policy.lin", "30 days", cases=cases)
 """
 
 
@@ -172,7 +195,7 @@ def test_cases_changed_outside_the_staff_area_are_recorded_as_found(store):
 
 def test_a_new_service_is_refused_piecemeal_and_saved_whole_as_one_version(store):
     catalogue = with_entry(store.read("catalog.yaml"))
-    base = store.current_version()
+    base = store.base_version()
     alone = store.propose("catalog.yaml", catalogue)
     assert not alone.ok and any("no rule file" in p for p in alone.problems)
     assert not store.propose(new.RULE, new.RULE_TEXT).ok
@@ -265,6 +288,24 @@ def test_a_case_edited_beside_its_rule_is_saved_with_it_in_the_app(tree, credent
     assert saved.author == "policy.lin" and PARAM in saved.files
     assert CASES + PINNED[1] in saved.files
     assert "2026-03-03" in (tree / "tests" / "cases" / PINNED[1]).read_text(encoding="utf-8")
+
+
+def test_a_case_only_save_from_an_editor_opened_before_anothers_save_is_refused_in_the_app(
+    tree,  # noqa: F811
+    credentials,  # noqa: F811
+):
+    first, second = _open(login(staff_app()), PARAM), _open(login(staff_app()), PARAM)
+    for at, who in ((first, "A"), (second, "B")):
+        area = at.text_area(key=f"staff:case:{PINNED[0]}")
+        area.input(area.value + f"\n# reviewed by {who}\n").run()
+        at.button(key="staff:check").click().run()
+        at.text_input(key="staff:reason").input(f"{who} reviewed the case").run()
+        at.button(key="staff:save").click().run()
+        assert not at.exception
+    assert any("已儲存為第 2 版" in s.value for s in first.success), [e.value for e in first.error]
+    assert any("您開啟後規則已被更動" in e.value for e in second.error), [s.value for s in second.success]
+    live = (tree / "tests" / "cases" / PINNED[0]).read_text(encoding="utf-8")
+    assert "# reviewed by A" in live and "# reviewed by B" not in live
 
 
 def test_a_new_service_is_added_in_one_save_in_the_app(tree, credentials):  # noqa: F811

@@ -134,7 +134,7 @@ def test_a_save_records_the_version_before_the_live_file_changes(tmp_path, monke
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", spy)
-    store.save(PARAM, edited(61), store.current_version(), "policy.lin", "why")
+    store.save(PARAM, edited(61), store.base_version(), "policy.lin", "why")
     assert seen == [("live", True)]
     assert_consistent(root, tmp_path / "history")
 
@@ -157,9 +157,11 @@ def test_a_write_failure_at_any_step_of_a_save_leaves_the_live_rules_unchanged(t
         calls += 1
         return real(*args)
 
-    RuleStore(root, history=history).save(PARAM, edited(61), tree_version(root), "a", "first")
+    store = RuleStore(root, history=history)
+    store.save(PARAM, edited(61), store.base_version(), "a", "first")
     monkeypatch.setattr(os, call, counting)
-    RuleStore(root, history=history).save(PARAM, edited(62), tree_version(root), "a", "counted")
+    store = RuleStore(root, history=history)
+    store.save(PARAM, edited(62), store.base_version(), "a", "counted")
     monkeypatch.setattr(os, call, real)
     total = calls
     failed_at = []
@@ -177,7 +179,7 @@ def test_a_write_failure_at_any_step_of_a_save_leaves_the_live_rules_unchanged(t
 
         monkeypatch.setattr(os, call, failing)
         try:
-            store.save(PARAM, edited(100 + k), tree_version(root), "a", f"try {k}")
+            store.save(PARAM, edited(100 + k), store.base_version(), "a", f"try {k}")
         except SaveFailed:
             failed_at.append(k)
             monkeypatch.setattr(os, call, real)
@@ -206,7 +208,7 @@ def test_a_full_disk_when_the_live_file_is_replaced_reports_failure_and_changes_
 
     monkeypatch.setattr(os, "replace", full)
     with pytest.raises(SaveFailed, match="nothing was saved"):
-        store.save(PARAM, edited(61), store.current_version(), "policy.lin", "why")
+        store.save(PARAM, edited(61), store.base_version(), "policy.lin", "why")
     monkeypatch.undo()
     assert (root / PARAM).read_bytes() == before
     assert [v.author for v in store.history()] == ["(baseline)"]
@@ -248,7 +250,7 @@ for i in itertools.count():
         rel = files[i %% 2]
         text = (root / rel).read_text(encoding="utf-8")
         text = text.replace("\n", f"\n# chaos edit {i}\n", 1)
-        store.save(rel, text, tree_version(root), "chaos", f"edit {i}")
+        store.save(rel, text, store.base_version(), "chaos", f"edit {i}")
     print("saved", flush=True)
 """
 
@@ -678,7 +680,7 @@ def test_the_audit_log_records_saves_and_restores_with_who_and_why_where_the_var
     monkeypatch.setenv("LIFEEVENTS_AUDIT_LOG", str(tmp_path / "elsewhere" / "audit.jsonl"))
     root = copy_rules(tmp_path / "rules")
     store = RuleStore(root, history=tmp_path / "history")
-    store.save(PARAM, edited(61), store.current_version(), "policy.lin", "the 2031 amendment")
+    store.save(PARAM, edited(61), store.base_version(), "policy.lin", "the 2031 amendment")
     with pytest.raises(StaleEdit):
         store.save(PARAM, edited(62), "0" * 12, "policy.wu", "stale")
     store.restore(1, "policy.wu", "withdrawn")

@@ -118,7 +118,7 @@ def test_the_citizen_app_picks_up_a_saved_version_without_a_restart(tree, monkey
     store.save(
         PARAM,
         text.replace("1900-01-01: {value: 60}", "1900-01-01: {value: 60}\n  2031-01-01: {value: 90}"),
-        before,
+        store.base_version(),
         "policy.lin",
         "a later deadline",
     )
@@ -209,7 +209,7 @@ def test_history_times_are_taipei_time(tree, credentials):  # noqa: F811
     store.save(
         PARAM,
         store_text.replace(REGISTRATION_60, REGISTRATION_60 + "\n  2031-01-01: {value: 90}"),
-        store.current_version(),
+        store.base_version(),
         "policy.lin",
         "later",
     )
@@ -355,7 +355,7 @@ def test_the_versions_page_compares_several_scenarios_in_one_pass(tree, credenti
         store.save(
             PARAM,
             original.replace(REGISTRATION_60, REGISTRATION_60 + f"\n  2031-01-01: {{value: {days}}}"),
-            store.current_version(),
+            store.base_version(),
             "policy.lin",
             reason,
         )

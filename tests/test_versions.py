@@ -25,17 +25,19 @@ def store(tmp_path) -> RuleStore:
 
 
 def test_a_valid_edit_is_saved_with_who_when_and_why(store):
-    base = store.current_version()
+    rules_version = store.current_version()
     text = store.read(PARAM).replace(REGISTRATION_60, REGISTRATION_60 + "\n  2030-01-01: {value: 90}")
-    version = store.save(PARAM, text, base, author="policy.lin", reason="amendment takes effect in 2030")
+    version = store.save(
+        PARAM, text, store.base_version(), author="policy.lin", reason="amendment takes effect in 2030"
+    )
     assert version.author == "policy.lin" and version.reason.startswith("amendment")
-    assert store.current_version() != base
+    assert store.current_version() != rules_version
     assert [v.id for v in store.history()] == [1, 2]  # the baseline, then the edit
     assert "2030-01-01" in store.diff(1, 2)
 
 
 def test_an_edit_that_breaks_a_test_case_cannot_be_saved(store):
-    base = store.current_version()
+    base = store.base_version()
     text = store.read(PARAM).replace("{value: 60}", "{value: 30}")
     proposal = store.propose(PARAM, text)
     assert "birth-registration" in proposal.affected
@@ -63,7 +65,7 @@ def test_a_rule_that_can_never_hold_is_refused_by_lint(store):
 
 
 def test_a_stale_copy_is_refused(store):
-    base = store.current_version()
+    base = store.base_version()
     first = store.read(PARAM).replace("{value: 60}", "{value: 60}\n  2031-01-01: {value: 61}")
     store.save(PARAM, first, base, "editor.a", "first")
     second = store.read(PARAM).replace("2031-01-01: {value: 61}", "2032-01-01: {value: 62}")
@@ -81,7 +83,7 @@ def test_a_crash_mid_save_leaves_the_old_rules_loadable(store, monkeypatch):
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
-        store.save(PARAM, text, base, "editor", "crash test")
+        store.save(PARAM, text, store.base_version(), "editor", "crash test")
     monkeypatch.undo()
     assert store.read(PARAM) == before
     assert load_catalogue(store.root).version == base
@@ -91,7 +93,7 @@ def test_a_crash_mid_save_leaves_the_old_rules_loadable(store, monkeypatch):
 def test_an_earlier_version_can_be_restored(store):
     base = store.current_version()
     text = store.read(PARAM).replace("{value: 60}", "{value: 60}\n  2031-01-01: {value: 61}")
-    store.save(PARAM, text, base, "editor", "add 2031")
+    store.save(PARAM, text, store.base_version(), "editor", "add 2031")
     restored = store.restore(1, "editor", "undo")
     assert store.current_version() == base
     assert restored.files == [PARAM]

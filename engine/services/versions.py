@@ -4,8 +4,8 @@ Policy staff change a file (a parameter, a rule, the catalogue), or several at o
 service: its catalogue entry, rule, parameters and test cases), together with the test
 cases that pin them. A change is first *proposed*: applied to a scratch copy of the whole
 tree, loaded and validated, linted, and the affected services' test cases run. Only a proposal without problems can be
-*saved*, and only over the version it was based on (a stale copy is refused, so two editors
-cannot silently overwrite each other). A save *records first*: who, when and why
+*saved*, and only over the version it was based on, rules and test cases both (a stale copy
+is refused, so two editors cannot silently overwrite each other). A save *records first*: who, when and why
 with a full snapshot of the resulting tree, on disk and fsynced, and only then replaces
 the live file atomically (a temporary file, fsync, ``os.replace``). A crash at any moment
 leaves loadable rules and a history whose last version is the live one, after the repair
@@ -41,7 +41,7 @@ CASES = "tests/cases/"
 
 
 class StaleEdit(RuntimeError):
-    """The rules changed since the editor loaded them."""
+    """The rules or their test cases changed since the editor loaded them."""
 
     def __init__(self, had: str, now: str):
         self.had, self.now = had, now
@@ -168,6 +168,20 @@ def tree_version(root: Path) -> str:
     return files_version(_tree_bytes(root))
 
 
+def base_version_of(files: dict[str, bytes]) -> str:
+    """What an edit is based on: the rules' version and the test cases', ``RULES+CASES``.
+
+    A save writes case files as well as rule files, so the check that refuses a stale save
+    must cover both: comparing the rules alone let a second case-only save overwrite the
+    first. The rules' version (``files_version``, ``Catalogue.version``) stays the answers'
+    version, which no case changes; it comes first so that the base an editor shows can
+    still be matched with the sidebar and the history."""
+    digest = hashlib.sha256()
+    for rel in sorted(rel for rel in files if rel.startswith(CASES)):
+        digest.update(f"{rel}\0{len(files[rel])}\0".encode() + files[rel])
+    return f"{files_version(files)}+{digest.hexdigest()[:12]}"
+
+
 def _write_snapshot(where: Path, files: dict[str, bytes], version: Version, previous: Path | None) -> None:
     """A snapshot folder with every file and ``meta.json`` on disk (fsynced) before it is named.
 
@@ -259,7 +273,13 @@ class RuleStore:
         return load_catalogue(self.root)
 
     def current_version(self) -> str:
+        """The rules' version: what the answers are computed with (the cases left out)."""
         return self.current().version
+
+    def base_version(self) -> str:
+        """The version an edit opened now is based on: every file a save may write, the
+        rules and the test cases (``base_version_of``). A save compares it under the lock."""
+        return base_version_of(self._live_bytes())
 
     def read(self, rel: str) -> str:
         return (self.root / self._safe(rel)).read_text(encoding="utf-8")
@@ -304,7 +324,7 @@ class RuleStore:
         paths = {rel: self._safe(rel) for rel in files}
         case_paths = {name: case_path(name) for name in cases or {}}
         first = next(iter(files))
-        base = base_version or self.current_version()
+        base = base_version or self.base_version()
         changed = [
             *(p.as_posix() for p in paths.values()),
             *(CASES + p.as_posix() for p in case_paths.values()),
@@ -424,8 +444,9 @@ class RuleStore:
         with self._lock():
             self._reconcile()
             current = tree_version(self.root)
-            if current != base_version:
-                raise StaleEdit(base_version, current)
+            now = self.base_version()
+            if now != base_version:
+                raise StaleEdit(base_version, now)
             proposal = self.propose_change(files, base_version, cases or None)
             if not proposal.ok:
                 raise RejectedEdit(proposal.problems + proposal.lint + proposal.failed_cases)

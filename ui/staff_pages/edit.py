@@ -1,8 +1,8 @@
 """Edit one rule or parameter file: check, preview the impact, then save with a reason.
 
-The base version is the one loaded when the editor opened: a save over rules that
-changed since is refused (StaleEdit). Save stays disabled until a Check of exactly the
-text in the editor came back clean.
+The base version is the one loaded when the editor opened, rules and test cases: a save
+over rules or cases that changed since is refused (StaleEdit). Save stays disabled until a
+Check of exactly the text in the editor came back clean.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _open(rel: str) -> None:
     cases = rules.case_files(_services_of(rel))
     S["staff:edit"] = {
         "file": rel,
-        "base": rules.current_version(),
+        "base": rules.base_version(),  # the rules and the cases: a save writes both
         "original": rules.read(rel),
         "cases": cases,
     }

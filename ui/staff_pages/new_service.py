@@ -74,7 +74,7 @@ def _check() -> None:
     S.pop("staff:new:error", None)
     try:
         files, cases = _change()
-        proposal = rules.propose_change(files, rules.current_version(), cases or None)
+        proposal = rules.propose_change(files, rules.base_version(), cases or None)
     except ParamEditError as exc:
         S["staff:new:error"] = w.t("new.bad_entry", message=str(exc))
         return
