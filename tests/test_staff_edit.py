@@ -110,6 +110,35 @@ def test_a_save_over_case_files_changed_since_they_were_opened_is_refused(store)
     assert [v.author for v in store.history()] == ["(baseline)", "policy.lin"]
 
 
+BROKEN_CASE = "- name: [unclosed\n  as_of: 2026-03-01\n"  # not YAML: the bracket is never closed
+
+
+def test_a_case_file_edited_beside_an_unchanged_rule_is_checked_before_it_is_saved(store):
+    """No rule changed, so no service is affected: the edited case file is still read and
+    the cases of the services it checks run, and a case may not take a service's last one."""
+    text, name = store.read(PARAM), PINNED[0]
+    broken = store.propose(PARAM, text, cases={name: BROKEN_CASE})
+    assert broken.failed_cases == [f"{CASES}{name}:2: not valid YAML: expected ',' or ']', but got ':'"]
+    with pytest.raises(RejectedEdit):
+        store.save(PARAM, text, store.base_version(), "policy.lin", "r", cases={name: BROKEN_CASE})
+    assert (store.cases_dir / name).read_text(encoding="utf-8") != BROKEN_CASE
+    assert len(store.history()) <= 1  # nothing saved
+
+    opened = store.case_files({"birth-grant-top-up"})[name]
+    wrong = store.propose(
+        PARAM, text, cases={name: opened.replace("amount: 40000, deadline", "amount: 40001, deadline")}
+    )
+    assert wrong.affected == [] and "birth-grant-top-up" in wrong.checked
+    assert [m for m in wrong.failed_cases if m.startswith(f"{CASES}{name}#1 ")], wrong.failed_cases
+
+    emptied = store.propose(PARAM, text, cases={PINNED[1]: "[]\n"})
+    assert emptied.failed_cases == [
+        f"newborn-health-insurance: no test case under {CASES} checks it any more; every service needs one"
+    ]
+    reviewed = store.propose(PARAM, text, cases={name: opened + "\n# reviewed\n"})
+    assert reviewed.ok and "birth-grant-top-up" in reviewed.checked
+
+
 def test_a_case_file_outside_the_cases_folder_is_refused(store):
     with pytest.raises(RejectedEdit, match="inside the cases folder"):
         store.save(PARAM, store.read(PARAM), store.base_version(), "a", "b", cases={"../../x.yaml": "[]"})
@@ -306,6 +335,18 @@ def test_a_case_only_save_from_an_editor_opened_before_anothers_save_is_refused_
     assert any("您開啟後規則已被更動" in e.value for e in second.error), [s.value for s in second.success]
     live = (tree / "tests" / "cases" / PINNED[0]).read_text(encoding="utf-8")
     assert "# reviewed by A" in live and "# reviewed by B" not in live
+
+
+def test_a_broken_case_file_beside_an_unchanged_rule_is_refused_in_the_app(tree, credentials):  # noqa: F811
+    live = (tree / "tests" / "cases" / PINNED[0]).read_text(encoding="utf-8")
+    at = _open(login(staff_app()), PARAM)
+    at.text_area(key=f"staff:case:{PINNED[0]}").input(BROKEN_CASE).run()
+    at.button(key="staff:check").click().run()
+    assert not at.exception and not at.success
+    assert any(f"`{CASES}{PINNED[0]}` 第 2 行" in e.value for e in at.error), [e.value for e in at.error]
+    at.text_input(key="staff:reason").input("fix a case").run()
+    assert at.button(key="staff:save").disabled
+    assert (tree / "tests" / "cases" / PINNED[0]).read_text(encoding="utf-8") == live
 
 
 def test_a_new_service_is_added_in_one_save_in_the_app(tree, credentials):  # noqa: F811

@@ -180,6 +180,13 @@ _PROBLEMS = (
             r"^(?P<service>[a-z0-9-]+): a new service needs at least one test case under (?P<folder>\S+)$"
         ),
     ),
+    (
+        "problem.case_last",
+        re.compile(
+            r"^(?P<service>[a-z0-9-]+): no test case under (?P<folder>\S+) checks it any more; "
+            r"every service needs one$"
+        ),
+    ),
     ("problem.at_line", re.compile(r"^(?P<file>[^\s:]+\.yaml):(?P<line>\d+): (?P<message>.+)$", re.S)),
 )
 

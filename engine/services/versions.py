@@ -3,7 +3,8 @@
 Policy staff change a file (a parameter, a rule, the catalogue), or several at once (a new
 service: its catalogue entry, rule, parameters and test cases), together with the test
 cases that pin them. A change is first *proposed*: applied to a scratch copy of the whole
-tree, loaded and validated, linted, and the affected services' test cases run. Only a proposal without problems can be
+tree, loaded and validated, linted, and the test cases run of every service whose rules or
+whose cases it changes. Only a proposal without problems can be
 *saved*, and only over the version it was based on, rules and test cases both (a stale copy
 is refused, so two editors cannot silently overwrite each other). A save *records first*: who, when and why
 with a full snapshot of the resulting tree, on disk and fsynced, and only then replaces
@@ -24,7 +25,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,7 @@ class Proposal:
     affected: list[str] = field(default_factory=list)
     failed_cases: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # every file of the change (rules and cases)
+    checked: list[str] = field(default_factory=list)  # services whose cases ran: affected or edited
 
     @property
     def ok(self) -> bool:
@@ -313,7 +315,8 @@ class RuleStore:
         their new text; several at once when one change spans files (a new service needs
         its catalogue entry and its rule file together: either alone is refused). ``cases``
         maps case files (relative to the cases folder) to edited text: a threshold change
-        is checked against the boundary cases edited with it. Every message names files
+        is checked against the boundary cases edited with it, and an edited case file is
+        read and its services' cases run even when no rule changed. Every message names files
         relative to the rules root or the cases folder, never a server path."""
         from engine.services.cases import CaseFileError, check_case, load_cases
         from engine.services.lint import lint_catalogue
@@ -375,23 +378,34 @@ class RuleStore:
             )
             live = self.current_or_none()
             proposal.affected = affected_services(live, candidate)
-            if proposal.affected:
-                try:
-                    found = load_cases(case_dir, set(proposal.affected))
-                    for case in found:
-                        proposal.failed_cases.extend(tidy(m) for m in check_case(engine, case))
-                except CaseFileError as exc:
-                    proposal.failed_cases.append(tidy(str(exc)))
-                else:
-                    # `lifeevents validate` wants a case for every service: a new one
-                    # comes with its cases in the same change.
-                    checked = {sid for case in found for sid in (*case.output, *(case.partner_output or {}))}
-                    new = [sid for sid in proposal.affected if live is not None and sid not in live.services]
-                    proposal.failed_cases.extend(
-                        f"{sid}: a new service needs at least one test case under {CASES}"
-                        for sid in new
-                        if sid not in checked
-                    )
+            # The services whose cases changed are checked too, not only those whose rules
+            # did: a case edited beside an unchanged rule was saved unread, and a broken
+            # one then failed `lifeevents validate` and every later check of its service.
+            before = _services_in_live_cases(self.cases_dir, case_paths.values())
+            try:
+                edited = services_checked_by([case_dir / path for path in case_paths.values()])
+                proposal.checked = sorted(set(proposal.affected) | edited | before)
+                found = load_cases(case_dir, set(proposal.checked)) if proposal.checked else []
+                for case in found:
+                    proposal.failed_cases.extend(tidy(m) for m in check_case(engine, case))
+            except CaseFileError as exc:
+                proposal.failed_cases.append(tidy(str(exc)))
+            else:
+                # `lifeevents validate` wants a case for every service: a new one comes
+                # with its cases in the same change, and an edit of a case file may not
+                # take the last case of a service away.
+                checked = {sid for case in found for sid in (*case.output, *(case.partner_output or {}))}
+                new = [sid for sid in proposal.affected if live is not None and sid not in live.services]
+                proposal.failed_cases.extend(
+                    f"{sid}: a new service needs at least one test case under {CASES}"
+                    for sid in new
+                    if sid not in checked
+                )
+                proposal.failed_cases.extend(
+                    f"{sid}: no test case under {CASES} checks it any more; every service needs one"
+                    for sid in sorted(before)
+                    if sid in candidate.services and sid not in checked
+                )
         return proposal
 
     def case_files(self, services: set[str]) -> dict[str, str]:
@@ -707,6 +721,33 @@ def case_path(name: str) -> Path:
     if path.is_absolute() or ".." in path.parts or path.suffix != ".yaml":
         raise RejectedEdit([f"{name}: a case file is a .yaml file inside the cases folder"])
     return path
+
+
+def services_checked_by(paths: Iterable[Path]) -> set[str]:
+    """The services the cases in these files check; CaseFileError (``file:line``) when one
+    cannot be read."""
+    from engine.services.cases import read_case_file
+
+    found: set[str] = set()
+    for path in paths:
+        for case in read_case_file(path):
+            for outputs in (case.get("output"), case.get("partner_output")):
+                if isinstance(outputs, dict):
+                    found |= set(outputs)
+    return found
+
+
+def _services_in_live_cases(cases_dir: Path, names: Iterable[Path]) -> set[str]:
+    """The services the live versions of these case files check: those an edit of them
+    might leave without a case. A live file that does not read names none."""
+    from engine.services.cases import CaseFileError
+
+    found: set[str] = set()
+    for name in names:
+        if (cases_dir / name).is_file():
+            with contextlib.suppress(CaseFileError, OSError):
+                found |= services_checked_by([cases_dir / name])
+    return found
 
 
 def affected_services(old: Catalogue | None, new: Catalogue) -> list[str]:

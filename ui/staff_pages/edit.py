@@ -200,7 +200,7 @@ if proposal is not None and current_check:
         if items:
             st.error(f"**{w.t(title)}**\n\n" + "\n".join(f"- {explain(item, w)}" for item in items))
     if proposal.ok:
-        st.success(w.t("edit.clean", count=len(proposal.affected)))
+        st.success(w.t("edit.clean", count=len(proposal.checked)))
 
 clean = bool(proposal is not None and current_check and proposal.ok)
 unchanged = text == edit["original"] and not edited_cases

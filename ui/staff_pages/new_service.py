@@ -107,7 +107,7 @@ if proposal is not None:
         if items:
             st.error(f"**{w.t(title)}**\n\n" + "\n".join(f"- {explain(item, w)}" for item in items))
     if proposal.ok:
-        st.success(w.t("edit.clean", count=len(proposal.affected)))
+        st.success(w.t("edit.clean", count=len(proposal.checked)))
 
 reason = st.text_input(w.t("edit.reason"), key="staff:new:reason")
 can_save = bool(proposal is not None and proposal.ok and reason.strip())
