@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import staff_new_service as new
+from streamlit.testing.v1 import AppTest
 from test_staff import _open, credentials, login, staff_app, tree  # noqa: F401
 from test_staff_hardening import ROOT, assert_consistent, copy_rules
 
@@ -258,6 +259,89 @@ def test_a_new_service_is_refused_piecemeal_and_saved_whole_as_one_version(store
     assert_consistent(store.root, store.history_dir)
 
 
+def new_service(catalogue: str, **paths: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The files and cases of the new service, with ``rule``, ``param`` or ``cases`` paths
+    replaced."""
+    rule, param, cases = (
+        paths.get("rule", new.RULE),
+        paths.get("param", new.PARAM),
+        paths.get("cases", new.CASES),
+    )
+    return {"catalog.yaml": catalogue, rule: new.RULE_TEXT, param: new.PARAM_TEXT}, {cases: new.CASES_TEXT}
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "problem"),
+    [
+        ("param", "", "the path is empty"),
+        ("rule", "   ", "the path is empty"),
+        ("cases", "", "the path is empty"),
+        (
+            "rule",
+            "rules/birth/birth-registration.yaml/x.yaml",
+            "rules/birth/birth-registration.yaml/x.yaml: rules/birth/birth-registration.yaml is a file, not a folder",
+        ),
+        (
+            "cases",
+            "birth/maternity-leave.yaml/x.yaml",
+            f"{CASES}birth/maternity-leave.yaml/x.yaml: {CASES}birth/maternity-leave.yaml is a file, not a folder",
+        ),
+        (
+            "cases",
+            f"{new.CASES}/x.yaml",
+            f"{CASES}{new.CASES}/x.yaml: {CASES}{new.CASES} is named like a YAML file, not a folder",
+        ),
+        (
+            "param",
+            "rules/parameters/" + "a" * 196 + ".yaml",
+            f"rules/parameters/{'a' * 43}…{'a' * 10}.yaml: a file or folder name may have at most 200 bytes; "
+            f"{'a' * 60}…{'a' * 10}.yaml has 201",
+        ),
+        (
+            "cases",
+            "birth/" + "b" * 300 + ".yaml",
+            f"{CASES}birth/{'b' * 42}…{'b' * 10}.yaml: a file or folder name may have at most 200 bytes; "
+            f"{'b' * 60}…{'b' * 10}.yaml has 305",
+        ),
+        (
+            "rule",
+            "rules/birth/kit\n.yaml",
+            "'rules/birth/kit\\n.yaml': the path holds a control character (a tab, a line break…)",
+        ),
+    ],
+    ids=[
+        "blank parameter path",
+        "rule path of spaces",
+        "blank cases path",
+        "rule path through a file",
+        "cases path through a file",
+        "cases folder named like a YAML file",
+        "parameter name of 201 bytes",
+        "cases name of 305 bytes",
+        "line break in a rule path",
+    ],
+)
+def test_a_path_the_files_cannot_take_is_refused_naming_it_never_the_server(store, kind, path, problem):
+    """Each was a traceback showing the server's scratch path (IndexError, OSError: File
+    name too long, FileExistsError, IsADirectoryError); now a refusal before anything is
+    written, the path named relative to the rules root or under tests/cases/."""
+    files, cases = new_service(with_entry(store.read("catalog.yaml")), **{kind: path})
+    with pytest.raises(RejectedEdit) as refused:
+        store.propose_change(files, cases=cases)
+    assert refused.value.problems == [problem]
+    assert str(store.root) not in problem and "/tmp" not in problem
+
+
+def test_a_name_of_200_bytes_is_saved_and_one_of_201_is_refused(store):
+    """The file system takes 255 bytes a name; atomic_write's temporary name is 14 longer."""
+    longest = "birth/" + "k" * 195 + ".yaml"  # a 200-byte name
+    files, cases = new_service(with_entry(store.read("catalog.yaml")), cases=longest)
+    with pytest.raises(RejectedEdit, match="has 201"):
+        store.propose_change(files, cases={longest.replace("k.yaml", "kk.yaml"): new.CASES_TEXT})
+    version = store.save_change(files, store.base_version(), "policy.lin", "kit", cases)
+    assert CASES + longest in version.files and (store.cases_dir / longest).is_file()
+
+
 # -- in the app ---------------------------------------------------------------------------------
 
 
@@ -375,6 +459,71 @@ def test_a_new_service_is_added_in_one_save_in_the_app(tree, credentials):  # no
     assert new.SERVICE in load_catalogue(tree).services
     original = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
     assert (tree / "catalog.yaml").read_text(encoding="utf-8").startswith(original)  # only lines added
+
+
+def fill_new_service(at: AppTest, **paths: str) -> AppTest:
+    """The new service's form filled in, ``rule_path``, ``param_path:0`` or ``cases_path``
+    as given, and checked."""
+    at.switch_page("staff_pages/new_service.py").run()
+    at.text_input(key="staff:new:id").input(new.SERVICE).run()
+    at.selectbox(key="staff:new:event").select("birth")
+    at.text_area(key="staff:new:entry").input(new.ENTRY)
+    at.text_area(key="staff:new:rule").input(new.RULE_TEXT)
+    at.text_area(key="staff:new:param:0").input(new.PARAM_TEXT)
+    at.text_area(key="staff:new:cases").input(new.CASES_TEXT)
+    at.text_input(key="staff:new:param_path:0").input(new.PARAM)
+    for field, path in paths.items():
+        at.text_input(key=f"staff:new:{field}").input(path)
+    at.run()
+    return at.button(key="staff:new:check").click().run()
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown"),
+    [
+        ({"param_path:0": ""}, ["參數檔 1（路徑；不需要則留空）：路徑是空白的"]),
+        (
+            {"rule_path": "rules/birth/" + "a" * 300 + ".yaml"},
+            ["規則檔路徑（留空則使用提示的路徑）：`rules/birth/", "檔案或資料夾名稱最多 200 位元組"],
+        ),
+        (
+            {"rule_path": "rules/birth/birth-registration.yaml/x.yaml"},
+            ["規則檔路徑", "`rules/birth/birth-registration.yaml` 是檔案，不是資料夾"],
+        ),
+        (
+            {"cases_path": f"{new.CASES}/x.yaml"},
+            ["測試案例檔，位於 tests/cases 之下", f"`tests/cases/{new.CASES}` 是 YAML 檔的名稱"],
+        ),
+        ({"param_path:0": "catalog.yaml"}, ["參數檔 1（路徑；不需要則留空）：與「目錄項目"]),
+    ],
+    ids=[
+        "blank parameter path",
+        "rule name of 300 characters",
+        "rule path through a file",
+        "cases folder named like a YAML file",
+        "catalog.yaml as a parameter path",
+    ],
+)
+def test_a_path_field_that_cannot_be_saved_is_refused_naming_the_field_in_the_app(
+    tree,  # noqa: F811
+    credentials,  # noqa: F811
+    fields,
+    shown,
+):
+    before = {path: path.read_bytes() for path in tree.rglob("*.yaml")}
+    at = fill_new_service(login(staff_app()), **fields)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and all(part in errors[0] for part in shown), errors
+    assert str(tree) not in errors[0] and "/tmp" not in errors[0]
+    assert at.button(key="staff:new:save").disabled
+    assert {path: path.read_bytes() for path in tree.rglob("*.yaml")} == before
+
+
+def test_a_rule_path_of_spaces_is_the_path_shown_as_the_field_says(tree, credentials):  # noqa: F811
+    at = fill_new_service(login(staff_app()), rule_path="   ")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert new.RULE in at.session_state["staff:new:checked"]["files"]
 
 
 def test_the_chinese_impact_table_names_services_in_chinese_only(tree, credentials):  # noqa: F811

@@ -187,6 +187,35 @@ _PROBLEMS = (
             r"every service needs one$"
         ),
     ),
+    # a path refused (engine/services/versions.py: RuleStore.rule_path, case_path)
+    ("problem.path_empty", re.compile(r"^the path is empty$")),
+    (
+        "problem.path_rules_only",
+        re.compile(r"^(?P<file>.+): staff may edit catalog\.yaml and rules/\*\*/\*\.yaml only$"),
+    ),
+    (
+        "problem.path_cases_only",
+        re.compile(r"^(?P<file>.+): a case file is a \.yaml file inside the cases folder$"),
+    ),
+    (
+        "problem.name_too_long",
+        re.compile(
+            r"^(?P<file>.+?): a file or folder name may have at most (?P<limit>\d+) bytes; "
+            r"(?P<name>.+) has (?P<size>\d+)$"
+        ),
+    ),
+    (
+        "problem.path_too_long",
+        re.compile(
+            r"^(?P<file>.+?): a path may have at most (?P<limit>\d+) bytes; this one has (?P<size>\d+)$"
+        ),
+    ),
+    ("problem.under_file", re.compile(r"^(?P<file>.+?): (?P<folder>.+) is a file, not a folder$")),
+    (
+        "problem.yaml_folder",
+        re.compile(r"^(?P<file>.+?): (?P<folder>.+) is named like a YAML file, not a folder$"),
+    ),
+    ("problem.is_folder", re.compile(r"^(?P<file>.+): is a folder, not a file$")),
     ("problem.at_line", re.compile(r"^(?P<file>[^\s:]+\.yaml):(?P<line>\d+): (?P<message>.+)$", re.S)),
 )
 

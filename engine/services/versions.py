@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,18 +284,24 @@ class RuleStore:
         return base_version_of(self._live_bytes())
 
     def read(self, rel: str) -> str:
-        return (self.root / self._safe(rel)).read_text(encoding="utf-8")
+        return (self.root / self.rule_path(rel)).read_text(encoding="utf-8")
 
-    def _safe(self, rel: str) -> Path:
-        path = Path(rel)
-        if (
-            path.is_absolute()
-            or ".." in path.parts
-            or not (
-                path.as_posix() == "catalog.yaml" or (path.parts[0] == "rules" and path.suffix == ".yaml")
-            )
-        ):
-            raise RejectedEdit([f"{rel}: staff may edit catalog.yaml and rules/**/*.yaml only"])
+    def rule_path(self, rel: str) -> Path:
+        """A rule or catalogue file staff may write, relative to the rules root; RejectedEdit
+        names the path (as given) and the problem."""
+        path = _rule_path(rel)
+        problems = _tree_problems(self.root, path)
+        if problems:
+            raise RejectedEdit(problems)
+        return path
+
+    def case_path(self, name: str) -> Path:
+        """A case file, relative to the cases folder; as :meth:`rule_path`, messages naming
+        it ``tests/cases/NAME``."""
+        path = _case_path(name)
+        problems = _tree_problems(self.cases_dir, path, CASES)
+        if problems:
+            raise RejectedEdit(problems)
         return path
 
     # -- proposing ----------------------------------------------------------------------
@@ -307,7 +313,10 @@ class RuleStore:
         return self.propose_change({rel: text}, base_version, cases)
 
     def propose_change(
-        self, files: dict[str, str], base_version: str | None = None, cases: dict[str, str] | None = None
+        self,
+        files: dict[str, str],
+        base_version: str | None = None,
+        cases: dict[str, str] | None = None,
     ) -> Proposal:
         """Apply the change to a scratch copy and check it; nothing live is touched.
 
@@ -317,15 +326,16 @@ class RuleStore:
         maps case files (relative to the cases folder) to edited text: a threshold change
         is checked against the boundary cases edited with it, and an edited case file is
         read and its services' cases run even when no rule changed. Every message names files
-        relative to the rules root or the cases folder, never a server path."""
+        relative to the rules root or the cases folder, never a server path. A path that
+        cannot be written is refused (RejectedEdit) before anything is."""
         from engine.services.cases import CaseFileError, check_case, load_cases
         from engine.services.lint import lint_catalogue
         from engine.services.recommend import Engine
 
         if not files:
             raise RejectedEdit(["a change needs at least one rule or catalogue file"])
-        paths = {rel: self._safe(rel) for rel in files}
-        case_paths = {name: case_path(name) for name in cases or {}}
+        paths = _each_path(files, self.rule_path)
+        case_paths = _each_path(cases or {}, self.case_path)
         first = next(iter(files))
         base = base_version or self.base_version()
         changed = [
@@ -342,18 +352,21 @@ class RuleStore:
                     line = text.count("\n", 0, exc.start) + 1
                     shown = rel if rel in files else CASES + rel
                     return Proposal(first, base, None, problems=[f"{shown}:{line}: not valid Unicode text"])
-            for rel, text in files.items():
-                (tree / paths[rel]).parent.mkdir(parents=True, exist_ok=True)
-                (tree / paths[rel]).write_bytes(text.encode("utf-8"))
-            case_dir = self.cases_dir
-            if cases:
-                case_dir = tree / ".cases"
-                if self.cases_dir.is_dir():
-                    shutil.copytree(self.cases_dir, case_dir)
-                for name, body in cases.items():
-                    target = case_dir / case_paths[name]
+            case_dir = tree / ".cases" if cases else self.cases_dir
+            if cases and self.cases_dir.is_dir():
+                shutil.copytree(self.cases_dir, case_dir)
+            writes = [(rel, tree / paths[rel], text) for rel, text in files.items()]
+            writes += [
+                (CASES + case_paths[name].as_posix(), case_dir / case_paths[name], body)
+                for name, body in (cases or {}).items()
+            ]
+            for shown, target, text in writes:
+                try:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(body, encoding="utf-8")
+                    target.write_bytes(text.encode("utf-8"))
+                except OSError as exc:  # the paths were checked: a last guard, naming no server path
+                    problem = f"{shown}: cannot be written ({exc.strerror})"
+                    return Proposal(first, base, None, problems=[problem], files=changed)
 
             def tidy(message: str) -> str:
                 for prefix, shown in ((case_dir, CASES), (self.cases_dir, CASES), (tree, "")):
@@ -453,8 +466,11 @@ class RuleStore:
         as saved, never some."""
         if not author.strip() or not reason.strip():
             raise RejectedEdit(["a save needs who and why"])
-        paths = {rel: self._safe(rel).as_posix() for rel in files}
-        named_cases = {CASES + case_path(name).as_posix(): body for name, body in (cases or {}).items()}
+        paths = {rel: path.as_posix() for rel, path in _each_path(files, self.rule_path).items()}
+        named_cases = {
+            CASES + path.as_posix(): (cases or {})[name]
+            for name, path in _each_path(cases or {}, self.case_path).items()
+        }
         with self._lock():
             self._reconcile()
             current = tree_version(self.root)
@@ -715,12 +731,104 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def case_path(name: str) -> Path:
-    """A case file's path relative to the cases folder, refused if it would leave it."""
-    path = Path(name)
-    if path.is_absolute() or ".." in path.parts or path.suffix != ".yaml":
-        raise RejectedEdit([f"{name}: a case file is a .yaml file inside the cases folder"])
+# A name may have 255 bytes on Linux file systems (NAME_MAX); a live file is written through
+# a temporary ".NAME.XXXXXXXX.tmp" beside it (atomic_write), 14 bytes longer, so a staff
+# name stops well short. A whole path stops at 1,000 bytes: the rules root, the history
+# folder or the scratch copy come on top of it, under the system's 4,096 (PATH_MAX).
+MAX_NAME_BYTES = 200
+MAX_PATH_BYTES = 1000
+
+
+def _shown(text: str) -> str:
+    """A path or name as a message quotes it: a name of 300 characters would fill the screen."""
+    return text if len(text) <= 80 else text[:60] + "…" + text[-15:]
+
+
+def _length_problems(shown: str, path: Path) -> list[str]:
+    """A path the file system would refuse (ENAMETOOLONG), said before it is tried."""
+    for name in path.parts:
+        size = len(name.encode("utf-8"))
+        if size > MAX_NAME_BYTES:
+            return [
+                f"{_shown(shown)}: a file or folder name may have at most {MAX_NAME_BYTES} bytes; "
+                f"{_shown(name)} has {size}"
+            ]
+    size = len(path.as_posix().encode("utf-8"))
+    if size > MAX_PATH_BYTES:
+        return [f"{_shown(shown)}: a path may have at most {MAX_PATH_BYTES} bytes; this one has {size}"]
+    return []
+
+
+def _typed_path(typed: str) -> Path:
+    """A path as typed into a field: not blank, and text a file system can take."""
+    if not typed.strip():
+        raise RejectedEdit(["the path is empty"])
+    try:
+        typed.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate pasted into the field
+        raise RejectedEdit([f"{_shown(ascii(typed))}: the path is not valid Unicode text"]) from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in typed):  # a NUL stops os calls; a line break misleads
+        raise RejectedEdit(
+            [f"{_shown(ascii(typed))}: the path holds a control character (a tab, a line break…)"]
+        )
+    return Path(typed)
+
+
+def _rule_path(rel: str) -> Path:
+    """A rule or catalogue file's path as typed, refused if staff may not write there."""
+    path = _typed_path(rel)
+    if (
+        path.is_absolute()
+        or ".." in path.parts
+        or not (path.as_posix() == "catalog.yaml" or (path.parts[0] == "rules" and path.suffix == ".yaml"))
+    ):
+        raise RejectedEdit([f"{_shown(rel)}: staff may edit catalog.yaml and rules/**/*.yaml only"])
+    problems = _length_problems(rel, path)
+    if problems:
+        raise RejectedEdit(problems)
     return path
+
+
+def _case_path(name: str) -> Path:
+    """A case file's path relative to the cases folder, refused if it would leave it."""
+    path = _typed_path(name)
+    if path.is_absolute() or ".." in path.parts or path.suffix != ".yaml":
+        raise RejectedEdit([f"{_shown(name)}: a case file is a .yaml file inside the cases folder"])
+    problems = _length_problems(CASES + name, path)
+    if problems:
+        raise RejectedEdit(problems)
+    return path
+
+
+def _tree_problems(base: Path, path: Path, shown_as: str = "") -> list[str]:
+    """Why the live tree under ``base`` cannot take a file at ``path``: a folder on the way
+    is a file, or is named like a YAML file (the loaders would read it as one), or the path
+    is a folder itself. Paths are named as the user knows them (``shown_as`` + ``path``:
+    relative to the rules root, or under tests/cases/), never with ``base``."""
+    shown = _shown(shown_as + path.as_posix())
+    for folder in reversed(path.parents[:-1]):
+        named = _shown(shown_as + folder.as_posix())
+        if (base / folder).exists() and not (base / folder).is_dir():
+            return [f"{shown}: {named} is a file, not a folder"]
+        if folder.suffix == ".yaml":
+            return [f"{shown}: {named} is named like a YAML file, not a folder"]
+    if (base / path).is_dir():
+        return [f"{shown}: is a folder, not a file"]
+    return []
+
+
+def _each_path(named: dict[str, str], check: Callable[[str], Path]) -> dict[str, Path]:
+    """Every path of a change checked, and all of their problems reported at once."""
+    paths: dict[str, Path] = {}
+    problems: list[str] = []
+    for name in named:
+        try:
+            paths[name] = check(name)
+        except RejectedEdit as exc:
+            problems += exc.problems
+    if problems:
+        raise RejectedEdit(problems)
+    return paths
 
 
 def services_checked_by(paths: Iterable[Path]) -> set[str]:

@@ -8,6 +8,9 @@ shows the new lines only. Save stays disabled until a Check of exactly these tex
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import streamlit as st
 
 from engine import RejectedEdit, SaveFailed, StaleEdit
@@ -53,25 +56,63 @@ st.text_input(w.t("new.cases_path"), key="staff:new:cases_path", placeholder=f"{
 st.text_area(w.t("new.cases"), key="staff:new:cases", height=220, help=w.t("new.cases_help"))
 
 
-def _change() -> tuple[dict[str, str], dict[str, str]]:
-    """The rule files and case files of the change, as the form stands."""
-    rule_path = S.get("staff:new:rule_path") or f"rules/{event}/{sid}.yaml"
-    files = {
-        "catalog.yaml": add_service(rules.read("catalog.yaml"), S.get("staff:new:entry") or ""),
-        rule_path.strip(): S.get("staff:new:rule") or "",
-    }
+def _rule_fields() -> list[tuple[str, str, str]]:
+    """The rule and parameter files of the form as (field label, path, text). A blank rule
+    path is the path shown, as the field says; a parameter is in the change when its path
+    or its text is given."""
+    rule_path = (S.get("staff:new:rule_path") or "").strip() or f"rules/{event}/{sid}.yaml"
+    fields = [(w.t("new.rule_path"), rule_path, S.get("staff:new:rule") or "")]
     for i in range(count):
         path, text = (S.get(f"staff:new:param_path:{i}") or "").strip(), S.get(f"staff:new:param:{i}") or ""
         if path or text.strip():
-            files[path] = text
-    cases_path = (S.get("staff:new:cases_path") or f"{event}/{sid}.yaml").strip()
-    cases = {cases_path: S.get("staff:new:cases") or ""} if (S.get("staff:new:cases") or "").strip() else {}
-    return files, cases
+            fields.append((w.t("new.param_path", n=i + 1), path, text))
+    return fields
+
+
+def _case_fields() -> list[tuple[str, str, str]]:
+    """The test cases file as (field label, path, text), when cases are given."""
+    body = S.get("staff:new:cases") or ""
+    if not body.strip():
+        return []
+    path = (S.get("staff:new:cases_path") or "").strip() or f"{event}/{sid}.yaml"
+    return [(w.t("new.cases_path"), path, body)]
+
+
+def _change() -> tuple[dict[str, str], dict[str, str]]:
+    """The rule files and case files of the change, as the form stands."""
+    files = {"catalog.yaml": add_service(rules.read("catalog.yaml"), S.get("staff:new:entry") or "")}
+    files |= {path: text for _label, path, text in _rule_fields()}
+    return files, {path: text for _label, path, text in _case_fields()}
+
+
+def _path_problems() -> list[str]:
+    """Each path field checked alone, so that a refusal names its field (a blank path has
+    no name to show) and two fields cannot name one file (the later would replace the
+    earlier; catalog.yaml is the entry's)."""
+    problems: list[str] = []
+    seen = {"catalog.yaml": w.t("new.entry")}
+    fields: list[tuple[Callable[..., Path], str, str, str]]  # (check, field label, path, file)
+    fields = [(rules.rule_path, label, path, path) for label, path, _text in _rule_fields()]
+    fields += [(rules.case_path, label, path, f"tests/cases/{path}") for label, path, _text in _case_fields()]
+    for check, label, path, file in fields:
+        try:
+            check(path)
+        except RejectedEdit as exc:
+            problems += [w.t("new.field_problem", field=label, problem=explain(p, w)) for p in exc.problems]
+        if path and file in seen:
+            same = w.t("new.same_path", other=seen[file])
+            problems.append(w.t("new.field_problem", field=label, problem=same))
+        seen.setdefault(file, label)
+    return problems
 
 
 def _check() -> None:
     S.pop("staff:new:checked", None)
     S.pop("staff:new:error", None)
+    problems = _path_problems()
+    if problems:
+        S["staff:new:error"] = "\n".join(f"- {p}" for p in problems)
+        return
     try:
         files, cases = _change()
         proposal = rules.propose_change(files, rules.base_version(), cases or None)
