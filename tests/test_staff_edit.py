@@ -270,6 +270,36 @@ def new_service(catalogue: str, **paths: str) -> tuple[dict[str, str], dict[str,
     return {"catalog.yaml": catalogue, rule: new.RULE_TEXT, param: new.PARAM_TEXT}, {cases: new.CASES_TEXT}
 
 
+def test_a_new_service_may_not_take_an_existing_file_of_another(store):
+    """An existing case file holds other services' cases, an existing rule or parameter
+    file another service's rules: a new service's file replaced them whole (9 cases of
+    maternity leave gave way to the kit's 2). Editing them stays the Edit page's work."""
+    catalogue, before = with_entry(store.read("catalog.yaml")), store._live_bytes()
+    for kind, path, problem in (
+        (
+            "cases",
+            "birth/maternity-leave.yaml",
+            f"{CASES}birth/maternity-leave.yaml: the file exists already and holds other services' "
+            "cases; a new service's cases go in a file of their own",
+        ),
+        (
+            "rule",
+            "rules/birth/maternity-leave.yaml",
+            "rules/birth/maternity-leave.yaml: the file exists already; a new service's rule and "
+            "parameter files are new files (an existing file is changed on the Edit page)",
+        ),
+    ):
+        files, cases = new_service(catalogue, **{kind: path})
+        with pytest.raises(RejectedEdit) as refused:
+            store.propose_change(files, cases=cases, new_service=True)
+        assert refused.value.problems == [problem]
+        with pytest.raises(RejectedEdit):
+            store.save_change(files, store.base_version(), "policy.lin", "kit", cases, new_service=True)
+    assert store._live_bytes() == before
+    edit = store.propose(PARAM, store.read(PARAM), cases={"birth/maternity-leave.yaml": "[]"})
+    assert f"{CASES}birth/maternity-leave.yaml" in edit.files  # the Edit page may change it
+
+
 @pytest.mark.parametrize(
     ("kind", "path", "problem"),
     [
@@ -327,7 +357,7 @@ def test_a_path_the_files_cannot_take_is_refused_naming_it_never_the_server(stor
     written, the path named relative to the rules root or under tests/cases/."""
     files, cases = new_service(with_entry(store.read("catalog.yaml")), **{kind: path})
     with pytest.raises(RejectedEdit) as refused:
-        store.propose_change(files, cases=cases)
+        store.propose_change(files, cases=cases, new_service=True)
     assert refused.value.problems == [problem]
     assert str(store.root) not in problem and "/tmp" not in problem
 
@@ -338,7 +368,7 @@ def test_a_name_of_200_bytes_is_saved_and_one_of_201_is_refused(store):
     files, cases = new_service(with_entry(store.read("catalog.yaml")), cases=longest)
     with pytest.raises(RejectedEdit, match="has 201"):
         store.propose_change(files, cases={longest.replace("k.yaml", "kk.yaml"): new.CASES_TEXT})
-    version = store.save_change(files, store.base_version(), "policy.lin", "kit", cases)
+    version = store.save_change(files, store.base_version(), "policy.lin", "kit", cases, new_service=True)
     assert CASES + longest in version.files and (store.cases_dir / longest).is_file()
 
 
@@ -494,6 +524,10 @@ def fill_new_service(at: AppTest, **paths: str) -> AppTest:
             {"cases_path": f"{new.CASES}/x.yaml"},
             ["測試案例檔，位於 tests/cases 之下", f"`tests/cases/{new.CASES}` 是 YAML 檔的名稱"],
         ),
+        (
+            {"cases_path": "birth/maternity-leave.yaml"},
+            ["`tests/cases/birth/maternity-leave.yaml` 已存在，內含其他服務的測試案例"],
+        ),
         ({"param_path:0": "catalog.yaml"}, ["參數檔 1（路徑；不需要則留空）：與「目錄項目"]),
     ],
     ids=[
@@ -501,6 +535,7 @@ def fill_new_service(at: AppTest, **paths: str) -> AppTest:
         "rule name of 300 characters",
         "rule path through a file",
         "cases folder named like a YAML file",
+        "an existing case file",
         "catalog.yaml as a parameter path",
     ],
 )

@@ -74,7 +74,7 @@ def skip_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         RuleStore,
         "propose_change",
-        lambda self, files, base_version=None, cases=None: Proposal(
+        lambda self, files, base_version=None, cases=None, **_: Proposal(
             next(iter(files)), base_version or "", None
         ),
     )
@@ -224,7 +224,7 @@ from engine.services.versions import Proposal, RuleStore, tree_version
 
 root, history = Path(sys.argv[1]), Path(sys.argv[2])
 # The checks are not under test (and take ~1 s a save): the kills should land in the writes.
-RuleStore.propose_change = lambda self, files, base_version=None, cases=None: Proposal(
+RuleStore.propose_change = lambda self, files, base_version=None, cases=None, **_: Proposal(
     next(iter(files)), base_version or "", None
 )
 store = RuleStore(root, history=history)

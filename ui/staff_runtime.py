@@ -216,6 +216,20 @@ _PROBLEMS = (
         re.compile(r"^(?P<file>.+?): (?P<folder>.+) is named like a YAML file, not a folder$"),
     ),
     ("problem.is_folder", re.compile(r"^(?P<file>.+): is a folder, not a file$")),
+    (
+        "problem.rule_exists",
+        re.compile(
+            r"^(?P<file>.+): the file exists already; a new service's rule and parameter files are new "
+            r"files \(an existing file is changed on the Edit page\)$"
+        ),
+    ),
+    (
+        "problem.case_exists",
+        re.compile(
+            r"^(?P<file>.+): the file exists already and holds other services' cases; a new "
+            r"service's cases go in a file of their own$"
+        ),
+    ),
     ("problem.at_line", re.compile(r"^(?P<file>[^\s:]+\.yaml):(?P<line>\d+): (?P<message>.+)$", re.S)),
 )
 

@@ -286,20 +286,33 @@ class RuleStore:
     def read(self, rel: str) -> str:
         return (self.root / self.rule_path(rel)).read_text(encoding="utf-8")
 
-    def rule_path(self, rel: str) -> Path:
+    def rule_path(self, rel: str, *, new: bool = False) -> Path:
         """A rule or catalogue file staff may write, relative to the rules root; RejectedEdit
-        names the path (as given) and the problem."""
+        names the path (as given) and the problem. ``new``: the file may not exist yet (a
+        new service's files are its own; an existing one belongs to something else)."""
         path = _rule_path(rel)
         problems = _tree_problems(self.root, path)
+        if new and not problems and path.as_posix() != "catalog.yaml" and (self.root / path).exists():
+            problems.append(
+                f"{_shown(path.as_posix())}: the file exists already; a new service's rule and "
+                "parameter files are new files (an existing file is changed on the Edit page)"
+            )
         if problems:
             raise RejectedEdit(problems)
         return path
 
-    def case_path(self, name: str) -> Path:
+    def case_path(self, name: str, *, new: bool = False) -> Path:
         """A case file, relative to the cases folder; as :meth:`rule_path`, messages naming
-        it ``tests/cases/NAME``."""
+        it ``tests/cases/NAME``. ``new``: it may not exist yet (an existing case file holds
+        other services' cases, which a new service's would replace)."""
         path = _case_path(name)
+        shown = CASES + path.as_posix()
         problems = _tree_problems(self.cases_dir, path, CASES)
+        if new and not problems and (self.cases_dir / path).exists():
+            problems.append(
+                f"{_shown(shown)}: the file exists already and holds other services' cases; a new "
+                "service's cases go in a file of their own"
+            )
         if problems:
             raise RejectedEdit(problems)
         return path
@@ -317,6 +330,8 @@ class RuleStore:
         files: dict[str, str],
         base_version: str | None = None,
         cases: dict[str, str] | None = None,
+        *,
+        new_service: bool = False,
     ) -> Proposal:
         """Apply the change to a scratch copy and check it; nothing live is touched.
 
@@ -327,15 +342,16 @@ class RuleStore:
         is checked against the boundary cases edited with it, and an edited case file is
         read and its services' cases run even when no rule changed. Every message names files
         relative to the rules root or the cases folder, never a server path. A path that
-        cannot be written is refused (RejectedEdit) before anything is."""
+        cannot be written is refused (RejectedEdit) before anything is; with
+        ``new_service`` every file but catalog.yaml must be new too."""
         from engine.services.cases import CaseFileError, check_case, load_cases
         from engine.services.lint import lint_catalogue
         from engine.services.recommend import Engine
 
         if not files:
             raise RejectedEdit(["a change needs at least one rule or catalogue file"])
-        paths = _each_path(files, self.rule_path)
-        case_paths = _each_path(cases or {}, self.case_path)
+        paths = _each_path(files, lambda rel: self.rule_path(rel, new=new_service))
+        case_paths = _each_path(cases or {}, lambda name: self.case_path(name, new=new_service))
         first = next(iter(files))
         base = base_version or self.base_version()
         changed = [
@@ -459,11 +475,13 @@ class RuleStore:
         author: str,
         reason: str,
         cases: dict[str, str] | None = None,
+        *,
+        new_service: bool = False,
     ) -> Version:
         """Check the change again under the lock and save it whole as one version: every
         rule file and case file of it is recorded in one snapshot and made live by one
         journaled commit, so a refusal or a crash leaves all of them as they were or all
-        as saved, never some."""
+        as saved, never some. ``new_service``: as in :meth:`propose_change`."""
         if not author.strip() or not reason.strip():
             raise RejectedEdit(["a save needs who and why"])
         paths = {rel: path.as_posix() for rel, path in _each_path(files, self.rule_path).items()}
@@ -477,7 +495,7 @@ class RuleStore:
             now = self.base_version()
             if now != base_version:
                 raise StaleEdit(base_version, now)
-            proposal = self.propose_change(files, base_version, cases or None)
+            proposal = self.propose_change(files, base_version, cases or None, new_service=new_service)
             if not proposal.ok:
                 raise RejectedEdit(proposal.problems + proposal.lint + proposal.failed_cases)
             self._ensure_baseline()

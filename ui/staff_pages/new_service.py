@@ -88,7 +88,8 @@ def _change() -> tuple[dict[str, str], dict[str, str]]:
 def _path_problems() -> list[str]:
     """Each path field checked alone, so that a refusal names its field (a blank path has
     no name to show) and two fields cannot name one file (the later would replace the
-    earlier; catalog.yaml is the entry's)."""
+    earlier; catalog.yaml is the entry's). A new service's files are new: an existing one
+    belongs to another service."""
     problems: list[str] = []
     seen = {"catalog.yaml": w.t("new.entry")}
     fields: list[tuple[Callable[..., Path], str, str, str]]  # (check, field label, path, file)
@@ -96,7 +97,7 @@ def _path_problems() -> list[str]:
     fields += [(rules.case_path, label, path, f"tests/cases/{path}") for label, path, _text in _case_fields()]
     for check, label, path, file in fields:
         try:
-            check(path)
+            check(path, new=True)
         except RejectedEdit as exc:
             problems += [w.t("new.field_problem", field=label, problem=explain(p, w)) for p in exc.problems]
         if path and file in seen:
@@ -115,7 +116,7 @@ def _check() -> None:
         return
     try:
         files, cases = _change()
-        proposal = rules.propose_change(files, rules.base_version(), cases or None)
+        proposal = rules.propose_change(files, rules.base_version(), cases or None, new_service=True)
     except ParamEditError as exc:
         S["staff:new:error"] = w.t("new.bad_entry", message=str(exc))
         return
@@ -161,6 +162,7 @@ if st.button(w.t("new.save"), key="staff:new:save", disabled=not can_save, type=
             author=author,
             reason=reason,
             cases=checked["cases"] or None,
+            new_service=True,
         )
     except StaleEdit as exc:
         st.error(w.t("edit.stale", had=exc.had, now=exc.now))
