@@ -260,6 +260,27 @@ def test_an_edit_is_refused_when_the_rules_changed_since_it_was_opened(tree, cre
     assert (tree / PARAM).read_text(encoding="utf-8") == theirs
 
 
+def test_a_restore_on_a_full_disk_says_nothing_was_restored(tree, credentials, monkeypatch):
+    from test_versions import full_disk_under
+
+    history = Path(at_root()).parent / "history"
+    store = RuleStore(tree, history=history, cases=tree / "tests" / "cases")
+    ours = (tree / PARAM).read_text(encoding="utf-8").replace(REGISTRATION_60, REGISTRATION_60 + " # v2")
+    store.save(PARAM, ours, store.base_version(), "policy.lin", "a comment")
+    at = login(staff_app())
+    at.switch_page("staff_pages/versions.py").run()
+    at.selectbox(key="staff:restore:id").select(1).run()
+    at.text_input(key="staff:restore:reason").input("undo the comment").run()
+    full_disk_under(history, monkeypatch)
+    at.button(key="staff:restore").click().run()
+    monkeypatch.undo()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "未還原：寫入檔案失敗（例如磁碟已滿），目前的版本維持不變；詳細原因記錄於稽核紀錄，請洽管理者。"
+    ]
+    assert (tree / PARAM).read_text(encoding="utf-8") == ours and [v.id for v in store.history()] == [1, 2]
+
+
 def test_browse_lists_local_layers_and_where_a_parameter_is_used(tree, credentials):
     at = login(staff_app())
     assert not at.exception

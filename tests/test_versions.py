@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.language.loader import load_catalogue
-from engine.services.versions import RejectedEdit, RuleStore, StaleEdit
+from engine.services.versions import RejectedEdit, RuleStore, SaveFailed, StaleEdit
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAM = "rules/parameters/household_registration/birth_registration_days.yaml"
@@ -97,6 +98,44 @@ def test_an_earlier_version_can_be_restored(store):
     restored = store.restore(1, "editor", "undo")
     assert store.current_version() == base
     assert restored.files == [PARAM]
+
+
+def full_disk_under(folder: Path, monkeypatch) -> None:
+    """Every rename into ``folder`` fails as on a full disk (each write there ends with one)."""
+    real = os.replace
+
+    def full(src, dst):
+        if Path(dst).is_relative_to(folder):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", full)
+
+
+def test_a_restore_on_a_full_disk_reports_nothing_restored_and_keeps_the_live_rules(store, monkeypatch):
+    text = store.read(PARAM).replace("{value: 60}", "{value: 60}\n  2031-01-01: {value: 61}")
+    store.save(PARAM, text, store.base_version(), "editor", "add 2031")
+    full_disk_under(store.history_dir, monkeypatch)
+    with pytest.raises(SaveFailed, match="nothing was saved"):
+        store.restore(1, "editor", "undo")
+    monkeypatch.undo()
+    assert store.read(PARAM) == text and [v.id for v in store.history()] == [1, 2]
+    assert [e["event"] for e in store.audit.entries()][-1] == "rules.restore.failed"
+
+
+def test_a_first_save_on_a_full_disk_reports_nothing_saved_when_the_baseline_cannot_be_recorded(
+    store, monkeypatch
+):
+    """The baseline is recorded before the first staff edit: it failed with a bare OSError,
+    which the pages did not expect (a traceback)."""
+    before = store.read(PARAM)
+    full_disk_under(store.history_dir, monkeypatch)
+    text = before.replace("{value: 60}", "{value: 60}\n  2031-01-01: {value: 61}")
+    with pytest.raises(SaveFailed, match="nothing was saved"):
+        store.save(PARAM, text, store.base_version(), "editor", "add 2031")
+    monkeypatch.undo()
+    assert store.read(PARAM) == before and store.history() == []
+    assert [e["event"] for e in store.audit.entries()][-1] == "rules.save.failed"
 
 
 def test_staff_cannot_write_outside_the_rules(store):

@@ -489,7 +489,7 @@ class RuleStore:
             CASES + path.as_posix(): (cases or {})[name]
             for name, path in _each_path(cases or {}, self.case_path).items()
         }
-        with self._lock():
+        with self._failing_as_nothing_saved("rules.save", author, reason), self._lock():
             self._reconcile()
             current = tree_version(self.root)
             now = self.base_version()
@@ -514,7 +514,8 @@ class RuleStore:
         target = self._snapshot_dir(version_id)
         if not (target / "meta.json").is_file():
             raise RejectedEdit([f"no version {version_id}"])
-        with self._lock():
+        why = f"restore version {version_id}: {reason}"
+        with self._failing_as_nothing_saved("rules.restore", author, why), self._lock():
             self._reconcile()
             self._ensure_baseline()
             current = tree_version(self.root)
@@ -523,14 +524,21 @@ class RuleStore:
             if not _tracks_cases(wanted):  # an older snapshot: the live cases stay
                 wanted |= {rel: data for rel, data in have.items() if rel.startswith(CASES)}
             changed = sorted(rel for rel in set(wanted) | set(have) if wanted.get(rel) != have.get(rel))
-            return self._commit(
-                wanted,
-                author,
-                f"restore version {version_id}: {reason}",
-                changed,
-                parent=current,
-                event="rules.restore",
-            )
+            return self._commit(wanted, author, why, changed, parent=current, event="rules.restore")
+
+    @contextlib.contextmanager
+    def _failing_as_nothing_saved(self, event: str, author: str, reason: str) -> Iterator[None]:
+        """A write failure (a full disk) anywhere in a save or a restore is reported as one:
+        SaveFailed, audited. _commit undoes and reports its own; this covers the repair and
+        the baseline recorded before it, which raised a bare OSError the pages did not
+        expect. Nothing of the change is live then: the commit had not begun."""
+        try:
+            yield
+        except SaveFailed:
+            raise
+        except OSError as exc:
+            self._audit_failure(event, author, reason, [], exc)
+            raise SaveFailed(f"nothing was saved: bringing the history up to date failed ({exc})") from exc
 
     def _commit(
         self, wanted: dict[str, bytes], author: str, reason: str, files: list[str], parent: str, event: str

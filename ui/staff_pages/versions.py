@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from engine import CatalogueError, RejectedEdit, effective_date, load_catalogue
+from engine import CatalogueError, RejectedEdit, SaveFailed, effective_date, load_catalogue
 from ui.staff_impact import DEFAULT_PEOPLE, run_impact, run_scenarios, scenario_table, show_impact
 from ui.staff_runtime import local_time, store, user, words
 
@@ -125,6 +125,8 @@ if st.button(
         version = rules.restore(target, author=author, reason=reason)
     except RejectedEdit as exc:
         st.error(str(exc))
+    except SaveFailed:  # a full disk: the live rules stay as they were (engine/services/versions.py)
+        st.error(w.t("versions.restore_failed"))
     else:
         S["staff:versions:flash"] = w.t("versions.restored", target=target, id=version.id)
         S.pop("staff:restore:reason", None)
