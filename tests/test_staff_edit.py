@@ -464,17 +464,8 @@ def test_a_broken_case_file_beside_an_unchanged_rule_is_refused_in_the_app(tree,
 
 
 def test_a_new_service_is_added_in_one_save_in_the_app(tree, credentials):  # noqa: F811
-    at = login(staff_app())
-    at.switch_page("staff_pages/new_service.py").run()
+    at = fill_new_service(login(staff_app()), cases=None)
     assert not at.exception
-    at.text_input(key="staff:new:id").input(new.SERVICE).run()
-    at.selectbox(key="staff:new:event").select("birth")
-    at.text_area(key="staff:new:entry").input(new.ENTRY)
-    at.text_area(key="staff:new:rule").input(new.RULE_TEXT)
-    at.text_input(key="staff:new:param_path:0").input(new.PARAM)
-    at.text_area(key="staff:new:param:0").input(new.PARAM_TEXT)
-    at.run()
-    at.button(key="staff:new:check").click().run()
     assert any("請至少為它加上一個測試案例" in e.value for e in at.error), [e.value for e in at.error]
     assert at.button(key="staff:new:save").disabled
 
@@ -491,16 +482,17 @@ def test_a_new_service_is_added_in_one_save_in_the_app(tree, credentials):  # no
     assert (tree / "catalog.yaml").read_text(encoding="utf-8").startswith(original)  # only lines added
 
 
-def fill_new_service(at: AppTest, **paths: str) -> AppTest:
-    """The new service's form filled in, ``rule_path``, ``param_path:0`` or ``cases_path``
-    as given, and checked."""
+def fill_new_service(at: AppTest, cases: str | None = new.CASES_TEXT, **paths: str) -> AppTest:
+    """The new service's form filled in (without test cases when ``cases`` is None),
+    ``rule_path``, ``param_path:0`` or ``cases_path`` as given, and checked."""
     at.switch_page("staff_pages/new_service.py").run()
     at.text_input(key="staff:new:id").input(new.SERVICE).run()
     at.selectbox(key="staff:new:event").select("birth")
     at.text_area(key="staff:new:entry").input(new.ENTRY)
     at.text_area(key="staff:new:rule").input(new.RULE_TEXT)
     at.text_area(key="staff:new:param:0").input(new.PARAM_TEXT)
-    at.text_area(key="staff:new:cases").input(new.CASES_TEXT)
+    if cases is not None:
+        at.text_area(key="staff:new:cases").input(cases)
     at.text_input(key="staff:new:param_path:0").input(new.PARAM)
     for field, path in paths.items():
         at.text_input(key=f"staff:new:{field}").input(path)
